@@ -1,0 +1,39 @@
+// wslat: WebSocket connection latency, judged against thresholds and baselines.
+#include <cstdio>
+#include <exception>
+
+#include <fmt/core.h>
+
+#include "commands.hpp"
+#include "error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"wslat: how long it takes to connect to a WebSocket service and get an answer"};
+  app.set_version_flag("--version", std::string("wslat ") + WSLAT_VERSION);
+  app.require_subcommand(1);
+  wslat::cli::Action action;
+  wslat::cli::add_run(app, action);
+  wslat::cli::add_serve(app, action);
+  wslat::cli::add_validate(app, action);
+  wslat::cli::add_compare(app, action);
+  wslat::cli::add_report(app, action);
+  wslat::cli::add_history(app, action);
+  wslat::cli::add_merge(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : wslat::exit_code::kUsage;
+  }
+  try {
+    return action ? action() : wslat::exit_code::kUsage;
+  } catch (const wslat::Error& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "wslat: {}\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "wslat: internal error: {}\n", e.what());
+    return wslat::exit_code::kCouldNotRun;
+  }
+}

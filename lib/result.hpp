@@ -1,0 +1,121 @@
+// RunResult: everything a run produced, as a value. Its JSON is schema "wslat.result/1"
+// (documented in the README); every reporter renders from it, `merge`, `compare` and
+// `report` read it back.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "histogram.hpp"
+#include "stats.hpp"
+#include "threshold.hpp"
+
+namespace wslat {
+
+inline constexpr const char* kResultSchema = "wslat.result/1";
+
+// The metrics of the SPEC, in report order.
+const std::vector<std::string>& metric_order();
+
+struct MetricResult {
+  Summary summary;
+  Histogram histogram;
+};
+
+// One point of "latency over the run" (the HTML chart): a connection's intended start
+// offset from the run start and its main phases; absent phases are < 0.
+struct TimelinePoint {
+  double t_ms = 0;
+  double handshake_ms = -1;
+  double e2e_ms = -1;
+  double perceived_ms = -1;
+  bool ok = true;
+};
+
+// Per-metric comparison against a baseline (filled by baseline::compare).
+struct MetricComparison {
+  std::string metric;
+  bool gated = false;           // watched by the gate (else information only)
+  double baseline_p50 = 0, current_p50 = 0;
+  double baseline_p95 = 0, current_p95 = 0;
+  std::int64_t baseline_count = 0, current_count = 0;
+  double delta_p50_ms = 0, delta_p50_pct = 0;
+  double delta_p95_ms = 0, delta_p95_pct = 0;
+  double p_value = 1;           // one-sided Mann-Whitney p that current is slower
+  std::string verdict;          // "improved", "unchanged", "regressed", "inconclusive"
+  std::string reason;           // one sentence a person can read
+};
+
+struct Comparison {
+  std::string baseline_file;
+  std::string baseline_started_at;
+  std::string baseline_tool_version;
+  double tolerance = 0.10;
+  double noise_floor_ms = 0.5;
+  double alpha = 0.01;
+  std::vector<MetricComparison> metrics;
+  std::vector<std::string> warnings;  // profile/target/version mismatch
+  bool regressed = false;
+};
+
+struct LoadStats {
+  std::string model = "closed";  // "closed" | "open"
+  std::int64_t concurrency = 1;  // closed: at once; open: max_concurrency
+  double target_rate = 0;        // open: mean intended arrivals/s
+  double achieved_rate = 0;      // started connections per second of the run
+  std::int64_t late_starts = 0;  // started more than 1 ms after their intended time
+  std::int64_t dropped = 0;      // never started (no slot before the run ended)
+  double max_lateness_ms = 0;
+  int threads = 1;
+};
+
+struct RunResult {
+  std::string schema = kResultSchema;
+  std::string tool_name = "wslat";
+  std::string tool_version;
+  std::string scenario_name, scenario_file, scenario_sha256;
+  std::string target;          // redacted
+  std::string profile_name;
+  double profile_multiplier = 1.0, profile_margin = 0.0;
+  bool profile_conservative = false;
+  std::string profile_source;
+  std::string started_at;      // UTC, ISO 8601 "2026-11-27T14:00:00Z"
+  std::string host;            // machine that ran it
+  double duration_ms = 0;
+  std::int64_t attempted = 0, opened = 0, failed = 0;
+  std::map<std::string, std::int64_t> errors;  // category -> count
+  std::map<std::string, std::string> error_examples;  // category -> one message (redacted)
+  std::map<std::string, MetricResult> metrics;
+  std::vector<ThresholdOutcome> thresholds;
+  std::optional<Comparison> comparison;
+  std::string verdict = "pass";  // pass | fail | regression | error | interrupted
+  int exit_code = 0;
+  std::vector<int> exit_reasons;  // every code that applies (report lists them all)
+  bool interrupted = false;
+  LoadStats load;
+  std::map<std::string, double> timeouts_ms;  // effective: connect, handshake, message, close
+  std::map<std::string, std::string> request_headers;  // redacted
+  std::vector<TimelinePoint> timeline;  // at most 5000 points, evenly decimated
+  int shards = 1;              // how many shard results this one holds
+  std::string shard;           // "I/N" when run with --shard
+  std::vector<std::string> warnings;
+};
+
+nlohmann::json to_json(const RunResult& r);
+// Validates schema and required fields; throws std::invalid_argument with a message naming
+// the problem (the caller adds the file name).
+RunResult result_from_json(const nlohmann::json& j);
+
+// Rebuilds summaries from histograms (after merging).
+void refresh_summaries(RunResult& r);
+
+// Decides verdict, exit_code and exit_reasons from thresholds, comparison, errors and
+// interruption, applying the SPEC precedence (64, 3, 1, 2; 130 when interrupted).
+void decide_verdict(RunResult& r);
+
+}  // namespace wslat

@@ -1,0 +1,204 @@
+// The scenario file: structs, parsing with located errors, and effective budgets.
+// A Scenario is a value: parse once, validate everything at once, then hand it to the runner.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "error.hpp"
+#include "units.hpp"
+
+namespace wslat {
+
+// A string with ${...} placeholders, compiled at parse time.
+// ${env:NAME} is resolved when the scenario is loaded (its value is a secret: see
+// Scenario::secrets); ${iteration}, ${connection}, ${uuid}, ${now_ms} per use.
+struct Template {
+  struct Part {
+    enum class Kind { kLiteral, kIteration, kConnection, kUuid, kNowMs } kind = Kind::kLiteral;
+    std::string literal;
+  };
+  std::vector<Part> parts;
+  bool is_constant() const;
+};
+
+struct TemplateContext {
+  std::int64_t connection = 0;  // 0-based index of the connection in the whole run
+  std::int64_t iteration = 0;   // 0-based index of the innermost enclosing repeat, else 0
+};
+std::string expand(const Template& t, const TemplateContext& ctx);
+
+struct ConnectStep {};
+
+struct SendStep {
+  enum class Kind { kText, kJson, kBinary, kSize } kind = Kind::kText;
+  Template payload;           // text and json (json is serialized then templated)
+  std::string binary;         // decoded bytes for kBinary
+  std::size_t size = 0;       // kSize: generated payload of this many bytes (text, 'x'...)
+};
+
+struct ExpectStep {
+  enum class Kind { kJson, kText, kRegex, kAny } kind = Kind::kAny;
+  nlohmann::json json;        // kJson: subset to match
+  std::string text;           // kText: exact text; kRegex: the pattern source
+  std::shared_ptr<const std::regex> regex;  // kRegex (ECMAScript, search semantics)
+  std::optional<Duration> within;  // else timeouts.message
+  std::string mark;           // "ready" marks perceived latency
+};
+// True when `message` (one received text/binary message) satisfies the expectation.
+bool matches(const ExpectStep& expect, const std::string& message);
+
+struct SleepStep {
+  Duration duration{};
+};
+
+struct PingStep {
+  std::string payload;
+  std::optional<Duration> within;  // else timeouts.message
+};
+
+struct CloseStep {
+  std::uint16_t code = 1000;
+  std::string reason;
+};
+
+struct Step;
+struct RepeatStep {
+  std::int64_t times = 1;
+  std::vector<Step> steps;
+};
+
+struct Step {
+  enum class Kind { kConnect, kSend, kExpect, kSleep, kPing, kClose, kRepeat } kind;
+  std::string pointer;  // JSON pointer of the step in the file, e.g. "/steps/3"
+  ConnectStep connect;
+  SendStep send;
+  ExpectStep expect;
+  SleepStep sleep;
+  PingStep ping;
+  CloseStep close;
+  RepeatStep repeat;
+};
+
+// A step of the flattened program the runner executes: repeats unrolled, each step
+// carrying its template context iteration.
+struct FlatStep {
+  const Step* step = nullptr;  // never kRepeat
+  std::int64_t iteration = 0;
+};
+// Unrolls repeats. Throws UsageError if the unrolled program exceeds 1,000,000 steps.
+std::vector<FlatStep> flatten(const std::vector<Step>& steps);
+
+struct Timeouts {
+  Duration connect = std::chrono::seconds(5);    // DNS + TCP (+ TLS)
+  Duration handshake = std::chrono::seconds(5);  // upgrade request -> 101
+  Duration message = std::chrono::seconds(5);    // default `within` of expect / ping
+  Duration close = std::chrono::seconds(2);      // close frame -> closed
+};
+
+// One threshold as written: metric name and expression text ("p95 < 3s").
+struct ThresholdSpec {
+  std::string metric;
+  std::string expr;
+  std::string pointer;  // where it came from ("/thresholds/e2e/0" or "--threshold")
+};
+
+struct Stage {
+  Duration duration{};
+  Rate target{};  // the rate reached at the end of the stage (linear from the previous)
+};
+
+struct Load {
+  // Closed model.
+  std::int64_t connections = 1;
+  std::int64_t concurrency = 1;
+  // Open model (rate/stages set): arrivals at the intended times for `duration`.
+  std::optional<Rate> rate;
+  std::optional<Duration> duration;
+  std::vector<Stage> stages;
+  std::int64_t max_concurrency = 10'000;
+  bool open_model() const { return rate.has_value() || !stages.empty(); }
+};
+
+// Per-profile overrides under "environments": {"staging": {...}}.
+struct ProfileOverride {
+  std::optional<double> multiplier;
+  std::optional<double> margin;
+  std::optional<std::string> target;
+};
+
+struct Scenario {
+  std::string name;
+  std::string file;     // path as given
+  std::string sha256;   // of the file's bytes
+  std::string target;   // "" or "embedded" -> the embedded server
+  std::vector<std::pair<std::string, Template>> headers;
+  std::vector<std::string> subprotocols;
+  std::vector<std::string> redact;   // extra header names to redact (case-insensitive)
+  std::vector<std::string> secrets;  // values resolved from ${env:...}: never printed
+  Load load;
+  Timeouts timeouts;
+  std::vector<Step> steps;           // a leading connect is implied when missing
+  std::vector<ThresholdSpec> thresholds;  // the defaults when the file has none
+  bool thresholds_defaulted = false;
+  std::map<std::string, ProfileOverride> environments;
+  nlohmann::json embedded;           // "embedded": serve options (object) or null
+  std::int64_t max_message_bytes = 16 * 1024 * 1024;  // "max_message_size"
+};
+
+// One problem found in a scenario file. `line`/`column` are 1-based (0 when unknown);
+// `pointer` is the JSON pointer of the offending value.
+struct ScenarioIssue {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string pointer;
+  std::string message;  // what was found and what was expected
+};
+std::string format_issue(const ScenarioIssue& issue);  // "file:line:col: /pointer: message"
+
+// Thrown with every issue of the file at once (exit 64). what() lists them, one per line.
+class ScenarioError : public UsageError {
+ public:
+  explicit ScenarioError(std::vector<ScenarioIssue> issues);
+  const std::vector<ScenarioIssue>& issues() const { return issues_; }
+
+ private:
+  std::vector<ScenarioIssue> issues_;
+};
+
+// Reads, parses and validates. `env` looks up environment variables (for ${env:NAME});
+// a missing one is an issue. Throws ScenarioError listing every issue (or UsageError when
+// the file cannot be read).
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+Scenario load_scenario(const std::string& path, const EnvLookup& env);
+Scenario parse_scenario(const std::string& text, const std::string& file, const EnvLookup& env);
+EnvLookup process_env();
+
+// The default thresholds of the SPEC: handshake p95 < 3s, e2e p95 < 1s,
+// perceived p95 < 2s, errors rate < 1%.
+std::vector<ThresholdSpec> default_thresholds();
+
+// Worst case time the steps can take with the given (effective) timeouts: the sum of
+// connect + handshake, each expect's within, each ping's within, sleeps, the close timeout,
+// repeats multiplied out. Each entry explains one contribution, for `validate`.
+struct BudgetItem {
+  std::string pointer;
+  std::string what;  // "connect", "expect within", ...
+  Duration duration{};
+};
+struct TimeoutBudget {
+  Duration total{};
+  std::vector<BudgetItem> items;
+};
+TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective);
+
+}  // namespace wslat

@@ -1,0 +1,33 @@
+// When each connection is meant to start (wrk2: latency counts from the intended start).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "scenario.hpp"
+
+namespace wslat {
+
+struct Shard {
+  std::int64_t index = 0;  // 0-based
+  std::int64_t count = 1;
+};
+// "I/N" with 1 <= I <= N (1-based as users write it). Throws UsageError.
+Shard parse_shard(const std::string& text);
+
+// Closed model: the connections and concurrency this shard runs (equal parts; the first
+// `total % N` shards take one more). Shard splits of all N sum to the whole.
+std::int64_t shard_part(std::int64_t total, const Shard& shard);
+
+// Open model: intended start offsets (from the run start) of every arrival in this shard.
+// Constant rate: arrival k at k / rate. Stages: the rate moves linearly from the previous
+// stage's target (0 at the start) to this stage's target over its duration; arrival k is at
+// the time the integral of the rate reaches k. Arrivals are dealt to shards round-robin
+// (arrival k belongs to shard k % N), so N shards together make exactly the unsharded
+// schedule. Throws UsageError when the schedule would exceed 10,000,000 arrivals.
+std::vector<Duration> open_schedule(const Load& load, const Shard& shard);
+// The whole duration of an open-model load (sum of stages, or `duration`).
+Duration open_duration(const Load& load);
+
+}  // namespace wslat

@@ -1,0 +1,61 @@
+// Threshold expressions: "p95 < 3s", "p(99.5) <= 250ms", "max < 1s"; for errors:
+// "rate < 1%", "count == 0". Evaluated on aggregates, never raw samples (as k6 does).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "histogram.hpp"
+#include "profile.hpp"
+#include "scenario.hpp"
+
+namespace wslat {
+
+struct Threshold {
+  enum class Op { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kNotEqual };
+  enum class Kind { kLatency, kErrorRate, kErrorCount };
+  std::string metric;  // "handshake", ..., or "errors"
+  std::string expr;    // as written
+  Kind kind = Kind::kLatency;
+  std::string stat;    // latency: "p95", "p(99.5)", "mean", ...
+  Op op = Op::kLess;
+  Duration limit{};    // latency, as written (unscaled)
+  double limit_value = 0;  // error rate as a fraction (0.01) or count
+};
+
+// Throws UsageError naming `where` (pointer or "--threshold") and the accepted forms.
+Threshold parse_threshold(const std::string& metric, const std::string& expr,
+                          const std::string& where);
+// "METRIC: EXPR" as given on the command line.
+ThresholdSpec parse_threshold_flag(const std::string& flag);
+// The metric names thresholds may name (the SPEC's metric table plus "errors").
+const std::vector<std::string>& known_metrics();
+
+struct ThresholdOutcome {
+  std::string metric;
+  std::string expr;
+  std::string unit;        // "ms", "ratio" (errors rate) or "count"
+  double limit = 0;        // effective limit (ms scaled by the profile, ratio or count)
+  std::optional<double> actual;  // nullopt when the metric has no samples
+  bool pass = false;       // a latency threshold on a metric with no samples fails
+  std::string detail;      // e.g. "no samples: the scenario never reached this phase"
+};
+
+struct ErrorTotals {
+  std::int64_t attempted = 0;  // connections attempted
+  std::int64_t failed = 0;     // connections with at least one error
+  std::int64_t errors = 0;     // total error events
+};
+
+std::vector<ThresholdOutcome> evaluate_thresholds(
+    const std::vector<Threshold>& thresholds, const Profile& profile,
+    const std::map<std::string, Histogram>& metrics, const ErrorTotals& errors);
+
+// Scenario thresholds with --threshold flags added (a flag for a metric+stat already present
+// overrides it).
+std::vector<Threshold> merge_thresholds(const std::vector<ThresholdSpec>& scenario,
+                                        const std::vector<ThresholdSpec>& flags);
+
+}  // namespace wslat

@@ -1,0 +1,196 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <regex>
+#include <stdexcept>
+
+namespace wslat::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<char*> c_argv(std::vector<std::string>& args) {
+  std::vector<char*> out;
+  out.reserve(args.size() + 1);
+  for (auto& a : args) out.push_back(a.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Child side after fork: set the environment, wire pipes, exec. Never returns.
+[[noreturn]] void exec_child(std::vector<std::string> argv,
+                             const std::map<std::string, std::string>& env,
+                             const std::vector<std::string>& unset_env, int out_fd, int err_fd) {
+  for (const auto& name : unset_env) ::unsetenv(name.c_str());
+  for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+  ::dup2(out_fd, STDOUT_FILENO);
+  ::dup2(err_fd, STDERR_FILENO);
+  const int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+  ::setpgid(0, 0);
+  auto args = c_argv(argv);
+  ::execvp(args[0], args.data());
+  std::_Exit(127);
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::milliseconds deadline,
+                          const std::map<std::string, std::string>& env,
+                          const std::vector<std::string>& unset_env) {
+  std::array<int, 2> out_pipe{};
+  std::array<int, 2> err_pipe{};
+  if (::pipe(out_pipe.data()) != 0 || ::pipe(err_pipe.data()) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  const auto start = Clock::now();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    exec_child(argv, env, unset_env, out_pipe[1], err_pipe[1]);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  ProcessResult result;
+  std::array<pollfd, 2> fds{{{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}}};
+  int open_fds = 2;
+  std::array<char, 65536> buf{};
+  while (open_fds > 0) {
+    const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     Clock::now() - start);
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      const ssize_t got = ::read(fds[i].fd, buf.data(), buf.size());
+      if (got <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      (i == 0 ? result.out : result.err).append(buf.data(), static_cast<std::size_t>(got));
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) ::close(f.fd);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.wall_ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+ProcessResult run_wslat(const std::vector<std::string>& args, std::chrono::milliseconds deadline,
+                        const std::map<std::string, std::string>& env) {
+  std::vector<std::string> argv{wslat_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> unset;
+  for (const char* name : {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE",
+                           "GITHUB_STEP_SUMMARY"}) {
+    if (env.count(name) == 0) unset.emplace_back(name);
+  }
+  return run_process(argv, deadline, env, unset);
+}
+
+BackgroundServer::BackgroundServer(const std::vector<std::string>& argv) {
+  std::array<int, 2> out_pipe{};
+  if (::pipe(out_pipe.data()) != 0) throw std::runtime_error("pipe failed");
+  const int devnull = ::open("/dev/null", O_WRONLY);
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::close(out_pipe[0]);
+    exec_child(argv, {}, {}, out_pipe[1], devnull);
+  }
+  ::close(devnull);
+  ::close(out_pipe[1]);
+  out_fd_ = out_pipe[0];
+  std::string line;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (line.find('\n') == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd p{out_fd_, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      throw std::runtime_error("server did not announce its address within 10 s: " + argv[0]);
+    }
+    char c[256];
+    const ssize_t got = ::read(out_fd_, c, sizeof c);
+    if (got <= 0) throw std::runtime_error("server exited before announcing its address");
+    line.append(c, static_cast<std::size_t>(got));
+  }
+  std::smatch m;
+  static const std::regex kUrl(R"(((wss?|https?)://[^\s/]+:(\d+)/?\S*))");
+  if (!std::regex_search(line, m, kUrl)) throw std::runtime_error("no URL in: " + line);
+  url_ = m[1];
+  port_ = std::stoi(m[3]);
+}
+
+BackgroundServer::~BackgroundServer() {
+  if (pid_ > 0) {
+    ::kill(-pid_, SIGTERM);
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 200; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        break;
+      }
+      ::usleep(10'000);  // bounded wait for exit (teardown only, not synchronisation)
+    }
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGKILL);
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  if (out_fd_ >= 0) ::close(out_fd_);
+}
+
+BackgroundServer start_serve(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{wslat_binary(), "serve", "--port", "0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return BackgroundServer(argv);
+}
+
+std::string temp_dir() {
+  static const std::string dir = [] {
+    std::string tmpl = "/tmp/wslat-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    return tmpl;
+  }();
+  return dir;
+}
+
+std::string write_temp_file(const std::string& name, const std::string& content) {
+  const std::string path = temp_dir() + "/" + name;
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) throw std::runtime_error("cannot write " + path);
+  std::fwrite(content.data(), 1, content.size(), f);
+  std::fclose(f);
+  return path;
+}
+
+std::string wslat_binary() { return WSLAT_BINARY; }
+std::string source_dir() { return WSLAT_SOURCE_DIR; }
+
+}  // namespace wslat::test

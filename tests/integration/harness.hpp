@@ -1,0 +1,62 @@
+// Integration-test harness: run the real wslat binary (or any program) with a deadline,
+// capture its output, and start `wslat serve` on an ephemeral loopback port.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace wslat::test {
+
+struct ProcessResult {
+  int exit_code = -1;     // -1 when killed at the deadline
+  bool timed_out = false;
+  std::string out, err;
+  double wall_ms = 0;
+};
+
+// Runs `argv` (argv[0] is a path or a name on PATH) with extra environment variables
+// (value "" with unset=true in `unset_env` removes a variable), killing it at `deadline`.
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds deadline = std::chrono::seconds(60),
+                          const std::map<std::string, std::string>& env = {},
+                          const std::vector<std::string>& unset_env = {});
+
+// Runs the wslat binary under test with `args`. The environment is cleaned of
+// WSLAT_ENV, ENVIRONMENT, CI and WSLAT_FORCE_CONSERVATIVE unless given in `env`.
+ProcessResult run_wslat(const std::vector<std::string>& args,
+                        std::chrono::milliseconds deadline = std::chrono::seconds(60),
+                        const std::map<std::string, std::string>& env = {});
+
+// A background process whose first stdout line announces a URL, e.g. `wslat serve --port 0`
+// ("listening on ws://127.0.0.1:PORT/"). Killed (SIGTERM, then SIGKILL) on destruction.
+class BackgroundServer {
+ public:
+  // Starts argv and waits (up to 10 s) for a first line containing "://"; throws on failure.
+  explicit BackgroundServer(const std::vector<std::string>& argv);
+  ~BackgroundServer();
+  BackgroundServer(const BackgroundServer&) = delete;
+  BackgroundServer& operator=(const BackgroundServer&) = delete;
+  const std::string& url() const { return url_; }  // e.g. ws://127.0.0.1:40123/
+  int port() const { return port_; }
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  int out_fd_ = -1;
+  std::string url_;
+  int port_ = 0;
+};
+
+// `wslat serve --port 0 <args>`.
+BackgroundServer start_serve(const std::vector<std::string>& args = {});
+
+// Writes `content` to a fresh file in a per-test temp directory and returns its path.
+std::string write_temp_file(const std::string& name, const std::string& content);
+std::string temp_dir();  // a fresh directory (created once per process)
+
+std::string wslat_binary();
+std::string source_dir();
+
+}  // namespace wslat::test
