@@ -25,7 +25,9 @@ Comparison compare_results(const RunResult& current, const RunResult& baseline,
 
 // Combines shard results exactly: histograms and counters add, timelines interleave,
 // thresholds re-evaluated, verdict decided. Throws UsageError for results of different
-// scenarios (name or hash) or an empty list.
-RunResult merge_results(const std::vector<RunResult>& parts);
+// scenarios (name or hash), a shard label given twice, or an empty list. `names` (e.g. the
+// files the parts came from, same order) lets those errors say which inputs clash.
+RunResult merge_results(const std::vector<RunResult>& parts,
+                        const std::vector<std::string>& names = {});
 
 }  // namespace wslat
