@@ -18,8 +18,8 @@ namespace {
 // v/128, so any value in a bucket is within 1/128 < 1% of every other value in it.
 constexpr int kSubBucketBits = 8;
 constexpr std::int64_t kSubBucketCount = std::int64_t{1} << kSubBucketBits;  // 256
-constexpr std::int64_t kHalfCount = kSubBucketCount / 2;                      // 128
-constexpr int kHalfBits = kSubBucketBits - 1;                                 // 7
+constexpr std::int64_t kHalfCount = kSubBucketCount / 2;                     // 128
+constexpr int kHalfBits = kSubBucketBits - 1;                                // 7
 
 constexpr int highest_bit(std::uint64_t v) { return 63 - __builtin_clzll(v); }
 
@@ -86,8 +86,8 @@ double read_number(const nlohmann::json& j, const char* key) {
 void expect_int(const nlohmann::json& j, const char* key, std::int64_t expected) {
   const std::int64_t got = read_int(j, key);
   if (got != expected) {
-    corrupt(fmt::format("\"{}\" is {} but this version of wslat uses {} (incompatible layout)",
-                        key, got, expected));
+    corrupt(fmt::format("\"{}\" is {} but this version of wslat uses {} (incompatible layout)", key,
+                        got, expected));
   }
 }
 
@@ -114,8 +114,8 @@ std::int64_t read_buckets(const nlohmann::json& j, std::vector<std::int64_t>& co
     const std::int64_t n = read_element(e[1], pos, "count");
     if (index < static_cast<std::int64_t>(kFirstUsable) ||
         index > static_cast<std::int64_t>(kLastUsable)) {
-      corrupt(fmt::format("\"buckets\"[{}]: index {} is outside {}..{}", pos, index,
-                          kFirstUsable, kLastUsable));
+      corrupt(fmt::format("\"buckets\"[{}]: index {} is outside {}..{}", pos, index, kFirstUsable,
+                          kLastUsable));
     }
     const auto at = static_cast<std::size_t>(index);
     if (pos > 0 && at <= previous) {
@@ -148,8 +148,8 @@ void check_consistency(const std::vector<std::int64_t>& counts, const Exact& e) 
   std::size_t last = counts.size() - 1;
   while (counts[last] == 0) --last;
   if (index_of(clamp_to_range(e.min)) != first || index_of(clamp_to_range(e.max)) != last) {
-    corrupt(fmt::format("min {} / max {} do not match the lowest / highest non-empty bucket",
-                        e.min, e.max));
+    corrupt(fmt::format("min {} / max {} do not match the lowest / highest non-empty bucket", e.min,
+                        e.max));
   }
   const double n = static_cast<double>(e.count);
   const double lo = n * static_cast<double>(e.min);
@@ -196,9 +196,7 @@ void Histogram::add(const Histogram& other) {
 std::int64_t Histogram::min_ns() const { return min_; }
 std::int64_t Histogram::max_ns() const { return max_; }
 
-double Histogram::mean_ns() const {
-  return count_ == 0 ? 0.0 : sum_ / static_cast<double>(count_);
-}
+double Histogram::mean_ns() const { return count_ == 0 ? 0.0 : sum_ / static_cast<double>(count_); }
 
 double Histogram::stddev_ns() const {
   if (count_ == 0) return 0.0;
@@ -226,9 +224,8 @@ std::int64_t Histogram::value_at_percentile(double p) const {
   return max_;
 }
 
-void Histogram::for_each_bucket(
-    const std::function<void(std::int64_t lo_ns, std::int64_t hi_ns, std::int64_t count)>& fn)
-    const {
+void Histogram::for_each_bucket(const std::function<void(std::int64_t lo_ns, std::int64_t hi_ns,
+                                                         std::int64_t count)>& fn) const {
   for (std::size_t i = 0; i < counts_.size(); ++i) {
     if (counts_[i] != 0) fn(bucket_lowest_ns(i), bucket_highest_ns(i), counts_[i]);
   }
@@ -260,10 +257,11 @@ nlohmann::json Histogram::to_json() const {
   for (std::size_t i = 0; i < counts_.size(); ++i) {
     if (counts_[i] != 0) buckets.push_back({i, counts_[i]});
   }
-  return {{"unit", "ns"},     {"lowest", kLowestNs}, {"highest", kHighestNs},
-          {"sub_buckets", kSubBucketCount},         {"count", count_},
-          {"min", min_},      {"max", max_},         {"sum", sum_},
-          {"sum_sq", sum_sq_}, {"buckets", std::move(buckets)}};
+  return {{"unit", "ns"},          {"lowest", kLowestNs},
+          {"highest", kHighestNs}, {"sub_buckets", kSubBucketCount},
+          {"count", count_},       {"min", min_},
+          {"max", max_},           {"sum", sum_},
+          {"sum_sq", sum_sq_},     {"buckets", std::move(buckets)}};
 }
 
 Histogram Histogram::from_json(const nlohmann::json& j) {

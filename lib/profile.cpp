@@ -48,8 +48,9 @@ Profile detect(const std::optional<std::string>& cli_env,
   if (cli_env) {
     const auto name = canonical_profile_name(*cli_env);
     if (!name) {
-      throw UsageError(fmt::format("--env: \"{}\" is not a known environment profile; use one of: {}",
-                                   *cli_env, kAcceptedNames));
+      throw UsageError(
+          fmt::format("--env: \"{}\" is not a known environment profile; use one of: {}", *cli_env,
+                      kAcceptedNames));
     }
     Profile p = builtin_profile(*name);
     p.source = "--env";
@@ -140,10 +141,9 @@ ProfileChoice choose_profile(
   // The emergency switch: production budgets whatever was detected, no scenario overrides.
   choice.profile = builtin_profile("production");
   choice.profile.conservative = true;
-  choice.profile.source =
-      fmt::format("{} (detected: {} from {})",
-                  cli_conservative ? "--conservative" : "WSLAT_FORCE_CONSERVATIVE", detected.name,
-                  detected.source);
+  choice.profile.source = fmt::format(
+      "{} (detected: {} from {})", cli_conservative ? "--conservative" : "WSLAT_FORCE_CONSERVATIVE",
+      detected.name, detected.source);
   return choice;
 }
 

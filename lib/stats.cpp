@@ -25,8 +25,8 @@ std::optional<double> percentile_of(std::string_view stat) {
   }
   if (number.empty() || number.front() < '0' || number.front() > '9') return std::nullopt;
   double p = 0;
-  const auto res = std::from_chars(number.data(), number.data() + number.size(), p,
-                                   std::chars_format::fixed);
+  const auto res =
+      std::from_chars(number.data(), number.data() + number.size(), p, std::chars_format::fixed);
   if (res.ec != std::errc() || res.ptr != number.data() + number.size()) return std::nullopt;
   if (!(p >= 0 && p <= 100)) return std::nullopt;
   return p;

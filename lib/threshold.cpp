@@ -85,12 +85,18 @@ std::optional<double> parse_error_rate(std::string_view s) {
 
 bool holds(double actual, Threshold::Op op, double limit) {
   switch (op) {
-    case Threshold::Op::kLess: return actual < limit;
-    case Threshold::Op::kLessEqual: return actual <= limit;
-    case Threshold::Op::kGreater: return actual > limit;
-    case Threshold::Op::kGreaterEqual: return actual >= limit;
-    case Threshold::Op::kEqual: return actual == limit;
-    case Threshold::Op::kNotEqual: return actual != limit;
+    case Threshold::Op::kLess:
+      return actual < limit;
+    case Threshold::Op::kLessEqual:
+      return actual <= limit;
+    case Threshold::Op::kGreater:
+      return actual > limit;
+    case Threshold::Op::kGreaterEqual:
+      return actual >= limit;
+    case Threshold::Op::kEqual:
+      return actual == limit;
+    case Threshold::Op::kNotEqual:
+      return actual != limit;
   }
   return false;
 }
@@ -109,9 +115,12 @@ std::string stat_key(const std::string& stat) {
 
 std::string key_of(const Threshold& t) {
   switch (t.kind) {
-    case Threshold::Kind::kLatency: return t.metric + "/" + stat_key(t.stat);
-    case Threshold::Kind::kErrorRate: return "errors/rate";
-    case Threshold::Kind::kErrorCount: return "errors/count";
+    case Threshold::Kind::kLatency:
+      return t.metric + "/" + stat_key(t.stat);
+    case Threshold::Kind::kErrorRate:
+      return "errors/rate";
+    case Threshold::Kind::kErrorCount:
+      return "errors/count";
   }
   return t.metric;
 }
@@ -120,8 +129,8 @@ std::string key_of(const Threshold& t) {
 
 const std::vector<std::string>& known_metrics() {
   static const std::vector<std::string> kMetrics{
-      "dns",       "tcp", "tls",  "upgrade", "handshake", "first_message", "e2e",
-      "rtt",       "perceived", "ping", "close", "session", "errors"};
+      "dns", "tcp",       "tls",  "upgrade", "handshake", "first_message", "e2e",
+      "rtt", "perceived", "ping", "close",   "session",   "errors"};
   return kMetrics;
 }
 
@@ -192,8 +201,8 @@ namespace {
 
 ThresholdOutcome evaluate_latency(const Threshold& t, const Profile& profile,
                                   const std::map<std::string, Histogram>& metrics) {
-  ThresholdOutcome out{t.metric, t.expr, "ms", to_ms(scale_threshold(t.limit, profile)), {},
-                       false, ""};
+  ThresholdOutcome out{t.metric, t.expr, "ms", to_ms(scale_threshold(t.limit, profile)),
+                       {},       false,  ""};
   const auto it = metrics.find(t.metric);
   if (it == metrics.end() || it->second.empty()) {
     out.detail = "no samples: the scenario never reached this phase";
@@ -201,9 +210,9 @@ ThresholdOutcome evaluate_latency(const Threshold& t, const Profile& profile,
   }
   out.actual = statistic_ms(it->second, t.stat);
   out.pass = holds(*out.actual, t.op, out.limit);
-  out.detail = fmt::format("{} = {}, limit {} ({} x {} for profile {})", t.stat,
-                           format_ms(*out.actual), format_ms(out.limit), format_duration(t.limit),
-                           profile.multiplier, profile.name);
+  out.detail =
+      fmt::format("{} = {}, limit {} ({} x {} for profile {})", t.stat, format_ms(*out.actual),
+                  format_ms(out.limit), format_duration(t.limit), profile.multiplier, profile.name);
   return out;
 }
 
@@ -211,9 +220,9 @@ ThresholdOutcome evaluate_errors(const Threshold& t, const ErrorTotals& errors) 
   ThresholdOutcome out{t.metric, t.expr, "", t.limit_value, {}, false, ""};
   if (t.kind == Threshold::Kind::kErrorRate) {
     out.unit = "ratio";
-    out.actual = errors.attempted == 0 ? 0.0
-                                       : static_cast<double>(errors.failed) /
-                                             static_cast<double>(errors.attempted);
+    out.actual = errors.attempted == 0
+                     ? 0.0
+                     : static_cast<double>(errors.failed) / static_cast<double>(errors.attempted);
     out.detail = fmt::format("{} of {} connections failed", errors.failed, errors.attempted);
   } else {
     out.unit = "count";

@@ -18,12 +18,8 @@ struct Unit {
 };
 
 // The one table both directions use, largest first (format picks the first that fits).
-constexpr std::array<Unit, 6> kUnits{{{"h", 3600e9},
-                                      {"m", 60e9},
-                                      {"s", 1e9},
-                                      {"ms", 1e6},
-                                      {"us", 1e3},
-                                      {"ns", 1.0}}};
+constexpr std::array<Unit, 6> kUnits{
+    {{"h", 3600e9}, {"m", 60e9}, {"s", 1e9}, {"ms", 1e6}, {"us", 1e3}, {"ns", 1.0}}};
 // Units a rate may be expressed in when formatted (a rate of "5/us" reads badly).
 constexpr std::array<Unit, 3> kRateFormatUnits{{{"s", 1e9}, {"m", 60e9}, {"h", 3600e9}}};
 
@@ -130,8 +126,8 @@ std::optional<Duration> parse_duration(std::string_view text, std::string* error
   const auto q = split_number(s, &problem);
   if (!q) return why(problem);
   if (q->rest.empty()) {
-    return fail(error, fmt::format("\"{}\" is not a duration: give a number with a unit, {}",
-                                   text, kDurationForms));
+    return fail(error, fmt::format("\"{}\" is not a duration: give a number with a unit, {}", text,
+                                   kDurationForms));
   }
   const Unit* unit = find_unit(q->rest);
   if (unit == nullptr) {

@@ -1,0 +1,125 @@
+#include "schedule.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "error.hpp"
+
+namespace wslat {
+namespace {
+
+constexpr double kMaxArrivals = 10'000'000;
+constexpr double kNsPerSecond = 1e9;
+
+// One piece of the rate curve: linear from `from` to `to` arrivals/s over
+// `length`.
+struct Segment {
+  Duration length{};
+  double from = 0;
+  double to = 0;
+  double seconds() const { return static_cast<double>(length.count()) / kNsPerSecond; }
+  double arrivals() const { return (from + to) / 2 * seconds(); }
+};
+
+std::vector<Segment> segments_of(const Load& load) {
+  std::vector<Segment> out;
+  if (!load.stages.empty()) {
+    double previous = 0;  // ramps start from zero
+    for (const Stage& s : load.stages) {
+      out.push_back({s.duration, previous, s.target.per_second});
+      previous = s.target.per_second;
+    }
+    return out;
+  }
+  if (!load.duration) {
+    throw UsageError(
+        "load: an arrival \"rate\" needs a \"duration\" (e.g. "
+        "\"duration\": \"30s\")");
+  }
+  out.push_back({*load.duration, load.rate->per_second, load.rate->per_second});
+  return out;
+}
+
+// Seconds into the segment at which `c` further arrivals have accumulated: the
+// root of from*t + (to-from)/(2T)*t^2 = c. Written as 2c / (b + sqrt(b^2 +
+// 4ac)), which stays exact for flat segments (a = 0) and does not cancel when
+// the rate falls.
+double time_of(const Segment& s, double c) {
+  if (c <= 0) return 0;
+  const double a = (s.to - s.from) / (2 * s.seconds());
+  const double b = s.from;
+  const double root = std::sqrt(std::max(0.0, b * b + 4 * a * c));
+  return std::min(2 * c / (b + root), s.seconds());
+}
+
+bool parse_int(std::string_view s, std::int64_t& out) {
+  const auto res = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && res.ec == std::errc() && res.ptr == s.data() + s.size();
+}
+
+}  // namespace
+
+Shard parse_shard(const std::string& text) {
+  const std::size_t slash = text.find('/');
+  std::int64_t i = 0;
+  std::int64_t n = 0;
+  const std::string_view s(text);
+  if (slash == std::string::npos || !parse_int(s.substr(0, slash), i) ||
+      !parse_int(s.substr(slash + 1), n) || n < 1 || i < 1 || i > n) {
+    throw UsageError(
+        fmt::format("--shard \"{}\": expected I/N with 1 <= I <= "
+                    "N, e.g. --shard 1/4 for the first of 4 parts",
+                    text));
+  }
+  return Shard{i - 1, n};
+}
+
+std::int64_t shard_part(std::int64_t total, const Shard& shard) {
+  const std::int64_t base = total / shard.count;
+  return base + (shard.index < total % shard.count ? 1 : 0);
+}
+
+std::vector<Duration> open_schedule(const Load& load, const Shard& shard) {
+  const std::vector<Segment> segments = segments_of(load);
+  double expected = 0;
+  for (const Segment& s : segments) expected += s.arrivals();
+  if (!(expected <= kMaxArrivals)) {
+    throw UsageError(
+        fmt::format("load: the rate and duration make {:.0f} arrivals, more "
+                    "than the 10,000,000 one run can "
+                    "schedule; lower the rate or the duration, or split the "
+                    "load with --shard",
+                    expected));
+  }
+  std::vector<Duration> out;
+  out.reserve(static_cast<std::size_t>(expected / static_cast<double>(shard.count)) + 1);
+  std::int64_t k = 0;  // next arrival, counted over the whole (unsharded) schedule
+  double before = 0;   // arrivals accumulated before the current segment
+  Duration start{0};
+  for (const Segment& s : segments) {
+    const double end = before + s.arrivals();
+    // An arrival exactly at a segment's end belongs to the next one (or, at the
+    // very end of the load, to nobody); the epsilon keeps binary rounding from
+    // deciding that.
+    for (; static_cast<double>(k) < end - 1e-9 * std::max(1.0, end); ++k) {
+      if (k % shard.count != shard.index) continue;
+      const double t = time_of(s, static_cast<double>(k) - before);
+      out.push_back(start + Duration(static_cast<Duration::rep>(std::llround(t * kNsPerSecond))));
+    }
+    before = end;
+    start += s.length;
+  }
+  return out;
+}
+
+Duration open_duration(const Load& load) {
+  if (load.stages.empty()) return load.duration.value_or(Duration{0});
+  Duration total{0};
+  for (const Stage& s : load.stages) total += s.duration;
+  return total;
+}
+
+}  // namespace wslat
