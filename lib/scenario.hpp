@@ -200,5 +200,9 @@ struct TimeoutBudget {
   std::vector<BudgetItem> items;
 };
 TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective);
+// Same, with each step's own `within` (expect, ping) passed through `scale_within` (the
+// profile's timeout scaling), since those are timeouts written for production too.
+TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective,
+                                const std::function<Duration(Duration)>& scale_within);
 
 }  // namespace wslat
