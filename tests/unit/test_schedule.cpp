@@ -1,0 +1,116 @@
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "error.hpp"
+#include "schedule.hpp"
+
+using namespace std::chrono_literals;
+using wslat::Duration;
+
+namespace {
+
+double seconds(Duration d) { return static_cast<double>(d.count()) / 1e9; }
+
+wslat::Load rate_load(double per_second, Duration duration) {
+  wslat::Load load;
+  load.rate = wslat::Rate{per_second};
+  load.duration = duration;
+  return load;
+}
+
+// 0 -> 10/s over 10s, 10/s for 10s, 10/s -> 0 over 10s, then 5s at 0/s.
+wslat::Load ramp_load() {
+  wslat::Load load;
+  load.stages = {{10s, {10}}, {10s, {10}}, {10s, {0}}, {5s, {0}}};
+  return load;
+}
+
+}  // namespace
+
+TEST_CASE("parse_shard reads 1-based I/N") {
+  const wslat::Shard s = wslat::parse_shard("2/4");
+  CHECK(s.index == 1);
+  CHECK(s.count == 4);
+  CHECK(wslat::parse_shard("1/1").index == 0);
+  for (const char* bad : {"0/4", "5/4", "x", "1/0", "", "1/", "/4", "-1/4", "1/4x", "1.5/4"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(wslat::parse_shard(bad), doctest::Contains("expected I/N"),
+                         wslat::UsageError);
+  }
+}
+
+TEST_CASE("shard_part splits evenly and the parts sum to the total") {
+  CHECK(wslat::shard_part(10, {0, 3}) == 4);
+  CHECK(wslat::shard_part(10, {1, 3}) == 3);
+  CHECK(wslat::shard_part(10, {2, 3}) == 3);
+  for (const std::int64_t total : {0, 1, 7, 100, 1001}) {
+    for (const std::int64_t n : {1, 2, 3, 8}) {
+      std::int64_t sum = 0;
+      for (std::int64_t i = 0; i < n; ++i) sum += wslat::shard_part(total, {i, n});
+      CHECK(sum == total);
+    }
+  }
+}
+
+TEST_CASE("a constant rate starts arrival k at k / rate, strictly before the end") {
+  const auto times = wslat::open_schedule(rate_load(20, 1s), {0, 1});
+  REQUIRE(times.size() == 20);
+  for (std::size_t k = 0; k < times.size(); ++k) CHECK(times[k] == Duration(k * 50'000'000));
+  CHECK(wslat::open_schedule(rate_load(3, 1500ms), {0, 1}).size() == 5);  // 0 .33 .67 1 1.33
+  CHECK(wslat::open_schedule(rate_load(0.1, 30s), {0, 1}).size() == 3);   // 0 10 20
+  CHECK(wslat::open_duration(rate_load(20, 1s)) == 1s);
+}
+
+TEST_CASE("ramps place arrival k where the integral of the rate reaches k") {
+  const auto times = wslat::open_schedule(ramp_load(), {0, 1});
+  // 50 arrivals while ramping up, 100 at the plateau, 50 ramping down, none at 0/s.
+  REQUIRE(times.size() == 200);
+  CHECK(wslat::open_duration(ramp_load()) == 35s);
+  for (std::size_t k = 0; k < times.size(); ++k) {
+    const double c = static_cast<double>(k);
+    double expected = 0;
+    if (k < 50) {
+      expected = std::sqrt(2 * c);  // integral of t dt = t^2 / 2
+    } else if (k < 150) {
+      expected = 10 + (c - 50) / 10;
+    } else {
+      expected = 20 + 10 - std::sqrt(100 - 2 * (c - 150));  // 10t - t^2/2 = c - 150
+    }
+    CAPTURE(k);
+    CHECK(seconds(times[k]) == doctest::Approx(expected).epsilon(1e-9));
+  }
+  CHECK(std::is_sorted(times.begin(), times.end()));
+  CHECK(seconds(times.back()) < 30);
+}
+
+TEST_CASE("shards together make exactly the unsharded schedule") {
+  for (const wslat::Load& load : {ramp_load(), rate_load(33, 3s)}) {
+    const auto whole = wslat::open_schedule(load, {0, 1});
+    for (const std::int64_t n : {2, 3, 7}) {
+      std::vector<Duration> together;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const auto part = wslat::open_schedule(load, {i, n});
+        // Round-robin: shard i holds arrivals i, i+n, i+2n, ...
+        for (std::size_t j = 0; j < part.size(); ++j) {
+          CHECK(part[j] == whole[static_cast<std::size_t>(i) + j * static_cast<std::size_t>(n)]);
+        }
+        together.insert(together.end(), part.begin(), part.end());
+      }
+      std::sort(together.begin(), together.end());
+      CHECK(together == whole);
+    }
+  }
+}
+
+TEST_CASE("open_schedule refuses absurd loads and a rate without duration") {
+  CHECK_THROWS_WITH_AS(wslat::open_schedule(rate_load(1e6, 1h), {0, 1}),
+                       doctest::Contains("10,000,000"), wslat::UsageError);
+  wslat::Load no_duration;
+  no_duration.rate = wslat::Rate{10};
+  CHECK_THROWS_AS(wslat::open_schedule(no_duration, {0, 1}), wslat::UsageError);
+}
