@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -34,6 +35,7 @@ std::vector<Segment> segments_of(const Load& load) {
     }
     return out;
   }
+  if (!load.rate) throw std::invalid_argument("open_schedule: a closed-model load has no arrivals");
   if (!load.duration) {
     throw UsageError(
         "load: an arrival \"rate\" needs a \"duration\" (e.g. "
