@@ -1,4 +1,421 @@
+// The HTML report: one self-contained file (inline CSS and SVG, nothing fetched) that can
+// be archived as a CI artifact and opened anywhere, offline.
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/core.h>
+
+#include "common.hpp"
 #include "report.hpp"
+#include "units.hpp"
+
 namespace wslat {
-std::string render_html(const RunResult& r) { return r.scenario_name + "\n"; }
+
+namespace {
+
+std::string esc(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string num(double v) { return fmt::format("{:.1f}", v); }
+
+constexpr const char* kStyle = R"(
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+main{max-width:1120px;margin:0 auto;padding:16px 24px 40px}
+header{padding:14px 24px;color:#fff}
+header.pass{background:#1a7f37}header.fail{background:#cf222e}
+header h1{margin:0;font-size:22px;word-break:break-word}header p{margin:4px 0 0}
+section{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin:16px 0;padding:12px 16px}
+h2{font-size:16px;margin:0 0 8px}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums}
+th,td{padding:3px 10px;border-bottom:1px solid #eaeef2;text-align:right;vertical-align:top}
+th:first-child,td:first-child,td.l,th.l{text-align:left}
+th{background:#f6f8fa}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0}dt{color:#57606a}dd{margin:0;word-break:break-all}
+.ok{color:#1a7f37}.bad{color:#cf222e;font-weight:600}.warn{color:#9a6700}.muted{color:#57606a}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:8px}
+svg{font:11px system-ui,sans-serif}svg .axis{stroke:#8c959f;stroke-width:1}svg .grid{stroke:#eaeef2}
+)";
+
+// --- scales ----------------------------------------------------------------------------
+
+struct LogScale {
+  double lo, hi, x0, x1;  // domain (ms, > 0) and range (px)
+  double operator()(double v) const {
+    const double f = std::log(std::clamp(v, lo, hi) / lo) / std::log(hi / lo);
+    return x0 + f * (x1 - x0);
+  }
+};
+
+struct LinScale {
+  double lo, hi, x0, x1;
+  double operator()(double v) const {
+    return hi <= lo ? x0 : x0 + (v - lo) / (hi - lo) * (x1 - x0);
+  }
+};
+
+// 1, 2, 5 x 10^k inside [lo, hi]; only powers of ten when that would crowd the axis.
+std::vector<double> log_ticks(double lo, double hi) {
+  std::vector<double> all, decades;
+  for (int k = static_cast<int>(std::floor(std::log10(lo))); k <= std::ceil(std::log10(hi)); ++k) {
+    for (double m : {1.0, 2.0, 5.0}) {
+      const double v = m * std::pow(10.0, k);
+      if (v < lo * 0.999 || v > hi * 1.001) continue;
+      all.push_back(v);
+      if (m == 1.0) decades.push_back(v);
+    }
+  }
+  if (all.size() > 8 && decades.size() >= 2) return decades;
+  if (all.size() < 2) return {lo, hi};
+  return all;
+}
+
+std::vector<double> lin_ticks(double hi) {
+  if (hi <= 0) return {0};
+  const double raw = hi / 6.0;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  }
+  std::vector<double> out;
+  for (double v = 0; v <= hi * 1.0001 && out.size() < 20; v += step) out.push_back(v);
+  return out;
+}
+
+std::string vline(double x, double y0, double y1, const char* color, const char* dash,
+                  const std::string& label) {
+  return fmt::format(
+      "<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"{3}\" stroke-width=\"1.5\"{4}>"
+      "<title>{5}</title></line>\n",
+      num(x), num(y0), num(y1), color,
+      *dash != '\0' ? fmt::format(" stroke-dasharray=\"{}\"", dash) : std::string(), esc(label));
+}
+
+std::string x_axis_log(const LogScale& x, double y) {
+  std::string out = fmt::format("<line class=\"axis\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>\n",
+                                num(x.x0), num(x.x1), num(y));
+  for (double t : log_ticks(x.lo, x.hi)) {
+    out += fmt::format(
+        "<line class=\"axis\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>"
+        "<text x=\"{0}\" y=\"{3}\" text-anchor=\"middle\" fill=\"#57606a\">{4}</text>\n",
+        num(x(t)), num(y), num(y + 4), num(y + 15), esc(format_ms(t)));
+  }
+  return out;
+}
+
+// --- per-phase distribution ------------------------------------------------------------
+
+const MetricComparison* compared(const RunResult& r, const std::string& metric) {
+  if (!r.comparison) return nullptr;
+  for (const auto& m : r.comparison->metrics) {
+    if (m.metric == metric) return &m;
+  }
+  return nullptr;
+}
+
+std::string distribution_chart(const RunResult& r, const std::string& name) {
+  const MetricResult& m = r.metrics.at(name);
+  const Summary& s = m.summary;
+  const MetricComparison* base = compared(r, name);
+  double lo = std::max(s.min, 0.001), hi = std::max(s.max, lo * 1.05);
+  if (base != nullptr) {  // widen the axis so the baseline marks are visible
+    lo = std::min(lo, std::max(base->baseline_p50, 0.001));
+    hi = std::max(hi, base->baseline_p95);
+  }
+  lo /= 1.05;
+  hi *= 1.05;
+  const double w = 520, h = 190, top = 26, bottom = 150;
+  const LogScale x{lo, hi, 40, w - 12};
+  const report::LogBins bins = report::log_bins(m.histogram, 60, lo, hi);
+  std::string out = fmt::format(
+      "<svg width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{} "
+      "distribution\">\n<text x=\"4\" y=\"14\" font-weight=\"600\" font-size=\"13\">{}</text>"
+      "<text x=\"{}\" y=\"14\" text-anchor=\"end\" fill=\"#57606a\">{} samples, log scale"
+      "</text>\n",
+      w, h, w, h, esc(name), esc(name), num(w - 12), s.count);
+  for (std::size_t i = 0; i < bins.counts.size(); ++i) {
+    if (bins.counts[i] == 0) continue;
+    const double x0 = x(bins.edge_ms(i)), x1 = x(bins.edge_ms(i + 1));
+    const double bh = (bottom - top) * static_cast<double>(bins.counts[i]) /
+                      static_cast<double>(bins.max_count);
+    out += fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#54aeff\"><title>{} .. {}: {}"
+        "</title></rect>\n",
+        num(x0), num(bottom - bh), num(std::max(x1 - x0 - 0.6, 0.8)), num(bh),
+        esc(format_ms(bins.edge_ms(i))), esc(format_ms(bins.edge_ms(i + 1))), bins.counts[i]);
+  }
+  out += vline(x(s.p50), top - 4, bottom, "#0550ae", "", "p50 " + format_ms(s.p50));
+  out += vline(x(s.p95), top - 4, bottom, "#bc4c00", "", "p95 " + format_ms(s.p95));
+  out += vline(x(s.p99), top - 4, bottom, "#8250df", "2 2", "p99 " + format_ms(s.p99));
+  std::string legend = fmt::format(
+      "<tspan fill=\"#0550ae\">p50 {}</tspan>  <tspan fill=\"#bc4c00\">p95 {}</tspan>  "
+      "<tspan fill=\"#8250df\">p99 {}</tspan>",
+      esc(format_ms(s.p50)), esc(format_ms(s.p95)), esc(format_ms(s.p99)));
+  if (base != nullptr) {
+    out += vline(x(base->baseline_p50), top - 4, bottom, "#0550ae", "5 3",
+                 "baseline p50 " + format_ms(base->baseline_p50));
+    out += vline(x(base->baseline_p95), top - 4, bottom, "#bc4c00", "5 3",
+                 "baseline p95 " + format_ms(base->baseline_p95));
+    legend += fmt::format("  <tspan fill=\"#57606a\">baseline (dashed) p50 {} p95 {}</tspan>",
+                          esc(format_ms(base->baseline_p50)), esc(format_ms(base->baseline_p95)));
+  }
+  out += x_axis_log(x, bottom);
+  out += fmt::format("<text x=\"40\" y=\"{}\" xml:space=\"preserve\">{}</text>\n", num(h - 8),
+                     legend);
+  return out + "</svg>\n";
+}
+
+// --- latency over the run --------------------------------------------------------------
+
+struct Series {
+  const char* name;
+  const char* color;
+  double TimelinePoint::*field;
+};
+
+constexpr Series kSeries[] = {{"handshake", "#0969da", &TimelinePoint::handshake_ms},
+                              {"e2e", "#bc4c00", &TimelinePoint::e2e_ms},
+                              {"perceived", "#1a7f37", &TimelinePoint::perceived_ms}};
+
+// Latency limits worth drawing as the budget lines of the timeline chart.
+std::vector<std::pair<std::string, double>> timeline_limits(const RunResult& r) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& t : r.thresholds) {
+    if (t.unit != "ms" || t.limit <= 0) continue;
+    for (const auto& s : kSeries) {
+      if (t.metric == s.name) out.emplace_back(t.metric + " " + t.expr, t.limit);
+    }
+  }
+  return out;
+}
+
+std::string timeline_chart(const RunResult& r) {
+  double lo = 1e300, hi = 0, t_max = 0;
+  for (const auto& p : r.timeline) {
+    t_max = std::max(t_max, p.t_ms);
+    for (const auto& s : kSeries) {
+      if (p.*s.field < 0) continue;
+      lo = std::min(lo, std::max(p.*s.field, 0.001));
+      hi = std::max(hi, p.*s.field);
+    }
+  }
+  if (hi <= 0) return "<p class=\"muted\">No connection reached a measured phase.</p>\n";
+  const auto limits = timeline_limits(r);
+  for (const auto& l : limits) hi = std::max(hi, l.second);
+  lo /= 1.3;
+  hi *= 1.3;
+  const double w = 1080, h = 340, left = 64, right = w - 16, top = 28, bottom = 300;
+  const LinScale x{0, std::max(t_max, 1.0), left, right};
+  const LogScale y{lo, hi, bottom, top};
+  std::string out = fmt::format(
+      "<svg width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" "
+      "aria-label=\"latency over the run\">\n",
+      w, h);
+  for (double v : log_ticks(lo, hi)) {
+    out += fmt::format(
+        "<line class=\"grid\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/><text x=\"{3}\" "
+        "y=\"{4}\" text-anchor=\"end\" fill=\"#57606a\">{5}</text>\n",
+        num(left), num(right), num(y(v)), num(left - 6), num(y(v) + 4), esc(format_ms(v)));
+  }
+  for (double v : lin_ticks(t_max)) {
+    out += fmt::format(
+        "<line class=\"axis\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/><text x=\"{0}\" "
+        "y=\"{3}\" text-anchor=\"middle\" fill=\"#57606a\">{4}</text>\n",
+        num(x(v)), num(bottom), num(bottom + 4), num(bottom + 16), esc(format_ms(v)));
+  }
+  out += fmt::format("<line class=\"axis\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>\n",
+                     num(left), num(right), num(bottom));
+  for (const auto& [label, limit] : limits) {
+    out += fmt::format(
+        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"#cf222e\" "
+        "stroke-dasharray=\"6 4\"/><text x=\"{1}\" y=\"{3}\" text-anchor=\"end\" "
+        "fill=\"#cf222e\">limit {4}</text>\n",
+        num(left), num(right), num(y(limit)), num(y(limit) - 4),
+        esc(label + " = " + format_ms(limit)));
+  }
+  // One path per series, a zero-length segment per point drawn as a round dot: compact
+  // even for 5000 points.
+  for (const auto& s : kSeries) {
+    std::string d;
+    for (const auto& p : r.timeline) {
+      if (p.*s.field >= 0) d += "M" + num(x(p.t_ms)) + " " + num(y(p.*s.field)) + "h0";
+    }
+    if (d.empty()) continue;
+    out += fmt::format(
+        "<path d=\"{}\" stroke=\"{}\" stroke-width=\"4\" stroke-linecap=\"round\" "
+        "stroke-opacity=\"0.7\" fill=\"none\"><title>{}</title></path>\n",
+        d, s.color, s.name);
+  }
+  std::string fails;
+  for (const auto& p : r.timeline) {
+    if (!p.ok) fails += "M" + num(x(p.t_ms)) + " " + num(bottom) + "v-10";
+  }
+  if (!fails.empty()) {
+    out += "<path d=\"" + fails +
+           "\" stroke=\"#cf222e\" stroke-width=\"2\"><title>failed connection</title></path>\n";
+  }
+  double lx = left;
+  for (const auto& s : kSeries) {
+    out += fmt::format(
+        "<circle cx=\"{}\" cy=\"14\" r=\"4\" fill=\"{}\"/><text x=\"{}\" y=\"18\">{}</text>\n",
+        num(lx), s.color, num(lx + 8), s.name);
+    lx += 110;
+  }
+  out += fmt::format(
+      "<path d=\"M{0} 20v-10\" stroke=\"#cf222e\" stroke-width=\"2\"/><text x=\"{1}\" y=\"18\">"
+      "failed</text><text x=\"{2}\" y=\"{3}\" text-anchor=\"end\" fill=\"#57606a\">time since "
+      "start (intended start of each connection)</text>\n",
+      num(lx), num(lx + 8), num(right), num(h - 6));
+  return out + "</svg>\n";
+}
+
+// --- tables ----------------------------------------------------------------------------
+
+std::string tr(const std::vector<std::string>& cells, const char* tag = "td") {
+  std::string out = "<tr>";
+  for (const auto& c : cells) out += fmt::format("<{0}>{1}</{0}>", tag, c);
+  return out + "</tr>\n";
+}
+
+std::string overview(const RunResult& r) {
+  std::string started = r.started_at + (r.host.empty() ? "" : " on " + r.host);
+  if (!r.tool_version.empty()) started += " (wslat " + r.tool_version + ")";
+  const std::pair<const char*, std::string> rows[] = {
+      {"target", r.target},
+      {"scenario", r.scenario_file + (r.scenario_sha256.empty() ? "" : " · sha256 " +
+                                                                          r.scenario_sha256.substr(0, 12))},
+      {"profile", report::describe_profile(r)},
+      {"connections", report::describe_connections(r) + " in " + format_ms(r.duration_ms)},
+      {"load", report::describe_load(r)},
+      {"started", started}};
+  std::string out = "<section><dl>\n";
+  for (const auto& [k, v] : rows) out += fmt::format("<dt>{}</dt><dd>{}</dd>\n", k, esc(v));
+  return out + "</dl></section>\n";
+}
+
+std::string phase_table(const RunResult& r) {
+  std::string out = "<section><h2>Phases</h2>\n";
+  if (r.metrics.empty()) return out + "<p>No latency samples.</p></section>\n";
+  out += "<table>\n" + tr({"phase", "count", "min", "p50", "p95", "p99", "max"}, "th");
+  for (const auto& name : report::ordered_metrics(r)) {
+    const Summary& s = r.metrics.at(name).summary;
+    out += tr({esc(name), std::to_string(s.count), esc(format_ms(s.min)), esc(format_ms(s.p50)),
+               esc(format_ms(s.p95)), esc(format_ms(s.p99)), esc(format_ms(s.max))});
+  }
+  return out + "</table></section>\n";
+}
+
+std::string thresholds_table(const RunResult& r) {
+  if (r.thresholds.empty()) return "";
+  std::string out = "<section><h2>Thresholds</h2>\n<table>\n" +
+                    tr({"", "metric", "threshold", "limit", "actual"}, "th");
+  for (const auto& t : r.thresholds) {
+    const std::string mark =
+        t.pass ? "<span class=\"ok\">✓</span>" : "<span class=\"bad\">✗</span>";
+    std::string actual = esc(report::format_threshold_actual(t));
+    if (!t.detail.empty()) actual += " <span class=\"muted\">" + esc(t.detail) + "</span>";
+    out += tr({mark, esc(t.metric), esc(t.expr),
+               esc(report::format_threshold_value(t, t.limit)), actual});
+  }
+  return out + "</table></section>\n";
+}
+
+std::string delta_cell(double ms, double pct) {
+  return esc(report::format_delta_ms(ms) + " (" + report::format_pct(pct) + ")");
+}
+
+std::string comparison_table(const RunResult& r) {
+  if (!r.comparison) return "";
+  const Comparison& c = *r.comparison;
+  std::string out = "<section><h2>Comparison with baseline</h2>\n<p class=\"muted\">" +
+                    esc(c.baseline_file) +
+                    (c.baseline_started_at.empty() ? "" : " (" + esc(c.baseline_started_at) + ")") +
+                    esc(fmt::format(": a regression is slower by > {:g}% and > {}, p < {:g}",
+                                    c.tolerance * 100.0, format_ms(c.noise_floor_ms), c.alpha)) +
+                    ". Dashed lines in the distributions mark the baseline.</p>\n<table>\n";
+  out += tr({"metric", "baseline p50", "p50", "Δ p50", "baseline p95", "p95", "Δ p95", "p-value",
+             "verdict", "why"},
+            "th");
+  for (const auto& m : c.metrics) {
+    const char* cls = m.verdict == "regressed" ? "bad" : m.verdict == "improved" ? "ok" : "muted";
+    out += tr({esc(m.metric) + (m.gated ? "" : " <span class=\"muted\">(info)</span>"),
+               esc(format_ms(m.baseline_p50)), esc(format_ms(m.current_p50)),
+               delta_cell(m.delta_p50_ms, m.delta_p50_pct), esc(format_ms(m.baseline_p95)),
+               esc(format_ms(m.current_p95)), delta_cell(m.delta_p95_ms, m.delta_p95_pct),
+               esc(report::format_p_value(m.p_value)),
+               fmt::format("<span class=\"{}\">{}</span>", cls, esc(m.verdict)),
+               "<span class=\"muted\">" + esc(m.reason) + "</span>"});
+  }
+  return out + "</table></section>\n";
+}
+
+std::string errors_table(const RunResult& r) {
+  if (r.errors.empty()) return "";
+  std::string out =
+      "<section><h2>Errors</h2>\n<table>\n" + tr({"category", "count", "example"}, "th");
+  for (const auto& [category, count] : r.errors) {
+    auto ex = r.error_examples.find(category);
+    out += tr({esc(category), std::to_string(count),
+               "<span class=\"muted\">" +
+                   (ex == r.error_examples.end() ? std::string() : esc(ex->second)) + "</span>"});
+  }
+  return out + "</table></section>\n";
+}
+
+std::string warnings_list(const RunResult& r) {
+  std::vector<std::string> all = r.warnings;
+  if (r.comparison) {
+    all.insert(all.end(), r.comparison->warnings.begin(), r.comparison->warnings.end());
+  }
+  if (all.empty()) return "";
+  std::string out = "<section><h2>Warnings</h2><ul>\n";
+  for (const auto& w : all) out += "<li class=\"warn\">" + esc(w) + "</li>\n";
+  return out + "</ul></section>\n";
+}
+
+std::string charts(const RunResult& r) {
+  std::string out;
+  if (!r.metrics.empty()) {
+    out += "<section><h2>Distribution per phase</h2>\n<div class=\"charts\">\n";
+    for (const auto& name : report::ordered_metrics(r)) out += distribution_chart(r, name);
+    out += "</div></section>\n";
+  }
+  if (!r.timeline.empty()) {
+    out += "<section><h2>Latency over the run</h2>\n" + timeline_chart(r) + "</section>\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_html(const RunResult& r) {
+  const bool ok = r.exit_code == 0;
+  std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  out += "<title>" + esc("wslat: " + r.scenario_name + " - " + r.verdict) + "</title>\n";
+  out += std::string("<style>") + kStyle + "</style>\n</head>\n<body>\n";
+  out += fmt::format("<header class=\"{}\"><h1>{} wslat: {}</h1><p>{}</p></header>\n<main>\n",
+                     ok ? "pass" : "fail", ok ? "✅" : "❌", esc(r.scenario_name),
+                     esc(report::describe_verdict(r)));
+  out += overview(r) + phase_table(r) + thresholds_table(r) + comparison_table(r) + charts(r) +
+         errors_table(r) + warnings_list(r);
+  return out + "</main>\n</body>\n</html>\n";
+}
+
 }  // namespace wslat

@@ -1,7 +1,15 @@
-// Format names and the dispatch from a format to its renderer.
+// Format names, the dispatch from a format to its renderer, and the wording shared by the
+// renderers (common.hpp).
 #include "report.hpp"
 
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/core.h>
+
+#include "common.hpp"
 #include "error.hpp"
+#include "units.hpp"
 
 namespace wslat {
 
@@ -31,4 +39,141 @@ std::string render(const RunResult& r, ReportFormat format, const RenderOptions&
   return render_text(r, opts);
 }
 
+namespace report {
+
+std::vector<std::string> ordered_metrics(const RunResult& r) {
+  std::vector<std::string> out;
+  for (const auto& name : metric_order()) {
+    if (r.metrics.count(name) != 0) out.push_back(name);
+  }
+  for (const auto& entry : r.metrics) {  // std::map: the rest comes sorted
+    const auto& known = metric_order();
+    if (std::find(known.begin(), known.end(), entry.first) == known.end()) {
+      out.push_back(entry.first);
+    }
+  }
+  return out;
+}
+
+std::string describe_profile(const RunResult& r) {
+  std::string s = fmt::format("{} (x{:g}, margin {:g}%", r.profile_name, r.profile_multiplier,
+                              r.profile_margin * 100.0);
+  if (!r.profile_source.empty()) s += ", chosen by " + r.profile_source;
+  if (r.profile_conservative) s += ", conservative: production budgets forced";
+  return s + ")";
+}
+
+std::string describe_connections(const RunResult& r) {
+  return fmt::format("{} attempted, {} opened, {} failed", r.attempted, r.opened, r.failed);
+}
+
+std::string describe_load(const RunResult& r) {
+  const LoadStats& l = r.load;
+  std::string s;
+  if (l.model == "open") {
+    s = fmt::format("open model, target {}, achieved {}, max concurrency {}",
+                    format_rate(Rate{l.target_rate}), format_rate(Rate{l.achieved_rate}),
+                    l.concurrency);
+  } else {
+    s = fmt::format("{} model, concurrency {}", l.model, l.concurrency);
+  }
+  s += fmt::format(", {} late start{}", l.late_starts, l.late_starts == 1 ? "" : "s");
+  if (l.late_starts > 0) s += " (max " + format_ms(l.max_lateness_ms) + ")";
+  s += fmt::format(", {} dropped, {} thread{}", l.dropped, l.threads, l.threads == 1 ? "" : "s");
+  return s;
+}
+
+std::string format_threshold_value(const ThresholdOutcome& t, double value) {
+  if (t.unit == "ratio") return fmt::format("{:g}%", value * 100.0);
+  if (t.unit == "count") return fmt::format("{:g}", value);
+  return format_ms(value);
+}
+
+std::string format_threshold_actual(const ThresholdOutcome& t) {
+  return t.actual ? format_threshold_value(t, *t.actual) : std::string("no samples");
+}
+
+std::string threshold_limit_actual(const ThresholdOutcome& t) {
+  return "limit " + format_threshold_value(t, t.limit) + ", actual " + format_threshold_actual(t);
+}
+
+std::string format_pct(double pct) {
+  if (!std::isfinite(pct)) return "n/a";
+  return fmt::format("{:+.1f}%", pct);
+}
+
+std::string format_delta_ms(double ms) {
+  if (!std::isfinite(ms)) return "n/a";
+  return (ms < 0 ? "-" : "+") + format_ms(std::fabs(ms));
+}
+
+std::string format_p_value(double p) {
+  if (!std::isfinite(p)) return "n/a";
+  if (p < 0.0001) return "<0.0001";
+  return fmt::format("{:.4f}", p);
+}
+
+std::string exit_reason_text(int code) {
+  switch (code) {
+    case exit_code::kThresholdBreached:
+      return "threshold breached";
+    case exit_code::kRegression:
+      return "regression against the baseline";
+    case exit_code::kCouldNotRun:
+      return "could not run: every connection failed before open";
+    case exit_code::kUsage:
+      return "usage or scenario error";
+    case exit_code::kInterrupted:
+      return "interrupted: partial results";
+    default:
+      return "exit " + std::to_string(code);
+  }
+}
+
+std::string describe_verdict(const RunResult& r) {
+  std::string s = fmt::format("{} (exit {})", r.verdict, r.exit_code);
+  std::vector<std::string> reasons;
+  if (r.interrupted) reasons.push_back(exit_reason_text(exit_code::kInterrupted) + " (130)");
+  for (int code : r.exit_reasons) {
+    reasons.push_back(fmt::format("{} ({})", exit_reason_text(code), code));
+  }
+  if (reasons.empty()) return s + ": every threshold met, no regression";
+  s += ": ";
+  for (std::size_t i = 0; i < reasons.size(); ++i) s += (i == 0 ? "" : ", ") + reasons[i];
+  return s;
+}
+
+double LogBins::edge_ms(std::size_t i) const {
+  if (counts.empty() || hi_ms <= lo_ms) return lo_ms;
+  const double f = static_cast<double>(i) / static_cast<double>(counts.size());
+  return lo_ms * std::pow(hi_ms / lo_ms, f);
+}
+
+LogBins log_bins(const Histogram& h, std::size_t bins) {
+  if (h.empty()) return log_bins(h, bins, 0.001, 0.001);
+  // Values below 1 us share the lowest bucket anyway; a zero minimum would break the log.
+  const double lo = static_cast<double>(std::max<std::int64_t>(h.min_ns(), 1000)) / 1e6;
+  return log_bins(h, bins, lo, static_cast<double>(h.max_ns()) / 1e6);
+}
+
+LogBins log_bins(const Histogram& h, std::size_t bins, double lo_ms, double hi_ms) {
+  LogBins out;
+  out.counts.assign(std::max<std::size_t>(bins, 1), 0);
+  out.lo_ms = std::max(lo_ms, 1e-6);
+  out.hi_ms = std::max(hi_ms, out.lo_ms * 1.01);  // a single value still gets a range
+  if (h.empty()) return out;
+  const double lo = out.lo_ms * 1e6, hi = out.hi_ms * 1e6;
+  const double span = std::log(hi / lo);
+  const auto n = static_cast<double>(out.counts.size());
+  h.for_each_bucket([&](std::int64_t lo_ns, std::int64_t hi_ns, std::int64_t count) {
+    const double mid = std::clamp(0.5 * static_cast<double>(lo_ns + hi_ns), lo, hi);
+    const double pos = std::floor(std::log(mid / lo) / span * n);
+    const auto index = static_cast<std::size_t>(std::clamp(pos, 0.0, n - 1));
+    out.counts[index] += count;
+  });
+  out.max_count = *std::max_element(out.counts.begin(), out.counts.end());
+  return out;
+}
+
+}  // namespace report
 }  // namespace wslat

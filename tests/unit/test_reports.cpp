@@ -1,0 +1,192 @@
+// Reporters against golden files rendered from one fixed RunResult (report_fixture.hpp).
+// To accept a deliberate change of wording or layout, run the unit tests once with
+// WSLAT_UPDATE_GOLDEN=1 and review the diff of tests/unit/golden/.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "report.hpp"
+#include "error.hpp"
+#include "report_fixture.hpp"
+
+namespace {
+
+using wslat::test::fixture_result;
+
+std::string golden_path(const std::string& name) {
+  return std::string(WSLAT_SOURCE_DIR) + "/tests/unit/golden/" + name;
+}
+
+void check_golden(const std::string& name, const std::string& actual) {
+  const std::string path = golden_path(name);
+  const char* update = std::getenv("WSLAT_UPDATE_GOLDEN");
+  if (update != nullptr && std::string(update) == "1") {
+    std::ofstream(path, std::ios::binary) << actual;
+    MESSAGE("updated " << path);
+    return;
+  }
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "missing golden file " << path
+                                                    << " (run with WSLAT_UPDATE_GOLDEN=1)");
+  std::stringstream expected;
+  expected << in.rdbuf();
+  // Compare line by line first so a failure points at the first differing line.
+  std::istringstream a(actual), e(expected.str());
+  std::string al, el;
+  int line = 1;
+  while (std::getline(e, el)) {
+    const bool more = static_cast<bool>(std::getline(a, al));
+    INFO(name << " line " << line);
+    REQUIRE(more);
+    CHECK(al == el);
+    ++line;
+  }
+  CHECK(actual == expected.str());
+}
+
+int count_of(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (auto pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("text report matches the golden rendering without colour") {
+  const std::string out = wslat::render_text(fixture_result(), {});
+  check_golden("report.txt", out);
+  CHECK(out.find('\x1b') == std::string::npos);
+}
+
+TEST_CASE("text report colours only when asked") {
+  const std::string out = wslat::render_text(fixture_result(), {true});
+  CHECK(out.find("\x1b[31m✗\x1b[0m") != std::string::npos);
+  CHECK(out.find("\x1b[32m✓\x1b[0m") != std::string::npos);
+}
+
+TEST_CASE("text report states the verdict, every exit reason and the profile") {
+  const std::string out = wslat::render_text(fixture_result(), {});
+  CHECK(out.find("verdict: FAIL (exit 1): threshold breached (1), regression against the "
+                 "baseline (2)") != std::string::npos);
+  CHECK(out.find("local (x0.3, margin 0%, chosen by default)") != std::string::npos);
+  CHECK(out.find("✗  e2e p95 < 1s") != std::string::npos);
+}
+
+TEST_CASE("markdown report matches the golden rendering") {
+  check_golden("report.md", wslat::render_markdown(fixture_result()));
+}
+
+TEST_CASE("junit report matches the golden rendering") {
+  check_golden("report.junit.xml", wslat::render_junit(fixture_result()));
+}
+
+TEST_CASE("junit counts tests, failures and skipped cases") {
+  const std::string xml = wslat::render_junit(fixture_result());
+  // 2 thresholds + 3 compared metrics + errors = 6; the failing threshold and the
+  // regressed metric fail; the inconclusive metric is skipped.
+  std::smatch m;
+  const std::regex counts("<testsuite name=\"[^\"]*\" tests=\"(\\d+)\" failures=\"(\\d+)\" "
+                          "errors=\"(\\d+)\" skipped=\"(\\d+)\" time=\"([0-9.]+)\"");
+  REQUIRE(std::regex_search(xml, m, counts));
+  CHECK(m[1] == "6");
+  CHECK(m[2] == "2");
+  CHECK(m[3] == "0");
+  CHECK(m[4] == "1");
+  CHECK(std::stod(m[5]) == doctest::Approx(1.2345).epsilon(0.001));
+  CHECK(count_of(xml, "<testcase ") == 6);
+  CHECK(count_of(xml, "<failure ") == 2);
+  CHECK(count_of(xml, "<skipped ") == 1);
+  CHECK(xml.find("name=\"threshold: e2e p95 &lt; 1s\"") != std::string::npos);
+  CHECK(xml.find("classname=\"wslat.regression.chat-golden-path\"") != std::string::npos);
+}
+
+TEST_CASE("junit escapes hostile names and reports an all-failed run as an error") {
+  wslat::RunResult r = fixture_result();
+  r.scenario_name = "a<b>&\"c'\x01";
+  r.opened = 0;
+  wslat::decide_verdict(r);
+  const std::string xml = wslat::render_junit(r);
+  CHECK(xml.find("name=\"wslat: a&lt;b&gt;&amp;&quot;c&apos;\xEF\xBF\xBD\"") != std::string::npos);
+  CHECK(xml.find("a<b>") == std::string::npos);
+  CHECK(xml.find('\x01') == std::string::npos);
+  CHECK(count_of(xml, "<error ") == 1);
+  CHECK(xml.find("errors=\"1\"") != std::string::npos);
+}
+
+TEST_CASE("markdown report escapes table-breaking and HTML characters") {
+  wslat::RunResult r = fixture_result();
+  r.scenario_name = "x|y <img src=x>";
+  r.error_examples["http.502"] = "line1\nline2 | pipe";
+  const std::string md = wslat::render_markdown(r);
+  CHECK(md.find("## ❌ wslat: x\\|y &lt;img src=x&gt;") != std::string::npos);
+  CHECK(md.find("line1 line2 \\| pipe") != std::string::npos);
+  CHECK(md.find("<img") == std::string::npos);
+}
+
+TEST_CASE("html report is self-contained, has its charts and escapes hostile text") {
+  wslat::RunResult r = fixture_result();
+  r.scenario_name = "<script>alert('x')</script>";
+  r.error_examples["close.1011"] = "<img src=x onerror=alert(1)>";
+  const std::string html = wslat::render_html(r);
+  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(html.find("</html>") != std::string::npos);
+  // One distribution chart per metric plus the timeline.
+  CHECK(count_of(html, "<svg ") == static_cast<int>(r.metrics.size()) + 1);
+  CHECK(html.find("aria-label=\"latency over the run\"") != std::string::npos);
+  CHECK(html.find("baseline p50") != std::string::npos);  // overlay marks
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") != std::string::npos);
+  CHECK(html.find("<img") == std::string::npos);
+  // Nothing fetched from anywhere: no network URL, no external resource reference.
+  CHECK(html.find("http://") == std::string::npos);
+  CHECK(html.find("https://") == std::string::npos);
+  CHECK(html.find("src=\"") == std::string::npos);
+  CHECK(html.find("href=") == std::string::npos);
+  CHECK(html.find("@import") == std::string::npos);
+  CHECK(html.find("url(") == std::string::npos);
+}
+
+TEST_CASE("html report without samples, timeline or comparison still renders") {
+  wslat::RunResult r;
+  r.scenario_name = "empty";
+  r.attempted = 3;
+  r.failed = 3;
+  r.errors["connect.refused"] = 3;
+  wslat::decide_verdict(r);
+  const std::string html = wslat::render_html(r);
+  CHECK(html.find("No latency samples") != std::string::npos);
+  CHECK(html.find("<svg") == std::string::npos);
+  CHECK(html.find("could not run") != std::string::npos);
+  CHECK(wslat::render_text(r, {}).find("verdict: ERROR (exit 3)") != std::string::npos);
+}
+
+TEST_CASE("json report is the result JSON and reads back") {
+  const wslat::RunResult r = fixture_result();
+  const std::string out = wslat::render_json(r);
+  CHECK(out.back() == '\n');
+  const auto back = wslat::result_from_json(nlohmann::json::parse(out));
+  CHECK(wslat::to_json(back) == wslat::to_json(r));
+}
+
+TEST_CASE("json report survives invalid UTF-8 in quoted server messages") {
+  wslat::RunResult r = fixture_result();
+  r.error_examples["protocol"] = std::string("bad \xff\xfe bytes");
+  const std::string out = wslat::render_json(r);
+  CHECK(out.find("bad \xEF\xBF\xBD\xEF\xBF\xBD bytes") != std::string::npos);
+}
+
+TEST_CASE("report formats are parsed by name") {
+  CHECK(wslat::parse_report_format("html") == wslat::ReportFormat::kHtml);
+  CHECK(wslat::parse_report_format("junit") == wslat::ReportFormat::kJunit);
+  CHECK_THROWS_WITH_AS(wslat::parse_report_format("pdf"),
+                       doctest::Contains("use one of text, json, junit, markdown, html"),
+                       wslat::UsageError);
+  CHECK(wslat::render(fixture_result(), wslat::ReportFormat::kMarkdown) ==
+        wslat::render_markdown(fixture_result()));
+}
