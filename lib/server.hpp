@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -39,6 +40,14 @@ struct ServerOptions {
 // 1011, "reject": 403, "mode": "..."}. Throws UsageError for unknown keys or bad values.
 ServerOptions server_options_from_json(const nlohmann::json& j, const std::string& where);
 
+// The accepted values of ServerOptions::mode ("" excluded).
+const std::vector<std::string>& server_modes();
+
+// Throws UsageError (naming `where`) when an option is out of range: a close code that may not
+// be sent on the wire, a reject status outside 200..599, an unknown mode, threads outside 1..256,
+// or only one of tls_cert/tls_key.
+void check_server_options(const ServerOptions& opts, const std::string& where);
+
 class EmbeddedServer {
  public:
   explicit EmbeddedServer(ServerOptions opts);
@@ -46,7 +55,9 @@ class EmbeddedServer {
   EmbeddedServer(const EmbeddedServer&) = delete;
   EmbeddedServer& operator=(const EmbeddedServer&) = delete;
 
-  // Binds and starts serving on background threads. Throws RunError when it cannot bind.
+  // Binds and starts serving on background threads. Throws RunError when it cannot bind and
+  // UsageError when the options are invalid or the TLS certificate/key cannot be loaded.
+  // May be called again after stop().
   void start();
   void stop();  // idempotent; joins threads
   std::uint16_t port() const;
