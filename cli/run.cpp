@@ -1,11 +1,308 @@
+// `wslat run SCENARIO`: argument grammar, then the pipeline of lib/ (load, profile, run,
+// assemble, compare, render, write).
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <thread>
+
+#include <fmt/core.h>
+
+#include "assemble.hpp"
+#include "baseline.hpp"
 #include "commands.hpp"
 #include "error.hpp"
+#include "output.hpp"
+#include "profile.hpp"
+#include "report.hpp"
+#include "runner.hpp"
+#include "server.hpp"
+#include "store.hpp"
 
 namespace wslat::cli {
+namespace {
+
+struct RunArgs {
+  std::string scenario;
+  std::string target;
+  std::optional<std::string> env;
+  bool conservative = false;
+  std::optional<std::int64_t> connections, concurrency, max_concurrency;
+  std::string rate, duration;
+  int threads = 0;
+  std::vector<std::string> headers;
+  bool insecure = false;
+  std::string ca;
+  std::string baseline, save_baseline;
+  bool force = false;
+  std::string tolerance = "10%", noise_floor = "0.5ms";
+  double alpha = 0.01;
+  std::string gate;
+  std::string results_dir = "results";
+  bool no_save = false;
+  std::string shard;
+  std::vector<std::string> threshold_flags;
+  bool quiet = false;
+  OutputArgs output;
+};
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) {
+  if (g_stop.exchange(true)) _exit(exit_code::kInterrupted);  // second signal: leave at once
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::pair<std::string, std::string> parse_header_flag(const std::string& flag) {
+  const auto colon = flag.find(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw UsageError("--header '" + flag + "': expected 'Name: value'");
+  }
+  std::string value = flag.substr(colon + 1);
+  value.erase(0, value.find_first_not_of(" \t"));
+  return {flag.substr(0, colon), value};
+}
+
+// Load overrides from the command line: --rate/--duration switch to the open model.
+Load effective_load(const Scenario& s, const RunArgs& a) {
+  Load load = s.load;
+  if (a.connections) load.connections = *a.connections;
+  if (a.concurrency) load.concurrency = *a.concurrency;
+  if (a.max_concurrency) load.max_concurrency = *a.max_concurrency;
+  if (!a.rate.empty()) {
+    load.rate = parse_rate_or_throw(a.rate, "--rate");
+    load.stages.clear();
+  }
+  if (!a.duration.empty()) load.duration = parse_duration_or_throw(a.duration, "--duration");
+  if (load.rate && !load.duration) {
+    throw UsageError("--rate needs a duration: add --duration (e.g. --duration 30s) or "
+                     "\"duration\" under \"load\" in the scenario");
+  }
+  if (load.connections < 1 || load.concurrency < 1 || load.max_concurrency < 1) {
+    throw UsageError("--connections, --concurrency and --max-concurrency must be at least 1");
+  }
+  return load;
+}
+
+std::string resolve_target(const Scenario& s, const Profile& p, const RunArgs& a) {
+  if (!a.target.empty()) return a.target;
+  const auto o = s.environments.find(p.name);
+  if (!p.conservative && o != s.environments.end() && o->second.target) return *o->second.target;
+  return s.target;
+}
+
+double parse_fraction(const std::string& text, const char* what) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size()) return v;
+    if (used + 1 == text.size() && text.back() == '%') return v / 100.0;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(fmt::format("{} '{}': expected a percentage like 10% or a fraction like 0.1",
+                               what, text));
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+void print_progress(const RunOptions::Progress& p, bool tty) {
+  const std::string where =
+      p.total > 0 ? fmt::format("{}/{} connections", p.done, p.total)
+                  : fmt::format("{:.1f}s/{:.1f}s", p.elapsed_s, p.duration_s);
+  const std::string line =
+      fmt::format("wslat: {} · {:.1f}/s · {} errors · p95 handshake {}", where, p.achieved_rate,
+                  p.errors, format_ms(p.live_p95_handshake_ms));
+  if (tty) {
+    fmt::print(stderr, "\r\033[2K{}", line);
+  } else {
+    fmt::print(stderr, "{}\n", line);
+  }
+  std::fflush(stderr);
+}
+
+struct Progress {
+  bool enabled = false;
+  bool tty = false;
+  bool printed = false;
+  double last_plain_s = -10;
+
+  void operator()(const RunOptions::Progress& p) {
+    if (!enabled || p.elapsed_s < 1.0) return;  // only runs lasting more than a second
+    if (!tty && p.elapsed_s - last_plain_s < 5.0) return;
+    last_plain_s = p.elapsed_s;
+    printed = true;
+    print_progress(p, tty);
+  }
+  void finish() const {
+    if (printed && tty) fmt::print(stderr, "\r\033[2K");
+  }
+};
+
+// The baseline to compare with, loaded before anything runs (a bad file fails fast).
+std::optional<std::pair<std::string, RunResult>> load_baseline(const RunArgs& a,
+                                                               const Scenario& s,
+                                                               const Profile& p,
+                                                               std::vector<std::string>& warnings) {
+  if (a.baseline.empty()) return std::nullopt;
+  std::string path = a.baseline;
+  if (path == "auto") {
+    path = baseline_path(a.results_dir, s.name, p.name);
+    if (::access(path.c_str(), F_OK) != 0) {
+      warnings.push_back("no baseline yet at " + path +
+                         ": record one with --save-baseline auto; nothing was compared");
+      return std::nullopt;
+    }
+  }
+  RunResult base = load_result_file(path);
+  if (base.scenario_sha256 != s.sha256 && !a.force) {
+    // compare_results says the same after the run; saying it now saves the run.
+    CompareOptions probe;
+    RunResult current;
+    current.scenario_name = s.name;
+    current.scenario_sha256 = s.sha256;
+    compare_results(current, base, probe, path);
+  }
+  return std::make_pair(path, std::move(base));
+}
+
+CompareOptions compare_options(const RunArgs& a) {
+  CompareOptions o;
+  o.tolerance = parse_fraction(a.tolerance, "--tolerance");
+  o.noise_floor_ms = to_ms(parse_duration_or_throw(a.noise_floor, "--noise-floor"));
+  o.alpha = a.alpha;
+  o.force = a.force;
+  for (std::size_t pos = 0; !a.gate.empty() && pos != std::string::npos;) {
+    const auto comma = a.gate.find(',', pos);
+    o.gate.push_back(a.gate.substr(pos, comma == std::string::npos ? comma : comma - pos));
+    pos = comma == std::string::npos ? comma : comma + 1;
+  }
+  return o;
+}
+
+int run_command(const RunArgs& a) {
+  const Scenario scenario = load_scenario(a.scenario, process_env());
+  ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
+  for (const auto& w : choice.warnings) fmt::print(stderr, "wslat: warning: {}\n", w);
+  const Profile& profile = choice.profile;
+
+  std::vector<ThresholdSpec> flags;
+  for (const auto& f : a.threshold_flags) flags.push_back(parse_threshold_flag(f));
+  RunContext ctx;
+  ctx.scenario = &scenario;
+  ctx.profile = profile;
+  ctx.thresholds = merge_thresholds(scenario.thresholds, flags);
+  ctx.timeouts = effective_timeouts(scenario.timeouts, profile);
+  ctx.warnings = choice.warnings;
+  for (const auto& h : a.headers) ctx.extra_headers.push_back(parse_header_flag(h));
+
+  RunOptions opts;
+  opts.timeouts = ctx.timeouts;
+  opts.timeout_scale = profile.multiplier * (1.0 + profile.margin);
+  opts.load = effective_load(scenario, a);
+  if (!a.shard.empty()) {
+    opts.shard = parse_shard(a.shard);
+    ctx.shard = a.shard;
+  }
+  opts.threads = a.threads > 0 ? a.threads
+                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  opts.insecure = a.insecure;
+  opts.ca_file = a.ca;
+  opts.extra_headers = ctx.extra_headers;
+  const CompareOptions compare_opts = compare_options(a);
+
+  // Everything that could stop us from keeping the result is checked before connecting.
+  const std::string save_baseline = a.save_baseline == "auto"
+                                        ? baseline_path(a.results_dir, scenario.name, profile.name)
+                                        : a.save_baseline;
+  std::vector<std::string> outputs = a.output.export_paths();
+  if (!save_baseline.empty()) outputs.push_back(save_baseline);
+  for (const auto& path : outputs) check_writable_file(path);
+  if (!a.no_save) check_writable_dir(a.results_dir + "/runs/" + safe_file_name(scenario.name));
+  auto baseline = load_baseline(a, scenario, profile, ctx.warnings);
+
+  std::optional<EmbeddedServer> embedded;
+  ctx.target = resolve_target(scenario, profile, a);
+  if (ctx.target.empty() || ctx.target == "embedded") {
+    const nlohmann::json block =
+        scenario.embedded.is_null() ? nlohmann::json::object() : scenario.embedded;
+    embedded.emplace(server_options_from_json(block, scenario.file + ": /embedded"));
+    embedded->start();
+    ctx.target = embedded->url();
+  }
+  opts.target = ctx.target;
+
+  Progress progress;
+  progress.enabled = !a.quiet;
+  progress.tty = isatty(STDERR_FILENO) != 0;
+  opts.on_progress = [&progress](const RunOptions::Progress& p) { progress(p); };
+  g_stop = false;
+  install_signal_handlers();
+  opts.stop_requested = &g_stop;
+  ctx.started_at = utc_timestamp(std::chrono::system_clock::now());
+  ctx.host = host_name();
+  RawRun raw = run_scenario(scenario, opts);
+  progress.finish();
+  if (embedded) embedded->stop();
+
+  RunResult result = assemble_result(ctx, std::move(raw));
+  if (baseline) {
+    result.comparison = compare_results(result, baseline->second, compare_opts, baseline->first);
+    decide_verdict(result);
+  }
+  write_outputs(result, a.output, a.quiet);
+  if (!save_baseline.empty()) write_file_atomic(save_baseline, render_json(result));
+  if (!a.no_save) {
+    write_file_atomic(run_result_path(a.results_dir, scenario.name, result.started_at),
+                      render_json(result));
+  }
+  return result.exit_code;
+}
+
+}  // namespace
 
 void add_run(CLI::App& app, Action& action) {
-  auto* sub = app.add_subcommand("run", "(not built yet)");
-  sub->callback([&action] { action = [] () -> int { throw UsageError("run: not built yet"); }; });
+  auto args = std::make_shared<RunArgs>();
+  auto* sub = app.add_subcommand("run", "Run a scenario, print a report, exit with the verdict");
+  sub->add_option("scenario", args->scenario, "Scenario file (JSON)")->required();
+  sub->add_option("--target", args->target, "ws:// or wss:// URL (overrides the scenario)");
+  sub->add_option("--env", args->env, "Profile: production|staging|development|local|test");
+  sub->add_flag("--conservative", args->conservative, "Force production budgets");
+  sub->add_option("--connections", args->connections, "Closed model: connections in total");
+  sub->add_option("--concurrency", args->concurrency, "Closed model: connections at once");
+  sub->add_option("--rate", args->rate, "Open model: arrival rate, e.g. 20/s");
+  sub->add_option("--duration", args->duration, "Open model: how long to keep the rate, e.g. 30s");
+  sub->add_option("--max-concurrency", args->max_concurrency, "Open model: live connections cap");
+  sub->add_option("--threads", args->threads, "Worker threads (default: cores)");
+  sub->add_option("--header", args->headers, "Extra request header 'Name: value' (repeatable)");
+  sub->add_flag("--insecure", args->insecure, "Do not verify TLS certificates");
+  sub->add_option("--ca", args->ca, "Trust the CA certificates in this PEM file");
+  sub->add_option("--baseline", args->baseline, "Compare with this baseline file, or 'auto'");
+  sub->add_option("--save-baseline", args->save_baseline, "Save the result as a baseline ('auto')");
+  sub->add_flag("--force", args->force, "Compare with a baseline of another scenario version");
+  sub->add_option("--tolerance", args->tolerance, "Regression tolerance (default 10%)");
+  sub->add_option("--noise-floor", args->noise_floor, "Regression noise floor (default 0.5ms)");
+  sub->add_option("--alpha", args->alpha, "Mann-Whitney significance (default 0.01)");
+  sub->add_option("--gate", args->gate, "Metrics watched by the regression gate, comma-separated");
+  sub->add_option("--results-dir", args->results_dir, "Results folder (default results)");
+  sub->add_flag("--no-save", args->no_save, "Do not store the run under the results folder");
+  sub->add_option("--shard", args->shard, "Run the I-th of N equal parts of the load: I/N");
+  sub->add_option("--threshold", args->threshold_flags, "'METRIC: EXPR' (repeatable)");
+  sub->add_flag("--quiet,-q", args->quiet, "No progress line");
+  add_output_options(*sub, args->output);
+  sub->callback([args, &action] { action = [args] { return run_command(*args); }; });
 }
 
 }  // namespace wslat::cli

@@ -20,6 +20,7 @@ namespace wslat {
 struct RunOptions {
   std::string target;   // ws:// or wss:// URL (already resolved from "embedded")
   Timeouts timeouts;    // effective (profile-scaled)
+  double timeout_scale = 1.0;  // profile factor for per-step `within` values
   Load load;            // effective (CLI overrides applied)
   Shard shard;
   int threads = 1;

@@ -1,0 +1,118 @@
+#include "assemble.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace wslat {
+
+std::string redact(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& s : secrets) {
+    if (s.empty()) continue;
+    for (auto pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos + 3)) {
+      text.replace(pos, s.size(), "***");
+    }
+  }
+  // ws://user:password@host/ -> ws://user:***@host/
+  const auto scheme = text.find("://");
+  if (scheme != std::string::npos) {
+    const auto at = text.find('@', scheme + 3);
+    const auto slash = text.find('/', scheme + 3);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      const auto colon = text.find(':', scheme + 3);
+      if (colon != std::string::npos && colon < at) text.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  return text;
+}
+
+bool is_secret_header(const std::string& name, const std::vector<std::string>& extra) {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+  };
+  const std::string n = lower(name);
+  if (n == "authorization" || n == "cookie" || n == "proxy-authorization" ||
+      n == "sec-websocket-key") {
+    return true;
+  }
+  return std::any_of(extra.begin(), extra.end(),
+                     [&](const std::string& e) { return lower(e) == n; });
+}
+
+std::string utc_timestamp(std::chrono::system_clock::time_point t) {
+  const auto secs = std::chrono::system_clock::to_time_t(t);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()) % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms.count());
+}
+
+namespace {
+
+std::map<std::string, std::string> shown_headers(const RunContext& ctx) {
+  const Scenario& s = *ctx.scenario;
+  std::map<std::string, std::string> out;
+  auto show = [&](const std::string& name, const std::string& value) {
+    out[name] = is_secret_header(name, s.redact) ? "***" : redact(value, s.secrets);
+  };
+  for (const auto& [name, value] : s.headers) show(name, expand(value, TemplateContext{}));
+  for (const auto& [name, value] : ctx.extra_headers) show(name, value);
+  return out;
+}
+
+}  // namespace
+
+RunResult assemble_result(const RunContext& ctx, RawRun raw) {
+  const Scenario& s = *ctx.scenario;
+  RunResult r;
+  r.tool_version = WSLAT_VERSION;
+  r.scenario_name = s.name;
+  r.scenario_file = s.file;
+  r.scenario_sha256 = s.sha256;
+  r.target = redact(ctx.target, s.secrets);
+  r.profile_name = ctx.profile.name;
+  r.profile_multiplier = ctx.profile.multiplier;
+  r.profile_margin = ctx.profile.margin;
+  r.profile_conservative = ctx.profile.conservative;
+  r.profile_source = ctx.profile.source;
+  r.started_at = ctx.started_at;
+  r.host = ctx.host;
+  r.duration_ms = raw.duration_ms;
+  r.attempted = raw.attempted;
+  r.opened = raw.opened;
+  r.failed = raw.failed;
+  r.errors = std::move(raw.errors);
+  for (auto& [k, v] : raw.error_examples) r.error_examples[k] = redact(v, s.secrets);
+  for (auto& [name, h] : raw.metrics) r.metrics[name] = MetricResult{summarize(h), std::move(h)};
+  ErrorTotals totals{raw.attempted, raw.failed, 0};
+  for (const auto& [k, v] : r.errors) totals.errors += v;
+  std::map<std::string, Histogram> hists;
+  for (const auto& [name, m] : r.metrics) hists.emplace(name, m.histogram);
+  r.thresholds = evaluate_thresholds(ctx.thresholds, ctx.profile, hists, totals);
+  r.interrupted = raw.interrupted;
+  r.load = raw.load;
+  r.timeouts_ms = {{"connect", to_ms(ctx.timeouts.connect)},
+                   {"handshake", to_ms(ctx.timeouts.handshake)},
+                   {"message", to_ms(ctx.timeouts.message)},
+                   {"close", to_ms(ctx.timeouts.close)}};
+  r.request_headers = shown_headers(ctx);
+  r.timeline = std::move(raw.timeline);
+  r.shard = ctx.shard;
+  r.warnings = ctx.warnings;
+  if (raw.load.dropped > 0 || raw.load.late_starts > 0) {
+    r.warnings.push_back(fmt::format(
+        "wslat could not keep the intended schedule: {} late starts (worst {:.1f} ms late, charged "
+        "to latency), {} arrivals dropped; achieved {:.1f}/s of {:.1f}/s",
+        raw.load.late_starts, raw.load.max_lateness_ms, raw.load.dropped, raw.load.achieved_rate,
+        raw.load.target_rate));
+  }
+  decide_verdict(r);
+  return r;
+}
+
+}  // namespace wslat

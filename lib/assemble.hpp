@@ -1,0 +1,40 @@
+// Turns what the runner measured into a RunResult: metadata, summaries, threshold outcomes.
+// Pure: no I/O, so the whole path from measurements to verdict is unit-testable.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "profile.hpp"
+#include "result.hpp"
+#include "runner.hpp"
+#include "scenario.hpp"
+#include "threshold.hpp"
+
+namespace wslat {
+
+struct RunContext {
+  const Scenario* scenario = nullptr;
+  Profile profile;
+  std::vector<Threshold> thresholds;
+  Timeouts timeouts;        // effective
+  std::string target;       // as run (before redaction)
+  std::string started_at;   // UTC ISO 8601
+  std::string host;
+  std::string shard;        // "I/N" or ""
+  std::vector<std::pair<std::string, std::string>> extra_headers;  // --header
+  std::vector<std::string> warnings;
+};
+
+RunResult assemble_result(const RunContext& ctx, RawRun raw);
+
+// Replaces every secret value, and the password of a URL's user info, with ***.
+std::string redact(std::string text, const std::vector<std::string>& secrets);
+// True for Authorization, Cookie, Proxy-Authorization, Sec-WebSocket-Key and names listed in
+// `extra` (case-insensitive).
+bool is_secret_header(const std::string& name, const std::vector<std::string>& extra);
+
+// "2026-11-27T14:00:00.123Z" for a system_clock time.
+std::string utc_timestamp(std::chrono::system_clock::time_point t);
+
+}  // namespace wslat

@@ -1,0 +1,1060 @@
+// The runner: drives sessions through a scenario's steps on websocketpp + standalone Asio and
+// records phase times. One io_context and one websocketpp endpoint per worker thread; each
+// worker owns its histograms and counters, merged once after join (wrk2's layout).
+#ifndef ASIO_STANDALONE
+#error "ASIO_STANDALONE must be defined: without it websocketpp silently uses Boost.Asio"
+#endif
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include <openssl/x509.h>
+#include <websocketpp/client.hpp>
+#include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio_client.hpp>
+
+#include "error.hpp"
+#include "runner.hpp"
+
+namespace wslat {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+// ---------------------------------------------------------------------------------------------
+// websocketpp configuration: single-threaded per endpoint (no locks), a cheap RNG for masks and
+// keys, transport timeouts out of the way (every phase has its own timer in the Session), and a
+// transport that connects to an address we resolved ourselves (so `dns` is measured and IP
+// literals skip the resolver thread) while Host and SNI keep the name from the URL.
+
+template <typename IntType, typename Concurrency>
+class FastRng {
+ public:
+  FastRng() : state_(std::random_device{}() | 1ULL) {}
+  IntType operator()() {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 7;
+    state_ ^= state_ << 17;
+    return static_cast<IntType>(state_);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+template <typename TransportConfig>
+class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<TransportConfig> {
+  using Base = websocketpp::transport::asio::endpoint<TransportConfig>;
+
+ public:
+  // Set right before client::connect(), which calls async_connect synchronously.
+  asio::ip::tcp::endpoint next_address;
+
+ protected:
+  void async_connect(typename Base::transport_con_ptr tcon, websocketpp::uri_ptr u,
+                     websocketpp::transport::connect_handler cb) {
+    tcon->set_uri(u);
+    auto results = asio::ip::tcp::resolver::results_type::create(next_address, u->get_host(),
+                                                                 u->get_port_str());
+    auto timer = tcon->set_timer(TransportConfig::timeout_dns_resolve,
+                                 [](const websocketpp::lib::error_code&) {});
+    Base::handle_resolve(tcon, timer, cb, asio::error_code{}, results);
+  }
+};
+
+template <typename Base>
+struct ClientConfig : public Base {
+  using type = ClientConfig;
+  using concurrency_type = websocketpp::concurrency::none;
+  using elog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>;
+  using alog_type = websocketpp::log::basic<concurrency_type, websocketpp::log::alevel>;
+  using rng_type = FastRng<std::uint32_t, concurrency_type>;
+  using request_type = typename Base::request_type;
+  using response_type = typename Base::response_type;
+  using message_type = typename Base::message_type;
+  using con_msg_manager_type = typename Base::con_msg_manager_type;
+  using endpoint_msg_manager_type = typename Base::endpoint_msg_manager_type;
+  static const bool enable_multithreading = false;
+
+  struct transport_config : public Base::transport_config {
+    using concurrency_type = typename type::concurrency_type;
+    using elog_type = typename type::elog_type;
+    using alog_type = typename type::alog_type;
+    using request_type = typename type::request_type;
+    using response_type = typename type::response_type;
+    static const bool enable_multithreading = false;
+    // One hour: the Session's own timers enforce the scenario's timeouts.
+    static const long timeout_socket_pre_init = 3'600'000;
+    static const long timeout_proxy = 3'600'000;
+    static const long timeout_socket_post_init = 3'600'000;
+    static const long timeout_dns_resolve = 3'600'000;
+    static const long timeout_connect = 3'600'000;
+    static const long timeout_socket_shutdown = 1'000;
+  };
+  using transport_type = PreResolvedEndpoint<transport_config>;
+};
+
+using PlainClient = websocketpp::client<ClientConfig<websocketpp::config::asio_client>>;
+using TlsClient = websocketpp::client<ClientConfig<websocketpp::config::asio_tls_client>>;
+using SslContextPtr = std::shared_ptr<asio::ssl::context>;
+
+// ---------------------------------------------------------------------------------------------
+// Metrics recorded by a worker: fixed slots instead of a map on the hot path.
+
+enum Metric : std::size_t {
+  kDns, kTcp, kTls, kUpgrade, kHandshake, kFirstMessage, kE2e, kRtt, kPerceived, kPing, kClose,
+  kSession, kMetricCount
+};
+constexpr std::array<const char*, kMetricCount> kMetricNames = {
+    "dns", "tcp", "tls", "upgrade", "handshake", "first_message", "e2e", "rtt", "perceived",
+    "ping", "close", "session"};
+
+// Counters the coordinating thread reads for the progress line: written by one worker,
+// read relaxed by the coordinator, once per session (not per message).
+struct alignas(64) LiveCounters {
+  std::atomic<std::int64_t> done{0};
+  std::atomic<std::int64_t> started{0};
+  std::atomic<std::int64_t> failed{0};
+  std::atomic<std::int64_t> p95_handshake_ns{0};
+};
+
+struct WorkerResult {
+  std::array<Histogram, kMetricCount> metrics;
+  std::map<std::string, std::int64_t> errors;
+  std::map<std::string, std::string> error_examples;
+  std::int64_t attempted = 0, opened = 0, failed = 0;
+  std::int64_t late_starts = 0, dropped = 0;
+  double max_lateness_ms = 0;
+  std::vector<TimelinePoint> timeline;
+  std::size_t timeline_stride = 1;
+  std::size_t timeline_seen = 0;
+};
+
+constexpr std::size_t kTimelineCap = 5000;
+
+void add_timeline_point(WorkerResult& r, const TimelinePoint& p, std::size_t cap) {
+  if (r.timeline_seen++ % r.timeline_stride != 0) return;
+  r.timeline.push_back(p);
+  if (r.timeline.size() >= cap) {  // keep every other point, sample half as often from now on
+    std::size_t w = 0;
+    for (std::size_t i = 0; i < r.timeline.size(); i += 2) r.timeline[w++] = r.timeline[i];
+    r.timeline.resize(w);
+    r.timeline_stride *= 2;
+  }
+}
+
+// What every worker shares, read-only, during the run.
+struct RunPlan {
+  const Scenario* scenario = nullptr;
+  const RunOptions* opts = nullptr;
+  std::vector<FlatStep> program;
+  websocketpp::uri_ptr uri;
+  bool secure = false;
+  bool host_is_ip = false;
+  std::string host, port;
+  asio::ip::tcp::endpoint uri_address;  // when the host is an IP literal
+  bool has_ready_mark = false;
+  std::vector<std::string> secrets;
+  TimePoint run_start;
+};
+
+std::string redact_secrets(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& s : secrets) {
+    if (s.empty()) continue;
+    for (auto pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos + 3)) {
+      text.replace(pos, s.size(), "***");
+    }
+  }
+  return text;
+}
+
+double ms_between(TimePoint a, TimePoint b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+template <typename Client>
+class Worker;
+
+// ---------------------------------------------------------------------------------------------
+// One connection's walk through the program. Lives in a shared_ptr captured by the handlers of
+// its websocketpp connection; all callbacks run on the worker's thread.
+
+template <typename Client>
+class Session : public std::enable_shared_from_this<Session<Client>> {
+  using ConnectionPtr = typename Client::connection_ptr;
+  using MessagePtr = typename Client::message_ptr;
+
+ public:
+  Session(Worker<Client>& w, std::int64_t index, TimePoint t0)
+      : worker_(w), plan_(w.plan()), index_(index), t0_(t0), timer_(w.io()) {}
+
+  void start() {
+    started_ = Clock::now();
+    if (plan_.host_is_ip) {
+      connect(plan_.uri_address);
+      return;
+    }
+    auto self = this->shared_from_this();
+    const TimePoint dns_start = Clock::now();
+    arm(plan_.opts->timeouts.connect, "dns", "name resolution timed out");
+    worker_.resolver().async_resolve(
+        plan_.host, plan_.port,
+        [self, dns_start](const asio::error_code& ec, asio::ip::tcp::resolver::results_type res) {
+          if (self->finished_) return;
+          self->timer_.cancel();
+          if (ec || res.empty()) {
+            self->fail("dns", "cannot resolve " + self->plan_.host + ": " + ec.message());
+            return;
+          }
+          self->record(kDns, Clock::now() - dns_start);
+          self->connect(res.begin()->endpoint());
+        });
+  }
+
+  // Stop (interrupt): close politely, the close timeout still applies.
+  void interrupt() {
+    if (finished_) return;
+    if (!opened_) {
+      abandon();
+      return;
+    }
+    begin_close(1001, "wslat interrupted");
+  }
+
+  bool finished() const { return finished_; }
+
+ private:
+  // --- connection phases ----------------------------------------------------------------------
+
+  void connect(const asio::ip::tcp::endpoint& address) {
+    websocketpp::lib::error_code ec;
+    con_ = worker_.client().get_connection(plan_.uri, ec);
+    if (ec) {
+      fail("connect.error", "cannot create connection: " + ec.message());
+      return;
+    }
+    configure();
+    arm(plan_.opts->timeouts.connect, "connect.timeout", "TCP connect timed out");
+    tcp_start_ = Clock::now();
+    worker_.client().next_address = address;
+    worker_.client().connect(con_);
+  }
+
+  void configure() {
+    auto self = this->shared_from_this();
+    const Scenario& s = *plan_.scenario;
+    TemplateContext ctx{index_, 0};
+    for (const auto& [name, value] : s.headers) con_->append_header(name, expand(value, ctx));
+    for (const auto& [name, value] : plan_.opts->extra_headers) con_->append_header(name, value);
+    for (const auto& p : s.subprotocols) con_->add_subprotocol(p);
+    con_->set_max_message_size(static_cast<std::size_t>(s.max_message_bytes));
+    con_->set_open_handshake_timeout(
+        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.handshake)
+            .count());
+    con_->set_close_handshake_timeout(
+        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.close).count());
+    con_->set_tcp_pre_init_handler([self](websocketpp::connection_hdl) { self->on_tcp(); });
+    con_->set_tcp_post_init_handler([self](websocketpp::connection_hdl) { self->on_tls(); });
+    con_->set_open_handler([self](websocketpp::connection_hdl) { self->on_open(); });
+    con_->set_fail_handler([self](websocketpp::connection_hdl) { self->on_fail(); });
+    con_->set_close_handler([self](websocketpp::connection_hdl) { self->on_close(); });
+    con_->set_message_handler(
+        [self](websocketpp::connection_hdl, MessagePtr msg) { self->on_message(msg); });
+    con_->set_pong_handler(
+        [self](websocketpp::connection_hdl, std::string) { self->on_pong(); });
+    con_->set_pong_timeout_handler([](websocketpp::connection_hdl, std::string) {});
+  }
+
+  void on_tcp() {
+    tcp_done_ = Clock::now();
+    record(kTcp, tcp_done_ - tcp_start_);
+    auto& sock = con_->get_raw_socket();
+    asio::error_code ignored;
+    sock.set_option(asio::ip::tcp::no_delay(true), ignored);
+    worker_.prepare_tls(*this);
+  }
+
+  void on_tls() {
+    tls_done_ = Clock::now();
+    if (plan_.secure) record(kTls, tls_done_ - tcp_done_);
+    timer_.cancel();  // the open handshake timeout of websocketpp takes over
+  }
+
+  void on_open() {
+    opened_ = true;
+    open_time_ = Clock::now();
+    worker_.count_opened();
+    record(kUpgrade, open_time_ - tls_done_);
+    record(kHandshake, open_time_ - t0_);
+    step_ = 1;  // program[0] is the connect
+    run_steps();
+  }
+
+  void on_fail() {
+    if (finished_) return;
+    const auto ec = con_->get_ec();
+    const auto tec = con_->get_transport_ec();
+    const int status = static_cast<int>(con_->get_response_code());
+    if (ec == websocketpp::error::open_handshake_timeout) {
+      fail("upgrade.timeout", "no answer to the upgrade request within " +
+                                  format_duration(plan_.opts->timeouts.handshake));
+    } else if (status != 0 && status != 101) {
+      fail("http." + std::to_string(status),
+           "server answered the upgrade with HTTP " + std::to_string(status) + " " +
+               con_->get_response_msg());
+    } else if (tcp_done_ == TimePoint{}) {
+      fail(tec == asio::error::connection_refused ? "connect.refused" : "connect.error",
+           "TCP connect to " + plan_.host + ":" + plan_.port + " failed: " + tec.message());
+    } else if (plan_.secure && tls_done_ == TimePoint{}) {
+      fail("tls", tls_message(tec));
+    } else if (is_reset(tec) || is_reset(ec)) {
+      fail("reset", "connection closed during the upgrade: " + tec.message());
+    } else {
+      fail("upgrade.invalid", "invalid upgrade response: " + ec.message());
+    }
+  }
+
+  std::string tls_message(const asio::error_code& tec) const {
+    if (!verify_error_.empty()) {
+      return "TLS certificate verification failed: " + verify_error_ +
+             " (trust the server's CA with --ca FILE, or skip verification with --insecure)";
+    }
+    return "TLS handshake failed: " + tec.message();
+  }
+
+  static bool is_reset(const std::error_code& ec) {
+    return ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe || ec == websocketpp::transport::error::eof ||
+           ec == websocketpp::transport::error::tls_short_read;
+  }
+
+  void on_close() {
+    if (finished_) return;
+    const TimePoint now = Clock::now();
+    timer_.cancel();
+    if (closing_) {
+      if (con_->get_ec() == websocketpp::error::close_handshake_timeout) {
+        fail("close.timeout", "the server did not answer the close frame within " +
+                                  format_duration(plan_.opts->timeouts.close));
+        return;
+      }
+      record(kClose, now - close_sent_);
+      finish(now);
+      return;
+    }
+    const auto local = con_->get_local_close_code();
+    const auto remote = con_->get_remote_close_code();
+    if (local == websocketpp::close::status::protocol_error ||
+        local == websocketpp::close::status::invalid_payload ||
+        local == websocketpp::close::status::message_too_big ||
+        local == websocketpp::close::status::unsupported_data) {
+      fail("protocol", "protocol violation by the server (closed with " +
+                           std::to_string(local) + "): " + con_->get_local_close_reason() +
+                           " " + con_->get_ec().message());
+    } else if (remote == websocketpp::close::status::abnormal_close ||
+               remote == websocketpp::close::status::no_status) {
+      fail("reset", "connection lost without a close frame: " +
+                        con_->get_transport_ec().message());
+    } else {
+      fail("close." + std::to_string(remote),
+           "server closed the connection with " + std::to_string(remote) +
+               (con_->get_remote_close_reason().empty()
+                    ? std::string()
+                    : " (" + con_->get_remote_close_reason() + ")"));
+    }
+  }
+
+  // --- steps ----------------------------------------------------------------------------------
+
+  void run_steps() {
+    while (!finished_ && !closing_ && step_ < plan_.program.size()) {
+      const FlatStep& fs = plan_.program[step_];
+      const Step& st = *fs.step;
+      switch (st.kind) {
+        case Step::Kind::kSend:
+          if (!send(st.send, fs.iteration)) return;
+          ++step_;
+          break;
+        case Step::Kind::kExpect:
+          if (!check_inbox()) {
+            expect_started_ = Clock::now();
+            arm(st.expect.within ? scaled(*st.expect.within) : plan_.opts->timeouts.message,
+                "message.timeout", "no matching message for " + st.pointer + " within ");
+            return;  // wait for on_message
+          }
+          break;
+        case Step::Kind::kSleep:
+          sleep(st.sleep.duration);
+          return;
+        case Step::Kind::kPing:
+          ping(st.ping);
+          return;
+        case Step::Kind::kClose:
+          begin_close(st.close.code, st.close.reason);
+          return;
+        case Step::Kind::kConnect:
+        case Step::Kind::kRepeat:
+          ++step_;
+          break;
+      }
+    }
+    if (!finished_ && !closing_ && step_ >= plan_.program.size()) begin_close(1000, "");
+  }
+
+  Duration scaled(Duration written) const {
+    return std::chrono::duration_cast<Duration>(written * plan_.opts->timeout_scale);
+  }
+
+  bool send(const SendStep& s, std::int64_t iteration) {
+    websocketpp::lib::error_code ec;
+    TemplateContext ctx{index_, iteration};
+    const TimePoint now = Clock::now();
+    switch (s.kind) {
+      case SendStep::Kind::kText:
+      case SendStep::Kind::kJson:
+        ec = con_->send(expand(s.payload, ctx), websocketpp::frame::opcode::text);
+        break;
+      case SendStep::Kind::kBinary:
+        ec = con_->send(s.binary, websocketpp::frame::opcode::binary);
+        break;
+      case SendStep::Kind::kSize:
+        ec = con_->send(worker_.filler(s.size), websocketpp::frame::opcode::binary);
+        break;
+    }
+    if (ec) {
+      fail("reset", "send failed: " + ec.message());
+      return false;
+    }
+    last_send_ = now;
+    if (!first_send_) first_send_ = now;
+    return true;
+  }
+
+  // Consumes buffered messages up to the first one matching the current expect step.
+  bool check_inbox() {
+    const Step& st = *plan_.program[step_].step;
+    while (!inbox_.empty()) {
+      auto [arrived, payload] = std::move(inbox_.front());
+      inbox_.pop_front();
+      if (matches(st.expect, payload)) {
+        complete_expect(st, arrived);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void complete_expect(const Step& st, TimePoint arrived) {
+    const TimePoint completed = std::max(arrived, expect_started_);
+    if (last_send_) {
+      record(kRtt, arrived - *last_send_);
+      if (!e2e_done_ && first_send_) {
+        record(kE2e, arrived - t0_);
+        e2e_done_ = true;
+        e2e_ms_ = ms_between(t0_, arrived);
+      }
+      last_send_.reset();
+    }
+    if (st.expect.mark == "ready" && !perceived_done_) {
+      record(kPerceived, completed - t0_);
+      perceived_done_ = true;
+      perceived_ms_ = ms_between(t0_, completed);
+    }
+    last_expect_done_ = completed;
+    expect_started_ = TimePoint{};
+    ++step_;
+  }
+
+  void on_message(const MessagePtr& msg) {
+    if (finished_) return;
+    const TimePoint now = Clock::now();
+    if (!first_message_done_) {
+      record(kFirstMessage, now - open_time_);
+      first_message_done_ = true;
+    }
+    if (step_ >= plan_.program.size() || closing_) return;
+    const Step& st = *plan_.program[step_].step;
+    if (st.kind == Step::Kind::kExpect && expect_started_ != TimePoint{}) {
+      if (matches(st.expect, msg->get_payload())) {
+        timer_.cancel();
+        complete_expect(st, now);
+        run_steps();
+      }
+      return;  // non-matching messages are skipped while an expect waits
+    }
+    inbox_.emplace_back(now, msg->get_payload());
+  }
+
+  void sleep(Duration d) {
+    auto self = this->shared_from_this();
+    timer_.expires_after(d);
+    timer_.async_wait([self](const asio::error_code& ec) {
+      if (ec || self->finished_) return;
+      ++self->step_;
+      self->run_steps();
+    });
+  }
+
+  void ping(const PingStep& p) {
+    websocketpp::lib::error_code ec;
+    ping_sent_ = Clock::now();
+    con_->ping(p.payload, ec);
+    if (ec) {
+      fail("reset", "ping failed: " + ec.message());
+      return;
+    }
+    awaiting_pong_ = true;
+    arm(p.within ? scaled(*p.within) : plan_.opts->timeouts.message, "ping.timeout",
+        "no pong within ");
+  }
+
+  void on_pong() {
+    if (!awaiting_pong_ || finished_) return;
+    awaiting_pong_ = false;
+    timer_.cancel();
+    record(kPing, Clock::now() - ping_sent_);
+    ++step_;
+    run_steps();
+  }
+
+  void begin_close(std::uint16_t code, const std::string& reason) {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    timer_.cancel();
+    websocketpp::lib::error_code ec;
+    close_sent_ = Clock::now();
+    con_->close(code, reason, ec);
+    if (ec) fail("reset", "close failed: " + ec.message());
+    // websocketpp's close handshake timeout ends it; our timer is the backstop.
+    arm(plan_.opts->timeouts.close + std::chrono::milliseconds(500), "close.timeout",
+        "the connection did not close within ");
+  }
+
+  // --- bookkeeping ----------------------------------------------------------------------------
+
+  // A phase timer: on expiry the session fails with `category`.
+  void arm(Duration d, const char* category, std::string message) {
+    auto self = this->shared_from_this();
+    timer_.expires_after(d);
+    timer_.async_wait([self, category, message = std::move(message), d](const asio::error_code& ec) {
+      if (ec || self->finished_) return;
+      std::string text = message;
+      if (!text.empty() && text.back() == ' ') text += format_duration(d);
+      self->fail(category, text);
+    });
+  }
+
+  void record(Metric m, Clock::duration d) { worker_.record(m, d); }
+
+  void fail(const std::string& category, const std::string& message) {
+    if (finished_) return;
+    failed_ = true;
+    worker_.count_error(category, message);
+    abandon();
+  }
+
+  // Ends the session now, tearing the connection down without waiting for anything.
+  void abandon() {
+    if (finished_) return;
+    timer_.cancel();
+    if (con_) {
+      websocketpp::lib::error_code ignored;
+      con_->terminate(ignored);
+    }
+    finish(Clock::now());
+  }
+
+  void finish(TimePoint now) {
+    if (finished_) return;
+    finished_ = true;
+    timer_.cancel();
+    if (!failed_) {
+      record(kSession, now - t0_);
+      if (!perceived_done_ && last_expect_done_ && !plan_.has_ready_mark) {
+        record(kPerceived, *last_expect_done_ - t0_);
+        perceived_ms_ = ms_between(t0_, *last_expect_done_);
+      }
+    }
+    TimelinePoint p;
+    p.t_ms = ms_between(plan_.run_start, t0_);
+    if (opened_) p.handshake_ms = ms_between(t0_, open_time_);
+    p.e2e_ms = e2e_ms_;
+    p.perceived_ms = perceived_ms_;
+    p.ok = !failed_;
+    worker_.session_done(*this, p, failed_);
+    con_.reset();
+  }
+
+  friend class Worker<Client>;
+
+  Worker<Client>& worker_;
+  const RunPlan& plan_;
+  std::int64_t index_;
+  TimePoint t0_, started_;
+  asio::steady_timer timer_;
+  ConnectionPtr con_;
+  std::size_t step_ = 0;
+  TimePoint tcp_start_{}, tcp_done_{}, tls_done_{}, open_time_{}, close_sent_{}, ping_sent_{};
+  TimePoint expect_started_{};
+  std::optional<TimePoint> first_send_, last_send_, last_expect_done_;
+  std::deque<std::pair<TimePoint, std::string>> inbox_;
+  std::string verify_error_;
+  bool opened_ = false, closing_ = false, finished_ = false, failed_ = false;
+  bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
+  bool awaiting_pong_ = false;
+  double e2e_ms_ = -1, perceived_ms_ = -1;
+  std::size_t slot_ = 0;  // index in the worker's list of live sessions
+};
+
+// ---------------------------------------------------------------------------------------------
+// A worker: one thread, one io_context, one endpoint, its own sessions and histograms.
+
+struct Arrival {
+  std::int64_t index = 0;
+  Duration offset{};
+};
+
+template <typename Client>
+class Worker {
+  using SessionPtr = std::shared_ptr<Session<Client>>;
+
+ public:
+  Worker(const RunPlan& plan, LiveCounters& live, SslContextPtr ssl)
+      : plan_(plan), live_(live), resolver_(io_), tick_(io_) {
+    client_.clear_access_channels(websocketpp::log::alevel::all);
+    client_.clear_error_channels(websocketpp::log::elevel::all);
+    client_.init_asio(&io_);
+    if constexpr (std::is_same_v<Client, TlsClient>) {
+      client_.set_tls_init_handler([ssl](websocketpp::connection_hdl) { return ssl; });
+    } else {
+      (void)ssl;
+    }
+  }
+
+  // Closed model: `indices` connections, at most `concurrency` at once, each started as soon
+  // as a slot frees (t0 = actual start).
+  void run_closed(std::vector<std::int64_t> indices, std::int64_t concurrency) {
+    closed_ = std::move(indices);
+    const auto first = std::min<std::int64_t>(concurrency, static_cast<std::int64_t>(closed_.size()));
+    for (std::int64_t i = 0; i < first; ++i) start_next_closed();
+    loop();
+  }
+
+  // Open model: arrivals at intended times; at most `max_concurrency` live sessions; an arrival
+  // that finds no free slot waits (and is charged its wait) until the schedule ends.
+  void run_open(std::vector<Arrival> arrivals, std::int64_t max_concurrency, Duration end) {
+    arrivals_ = std::move(arrivals);
+    max_live_ = std::max<std::int64_t>(1, max_concurrency);
+    schedule_end_ = plan_.run_start + end;
+    arrival_timer_.emplace(io_);
+    end_timer_.emplace(io_);
+    end_timer_->expires_at(schedule_end_);
+    end_timer_->async_wait([this](const asio::error_code& ec) {
+      if (!ec) drop_backlog();
+    });
+    schedule_arrivals();
+    loop();
+  }
+
+  WorkerResult& result() { return result_; }
+
+  // --- used by Session ------------------------------------------------------------------------
+  const RunPlan& plan() const { return plan_; }
+  asio::io_context& io() { return io_; }
+  Client& client() { return client_; }
+  asio::ip::tcp::resolver& resolver() { return resolver_; }
+
+  void record(Metric m, Clock::duration d) {
+    result_.metrics[m].record(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+  }
+  void count_opened() { ++result_.opened; }
+  void count_error(const std::string& category, const std::string& message) {
+    ++result_.errors[category];
+    if (result_.error_examples.count(category) == 0) {
+      result_.error_examples[category] = redact_secrets(message, plan_.secrets);
+    }
+  }
+  const std::string& filler(std::size_t size) {
+    if (filler_.size() != size) filler_.assign(size, 'x');
+    return filler_;
+  }
+
+  void prepare_tls(Session<Client>& s) {
+    if constexpr (std::is_same_v<Client, TlsClient>) {
+      if (plan_.opts->insecure) return;
+      auto& stream = s.con_->get_socket();
+      asio::ssl::host_name_verification check(plan_.host);
+      Session<Client>* raw = &s;
+      stream.set_verify_callback([check, raw](bool ok, asio::ssl::verify_context& ctx) mutable {
+        if (!ok && raw->verify_error_.empty()) {
+          raw->verify_error_ =
+              X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.native_handle()));
+        }
+        const bool host_ok = check(ok, ctx);
+        if (ok && !host_ok && raw->verify_error_.empty()) {
+          raw->verify_error_ = "certificate does not match host " + raw->plan_.host;
+        }
+        return host_ok;
+      });
+    } else {
+      (void)s;
+    }
+  }
+
+  void session_done(Session<Client>& s, const TimelinePoint& p, bool failed) {
+    if (failed) ++result_.failed;
+    add_timeline_point(result_, p, kTimelineCap);
+    live_.done.fetch_add(1, std::memory_order_relaxed);
+    if (failed) live_.failed.fetch_add(1, std::memory_order_relaxed);
+    // Release the slot (swap-remove); the session object lives on in pending handlers.
+    const std::size_t slot = s.slot_;
+    live_sessions_[slot] = std::move(live_sessions_.back());
+    live_sessions_[slot]->slot_ = slot;
+    live_sessions_.pop_back();
+    asio::post(io_, [this] { refill(); });
+  }
+
+ private:
+  void start(std::int64_t index, TimePoint t0) {
+    const TimePoint now = Clock::now();
+    const double late_ms = ms_between(t0, now);
+    if (late_ms > 1.0) {
+      ++result_.late_starts;
+      result_.max_lateness_ms = std::max(result_.max_lateness_ms, late_ms);
+    }
+    ++result_.attempted;
+    live_.started.fetch_add(1, std::memory_order_relaxed);
+    auto session = std::make_shared<Session<Client>>(*this, index, t0);
+    session->slot_ = live_sessions_.size();
+    live_sessions_.push_back(session);
+    session->start();
+  }
+
+  void start_next_closed() {
+    if (next_closed_ >= closed_.size()) return;
+    start(closed_[next_closed_++], Clock::now());
+  }
+
+  void schedule_arrivals() {
+    if (next_arrival_ >= arrivals_.size() || stopping_) return;
+    const TimePoint when = plan_.run_start + arrivals_[next_arrival_].offset;
+    arrival_timer_->expires_at(when);
+    arrival_timer_->async_wait([this](const asio::error_code& ec) {
+      if (ec || stopping_) return;
+      const TimePoint now = Clock::now();
+      while (next_arrival_ < arrivals_.size() &&
+             plan_.run_start + arrivals_[next_arrival_].offset <= now) {
+        const Arrival& a = arrivals_[next_arrival_++];
+        if (static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
+          start(a.index, plan_.run_start + a.offset);
+        } else {
+          backlog_.push_back(a);
+        }
+      }
+      schedule_arrivals();
+    });
+  }
+
+  void drop_backlog() {
+    result_.dropped += static_cast<std::int64_t>(backlog_.size());
+    backlog_.clear();
+    maybe_finish();
+  }
+
+  void refill() {
+    if (!stopping_) {
+      if (arrival_timer_) {
+        while (!backlog_.empty() && static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
+          const Arrival a = backlog_.front();
+          backlog_.pop_front();
+          start(a.index, plan_.run_start + a.offset);
+        }
+      } else {
+        start_next_closed();
+      }
+    }
+    maybe_finish();
+  }
+
+  bool all_started() const {
+    if (arrival_timer_) return next_arrival_ >= arrivals_.size() && backlog_.empty();
+    return next_closed_ >= closed_.size();
+  }
+
+  void maybe_finish() {
+    if (live_sessions_.empty() && (all_started() || stopping_)) {
+      tick_.cancel();
+      if (arrival_timer_) arrival_timer_->cancel();
+      if (end_timer_) end_timer_->cancel();
+      io_.stop();  // websocketpp may keep internal timers of terminated connections alive
+    }
+  }
+
+  // Every 100 ms: notice a stop request, publish the live p95 for the progress line.
+  void on_tick() {
+    tick_.expires_after(std::chrono::milliseconds(100));
+    tick_.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      live_.p95_handshake_ns.store(result_.metrics[kHandshake].value_at_percentile(95),
+                                   std::memory_order_relaxed);
+      const auto* stop = plan_.opts->stop_requested;
+      if (!stopping_ && stop != nullptr && stop->load(std::memory_order_relaxed)) interrupt();
+      on_tick();
+    });
+  }
+
+  void interrupt() {
+    stopping_ = true;
+    interrupted_ = true;
+    if (arrival_timer_) arrival_timer_->cancel();
+    backlog_.clear();
+    const auto live = live_sessions_;  // sessions remove themselves as they finish
+    for (const auto& s : live) s->interrupt();
+    maybe_finish();
+  }
+
+  void loop() {
+    on_tick();
+    maybe_finish();
+    if (!io_.stopped()) io_.run();
+  }
+
+ public:
+  bool interrupted() const { return interrupted_; }
+
+ private:
+  const RunPlan& plan_;
+  LiveCounters& live_;
+  asio::io_context io_{1};
+  Client client_;
+  asio::ip::tcp::resolver resolver_;
+  asio::steady_timer tick_;
+  std::optional<asio::steady_timer> arrival_timer_, end_timer_;
+  WorkerResult result_;
+  std::vector<SessionPtr> live_sessions_;
+  std::vector<std::int64_t> closed_;
+  std::size_t next_closed_ = 0;
+  std::vector<Arrival> arrivals_;
+  std::size_t next_arrival_ = 0;
+  std::deque<Arrival> backlog_;
+  std::int64_t max_live_ = 1;
+  TimePoint schedule_end_{};
+  std::string filler_;
+  bool stopping_ = false, interrupted_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The run: plan, split the load across workers, run them, merge.
+
+RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
+  RunPlan plan;
+  plan.scenario = &scenario;
+  plan.opts = &opts;
+  plan.secrets = scenario.secrets;
+  plan.program = flatten(scenario.steps);
+  if (plan.program.empty() || plan.program.front().step->kind != Step::Kind::kConnect) {
+    throw UsageError("scenario " + scenario.file + ": the steps must start with a connect");
+  }
+  for (const auto& fs : plan.program) {
+    if (fs.step->kind == Step::Kind::kExpect && fs.step->expect.mark == "ready") {
+      plan.has_ready_mark = true;
+    }
+  }
+  try {
+    plan.uri = std::make_shared<websocketpp::uri>(opts.target);
+  } catch (const std::exception& e) {
+    throw UsageError("invalid target URL " + redact_secrets(opts.target, plan.secrets) + ": " +
+                     e.what());
+  }
+  if (!plan.uri->get_valid() ||
+      (plan.uri->get_scheme() != "ws" && plan.uri->get_scheme() != "wss")) {
+    throw UsageError("invalid target URL " + redact_secrets(opts.target, plan.secrets) +
+                     ": expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH");
+  }
+  plan.secure = plan.uri->get_secure();
+  plan.host = plan.uri->get_host();
+  plan.port = plan.uri->get_port_str();
+  asio::error_code ec;
+  const auto address = asio::ip::make_address(plan.host, ec);
+  if (!ec) {
+    plan.host_is_ip = true;
+    plan.uri_address = asio::ip::tcp::endpoint(address, plan.uri->get_port());
+  }
+  return plan;
+}
+
+SslContextPtr make_ssl_context(const RunOptions& opts) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  asio::error_code ec;
+  if (opts.insecure) {
+    ctx->set_verify_mode(asio::ssl::verify_none);
+    return ctx;
+  }
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  ctx->set_default_verify_paths(ec);
+  if (!opts.ca_file.empty()) {
+    ctx->load_verify_file(opts.ca_file, ec);
+    if (ec) throw UsageError("--ca " + opts.ca_file + ": cannot load CA certificates: " +
+                             ec.message() + " (give a PEM file)");
+  }
+  return ctx;
+}
+
+// Equal parts of `total` for `n` workers (the first `total % n` take one more).
+std::int64_t part(std::int64_t total, std::int64_t n, std::int64_t i) {
+  return total / n + (i < total % n ? 1 : 0);
+}
+
+void merge_into(RawRun& out, std::array<Histogram, kMetricCount>& merged, WorkerResult& w,
+                std::vector<TimelinePoint>& timeline) {
+  for (std::size_t m = 0; m < kMetricCount; ++m) merged[m].add(w.metrics[m]);
+  for (const auto& [k, v] : w.errors) out.errors[k] += v;
+  for (const auto& [k, v] : w.error_examples) out.error_examples.emplace(k, v);
+  out.attempted += w.attempted;
+  out.opened += w.opened;
+  out.failed += w.failed;
+  out.load.late_starts += w.late_starts;
+  out.load.dropped += w.dropped;
+  out.load.max_lateness_ms = std::max(out.load.max_lateness_ms, w.max_lateness_ms);
+  timeline.insert(timeline.end(), w.timeline.begin(), w.timeline.end());
+}
+
+RunOptions::Progress progress(const std::vector<LiveCounters>& live, std::int64_t total,
+                              TimePoint run_start, Duration open_end) {
+  RunOptions::Progress p;
+  std::int64_t started = 0;
+  for (const auto& l : live) {
+    p.done += l.done.load(std::memory_order_relaxed);
+    started += l.started.load(std::memory_order_relaxed);
+    p.errors += l.failed.load(std::memory_order_relaxed);
+    p.live_p95_handshake_ms =
+        std::max(p.live_p95_handshake_ms,
+                 static_cast<double>(l.p95_handshake_ns.load(std::memory_order_relaxed)) / 1e6);
+  }
+  p.total = total;
+  p.elapsed_s = std::chrono::duration<double>(Clock::now() - run_start).count();
+  p.duration_s = std::chrono::duration<double>(open_end).count();
+  p.achieved_rate = p.elapsed_s > 0 ? static_cast<double>(started) / p.elapsed_s : 0;
+  return p;
+}
+
+template <typename Client>
+RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
+  RunPlan plan = make_plan(scenario, opts);
+  SslContextPtr ssl;
+  if constexpr (std::is_same_v<Client, TlsClient>) ssl = make_ssl_context(opts);
+
+  const Load& load = opts.load;
+  const bool open = load.open_model();
+  std::vector<std::vector<std::int64_t>> closed_parts;
+  std::vector<std::vector<Arrival>> open_parts;
+  std::int64_t threads = std::max(1, opts.threads);
+  std::int64_t total = 0;
+  std::int64_t concurrency = 0;
+  if (open) {
+    const auto offsets = open_schedule(load, opts.shard);
+    total = static_cast<std::int64_t>(offsets.size());
+    threads = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, std::max<std::int64_t>(1, total)));
+    concurrency = shard_part(load.max_concurrency, opts.shard);
+    open_parts.resize(static_cast<std::size_t>(threads));
+    for (std::size_t k = 0; k < offsets.size(); ++k) {
+      const auto index = opts.shard.index + static_cast<std::int64_t>(k) * opts.shard.count;
+      open_parts[k % static_cast<std::size_t>(threads)].push_back({index, offsets[k]});
+    }
+  } else {
+    total = shard_part(load.connections, opts.shard);
+    concurrency = std::max<std::int64_t>(1, shard_part(load.concurrency, opts.shard));
+    concurrency = std::min(concurrency, std::max<std::int64_t>(1, total));
+    threads = std::min(threads, concurrency);
+    std::int64_t first = 0;
+    for (std::int64_t i = 0; i < opts.shard.index; ++i) first += shard_part(load.connections, {i, opts.shard.count});
+    closed_parts.resize(static_cast<std::size_t>(threads));
+    for (std::int64_t k = 0; k < total; ++k) {
+      closed_parts[static_cast<std::size_t>(k % threads)].push_back(first + k);
+    }
+  }
+
+  std::vector<LiveCounters> live(static_cast<std::size_t>(threads));
+  std::vector<std::unique_ptr<Worker<Client>>> workers;
+  for (std::int64_t t = 0; t < threads; ++t) {
+    workers.push_back(std::make_unique<Worker<Client>>(plan, live[static_cast<std::size_t>(t)], ssl));
+  }
+  const Duration open_end = open ? open_duration(load) : Duration{};
+  plan.run_start = Clock::now();
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = static_cast<int>(threads);
+  std::vector<std::thread> pool;
+  for (std::int64_t t = 0; t < threads; ++t) {
+    const auto i = static_cast<std::size_t>(t);
+    pool.emplace_back([&, i, t] {
+      if (open) {
+        workers[i]->run_open(std::move(open_parts[i]), part(concurrency, threads, t), open_end);
+      } else {
+        workers[i]->run_closed(std::move(closed_parts[i]), part(concurrency, threads, t));
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      --running;
+      cv.notify_one();
+    });
+  }
+  // The coordinator: a progress report every 250 ms while the workers run.
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      if (cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return running == 0; })) break;
+    }
+    if (opts.on_progress) opts.on_progress(progress(live, total, plan.run_start, open_end));
+  }
+  for (auto& th : pool) th.join();
+  const TimePoint end = Clock::now();
+
+  RawRun out;
+  std::array<Histogram, kMetricCount> merged;
+  std::vector<TimelinePoint> timeline;
+  for (auto& w : workers) {
+    merge_into(out, merged, w->result(), timeline);
+    out.interrupted = out.interrupted || w->interrupted();
+  }
+  for (std::size_t m = 0; m < kMetricCount; ++m) {
+    if (!merged[m].empty()) out.metrics.emplace(kMetricNames[m], std::move(merged[m]));
+  }
+  std::sort(timeline.begin(), timeline.end(),
+            [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ms < b.t_ms; });
+  const std::size_t stride = timeline.size() / kTimelineCap + 1;
+  for (std::size_t i = 0; i < timeline.size(); i += stride) out.timeline.push_back(timeline[i]);
+  out.duration_ms = ms_between(plan.run_start, end);
+  out.load.model = open ? "open" : "closed";
+  out.load.concurrency = concurrency;
+  out.load.threads = static_cast<int>(threads);
+  if (open && open_end.count() > 0) {
+    out.load.target_rate = static_cast<double>(total) / std::chrono::duration<double>(open_end).count();
+  }
+  const double elapsed_s = out.duration_ms / 1000.0;
+  out.load.achieved_rate = elapsed_s > 0 ? static_cast<double>(out.attempted) / elapsed_s : 0;
+  if (open && open_end.count() > 0) {
+    // Arrivals per second over the scheduled window (a run that drains longer is not faster).
+    out.load.achieved_rate = static_cast<double>(out.attempted) /
+                             std::max(elapsed_s, std::chrono::duration<double>(open_end).count());
+  }
+  return out;
+}
+
+}  // namespace
+
+RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
+  if (opts.target.rfind("wss://", 0) == 0) return run_with<TlsClient>(scenario, opts);
+  return run_with<PlainClient>(scenario, opts);
+}
+
+}  // namespace wslat
