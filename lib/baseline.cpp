@@ -50,8 +50,8 @@ std::set<std::string> gate_of(const RunResult& current, const CompareOptions& op
       if (std::find(known.begin(), known.end(), m) == known.end()) {
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        throw UsageError(fmt::format("--gate: unknown metric '{}'; the gate can watch: {}", m,
-                                     list));
+        throw UsageError(
+            fmt::format("--gate: unknown metric '{}'; the gate can watch: {}", m, list));
       }
     }
     return {opts.gate.begin(), opts.gate.end()};
@@ -91,9 +91,10 @@ std::string too_few_samples(const MetricComparison& mc) {
   const bool cur_few = mc.current_count < kNeed;
   const bool base_few = mc.baseline_count < kNeed;
   if (cur_few && base_few) {
-    return fmt::format("only {} samples on the current side and {} on the baseline side; need ≥ "
-                       "{} on each to decide",
-                       mc.current_count, mc.baseline_count, kNeed);
+    return fmt::format(
+        "only {} samples on the current side and {} on the baseline side; need ≥ "
+        "{} on each to decide",
+        mc.current_count, mc.baseline_count, kNeed);
   }
   return fmt::format("only {} samples on the {} side; need ≥ {} to decide",
                      cur_few ? mc.current_count : mc.baseline_count,
@@ -110,8 +111,7 @@ std::string within_reason(const Shift& s, const CompareOptions& opts) {
 
 void judge(MetricComparison& mc, const MannWhitney& slower_test, const MannWhitney& faster_test,
            const CompareOptions& opts) {
-  const bool use_p95 =
-      mc.baseline_count >= kP95MinSamples && mc.current_count >= kP95MinSamples;
+  const bool use_p95 = mc.baseline_count >= kP95MinSamples && mc.current_count >= kP95MinSamples;
   const Shift p50 = shift_of("p50", mc.baseline_p50, mc.current_p50, opts);
   const Shift p95 = shift_of("p95", mc.baseline_p95, mc.current_p95, opts);
   const bool slower = p50.slower || (use_p95 && p95.slower);
@@ -137,14 +137,14 @@ void judge(MetricComparison& mc, const MannWhitney& slower_test, const MannWhitn
     return;
   }
   mc.verdict = "unchanged";
-  mc.reason = fmt::format("{}, {}, but it is not statistically significant (Mann–Whitney p = "
-                          "{:.2g} ≥ {:g}).",
-                          movement(lead), beyond, p, opts.alpha);
+  mc.reason = fmt::format(
+      "{}, {}, but it is not statistically significant (Mann–Whitney p = "
+      "{:.2g} ≥ {:g}).",
+      movement(lead), beyond, p, opts.alpha);
 }
 
 MetricComparison compare_metric(const std::string& name, const MetricResult& cur,
-                                const MetricResult& base, bool gated,
-                                const CompareOptions& opts) {
+                                const MetricResult& base, bool gated, const CompareOptions& opts) {
   MetricComparison mc;
   mc.metric = name;
   mc.gated = gated;
@@ -185,19 +185,18 @@ void check_same_scenario(const RunResult& current, const RunResult& baseline,
   cmp.warnings.push_back(what + "; compared anyway because of --force");
 }
 
-void add_mismatch_warnings(const RunResult& current, const RunResult& baseline,
-                           Comparison& cmp) {
+void add_mismatch_warnings(const RunResult& current, const RunResult& baseline, Comparison& cmp) {
   if (current.scenario_name != baseline.scenario_name) {
     cmp.warnings.push_back(fmt::format("the baseline is of scenario {}, this run of {}",
                                        baseline.scenario_name, current.scenario_name));
   }
   if (current.profile_name != baseline.profile_name ||
       current.profile_multiplier != baseline.profile_multiplier) {
-    cmp.warnings.push_back(fmt::format(
-        "the baseline was recorded with profile {} (×{:g}), this run with {} (×{:g}): "
-        "environments differ, so latencies may not be comparable",
-        baseline.profile_name, baseline.profile_multiplier, current.profile_name,
-        current.profile_multiplier));
+    cmp.warnings.push_back(
+        fmt::format("the baseline was recorded with profile {} (×{:g}), this run with {} (×{:g}): "
+                    "environments differ, so latencies may not be comparable",
+                    baseline.profile_name, baseline.profile_multiplier, current.profile_name,
+                    current.profile_multiplier));
   }
   if (current.target != baseline.target) {
     cmp.warnings.push_back(fmt::format("the baseline measured target {}, this run {}",
@@ -238,8 +237,8 @@ Comparison compare_results(const RunResult& current, const RunResult& baseline,
   add_missing_warnings(current, baseline, gate, cmp);
   for (const auto& name : shared_metrics(current, baseline)) {
     const bool gated = gate.count(name) > 0;
-    MetricComparison mc = compare_metric(name, current.metrics.at(name),
-                                         baseline.metrics.at(name), gated, opts);
+    MetricComparison mc =
+        compare_metric(name, current.metrics.at(name), baseline.metrics.at(name), gated, opts);
     if (gated && mc.verdict == "regressed") cmp.regressed = true;
     // An undecidable shift on a watched metric must not pass silently.
     if (gated && mc.verdict == "inconclusive") {
@@ -275,9 +274,10 @@ void check_mergeable(const std::vector<RunResult>& parts, const std::vector<std:
     if (p.shard.empty()) continue;
     const auto [it, fresh] = shard_seen.emplace(p.shard, i);
     if (!fresh) {
-      throw UsageError(fmt::format("{} and {} are both shard {}: each shard must be merged once; "
-                                   "drop the duplicate",
-                                   label(names, it->second), label(names, i), p.shard));
+      throw UsageError(
+          fmt::format("{} and {} are both shard {}: each shard must be merged once; "
+                      "drop the duplicate",
+                      label(names, it->second), label(names, i), p.shard));
     }
   }
 }
@@ -354,8 +354,7 @@ void note_differences(RunResult& merged, const RunResult& p, const std::string& 
     add_unique(merged.warnings, fmt::format("{} measured target {}, the first result {}", name,
                                             p.target, merged.target));
   }
-  if (p.profile_name != merged.profile_name ||
-      p.profile_multiplier != merged.profile_multiplier) {
+  if (p.profile_name != merged.profile_name || p.profile_multiplier != merged.profile_multiplier) {
     add_unique(merged.warnings,
                fmt::format("{} ran with profile {} (×{:g}); thresholds use the first result's {} "
                            "(×{:g})",

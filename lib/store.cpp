@@ -142,9 +142,10 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   } catch (const std::system_error& e) {
     ::unlink(temp.c_str());
     // e.what() is "<step>: <reason>", e.g. "rename: Is a directory".
-    throw RunError(fmt::format("cannot write {}: {}; give a file path (not a directory) in a "
-                               "writable place with free space",
-                               path, e.what()));
+    throw RunError(
+        fmt::format("cannot write {}: {}; give a file path (not a directory) in a "
+                    "writable place with free space",
+                    path, e.what()));
   }
   fsync_dir(dir);
 }
@@ -156,8 +157,8 @@ void check_writable_dir(const std::string& dir) {
   if (fd < 0) {
     const int err = errno;
     throw RunError(fmt::format(
-        "directory {} is not writable: {}; fix its permissions or choose another directory",
-        dir, errno_text(err)));
+        "directory {} is not writable: {}; fix its permissions or choose another directory", dir,
+        errno_text(err)));
   }
   ::close(fd);
   ::unlink(probe.c_str());
@@ -199,9 +200,10 @@ RunResult load_result_file(const std::string& path) {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
-      throw UsageError(fmt::format("{}: not valid JSON: the file is empty; expected a wslat "
-                                   "result written by `wslat run` or `wslat merge`",
-                                   path));
+      throw UsageError(
+          fmt::format("{}: not valid JSON: the file is empty; expected a wslat "
+                      "result written by `wslat run` or `wslat merge`",
+                      path));
     }
     const auto [line, column] = line_column(text, e.byte);
     throw UsageError(fmt::format("{}: not valid JSON at line {} column {}: {}", path, line, column,
@@ -263,9 +265,8 @@ std::vector<std::string> list_runs(const std::string& results_dir,
     if (!it->is_regular_file(ec)) continue;
     files.push_back(p);
   }
-  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
-    return run_sort_key(a) < run_sort_key(b);
-  });
+  std::sort(files.begin(), files.end(),
+            [](const fs::path& a, const fs::path& b) { return run_sort_key(a) < run_sort_key(b); });
   std::vector<std::string> out;
   out.reserve(files.size());
   for (const auto& f : files) out.push_back(f.string());

@@ -1,0 +1,109 @@
+// `wslat history`: stored runs of a scenario as a trend table (text) and charts (HTML).
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "history.hpp"
+#include "store.hpp"
+
+using namespace wslat;
+
+namespace {
+
+std::string fresh_dir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "wslat-history-XXXXXX").string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  return tmpl;
+}
+
+RunResult run_at(const std::string& started_at, double handshake_ms, const std::string& verdict) {
+  RunResult r;
+  r.tool_version = "0.1.0";
+  r.scenario_name = "chat";
+  r.scenario_sha256 = std::string(64, 'a');
+  r.profile_name = "local";
+  r.started_at = started_at;
+  r.attempted = 100;
+  r.opened = 99;
+  r.failed = 1;
+  Histogram h;
+  for (int i = 0; i < 100; ++i) {
+    h.record_ns(static_cast<std::int64_t>(handshake_ms * 1e6 * (1.0 + i / 1000.0)));
+  }
+  r.metrics["handshake"].histogram = h;
+  refresh_summaries(r);
+  r.verdict = verdict;
+  r.exit_code = verdict == "regression" ? 2 : 0;
+  return r;
+}
+
+// Three runs, written newest first so the order must come from the names.
+std::string results_with_three_runs() {
+  const std::string dir = fresh_dir();
+  for (const auto& r :
+       {run_at("2026-11-27T16:00:00Z", 30, "regression"),
+        run_at("2026-11-27T14:00:00Z", 10, "pass"), run_at("2026-11-27T15:00:00Z", 11, "pass")}) {
+    write_file_atomic(run_result_path(dir, "chat", r.started_at), to_json(r).dump());
+  }
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("history loads the stored runs oldest first and skips unreadable files") {
+  const std::string dir = results_with_three_runs();
+  write_file_atomic(dir + "/runs/chat/2026-11-27T150000Z-1.json", "{ truncated");
+  const History h = load_history(dir, "chat");
+  REQUIRE(h.runs.size() == 3);
+  CHECK(h.runs[0].result.started_at == "2026-11-27T14:00:00Z");
+  CHECK(h.runs[2].result.verdict == "regression");
+  REQUIRE(h.warnings.size() == 1);
+  CHECK(h.warnings[0].find("2026-11-27T150000Z-1.json: not valid JSON") != std::string::npos);
+
+  const History last2 = load_history(dir, "chat", 2);
+  REQUIRE(last2.runs.size() == 2);
+  CHECK(last2.runs[0].result.started_at == "2026-11-27T15:00:00Z");
+}
+
+TEST_CASE("history text: one row per run and a trend line per metric") {
+  const std::string dir = results_with_three_runs();
+  const History h = load_history(dir, "chat");
+  const std::string text = render_history_text(h);
+  CAPTURE(text);
+  CHECK(text.find("History of chat: 3 runs") != std::string::npos);
+  CHECK(text.find("2026-11-27 14:00:00  pass") != std::string::npos);
+  CHECK(text.find("2026-11-27 16:00:00  regression") != std::string::npos);
+  CHECK(text.find("1%") != std::string::npos);  // 1 of 100 connections failed
+
+  const MetricTrend t = metric_trend(h, "handshake");
+  REQUIRE(t.first_p50.has_value());
+  CHECK(*t.first_p50 == doctest::Approx(10.5).epsilon(0.02));  // first run only
+  CHECK(*t.last_p50 == doctest::Approx(31.5).epsilon(0.02));   // last run only
+  CHECK(text.find("handshake  p50 10") != std::string::npos);
+  CHECK(text.find("(+200%)") != std::string::npos);
+  CHECK(text.find(sparkline(t.p95)) != std::string::npos);
+  CHECK(text.find("e2e        no samples") != std::string::npos);
+}
+
+TEST_CASE("sparkline scales from lowest to highest and marks missing runs") {
+  CHECK(sparkline({1.0, 8.0, std::nullopt, 4.0}) == "▁█·▄");
+  CHECK(sparkline({2.0, 2.0}) == "▄▄");
+  CHECK(sparkline({}).empty());
+}
+
+TEST_CASE("history html is one self-contained page with an SVG chart per metric") {
+  const History h = load_history(results_with_three_runs(), "chat");
+  const std::string html = render_history_html(h);
+  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("<polyline class=\"p95\"") != std::string::npos);
+  CHECK(html.find("<td>regression</td>") != std::string::npos);
+  // Nothing is fetched: no scripts, stylesheets, images or any URL.
+  CHECK(html.find("http") == std::string::npos);
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("<link") == std::string::npos);
+  CHECK(html.find("<img") == std::string::npos);
+}

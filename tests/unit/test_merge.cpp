@@ -1,0 +1,159 @@
+// Shard results merge exactly: the merged result equals one run over the union of samples.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "baseline.hpp"
+#include "error.hpp"
+
+using namespace wslat;
+
+namespace {
+
+// Deterministic pseudo-random latencies (ms), log-spread between ~0.3 and ~300 ms.
+std::vector<double> samples(int n, unsigned seed) {
+  std::vector<double> v;
+  std::uint64_t x = seed * 2654435761u + 1;
+  for (int i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const double u = static_cast<double>(x >> 11) / 9007199254740992.0;
+    v.push_back(0.3 * std::pow(1000.0, u));
+  }
+  return v;
+}
+
+Histogram hist_of(const std::vector<double>& ms) {
+  Histogram h;
+  for (double v : ms) h.record_ns(static_cast<std::int64_t>(v * 1e6));
+  return h;
+}
+
+double exact_percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  return v[std::max<std::size_t>(rank, 1) - 1];
+}
+
+ThresholdOutcome outcome(const std::string& metric, const std::string& expr) {
+  ThresholdOutcome t;
+  t.metric = metric;
+  t.expr = expr;
+  t.pass = true;
+  return t;
+}
+
+RunResult shard(int i, const std::vector<double>& handshake) {
+  RunResult r;
+  r.tool_version = "0.1.0";
+  r.scenario_name = "chat";
+  r.scenario_sha256 = std::string(64, 'a');
+  r.target = "ws://127.0.0.1:8080/ws";
+  r.profile_name = "production";
+  r.profile_multiplier = 1.0;
+  r.started_at = "2026-11-27T14:00:0" + std::to_string(4 - i) + "Z";
+  r.duration_ms = 1000.0 + i;
+  r.host = "node-" + std::to_string(i);
+  r.attempted = static_cast<std::int64_t>(handshake.size()) + 2;
+  r.opened = static_cast<std::int64_t>(handshake.size());
+  r.failed = 2;
+  r.errors = {{"close.1011", 2}};
+  r.metrics["handshake"].histogram = hist_of(handshake);
+  r.thresholds = {outcome("handshake", "p95 < 3s"), outcome("errors", "count < 5")};
+  r.load.achieved_rate = 10;
+  r.load.concurrency = 5;
+  r.shard = std::to_string(i + 1) + "/4";
+  for (int k = 0; k < 1500; ++k) r.timeline.push_back({k * 4.0 + i, 1, 2, 3, true});
+  refresh_summaries(r);
+  return r;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("merging 4 shards equals one run over the union of their samples") {
+  std::vector<RunResult> parts;
+  std::vector<double> all;
+  for (int i = 0; i < 4; ++i) {
+    const auto s = samples(1000 + 37 * i, static_cast<unsigned>(i + 1));
+    all.insert(all.end(), s.begin(), s.end());
+    parts.push_back(shard(i, s));
+  }
+  const RunResult m = merge_results(parts);
+  const MetricResult& h = m.metrics.at("handshake");
+  CHECK(h.histogram == hist_of(all));
+  CHECK(h.summary.count == static_cast<std::int64_t>(all.size()));
+  for (double p : {50.0, 95.0, 99.0}) {
+    CAPTURE(p);
+    CHECK(static_cast<double>(h.histogram.value_at_percentile(p)) / 1e6 ==
+          doctest::Approx(exact_percentile(all, p)).epsilon(0.01));
+  }
+  CHECK(h.summary.p95 == doctest::Approx(exact_percentile(all, 95)).epsilon(0.01));
+  CHECK(m.attempted == static_cast<std::int64_t>(all.size()) + 8);
+  CHECK(m.failed == 8);
+  CHECK(m.errors.at("close.1011") == 8);
+  CHECK(m.started_at == "2026-11-27T14:00:01Z");  // the earliest
+  CHECK(m.duration_ms == 1003.0);
+  CHECK(m.shards == 4);
+  CHECK(m.load.achieved_rate == 40);
+  CHECK(m.load.concurrency == 20);
+  CHECK(m.host == "node-0,node-1,node-2,node-3");
+}
+
+TEST_CASE("merged thresholds are re-evaluated on the merged data") {
+  std::vector<RunResult> parts;
+  for (int i = 0; i < 4; ++i) parts.push_back(shard(i, samples(200, static_cast<unsigned>(i))));
+  const RunResult m = merge_results(parts);
+  REQUIRE(m.thresholds.size() == 2);
+  const auto& hs = m.thresholds[0].metric == "handshake" ? m.thresholds[0] : m.thresholds[1];
+  const auto& errs = m.thresholds[0].metric == "errors" ? m.thresholds[0] : m.thresholds[1];
+  REQUIRE(hs.actual.has_value());
+  CHECK(*hs.actual == doctest::Approx(m.metrics.at("handshake").summary.p95));
+  CHECK(hs.pass);
+  // Each shard had 2 failed connections (count < 5 held); together they have 8.
+  CHECK(*errs.actual == 8);
+  CHECK_FALSE(errs.pass);
+  CHECK(m.verdict == "fail");
+  CHECK(m.exit_code == 1);
+}
+
+TEST_CASE("the merged timeline is in time order and at most 5000 points") {
+  std::vector<RunResult> parts;
+  for (int i = 0; i < 4; ++i) parts.push_back(shard(i, samples(10, 1)));
+  const RunResult m = merge_results(parts);
+  CHECK(m.timeline.size() == 5000);
+  CHECK(std::is_sorted(
+      m.timeline.begin(), m.timeline.end(),
+      [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ms < b.t_ms; }));
+  CHECK(m.timeline.back().t_ms > 5900);  // decimated evenly, not truncated
+}
+
+TEST_CASE("merge refuses results of different scenarios and a shard given twice") {
+  const RunResult a = shard(0, samples(10, 1));
+  RunResult other = shard(1, samples(10, 2));
+  other.scenario_name = "smoke";
+  std::string msg = error_of([&] { merge_results({a, other}, {"a.json", "b.json"}); });
+  CHECK(msg.find("cannot merge b.json (scenario smoke") != std::string::npos);
+  CHECK(msg.find("a.json (scenario chat") != std::string::npos);
+
+  RunResult edited = shard(1, samples(10, 2));
+  edited.scenario_sha256 = std::string(64, 'c');
+  CHECK_THROWS_AS(merge_results({a, edited}), UsageError);
+
+  const RunResult again = shard(0, samples(10, 3));
+  msg = error_of([&] { merge_results({a, again}, {"a.json", "a-copy.json"}); });
+  CHECK(msg.find("a.json and a-copy.json are both shard 1/4") != std::string::npos);
+
+  CHECK_THROWS_AS(merge_results({}), UsageError);
+}

@@ -1,0 +1,182 @@
+// Files wslat writes and reads: atomic writes, writability probes, result loading errors,
+// the results folder layout.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "error.hpp"
+#include "store.hpp"
+
+namespace fs = std::filesystem;
+using namespace wslat;
+
+namespace {
+
+std::string fresh_dir() {
+  std::string tmpl = (fs::temp_directory_path() / "wslat-store-XXXXXX").string();
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  return tmpl;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void spit(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+RunResult small_result() {
+  RunResult r;
+  r.tool_version = "0.1.0";
+  r.scenario_name = "smoke";
+  r.scenario_file = "scenarios/smoke.json";
+  r.scenario_sha256 = std::string(64, 'a');
+  r.target = "ws://127.0.0.1:1/";
+  r.profile_name = "local";
+  r.profile_multiplier = 0.3;
+  r.started_at = "2026-11-27T14:00:00.123Z";
+  r.duration_ms = 12.5;
+  r.attempted = r.opened = 3;
+  Histogram h;
+  for (int i = 1; i <= 3; ++i) h.record_ns(i * 1'000'000);
+  r.metrics["handshake"].histogram = h;
+  refresh_summaries(r);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("write_file_atomic creates parent directories and replaces an existing file whole") {
+  const std::string dir = fresh_dir();
+  const std::string path = dir + "/a/b/result.json";
+  write_file_atomic(path, "first version, rather long so a partial write would show");
+  CHECK(slurp(path) == "first version, rather long so a partial write would show");
+  write_file_atomic(path, "second");
+  CHECK(slurp(path) == "second");
+  CHECK(entries(dir + "/a/b") == std::vector<std::string>{"result.json"});  // no temp left
+}
+
+TEST_CASE("write_file_atomic fails cleanly when the target is a directory") {
+  const std::string dir = fresh_dir();
+  fs::create_directory(dir + "/taken");
+  const std::string msg = error_of([&] { write_file_atomic(dir + "/taken", "x"); });
+  CHECK(msg.find(dir + "/taken") != std::string::npos);
+  CHECK_THROWS_AS(write_file_atomic(dir + "/taken", "x"), RunError);
+  CHECK(entries(dir) == std::vector<std::string>{"taken"});  // temp file removed
+  CHECK(fs::is_directory(dir + "/taken"));
+}
+
+TEST_CASE("writes below a regular file fail with the path named (works even as root)") {
+  const std::string dir = fresh_dir();
+  spit(dir + "/plain", "I am a file");
+  CHECK_THROWS_AS(write_file_atomic(dir + "/plain/out.json", "x"), RunError);
+  const std::string msg = error_of([&] { check_writable_dir(dir + "/plain/results"); });
+  CHECK(msg.find(dir + "/plain/results") != std::string::npos);
+  CHECK_THROWS_AS(check_writable_file(dir + "/plain/out.json"), RunError);
+  CHECK_THROWS_AS(check_writable_file(dir), RunError);  // a directory is not a file
+  CHECK(slurp(dir + "/plain") == "I am a file");
+}
+
+TEST_CASE("check_writable_dir creates the directory and leaves no probe behind") {
+  const std::string dir = fresh_dir();
+  check_writable_dir(dir + "/results/runs");
+  CHECK(fs::is_directory(dir + "/results/runs"));
+  CHECK(entries(dir + "/results/runs").empty());
+  check_writable_file(dir + "/out/report.html");
+  CHECK(entries(dir + "/out").empty());
+}
+
+TEST_CASE("load_result_file names the file and the problem") {
+  const std::string dir = fresh_dir();
+  const std::string text = to_json(small_result()).dump(2);
+
+  spit(dir + "/garbage.json", "{\n  \"schema\": nope\n}");
+  std::string msg = error_of([&] { load_result_file(dir + "/garbage.json"); });
+  CHECK(msg.find(dir + "/garbage.json: not valid JSON at line 2 column") != std::string::npos);
+
+  spit(dir + "/truncated.json", text.substr(0, text.size() / 2));
+  msg = error_of([&] { load_result_file(dir + "/truncated.json"); });
+  CHECK(msg.find(dir + "/truncated.json: not valid JSON at line") != std::string::npos);
+
+  spit(dir + "/foreign.json", R"({"name": "some other tool's output"})");
+  msg = error_of([&] { load_result_file(dir + "/foreign.json"); });
+  CHECK(msg.find(dir + "/foreign.json: not a wslat result: ") != std::string::npos);
+  CHECK_THROWS_AS(load_result_file(dir + "/foreign.json"), UsageError);
+
+  spit(dir + "/empty.json", "");
+  msg = error_of([&] { load_result_file(dir + "/empty.json"); });
+  CHECK(msg.find(dir + "/empty.json: not valid JSON: the file is empty") != std::string::npos);
+
+  msg = error_of([&] { load_result_file(dir + "/missing.json"); });
+  CHECK(msg.find("cannot read " + dir + "/missing.json") != std::string::npos);
+}
+
+TEST_CASE("a written result loads back") {
+  const std::string dir = fresh_dir();
+  const RunResult r = small_result();
+  write_file_atomic(dir + "/r.json", to_json(r).dump());
+  const RunResult back = load_result_file(dir + "/r.json");
+  CHECK(back.scenario_name == "smoke");
+  CHECK(back.metrics.at("handshake").histogram == r.metrics.at("handshake").histogram);
+}
+
+TEST_CASE("results folder layout") {
+  const std::string dir = fresh_dir();
+  const std::string first = run_result_path(dir, "chat", "2026-11-27T14:00:00.123Z");
+  CHECK(first == dir + "/runs/chat/2026-11-27T140000.123Z.json");
+  write_file_atomic(first, "{}");
+  const std::string second = run_result_path(dir, "chat", "2026-11-27T14:00:00.123Z");
+  CHECK(second == dir + "/runs/chat/2026-11-27T140000.123Z-1.json");
+  write_file_atomic(second, "{}");
+  CHECK(run_result_path(dir, "chat", "2026-11-27T14:00:00.123Z") ==
+        dir + "/runs/chat/2026-11-27T140000.123Z-2.json");
+  CHECK(baseline_path(dir, "chat golden", "staging") ==
+        dir + "/baselines/chat-golden.staging.json");
+
+  const std::string safe = safe_file_name("../../etc/passwd");
+  CHECK(safe.find('/') == std::string::npos);
+  CHECK(safe.front() != '.');
+  CHECK(safe_file_name("") == "unnamed");
+}
+
+TEST_CASE("list_runs is oldest first, duplicates after their stamp, temp files skipped") {
+  const std::string dir = fresh_dir();
+  const std::string runs = dir + "/runs/chat/";
+  for (const char* f :
+       {"2026-11-28T090000Z.json", "2026-11-27T140000.123Z-1.json", "2026-11-27T140000.123Z.json",
+        "2026-11-27T120000Z.json", "2026-11-28T090000Z.json.tmp.1.0", "notes.txt"}) {
+    write_file_atomic(runs + f, "{}");
+  }
+  const std::vector<std::string> expected{
+      runs + "2026-11-27T120000Z.json", runs + "2026-11-27T140000.123Z.json",
+      runs + "2026-11-27T140000.123Z-1.json", runs + "2026-11-28T090000Z.json"};
+  CHECK(list_runs(dir, "chat") == expected);
+  CHECK(list_runs(dir, "never-ran").empty());
+}
