@@ -1,11 +1,185 @@
+// `wslat validate SCENARIO`: lint a scenario and show what it means under the chosen profile:
+// effective thresholds and timeouts, and the worst case a user could wait before a step gives
+// up (the incident's 85 s was such a sum of individually "reasonable" timeouts).
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+
 #include "commands.hpp"
 #include "error.hpp"
+#include "profile.hpp"
+#include "scenario.hpp"
+#include "threshold.hpp"
+#include "units.hpp"
 
 namespace wslat::cli {
+namespace {
+
+struct ValidateOptions {
+  std::string path;
+  std::string env;  // empty: detect
+  bool conservative = false;
+};
+
+const char* op_text(Threshold::Op op) {
+  switch (op) {
+    case Threshold::Op::kLess:
+      return "<";
+    case Threshold::Op::kLessEqual:
+      return "<=";
+    case Threshold::Op::kGreater:
+      return ">";
+    case Threshold::Op::kGreaterEqual:
+      return ">=";
+    case Threshold::Op::kEqual:
+      return "==";
+    case Threshold::Op::kNotEqual:
+      return "!=";
+  }
+  return "?";
+}
+
+// Secrets resolved from ${env:...} may sit in the target URL (tokens in query strings).
+std::string redacted(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& secret : secrets) {
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3)) {
+      text.replace(at, secret.size(), "***");
+    }
+  }
+  return text;
+}
+
+std::string describe_load(const Load& load) {
+  if (!load.open_model()) {
+    return fmt::format("{} connection{}, {} at once", load.connections,
+                       load.connections == 1 ? "" : "s", load.concurrency);
+  }
+  std::string out;
+  if (load.rate) out = "arrivals at " + format_rate(*load.rate);
+  if (load.duration) out += " for " + format_duration(*load.duration);
+  for (std::size_t i = 0; i < load.stages.size(); ++i) {
+    out +=
+        fmt::format("{}{} → {}", i == 0 ? (out.empty() ? "stages " : ", then stages ") : ", ",
+                    format_duration(load.stages[i].duration), format_rate(load.stages[i].target));
+  }
+  return out + fmt::format(" (at most {} at once)", load.max_concurrency);
+}
+
+void print_summary(const Scenario& s, const Profile& p) {
+  const std::string target = s.target.empty() || s.target == "embedded"
+                                 ? "embedded (in-process server on loopback)"
+                                 : redacted(s.target, s.secrets);
+  fmt::print("scenario   {} ({})\n", s.name, s.file);
+  fmt::print("target     {}\n", target);
+  fmt::print("steps      {} ({} after unrolling repeats, connect included)\n", s.steps.size(),
+             flatten(s.steps).size());
+  fmt::print("load       {}\n", describe_load(s.load));
+  fmt::print("profile    {}: thresholds ×{}, timeouts ×{} × (1 + {}%) (chosen by {})\n", p.name,
+             p.multiplier, p.multiplier, p.margin * 100.0, p.source);
+}
+
+// Prints the thresholds and returns the effective perceived limit (p95 preferred).
+std::optional<Duration> print_thresholds(const Scenario& s, const Profile& p) {
+  fmt::print("\nthresholds{} (as written → effective)\n",
+             s.thresholds_defaulted ? " (defaults: none in the file)" : "");
+  std::optional<Duration> perceived;
+  bool perceived_is_p95 = false;
+  for (const auto& spec : s.thresholds) {
+    const Threshold t = parse_threshold(spec.metric, spec.expr, spec.pointer);
+    std::string effective = "unchanged (not a duration)";
+    if (t.kind == Threshold::Kind::kLatency) {
+      const Duration limit = scale_threshold(t.limit, p);
+      effective = fmt::format("{} {}", op_text(t.op), format_duration(limit));
+      const bool upper = t.op == Threshold::Op::kLess || t.op == Threshold::Op::kLessEqual;
+      if (t.metric == "perceived" && upper &&
+          (!perceived || (!perceived_is_p95 && t.stat == "p95"))) {
+        perceived = limit;
+        perceived_is_p95 = t.stat == "p95";
+      }
+    }
+    fmt::print("  {:<14} {:<18} → {}\n", spec.metric, spec.expr, effective);
+  }
+  if (s.thresholds.empty()) fmt::print("  (none: \"thresholds\" is empty)\n");
+  return perceived;
+}
+
+void print_timeouts(const Timeouts& written, const Timeouts& effective) {
+  fmt::print("\ntimeouts (as written → effective)\n");
+  struct Row {
+    const char* name;
+    Duration written, effective;
+  };
+  const Row rows[] = {{"connect", written.connect, effective.connect},
+                      {"handshake", written.handshake, effective.handshake},
+                      {"message", written.message, effective.message},
+                      {"close", written.close, effective.close}};
+  for (const auto& row : rows) {
+    fmt::print("  {:<14} {:<18} → {}\n", row.name, format_duration(row.written),
+               format_duration(row.effective));
+  }
+}
+
+TimeoutBudget print_budget(const Scenario& s, const Profile& p, const Timeouts& effective) {
+  const TimeoutBudget budget =
+      worst_case_budget(s, effective, [&p](Duration d) { return scale_timeout(d, p); });
+  fmt::print("\nworst-case timeout budget (every step waits until its timeout)\n");
+  for (const auto& item : budget.items) {
+    fmt::print("  {:<28} {:<30} {:>10}\n", item.pointer, item.what, format_duration(item.duration));
+  }
+  fmt::print("  {:<28} {:<30} {:>10}\n", "total", "", format_duration(budget.total));
+  return budget;
+}
+
+int run_validate(const ValidateOptions& opts) {
+  const EnvLookup env = process_env();
+  const Scenario s = load_scenario(opts.path, env);
+  const std::optional<std::string> cli_env =
+      opts.env.empty() ? std::nullopt : std::optional<std::string>(opts.env);
+  const ProfileChoice choice = choose_profile(cli_env, opts.conservative, s, env);
+  for (const auto& warning : choice.warnings) fmt::print(stderr, "warning: {}\n", warning);
+  const Profile& p = choice.profile;
+
+  print_summary(s, p);
+  const auto perceived_threshold = print_thresholds(s, p);
+  const Timeouts effective = effective_timeouts(s.timeouts, p);
+  print_timeouts(s.timeouts, effective);
+  const TimeoutBudget budget = print_budget(s, p, effective);
+
+  const Duration perceived =
+      perceived_threshold.value_or(scale_threshold(std::chrono::seconds(2), p));
+  if (budget.total > perceived) {
+    fmt::print(
+        "\nwarning: worst-case timeout budget {} exceeds the perceived threshold {} ({}): "
+        "a user could wait {:.0f}× the target before wslat reports a timeout; lower the "
+        "timeouts and \"within\" values toward the target\n",
+        format_duration(budget.total), format_duration(perceived),
+        perceived_threshold ? "from the scenario's perceived threshold under " + p.name
+                            : "default perceived p95 < 2s under " + p.name,
+        to_ms(budget.total) / std::max(to_ms(perceived), 1e-9));
+  }
+  fmt::print("\n{}: valid\n", s.file);
+  return exit_code::kPass;
+}
+
+}  // namespace
 
 void add_validate(CLI::App& app, Action& action) {
-  auto* sub = app.add_subcommand("validate", "(not built yet)");
-  sub->callback([&action] { action = [] () -> int { throw UsageError("validate: not built yet"); }; });
+  auto opts = std::make_shared<ValidateOptions>();
+  auto* sub = app.add_subcommand(
+      "validate",
+      "Check a scenario file (every problem at once, with line:column) and print its effective "
+      "thresholds, timeouts and worst-case timeout budget");
+  sub->add_option("scenario", opts->path, "Scenario file (JSON)")->required();
+  sub->add_option("--env", opts->env,
+                  "Environment profile: production (prod), staging (stage), development (dev), "
+                  "local, test");
+  sub->add_flag("--conservative", opts->conservative,
+                "Use production budgets whatever the environment (the emergency switch)");
+  sub->callback([&action, opts] { action = [opts] { return run_validate(*opts); }; });
 }
 
 }  // namespace wslat::cli

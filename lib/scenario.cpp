@@ -227,6 +227,13 @@ std::string json_escape_body(const std::string& s) {
   return quoted.substr(1, quoted.size() - 2);
 }
 
+// parse_duration/parse_rate messages start with the text they were given ("\"5\" is not a
+// duration: ..."); keep only the reason so the issue can show the value as written in JSON.
+std::string reason_after(const std::string& error, const std::string& marker) {
+  const auto at = error.find(marker);
+  return at == std::string::npos ? error : error.substr(at + marker.size());
+}
+
 Duration saturating_add(Duration a, Duration b) {
   const auto max = Duration::max().count();
   return a.count() > max - b.count() ? Duration::max() : a + b;
@@ -388,6 +395,20 @@ class Checker {
     issues_.push_back(std::move(found));
   }
 
+  // Keys of an object in file order (nlohmann sorts them), so output follows the file.
+  std::vector<std::string> ordered_keys(const json& obj, const std::string& ptr) const {
+    std::vector<std::pair<std::size_t, std::string>> keyed;
+    for (const auto& item : obj.items()) {
+      const auto it = keys_.find(child_pointer(ptr, item.key()));
+      keyed.emplace_back(it == keys_.end() ? 0 : it->second, item.key());
+    }
+    std::stable_sort(keyed.begin(), keyed.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::string> out;
+    for (auto& k : keyed) out.push_back(std::move(k.second));
+    return out;
+  }
+
   void check_keys(const json& obj, const std::string& ptr, const std::vector<std::string>& allowed,
                   const std::string& what);
   bool require_object(const json& j, const std::string& ptr, const std::string& what);
@@ -468,7 +489,8 @@ std::optional<Duration> Checker::get_duration(const json& j, const std::string& 
   const auto d = j.is_string() || j.is_number() ? parse_duration(text, &error) : std::nullopt;
   if (!d) {
     if (error.empty()) error = "expected a string such as \"250ms\", \"1.5s\" or \"2m\"";
-    issue(ptr, fmt::format("{} is not a duration: {}", describe(j), error));
+    issue(ptr, fmt::format("{} is not a duration: {}", describe(j),
+                           reason_after(error, " is not a duration: ")));
     return std::nullopt;
   }
   if (!allow_zero && d->count() <= 0) {
@@ -627,7 +649,8 @@ std::string Checker::resolve_target(const json& j, const std::string& ptr) {
 
 void Checker::check_headers(const json& j, Scenario& s) {
   if (!require_object(j, "/headers", "\"headers\"")) return;
-  for (const auto& [name, value] : j.items()) {
+  for (const auto& name : ordered_keys(j, "/headers")) {
+    const json& value = j[name];
     const std::string ptr = child_pointer("/headers", name);
     const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
       return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
@@ -697,9 +720,9 @@ void Checker::check_open_load(const json& j, const std::string& ptr, Load& load)
     const json& r = j["rate"];
     load.rate = r.is_string() ? parse_rate(r.get<std::string>(), &error) : std::nullopt;
     if (!load.rate) {
-      issue(ptr + "/rate",
-            fmt::format("{} is not a rate: {}", describe(r),
-                        error.empty() ? "expected e.g. \"20/s\" or \"1200/m\"" : error));
+      issue(ptr + "/rate", fmt::format("{} is not a rate: {}", describe(r),
+                                       error.empty() ? "expected e.g. \"20/s\" or \"1200/m\""
+                                                     : reason_after(error, " is not a rate: ")));
     }
   }
   if (j.contains("duration")) load.duration = get_duration(j["duration"], ptr + "/duration", false);
@@ -741,7 +764,8 @@ void Checker::check_open_load(const json& j, const std::string& ptr, Load& load)
         if (!rate) {
           issue(sp + "/target",
                 fmt::format("{} is not a rate: {}", describe(target),
-                            rate_error.empty() ? "expected e.g. \"20/s\" or \"0/s\"" : rate_error));
+                            rate_error.empty() ? "expected e.g. \"20/s\" or \"0/s\""
+                                               : reason_after(rate_error, " is not a rate: ")));
         }
         stage.target = rate.value_or(Rate{});
         load.stages.push_back(stage);
@@ -776,11 +800,12 @@ std::vector<ThresholdSpec> Checker::check_thresholds(const json& j, const std::s
   std::vector<ThresholdSpec> out;
   if (!require_object(j, ptr, "\"thresholds\" (metric -> [expressions])")) return out;
   const auto& metrics = known_metrics();
-  for (const auto& [metric, exprs] : j.items()) {
+  for (const auto& metric : ordered_keys(j, ptr)) {
+    const json& exprs = j[metric];
     const std::string mp = child_pointer(ptr, metric);
     if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
       const auto suggestion = closest(metric, metrics);
-      key_issue(mp, fmt::format("unknown metric \"{}\"{}: expected one of {}", metric,
+      key_issue(mp, fmt::format("unknown metric \"{}\"{} (known metrics: {})", metric,
                                 suggestion ? ": did you mean \"" + *suggestion + "\"?" : "",
                                 join(metrics, ", ")));
       continue;
@@ -813,7 +838,8 @@ std::map<std::string, ProfileOverride> Checker::check_environments(const json& j
                                                                    const std::string& ptr) {
   std::map<std::string, ProfileOverride> out;
   if (!require_object(j, ptr, "\"environments\" (profile -> overrides)")) return out;
-  for (const auto& [name, value] : j.items()) {
+  for (const auto& name : ordered_keys(j, ptr)) {
+    const json& value = j[name];
     const std::string np = child_pointer(ptr, name);
     const auto canonical = canonical_profile_name(name);
     if (!canonical) {
@@ -909,7 +935,7 @@ std::optional<Step> Checker::check_step(const json& j, const std::string& ptr, i
     check_repeat(body, bp, step.repeat, depth);
   } else {
     const auto suggestion = closest(kind, kStepKinds);
-    key_issue(bp, fmt::format("unknown step \"{}\"{}: expected one of {}", kind,
+    key_issue(bp, fmt::format("unknown step \"{}\"{} (steps: {})", kind,
                               suggestion ? ": did you mean \"" + *suggestion + "\"?" : "", kinds));
     return std::nullopt;
   }
@@ -1194,9 +1220,10 @@ Duration step_budget(const Step& step, const Timeouts& t,
     return d;
   };
   switch (step.kind) {
-    case Step::Kind::kConnect:
-      return saturating_add(add("connect timeout", t.connect),
-                            add("handshake timeout", t.handshake));
+    case Step::Kind::kConnect: {
+      const Duration connect = add("connect timeout", t.connect);
+      return saturating_add(connect, add("handshake timeout", t.handshake));
+    }
     case Step::Kind::kExpect:
       return step.expect.within ? add("expect within", scale(*step.expect.within))
                                 : add("expect (message timeout)", t.message);
