@@ -40,8 +40,8 @@ header h1{margin:0;font-size:22px;word-break:break-word}header p{margin:4px 0 0}
 section{background:#fff;border:1px solid #d0d7de;border-radius:6px;margin:16px 0;padding:12px 16px}
 h2{font-size:16px;margin:0 0 8px}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}
-th,td{padding:3px 10px;border-bottom:1px solid #eaeef2;text-align:right;vertical-align:top}
-th:first-child,td:first-child,td.l,th.l{text-align:left}
+th,td{padding:3px 10px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
+td.n,th.n{text-align:right;white-space:nowrap}
 th{background:#f6f8fa}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:0}dt{color:#57606a}dd{margin:0;word-break:break-all}
 .ok{color:#1a7f37}.bad{color:#cf222e;font-weight:600}.warn{color:#9a6700}.muted{color:#57606a}
@@ -66,20 +66,33 @@ struct LinScale {
   }
 };
 
-// 1, 2, 5 x 10^k inside [lo, hi]; only powers of ten when that would crowd the axis.
-std::vector<double> log_ticks(double lo, double hi) {
-  std::vector<double> all, decades;
-  for (int k = static_cast<int>(std::floor(std::log10(lo))); k <= std::ceil(std::log10(hi)); ++k) {
-    for (double m : {1.0, 2.0, 5.0}) {
+std::vector<double> ticks_with(double lo, double hi, const std::vector<double>& mantissas) {
+  std::vector<double> out;
+  const int k0 = static_cast<int>(std::floor(std::log10(lo)));
+  const int k1 = static_cast<int>(std::ceil(std::log10(hi)));
+  for (int k = k0; k <= k1; ++k) {
+    for (double m : mantissas) {
       const double v = m * std::pow(10.0, k);
-      if (v < lo * 0.999 || v > hi * 1.001) continue;
-      all.push_back(v);
-      if (m == 1.0) decades.push_back(v);
+      if (v >= lo && v <= hi) out.push_back(v);
     }
   }
-  if (all.size() > 8 && decades.size() >= 2) return decades;
-  if (all.size() < 2) return {lo, hi};
-  return all;
+  return out;
+}
+
+// Round values inside [lo, hi]: decades, else 1-2-5, else finer steps for a narrow range,
+// aiming at 3..8 labels.
+std::vector<double> log_ticks(double lo, double hi) {
+  static const std::vector<std::vector<double>> sets = {
+      {1}, {1, 2, 5}, {1, 1.5, 2, 3, 4, 5, 7}, {1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 3.5, 4, 4.5,
+                                               5, 6, 7, 8, 9}};
+  std::vector<double> best;
+  for (const auto& set : sets) {
+    std::vector<double> t = ticks_with(lo, hi, set);
+    if (t.size() >= 3 && t.size() <= 8) return t;
+    if (t.size() > 8) return best.size() >= 2 ? best : t;
+    best = std::move(t);
+  }
+  return best;
 }
 
 std::vector<double> lin_ticks(double hi) {
@@ -140,7 +153,7 @@ std::string distribution_chart(const RunResult& r, const std::string& name) {
   }
   lo /= 1.05;
   hi *= 1.05;
-  const double w = 520, h = 190, top = 26, bottom = 150;
+  const double w = 520, h = 200, top = 26, bottom = 150;
   const LogScale x{lo, hi, 40, w - 12};
   const report::LogBins bins = report::log_bins(m.histogram, 60, lo, hi);
   std::string out = fmt::format(
@@ -172,12 +185,13 @@ std::string distribution_chart(const RunResult& r, const std::string& name) {
                  "baseline p50 " + format_ms(base->baseline_p50));
     out += vline(x(base->baseline_p95), top - 4, bottom, "#bc4c00", "5 3",
                  "baseline p95 " + format_ms(base->baseline_p95));
-    legend += fmt::format("  <tspan fill=\"#57606a\">baseline (dashed) p50 {} p95 {}</tspan>",
-                          esc(format_ms(base->baseline_p50)), esc(format_ms(base->baseline_p95)));
+    legend += fmt::format(
+        "<tspan x=\"40\" dy=\"14\" fill=\"#57606a\">baseline (dashed): p50 {}, p95 {}</tspan>",
+        esc(format_ms(base->baseline_p50)), esc(format_ms(base->baseline_p95)));
   }
   out += x_axis_log(x, bottom);
-  out += fmt::format("<text x=\"40\" y=\"{}\" xml:space=\"preserve\">{}</text>\n", num(h - 8),
-                     legend);
+  out += fmt::format("<text x=\"40\" y=\"{}\" xml:space=\"preserve\">{}</text>\n",
+                     num(bottom + 30), legend);
   return out + "</svg>\n";
 }
 
@@ -245,9 +259,9 @@ std::string timeline_chart(const RunResult& r) {
     out += fmt::format(
         "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"#cf222e\" "
         "stroke-dasharray=\"6 4\"/><text x=\"{1}\" y=\"{3}\" text-anchor=\"end\" "
-        "fill=\"#cf222e\">limit {4}</text>\n",
+        "fill=\"#cf222e\">{4}</text>\n",
         num(left), num(right), num(y(limit)), num(y(limit) - 4),
-        esc(label + " = " + format_ms(limit)));
+        esc(label + " (limit " + format_ms(limit) + ")"));
   }
   // One path per series, a zero-length segment per point drawn as a round dot: compact
   // even for 5000 points.
@@ -287,9 +301,14 @@ std::string timeline_chart(const RunResult& r) {
 
 // --- tables ----------------------------------------------------------------------------
 
-std::string tr(const std::vector<std::string>& cells, const char* tag = "td") {
+// `numeric` marks right-aligned figure columns with 'n' ("-nnn": first column text).
+std::string tr(const std::vector<std::string>& cells, const std::string& numeric,
+               const char* tag = "td") {
   std::string out = "<tr>";
-  for (const auto& c : cells) out += fmt::format("<{0}>{1}</{0}>", tag, c);
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const bool n = i < numeric.size() && numeric[i] == 'n';
+    out += fmt::format("<{0}{1}>{2}</{0}>", tag, n ? " class=\"n\"" : "", cells[i]);
+  }
   return out + "</tr>\n";
 }
 
@@ -312,11 +331,12 @@ std::string overview(const RunResult& r) {
 std::string phase_table(const RunResult& r) {
   std::string out = "<section><h2>Phases</h2>\n";
   if (r.metrics.empty()) return out + "<p>No latency samples.</p></section>\n";
-  out += "<table>\n" + tr({"phase", "count", "min", "p50", "p95", "p99", "max"}, "th");
+  out += "<table>\n" + tr({"phase", "count", "min", "p50", "p95", "p99", "max"}, "-nnnnnn", "th");
   for (const auto& name : report::ordered_metrics(r)) {
     const Summary& s = r.metrics.at(name).summary;
     out += tr({esc(name), std::to_string(s.count), esc(format_ms(s.min)), esc(format_ms(s.p50)),
-               esc(format_ms(s.p95)), esc(format_ms(s.p99)), esc(format_ms(s.max))});
+               esc(format_ms(s.p95)), esc(format_ms(s.p99)), esc(format_ms(s.max))},
+              "-nnnnnn");
   }
   return out + "</table></section>\n";
 }
@@ -324,14 +344,15 @@ std::string phase_table(const RunResult& r) {
 std::string thresholds_table(const RunResult& r) {
   if (r.thresholds.empty()) return "";
   std::string out = "<section><h2>Thresholds</h2>\n<table>\n" +
-                    tr({"", "metric", "threshold", "limit", "actual"}, "th");
+                    tr({"", "metric", "threshold", "limit", "actual"}, "---nn", "th");
   for (const auto& t : r.thresholds) {
     const std::string mark =
         t.pass ? "<span class=\"ok\">✓</span>" : "<span class=\"bad\">✗</span>";
     std::string actual = esc(report::format_threshold_actual(t));
     if (!t.detail.empty()) actual += " <span class=\"muted\">" + esc(t.detail) + "</span>";
     out += tr({mark, esc(t.metric), esc(t.expr),
-               esc(report::format_threshold_value(t, t.limit)), actual});
+               esc(report::format_threshold_value(t, t.limit)), actual},
+              "---nn");
   }
   return out + "</table></section>\n";
 }
@@ -350,8 +371,8 @@ std::string comparison_table(const RunResult& r) {
                                     c.tolerance * 100.0, format_ms(c.noise_floor_ms), c.alpha)) +
                     ". Dashed lines in the distributions mark the baseline.</p>\n<table>\n";
   out += tr({"metric", "baseline p50", "p50", "Δ p50", "baseline p95", "p95", "Δ p95", "p-value",
-             "verdict", "why"},
-            "th");
+             "verdict"},
+            "-nnnnnnn", "th");
   for (const auto& m : c.metrics) {
     const char* cls = m.verdict == "regressed" ? "bad" : m.verdict == "improved" ? "ok" : "muted";
     out += tr({esc(m.metric) + (m.gated ? "" : " <span class=\"muted\">(info)</span>"),
@@ -359,21 +380,29 @@ std::string comparison_table(const RunResult& r) {
                delta_cell(m.delta_p50_ms, m.delta_p50_pct), esc(format_ms(m.baseline_p95)),
                esc(format_ms(m.current_p95)), delta_cell(m.delta_p95_ms, m.delta_p95_pct),
                esc(report::format_p_value(m.p_value)),
-               fmt::format("<span class=\"{}\">{}</span>", cls, esc(m.verdict)),
-               "<span class=\"muted\">" + esc(m.reason) + "</span>"});
+               fmt::format("<span class=\"{}\" title=\"{}\">{}</span>", cls, esc(m.reason),
+                           esc(m.verdict))},
+              "-nnnnnnn");
   }
-  return out + "</table></section>\n";
+  out += "</table>\n<ul class=\"muted\">\n";
+  for (const auto& m : c.metrics) {
+    if (m.verdict != "unchanged" && !m.reason.empty()) {
+      out += "<li>" + esc(m.metric) + ": " + esc(m.reason) + "</li>\n";
+    }
+  }
+  return out + "</ul></section>\n";
 }
 
 std::string errors_table(const RunResult& r) {
   if (r.errors.empty()) return "";
   std::string out =
-      "<section><h2>Errors</h2>\n<table>\n" + tr({"category", "count", "example"}, "th");
+      "<section><h2>Errors</h2>\n<table>\n" + tr({"category", "count", "example"}, "-n", "th");
   for (const auto& [category, count] : r.errors) {
     auto ex = r.error_examples.find(category);
     out += tr({esc(category), std::to_string(count),
                "<span class=\"muted\">" +
-                   (ex == r.error_examples.end() ? std::string() : esc(ex->second)) + "</span>"});
+                   (ex == r.error_examples.end() ? std::string() : esc(ex->second)) + "</span>"},
+              "-n");
   }
   return out + "</table></section>\n";
 }
@@ -411,7 +440,7 @@ std::string render_html(const RunResult& r) {
   out += "<title>" + esc("wslat: " + r.scenario_name + " - " + r.verdict) + "</title>\n";
   out += std::string("<style>") + kStyle + "</style>\n</head>\n<body>\n";
   out += fmt::format("<header class=\"{}\"><h1>{} wslat: {}</h1><p>{}</p></header>\n<main>\n",
-                     ok ? "pass" : "fail", ok ? "✅" : "❌", esc(r.scenario_name),
+                     ok ? "pass" : "fail", ok ? "✓" : "✗", esc(r.scenario_name),
                      esc(report::describe_verdict(r)));
   out += overview(r) + phase_table(r) + thresholds_table(r) + comparison_table(r) + charts(r) +
          errors_table(r) + warnings_list(r);
