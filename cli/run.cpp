@@ -203,7 +203,7 @@ int run_command(const RunArgs& a) {
   RunContext ctx;
   ctx.scenario = &scenario;
   ctx.profile = profile;
-  ctx.thresholds = merge_thresholds(scenario.thresholds, flags);
+  ctx.thresholds = merge_thresholds(applicable_thresholds(scenario), flags);
   ctx.timeouts = effective_timeouts(scenario.timeouts, profile);
   ctx.warnings = choice.warnings;
   for (const auto& h : a.headers) ctx.extra_headers.push_back(parse_header_flag(h));

@@ -67,6 +67,24 @@ std::map<std::string, std::string> shown_headers(const RunContext& ctx) {
 
 }  // namespace
 
+std::vector<ThresholdSpec> applicable_thresholds(const Scenario& s) {
+  if (!s.thresholds_defaulted) return s.thresholds;
+  bool sent = false, expects = false, expect_after_send = false;
+  for (const auto& fs : flatten(s.steps)) {
+    if (fs.step->kind == Step::Kind::kSend) sent = true;
+    if (fs.step->kind == Step::Kind::kExpect) {
+      expects = true;
+      expect_after_send = expect_after_send || sent;
+    }
+  }
+  std::vector<ThresholdSpec> out;
+  for (const auto& t : s.thresholds) {
+    if ((t.metric == "e2e" && !expect_after_send) || (t.metric == "perceived" && !expects)) continue;
+    out.push_back(t);
+  }
+  return out;
+}
+
 RunResult assemble_result(const RunContext& ctx, RawRun raw) {
   const Scenario& s = *ctx.scenario;
   RunResult r;

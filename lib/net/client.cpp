@@ -303,7 +303,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   void on_fail() {
     if (finished_) return;
     const auto ec = con_->get_ec();
-    const auto tec = con_->get_transport_ec();
+    // The transport code says most (refused, reset); websocketpp's own code says the rest.
+    const auto tec = con_->get_transport_ec() ? con_->get_transport_ec() : ec;
     const int status = static_cast<int>(con_->get_response_code());
     if (ec == websocketpp::error::open_handshake_timeout) {
       fail("upgrade.timeout", "no answer to the upgrade request within " +

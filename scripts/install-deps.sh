@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything wslat needs to build, test and benchmark on Debian 12 (run as root).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  libwebsocketpp-dev libasio-dev libssl-dev openssl
+  libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev
+  python3 python3-websockets   # third-party WebSocket peer for the tests
+  chromium                     # headless screenshot of the HTML report (tests)
+  procps time                  # ps and /usr/bin/time for the benchmarks
+)
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+apt-get update -qq
+# --no-install-recommends: libasio-dev recommends Boost, and websocketpp would silently
+# pick Boost.Asio up; we build on standalone Asio.
+apt-get install -y -qq --no-install-recommends "${packages[@]}"

@@ -1,0 +1,41 @@
+#!/usr/bin/python3
+"""A third-party WebSocket target for the integration tests: Debian's python3-websockets.
+
+Echoes every message after --echo-delay-ms, optionally sends a welcome message after
+--welcome-delay-ms. Prints "listening on ws://127.0.0.1:PORT/" once bound (port 0 = ephemeral).
+"""
+import argparse
+import asyncio
+import sys
+
+import websockets
+
+
+async def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--echo-delay-ms", type=float, default=0.0)
+    p.add_argument("--welcome", default=None)
+    p.add_argument("--welcome-delay-ms", type=float, default=0.0)
+    a = p.parse_args()
+
+    async def handler(ws, *_):
+        if a.welcome is not None:
+            await asyncio.sleep(a.welcome_delay_ms / 1000.0)
+            await ws.send(a.welcome)
+        async for message in ws:
+            if a.echo_delay_ms:
+                await asyncio.sleep(a.echo_delay_ms / 1000.0)
+            await ws.send(message)
+
+    async with websockets.serve(handler, "127.0.0.1", a.port) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on ws://127.0.0.1:{port}/", flush=True)
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
