@@ -451,15 +451,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   // -- open ------------------------------------------------------------------------------------
 
+  // What the server says first is queued before any client frame is read, so an undelayed
+  // welcome always precedes the first echo.
   void on_open() {
     open_ = true;
-    if (opts_.mode == "stall-reads") {
-      // Keep the connection (and its socket) alive without ever reading it again.
-      close_timer_.expires_at(asio::steady_timer::time_point::max());
-      close_timer_.async_wait([self = this->shared_from_this()](std::error_code) {});
-    } else {
-      read_frames();
-    }
     if (opts_.mode == "invalid-utf8") send(kText, std::string("\xC3\x28"));
     if (opts_.mode == "oversize") send(kBinary, {}, kMaxMessageBytes + 1);
     if (opts_.welcome) {
@@ -469,6 +464,13 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       });
     } else {
       close_after_open();
+    }
+    if (opts_.mode == "stall-reads") {
+      // Keep the connection (and its socket) alive without ever reading it again.
+      close_timer_.expires_at(asio::steady_timer::time_point::max());
+      close_timer_.async_wait([self = this->shared_from_this()](std::error_code) {});
+    } else {
+      read_frames();
     }
   }
 
