@@ -1,5 +1,6 @@
 // `wslat run SCENARIO`: argument grammar, then the pipeline of lib/ (load, profile, run,
 // assemble, compare, render, write).
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -110,6 +111,36 @@ double parse_fraction(const std::string& text, const char* what) {
   }
   throw UsageError(fmt::format("{} '{}': expected a percentage like 10% or a fraction like 0.1",
                                what, text));
+}
+
+// One descriptor per live connection (two when the embedded server runs in-process), plus
+// headroom. Raises the soft limit up to the hard limit; if even the hard limit is too low, a
+// closed-model run fails before starting and an open-model run lowers max_concurrency.
+void ensure_fd_limit(Load& load, bool embedded, std::vector<std::string>& warnings) {
+  const std::int64_t per_connection = embedded ? 2 : 1;
+  const std::int64_t live = load.open_model() ? load.max_concurrency : load.concurrency;
+  const auto needed = static_cast<rlim_t>(live * per_connection + 64);
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= needed) return;
+  rlimit raised = lim;
+  raised.rlim_cur = std::min(needed, lim.rlim_max);
+  if (lim.rlim_max == RLIM_INFINITY) raised.rlim_cur = needed;
+  setrlimit(RLIMIT_NOFILE, &raised);
+  getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur >= needed) return;
+  const auto fit = static_cast<std::int64_t>((lim.rlim_cur > 64 ? lim.rlim_cur - 64 : 1)) /
+                   per_connection;
+  if (!load.open_model()) {
+    throw RunError(fmt::format(
+        "{} concurrent connections need about {} file descriptors, but this process may open "
+        "only {} (hard limit): raise it (ulimit -n {} as root, LimitNOFILE= for a service, "
+        "--ulimit nofile= for a container) or lower --concurrency to {}",
+        live, needed, lim.rlim_cur, needed, fit));
+  }
+  load.max_concurrency = std::max<std::int64_t>(1, fit);
+  warnings.push_back(fmt::format(
+      "max_concurrency lowered from {} to {}: the file descriptor limit is {} (raise ulimit -n "
+      "to keep more connections open)", live, load.max_concurrency, lim.rlim_cur));
 }
 
 std::string host_name() {
@@ -243,6 +274,7 @@ int run_command(const RunArgs& a) {
     ctx.target = embedded->url();
   }
   opts.target = ctx.target;
+  ensure_fd_limit(opts.load, embedded.has_value(), ctx.warnings);
 
   Progress progress;
   progress.enabled = !a.quiet;
