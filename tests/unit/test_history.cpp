@@ -13,11 +13,21 @@ using namespace wslat;
 
 namespace {
 
-std::string fresh_dir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "wslat-history-XXXXXX").string();
-  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-  return tmpl;
-}
+// A fresh directory, removed with everything in it when the test ends.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "wslat-history-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 RunResult run_at(const std::string& started_at, double handshake_ms, const std::string& verdict) {
   RunResult r;
@@ -41,20 +51,20 @@ RunResult run_at(const std::string& started_at, double handshake_ms, const std::
 }
 
 // Three runs, written newest first so the order must come from the names.
-std::string results_with_three_runs() {
-  const std::string dir = fresh_dir();
+void write_three_runs(const std::string& dir) {
   for (const auto& r :
        {run_at("2026-11-27T16:00:00Z", 30, "regression"),
         run_at("2026-11-27T14:00:00Z", 10, "pass"), run_at("2026-11-27T15:00:00Z", 11, "pass")}) {
     write_file_atomic(run_result_path(dir, "chat", r.started_at), to_json(r).dump());
   }
-  return dir;
 }
 
 }  // namespace
 
 TEST_CASE("history loads the stored runs oldest first and skips unreadable files") {
-  const std::string dir = results_with_three_runs();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
+  write_three_runs(dir);
   write_file_atomic(dir + "/runs/chat/2026-11-27T150000Z-1.json", "{ truncated");
   const History h = load_history(dir, "chat");
   REQUIRE(h.runs.size() == 3);
@@ -69,7 +79,9 @@ TEST_CASE("history loads the stored runs oldest first and skips unreadable files
 }
 
 TEST_CASE("history text: one row per run and a trend line per metric") {
-  const std::string dir = results_with_three_runs();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
+  write_three_runs(dir);
   const History h = load_history(dir, "chat");
   const std::string text = render_history_text(h);
   CAPTURE(text);
@@ -95,7 +107,9 @@ TEST_CASE("sparkline scales from lowest to highest and marks missing runs") {
 }
 
 TEST_CASE("history html is one self-contained page with an SVG chart per metric") {
-  const History h = load_history(results_with_three_runs(), "chat");
+  const TempDir tmp;
+  write_three_runs(tmp.path);
+  const History h = load_history(tmp.path, "chat");
   const std::string html = render_history_html(h);
   CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
   CHECK(html.find("<svg") != std::string::npos);

@@ -17,11 +17,21 @@ using namespace wslat;
 
 namespace {
 
-std::string fresh_dir() {
-  std::string tmpl = (fs::temp_directory_path() / "wslat-store-XXXXXX").string();
-  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-  return tmpl;
-}
+// A fresh directory, removed with everything in it when the test ends.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "wslat-store-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -74,7 +84,8 @@ RunResult small_result() {
 }  // namespace
 
 TEST_CASE("write_file_atomic creates parent directories and replaces an existing file whole") {
-  const std::string dir = fresh_dir();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
   const std::string path = dir + "/a/b/result.json";
   write_file_atomic(path, "first version, rather long so a partial write would show");
   CHECK(slurp(path) == "first version, rather long so a partial write would show");
@@ -84,7 +95,8 @@ TEST_CASE("write_file_atomic creates parent directories and replaces an existing
 }
 
 TEST_CASE("write_file_atomic fails cleanly when the target is a directory") {
-  const std::string dir = fresh_dir();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
   fs::create_directory(dir + "/taken");
   const std::string msg = error_of([&] { write_file_atomic(dir + "/taken", "x"); });
   CHECK(msg.find(dir + "/taken") != std::string::npos);
@@ -94,7 +106,8 @@ TEST_CASE("write_file_atomic fails cleanly when the target is a directory") {
 }
 
 TEST_CASE("writes below a regular file fail with the path named (works even as root)") {
-  const std::string dir = fresh_dir();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
   spit(dir + "/plain", "I am a file");
   CHECK_THROWS_AS(write_file_atomic(dir + "/plain/out.json", "x"), RunError);
   const std::string msg = error_of([&] { check_writable_dir(dir + "/plain/results"); });
@@ -105,7 +118,8 @@ TEST_CASE("writes below a regular file fail with the path named (works even as r
 }
 
 TEST_CASE("check_writable_dir creates the directory and leaves no probe behind") {
-  const std::string dir = fresh_dir();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
   check_writable_dir(dir + "/results/runs");
   CHECK(fs::is_directory(dir + "/results/runs"));
   CHECK(entries(dir + "/results/runs").empty());
@@ -114,7 +128,8 @@ TEST_CASE("check_writable_dir creates the directory and leaves no probe behind")
 }
 
 TEST_CASE("load_result_file names the file and the problem") {
-  const std::string dir = fresh_dir();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
   const std::string text = to_json(small_result()).dump(2);
 
   spit(dir + "/garbage.json", "{\n  \"schema\": nope\n}");
@@ -139,7 +154,8 @@ TEST_CASE("load_result_file names the file and the problem") {
 }
 
 TEST_CASE("a written result loads back") {
-  const std::string dir = fresh_dir();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
   const RunResult r = small_result();
   write_file_atomic(dir + "/r.json", to_json(r).dump());
   const RunResult back = load_result_file(dir + "/r.json");
@@ -148,7 +164,8 @@ TEST_CASE("a written result loads back") {
 }
 
 TEST_CASE("results folder layout") {
-  const std::string dir = fresh_dir();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
   const std::string first = run_result_path(dir, "chat", "2026-11-27T14:00:00.123Z");
   CHECK(first == dir + "/runs/chat/2026-11-27T140000.123Z.json");
   write_file_atomic(first, "{}");
@@ -167,7 +184,8 @@ TEST_CASE("results folder layout") {
 }
 
 TEST_CASE("list_runs is oldest first, duplicates after their stamp, temp files skipped") {
-  const std::string dir = fresh_dir();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
   const std::string runs = dir + "/runs/chat/";
   for (const char* f :
        {"2026-11-28T090000Z.json", "2026-11-27T140000.123Z-1.json", "2026-11-27T140000.123Z.json",
