@@ -57,8 +57,15 @@ std::string change(const std::optional<double>& from, const std::optional<double
   return out;
 }
 
+// Characters as a terminal shows them: UTF-8 continuation bytes take no column.
+std::size_t display_width(const std::string& s) {
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 std::string pad(const std::string& s, std::size_t width) {
-  return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' ');
+  const std::size_t w = display_width(s);
+  return w >= width ? s + " " : s + std::string(width - w, ' ');
 }
 
 std::string html_escape(const std::string& s) {
@@ -109,7 +116,9 @@ std::string text_table(const History& h) {
   for (const auto& run : h.runs) rows.push_back(table_row(run.result));
   std::vector<std::size_t> widths(rows.front().size(), 0);
   for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], display_width(row[i]));
+    }
   }
   std::string out;
   for (const auto& row : rows) {
@@ -128,8 +137,8 @@ std::string trend_line(const MetricTrend& t, std::size_t runs) {
     return name + "no samples in these runs\n";
   }
   if (runs < 2) return name + "one run so far: no trend yet   " + sparkline(t.p95) + "\n";
-  return name + "p50 " + pad(change(t.first_p50, t.last_p50), 30) + "p95 " +
-         pad(change(t.first_p95, t.last_p95), 30) + sparkline(t.p95) + "\n";
+  return name + "p50 " + pad(change(t.first_p50, t.last_p50), 32) + "p95 " +
+         pad(change(t.first_p95, t.last_p95), 32) + sparkline(t.p95) + "\n";
 }
 
 }  // namespace
@@ -287,6 +296,14 @@ std::string svg_chart(const History& h, const MetricTrend& t) {
   return out + "</svg>";
 }
 
+std::string trend_caption(const MetricTrend& t) {
+  if (std::none_of(t.p95.begin(), t.p95.end(), [](const auto& v) { return v.has_value(); })) {
+    return "no samples in these runs";
+  }
+  if (!t.first_p95) return "one run so far: no trend yet";
+  return "p50 " + change(t.first_p50, t.last_p50) + ", p95 " + change(t.first_p95, t.last_p95);
+}
+
 std::string html_table(const History& h) {
   std::string out = "<table><thead><tr>";
   for (const auto& c : table_header()) out += "<th>" + html_escape(c) + "</th>";
@@ -303,7 +320,7 @@ std::string html_table(const History& h) {
 constexpr const char* kStyle =
     "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
     "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
-    "text-align:left;font-variant-numeric:tabular-nums}"
+    "text-align:left;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "tr.fail td,tr.regression td,tr.error td{background:#fdecea}"
     "svg text{font-size:11px;fill:#555}.axis{stroke:#888}"
     "polyline{fill:none;stroke-width:2}.p95{stroke:#c0392b}.p50{stroke:#2980b9;"
@@ -324,9 +341,9 @@ std::string render_history_html(const History& h) {
   out += html_table(h) + "\n<h2>p95 over runs (solid; p50 dashed)</h2>\n";
   for (const auto& m : history_metrics()) {
     const MetricTrend t = metric_trend(h, m);
-    out += "<figure><figcaption>" + html_escape(m) + ": " +
-           html_escape(trend_line(t, h.runs.size()).substr(11)) + "</figcaption>" +
-           svg_chart(h, t) + "</figure>\n";
+    const bool any = std::any_of(t.p95.begin(), t.p95.end(), [](const auto& v) { return v; });
+    out += "<figure><figcaption>" + html_escape(m) + ": " + html_escape(trend_caption(t)) +
+           "</figcaption>" + (any ? svg_chart(h, t) : std::string()) + "</figure>\n";
   }
   return out + "</body></html>\n";
 }
