@@ -2,6 +2,8 @@
 // called a regression; too few samples is said, never passed silently.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -262,4 +264,24 @@ TEST_CASE("a watched metric on one side only is a warning, not a silent pass") {
   const RunResult cur = result_of({{"handshake", kBase}});
   const RunResult base = result_of({{"handshake", kBase}, {"e2e", kBase}});
   CHECK(has_warning(compare_results(cur, base, {}, "b.json"), "e2e: samples only in the baseline"));
+}
+
+TEST_CASE("repeated runs of an unchanged target are not flagged") {
+  // Two independent draws from the same log-normal-ish distribution, for many seed pairs.
+  auto draw = [](int n, std::uint64_t seed) {
+    std::vector<double> v;
+    std::uint64_t x = seed;
+    for (int i = 0; i < n; ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      const double u = static_cast<double>(x >> 11) / 9007199254740992.0;
+      v.push_back(5.0 * std::exp(0.5 * u) + (u > 0.97 ? 20.0 : 0.0));
+    }
+    return v;
+  };
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    CAPTURE(seed);
+    const Comparison c = compare(draw(500, seed), draw(500, seed + 1000));
+    CHECK(metric(c, "handshake").verdict == "unchanged");
+    CHECK_FALSE(c.regressed);
+  }
 }
