@@ -646,8 +646,8 @@ class Worker {
   // as a slot frees (t0 = actual start).
   void run_closed(std::vector<std::int64_t> indices, std::int64_t concurrency) {
     closed_ = std::move(indices);
-    const auto first = std::min<std::int64_t>(concurrency, static_cast<std::int64_t>(closed_.size()));
-    for (std::int64_t i = 0; i < first; ++i) start_next_closed();
+    ramp_left_ = std::min<std::int64_t>(concurrency, static_cast<std::int64_t>(closed_.size()));
+    ramp_up();
     loop();
   }
 
@@ -741,6 +741,17 @@ class Worker {
     session->start();
   }
 
+  // Opens the first `concurrency` sessions a batch per loop turn, so the completions of the
+  // first ones are not queued behind the set-up of thousands of others (which would charge
+  // wslat's own work to their tcp/upgrade times).
+  void ramp_up() {
+    constexpr std::int64_t kBatch = 16;
+    for (std::int64_t i = 0; i < kBatch && ramp_left_ > 0 && !stopping_; ++i, --ramp_left_) {
+      start_next_closed();
+    }
+    if (ramp_left_ > 0 && !stopping_) asio::post(io_, [this] { ramp_up(); });
+  }
+
   void start_next_closed() {
     if (next_closed_ >= closed_.size()) return;
     start(closed_[next_closed_++], Clock::now());
@@ -753,8 +764,9 @@ class Worker {
     arrival_timer_->async_wait([this](const asio::error_code& ec) {
       if (ec || stopping_) return;
       const TimePoint now = Clock::now();
-      while (next_arrival_ < arrivals_.size() &&
-             plan_.run_start + arrivals_[next_arrival_].offset <= now) {
+      for (int batch = 0; batch < 16 && next_arrival_ < arrivals_.size() &&
+                          plan_.run_start + arrivals_[next_arrival_].offset <= now;
+           ++batch) {
         const Arrival& a = arrivals_[next_arrival_++];
         if (static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
           start(a.index, plan_.run_start + a.offset);
@@ -789,7 +801,7 @@ class Worker {
 
   bool all_started() const {
     if (arrival_timer_) return next_arrival_ >= arrivals_.size() && backlog_.empty();
-    return next_closed_ >= closed_.size();
+    return next_closed_ >= closed_.size() && ramp_left_ == 0;
   }
 
   void maybe_finish() {
@@ -845,6 +857,7 @@ class Worker {
   std::vector<SessionPtr> live_sessions_;
   std::vector<std::int64_t> closed_;
   std::size_t next_closed_ = 0;
+  std::int64_t ramp_left_ = 0;
   std::vector<Arrival> arrivals_;
   std::size_t next_arrival_ = 0;
   std::deque<Arrival> backlog_;
