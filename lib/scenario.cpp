@@ -1188,18 +1188,42 @@ Scenario Checker::check(const json& doc) {
   return s;
 }
 
+// nlohmann reports the last byte of the offending token; users look for its first byte.
+std::size_t token_start(const std::string& text, std::size_t offset, const std::string& message) {
+  if (offset >= text.size()) return offset;
+  if (message.find("unexpected string literal") != std::string::npos && text[offset] == '"') {
+    std::size_t i = offset;
+    while (i > 0 && !(text[i - 1] == '"' && (i < 2 || text[i - 2] != '\\'))) --i;
+    return i > 0 ? i - 1 : offset;
+  }
+  if (message.find("literal") != std::string::npos) {
+    std::size_t i = offset;
+    while (i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) != 0 ||
+                     std::string_view("+-.").find(text[i - 1]) != std::string_view::npos)) {
+      --i;
+    }
+    return i;
+  }
+  return offset;
+}
+
 ScenarioIssue syntax_issue(const std::string& text, const std::string& file,
                            const json::parse_error& e) {
   // e.byte is the 1-based index of the last byte read; nlohmann's message already says what
   // was expected, after its own "line L, column C: " prefix, which we replace by ours.
-  const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
-  const auto [line, column] = line_column(text, offset);
   std::string message = e.what();
   const auto syntax = message.find("syntax error");
   if (syntax != std::string::npos) {
     message = message.substr(syntax);
   } else if (const auto colon = message.find("]: "); colon != std::string::npos) {
     message = message.substr(colon + 3);
+  }
+  const std::size_t offset = token_start(text, e.byte > 0 ? e.byte - 1 : 0, message);
+  const auto [line, column] = line_column(text, offset);
+  const bool unexpected_token = message.find("unexpected") != std::string::npos;
+  if (unexpected_token && (message.find("; expected '}'") != std::string::npos ||
+                           message.find("; expected ']'") != std::string::npos)) {
+    message += " (is a comma missing before it?)";
   }
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     message = "the file is empty: expected a JSON object {\"name\": ..., \"steps\": [...]}";
