@@ -70,11 +70,19 @@ std::string describe_load(const Load& load) {
 }
 
 void print_summary(const Scenario& s, const Profile& p) {
-  const std::string target = s.target.empty() || s.target == "embedded"
+  // A profile override may point the scenario elsewhere (not under --conservative).
+  std::string written = s.target;
+  std::string origin;
+  const auto custom = s.environments.find(p.name);
+  if (!p.conservative && custom != s.environments.end() && custom->second.target) {
+    written = *custom->second.target;
+    origin = " (from environments." + p.name + ")";
+  }
+  const std::string target = written.empty() || written == "embedded"
                                  ? "embedded (in-process server on loopback)"
-                                 : redacted(s.target, s.secrets);
+                                 : redacted(written, s.secrets);
   fmt::print("scenario   {} ({})\n", s.name, s.file);
-  fmt::print("target     {}\n", target);
+  fmt::print("target     {}{}\n", target, origin);
   fmt::print("steps      {} ({} after unrolling repeats, connect included)\n", s.steps.size(),
              flatten(s.steps).size());
   fmt::print("load       {}\n", describe_load(s.load));
@@ -84,8 +92,8 @@ void print_summary(const Scenario& s, const Profile& p) {
 
 // Prints the thresholds and returns the effective perceived limit (p95 preferred).
 std::optional<Duration> print_thresholds(const Scenario& s, const Profile& p) {
-  fmt::print("\nthresholds{} (as written → effective)\n",
-             s.thresholds_defaulted ? " (defaults: none in the file)" : "");
+  fmt::print("\nthresholds (as written → effective{})\n",
+             s.thresholds_defaulted ? "; the defaults, the file has none" : "");
   std::optional<Duration> perceived;
   bool perceived_is_p95 = false;
   for (const auto& spec : s.thresholds) {
@@ -157,8 +165,9 @@ int run_validate(const ValidateOptions& opts) {
         "a user could wait {:.0f}× the target before wslat reports a timeout; lower the "
         "timeouts and \"within\" values toward the target\n",
         format_duration(budget.total), format_duration(perceived),
-        perceived_threshold ? "from the scenario's perceived threshold under " + p.name
-                            : "default perceived p95 < 2s under " + p.name,
+        perceived_threshold && !s.thresholds_defaulted
+            ? "the scenario's perceived threshold under " + p.name
+            : "the default perceived p95 < 2s under " + p.name,
         to_ms(budget.total) / std::max(to_ms(perceived), 1e-9));
   }
   fmt::print("\n{}: valid\n", s.file);
