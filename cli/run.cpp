@@ -123,9 +123,14 @@ void ensure_fd_limit(Load& load, bool embedded, std::vector<std::string>& warnin
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= needed) return;
   rlimit raised = lim;
-  raised.rlim_cur = std::min(needed, lim.rlim_max);
-  if (lim.rlim_max == RLIM_INFINITY) raised.rlim_cur = needed;
-  setrlimit(RLIMIT_NOFILE, &raised);
+  raised.rlim_cur = needed;
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < needed) raised.rlim_max = needed;
+  // Raising the hard limit needs privileges (root may); otherwise settle for the hard limit.
+  if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &raised);
+  }
   getrlimit(RLIMIT_NOFILE, &lim);
   if (lim.rlim_cur >= needed) return;
   const auto fit = static_cast<std::int64_t>((lim.rlim_cur > 64 ? lim.rlim_cur - 64 : 1)) /

@@ -1,0 +1,158 @@
+// Load models, shards and baselines through the real binary against `wslat serve`.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace wslat::test {
+namespace {
+
+using nlohmann::json;
+
+std::string echo_scenario(const std::string& name, const std::string& url, const json& load) {
+  json s = {{"name", name},
+            {"target", url},
+            {"load", load},
+            {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
+            {"steps", json::array({{{"connect", json::object()}},
+                                   {{"send", {{"text", "x"}}}},
+                                   {{"expect", {{"text", "x"}}}},
+                                   {{"close", json::object()}}})}};
+  return write_temp_file(name + ".json", s.dump(2));
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+json run_json(const std::vector<std::string>& args, int* exit_code = nullptr) {
+  std::vector<std::string> all{"run"};
+  all.insert(all.end(), args.begin(), args.end());
+  for (const char* a : {"--env", "production", "--format", "json", "--quiet"}) all.emplace_back(a);
+  const auto r = run_wslat(all, std::chrono::seconds(90));
+  INFO("stderr: " << r.err);
+  REQUIRE_FALSE(r.timed_out);
+  if (exit_code != nullptr) *exit_code = r.exit_code;
+  return json::parse(r.out);
+}
+
+TEST_CASE("open model at a sustainable rate recovers the injected handshake delay") {
+  auto server = start_serve({"--handshake-delay", "50ms"});
+  const auto file = echo_scenario("open-rate", server.url(),
+                                  {{"rate", "40/s"}, {"duration", "1s"}, {"max_concurrency", 100}});
+  int rc = -1;
+  const json r = run_json({file, "--no-save"}, &rc);
+  CHECK(rc == 0);
+  CHECK(r["load"]["model"] == "open");
+  CHECK(r["connections"]["attempted"] == 40);
+  CHECK(r["load"]["dropped"] == 0);
+  const double p50 = r["metrics"]["handshake"]["p50"];
+  CHECK(p50 >= 49.5);
+  CHECK(p50 <= 50 * 1.01 + 0.5 + 10);
+}
+
+TEST_CASE("open model with max_concurrency far too low reports late and dropped starts") {
+  auto server = start_serve({"--echo-delay", "200ms"});
+  const auto file = echo_scenario("open-starved", server.url(),
+                                  {{"rate", "50/s"}, {"duration", "1s"}, {"max_concurrency", 2}});
+  const json r = run_json({file, "--no-save"});
+  const std::int64_t late = r["load"]["late_starts"];
+  const std::int64_t dropped = r["load"]["dropped"];
+  CHECK(late + dropped > 0);
+  CHECK(dropped > 0);
+  CHECK(r["load"]["achieved_rate"].get<double>() < 25.0);
+  CHECK(r["connections"]["attempted"].get<std::int64_t>() + dropped == 50);
+  bool warned = false;
+  for (const auto& w : r["warnings"]) {
+    warned = warned || w.get<std::string>().find("could not keep the intended schedule") !=
+                           std::string::npos;
+  }
+  CHECK(warned);
+  // The wait for a slot is charged: latency from the intended start, not the actual one.
+  CHECK(r["metrics"]["e2e"]["max"].get<double>() > 300.0);
+}
+
+TEST_CASE("four shards merged equal one unsharded run") {
+  auto server = start_serve();
+  const auto file = echo_scenario("sharded", server.url(), {{"connections", 41}, {"concurrency", 4}});
+  std::vector<std::string> merge_args{"merge"};
+  std::int64_t total = 0;
+  for (int i = 1; i <= 4; ++i) {
+    const std::string out = temp_dir() + "/shard-" + std::to_string(i) + ".json";
+    const json r = run_json({file, "--no-save", "--shard", std::to_string(i) + "/4",
+                             "--export-json", out});
+    CHECK(r["connections"]["attempted"] == (i == 1 ? 11 : 10));
+    total += r["connections"]["attempted"].get<std::int64_t>();
+    merge_args.push_back(out);
+  }
+  CHECK(total == 41);
+  const std::string merged_path = temp_dir() + "/merged.json";
+  merge_args.insert(merge_args.end(), {"-o", merged_path, "--format", "json"});
+  const auto m = run_wslat(merge_args);
+  INFO(m.err);
+  CHECK(m.exit_code == 0);
+  const json merged = json::parse(m.out);
+  CHECK(merged["connections"]["attempted"] == 41);
+  CHECK(merged["metrics"]["handshake"]["count"] == 41);
+  CHECK(merged["shards"] == 4);
+  const json whole = run_json({file, "--no-save"});
+  CHECK(whole["metrics"]["handshake"]["count"] == merged["metrics"]["handshake"]["count"]);
+}
+
+TEST_CASE("2000 concurrent connections from one process") {
+  auto server = start_serve({"--threads", "2"});
+  json s = {{"name", "c2000"},
+            {"target", server.url()},
+            {"load", {{"connections", 2000}, {"concurrency", 2000}}},
+            {"timeouts", {{"connect", "20s"}, {"handshake", "20s"}, {"close", "10s"}}},
+            {"steps", json::array({{{"connect", json::object()}},
+                                   {{"sleep", "500ms"}},
+                                   {{"close", json::object()}}})}};
+  const auto file = write_temp_file("c2000.json", s.dump());
+  int rc = -1;
+  const json r = run_json({file, "--no-save"}, &rc);
+  CHECK(r["connections"]["opened"] == 2000);
+  CHECK(r["connections"]["failed"] == 0);
+  CHECK(rc == 0);
+}
+
+TEST_CASE("baseline: the same server is not a regression, +20 ms handshake is") {
+  const std::string dir = temp_dir() + "/baseline-results";
+  const std::string baseline = dir + "/base.json";
+  // One scenario file for both servers (same sha256); the target comes from --target.
+  json s = json::parse(read_file(echo_scenario("gate", "ws://127.0.0.1:1/",
+                                               {{"connections", 120}, {"concurrency", 2}})));
+  s.erase("target");
+  const auto file = write_temp_file("gate-no-target.json", s.dump(2));
+  {
+    auto server = start_serve();
+    int rc = -1;
+    run_json({file, "--target", server.url(), "--results-dir", dir, "--save-baseline", baseline},
+             &rc);
+    CHECK(rc == 0);
+    const json same =
+        run_json({file, "--target", server.url(), "--results-dir", dir, "--baseline", baseline},
+                 &rc);
+    CHECK(rc == 0);
+    CHECK(same["comparison"]["regressed"] == false);
+  }
+  auto slow = start_serve({"--handshake-delay", "20ms"});
+  int rc = -1;
+  const json r =
+      run_json({file, "--target", slow.url(), "--results-dir", dir, "--baseline", baseline}, &rc);
+  CHECK(rc == 2);
+  CHECK(r["verdict"] == "regression");
+  bool handshake_regressed = false;
+  for (const auto& m : r["comparison"]["metrics"]) {
+    if (m["metric"] == "handshake") handshake_regressed = m["verdict"] == "regressed";
+  }
+  CHECK(handshake_regressed);
+}
+
+}  // namespace
+}  // namespace wslat::test
