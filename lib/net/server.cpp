@@ -947,7 +947,10 @@ struct EmbeddedServer::Impl {
     }
     accept_retry.reset();
     acceptor.reset();
-    workers.clear();  // destroys pending handlers, hence every connection and its socket
+    // Destroying an io_context destroys its pending handlers, hence every connection and its
+    // socket. Worker 0 goes first: its pending accept owns a socket of another worker.
+    for (auto& w : workers) w.reset();
+    workers.clear();
     running = false;
   }
 };
