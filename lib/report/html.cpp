@@ -208,12 +208,18 @@ constexpr Series kSeries[] = {{"handshake", "#0969da", &TimelinePoint::handshake
                               {"perceived", "#1a7f37", &TimelinePoint::perceived_ms}};
 
 // Latency limits worth drawing as the budget lines of the timeline chart.
-std::vector<std::pair<std::string, double>> timeline_limits(const RunResult& r) {
-  std::vector<std::pair<std::string, double>> out;
+struct Limit {
+  std::string label;
+  double ms;
+  const char* color;
+};
+
+std::vector<Limit> timeline_limits(const RunResult& r) {
+  std::vector<Limit> out;
   for (const auto& t : r.thresholds) {
     if (t.unit != "ms" || t.limit <= 0) continue;
     for (const auto& s : kSeries) {
-      if (t.metric == s.name) out.emplace_back(t.metric + " " + t.expr, t.limit);
+      if (t.metric == s.name) out.push_back({t.metric + " " + t.expr, t.limit, s.color});
     }
   }
   return out;
@@ -231,7 +237,7 @@ std::string timeline_chart(const RunResult& r) {
   }
   if (hi <= 0) return "<p class=\"muted\">No connection reached a measured phase.</p>\n";
   const auto limits = timeline_limits(r);
-  for (const auto& l : limits) hi = std::max(hi, l.second);
+  for (const auto& l : limits) hi = std::max(hi, l.ms);
   lo /= 1.3;
   hi *= 1.3;
   const double w = 1080, h = 340, left = 64, right = w - 16, top = 28, bottom = 300;
@@ -255,13 +261,16 @@ std::string timeline_chart(const RunResult& r) {
   }
   out += fmt::format("<line class=\"axis\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>\n",
                      num(left), num(right), num(bottom));
-  for (const auto& [label, limit] : limits) {
+  // Labels staggered from the right so that close limits stay readable.
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    const Limit& l = limits[i];
     out += fmt::format(
-        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"#cf222e\" "
-        "stroke-dasharray=\"6 4\"/><text x=\"{1}\" y=\"{3}\" text-anchor=\"end\" "
-        "fill=\"#cf222e\">{4}</text>\n",
-        num(left), num(right), num(y(limit)), num(y(limit) - 4),
-        esc(label + " (limit " + format_ms(limit) + ")"));
+        "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{5}\" "
+        "stroke-dasharray=\"6 4\"/><text x=\"{6}\" y=\"{3}\" text-anchor=\"end\" "
+        "fill=\"{5}\">{4}</text>\n",
+        num(left), num(right), num(y(l.ms)), num(y(l.ms) - 4),
+        esc(l.label + " (limit " + format_ms(l.ms) + ")"), l.color,
+        num(right - 260.0 * static_cast<double>(i % 3)));
   }
   // One path per series, a zero-length segment per point drawn as a round dot: compact
   // even for 5000 points.

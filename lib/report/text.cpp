@@ -128,7 +128,8 @@ std::string thresholds_section(const RunResult& r, const Painter& paint) {
   Table t({"", "", ""}, {false, false, false});
   for (const auto& th : r.thresholds) {
     std::string detail = report::threshold_limit_actual(th);
-    if (!th.detail.empty()) detail += " (" + th.detail + ")";
+    // The explanation (scaling, sample count) matters when it failed; else it is noise.
+    if (!th.pass && !th.detail.empty()) detail += " (" + th.detail + ")";
     t.add({th.pass ? "✓" : "✗", th.metric + " " + th.expr, detail},
           {th.pass ? kGreen : kRed, nullptr, nullptr});
   }
@@ -185,9 +186,8 @@ std::string comparison_section(const RunResult& r, const Painter& paint) {
 }
 
 // One line per phase: eight heights of block over log-spaced bins from min to max.
-std::string sparkline(const Histogram& h) {
+std::string sparkline(const report::LogBins& bins) {
   static const char* const kBlocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
-  const report::LogBins bins = report::log_bins(h, 32);
   std::string line;
   for (std::int64_t c : bins.counts) {
     if (c == 0) {
@@ -197,16 +197,17 @@ std::string sparkline(const Histogram& h) {
     const double f = static_cast<double>(c) / static_cast<double>(bins.max_count);
     line += kBlocks[std::clamp(static_cast<int>(std::ceil(f * 8.0)) - 1, 0, 7)];
   }
-  return format_ms(bins.lo_ms) + " " + line + " " + format_ms(bins.hi_ms);
+  return line;
 }
 
 std::string distribution_section(const RunResult& r, const Painter& paint) {
-  Table t({"", ""}, {false, false});
+  Table t({"", "", "", ""}, {false, true, false, false});
   bool any = false;
   for (const char* name : {"handshake", "e2e", "perceived"}) {
     auto it = r.metrics.find(name);
     if (it == r.metrics.end() || it->second.histogram.empty()) continue;
-    t.add({name, sparkline(it->second.histogram)});
+    const report::LogBins bins = report::log_bins(it->second.histogram, 32);
+    t.add({name, format_ms(bins.lo_ms), sparkline(bins), format_ms(bins.hi_ms)});
     any = true;
   }
   if (!any) return "";
