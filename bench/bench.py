@@ -23,19 +23,23 @@ ROOT = os.path.dirname(BENCH)
 
 # Sizes of each run: (full, quick).
 SIZES = {
-    "sequential": (2000, 300),
-    "concurrent_cycles": (10000, 2000),
+    "sequential": (500, 150),
+    "concurrent_cycles": (6000, 2000),
     "concurrency_levels": ([8, 32, 128], [32]),
     "hold": (10000, 1000),
     "one_connection_repeats": (7, 3),
+    "sequential_repeats": (5, 3),
 }
 
 CLIENTS = ["raw", "wslat", "node", "python"]
 LABELS = {"raw": "raw socket", "wslat": "wslat", "node": "Node ws", "python": "Python websockets"}
 
 
+T_START = time.perf_counter()
+
+
 def log(msg):
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+    print(f"[bench {time.perf_counter() - T_START:5.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 # ---- processes -----------------------------------------------------------------------------
@@ -50,6 +54,12 @@ class Measured:
         self.rss_samples_kib = rss_samples_kib
 
     def json(self):
+        start = self.stdout.find("{")
+        if start >= 0:  # one document, possibly pretty-printed (wslat), possibly one line
+            try:
+                return json.JSONDecoder().raw_decode(self.stdout[start:])[0]
+            except ValueError:
+                pass
         for line in self.stdout.splitlines():
             line = line.strip()
             if line.startswith("{"):
@@ -228,17 +238,27 @@ def bench_target(args, clients, server, available):
     res = {c: {} for c in available}
     notes = []
 
+    # Sequential figures are the most sensitive to other load on the machine (a busy 2-core
+    # machine moved single runs by 10x): short rounds taken round-robin over the clients, and
+    # the median of each figure over the rounds.
     n = size(args, "sequential")
-    for c in available:
-        log(f"{server.name}: {c} sequential x{n}")
-        try:
-            fig, m = clients.cycles(c, url, n, 1)
-            res[c].update({k: fig[k] for k in ("handshake_p50", "handshake_p99", "rtt_p50")})
-            res[c]["seq_cycles_per_s"] = fig["cycles_per_s"]
-            if fig["errors"]:
-                notes.append(f"{c} sequential: {fig['errors']} errors")
-        except Exception as e:  # a broken client must not hide the others' figures
-            notes.append(f"{c} sequential failed: {e}")
+    runs = {c: [] for c in available}
+    for rep in range(size(args, "sequential_repeats")):
+        for c in available:
+            log(f"{server.name}: {c} sequential x{n} (round {rep + 1})")
+            try:
+                fig, _ = clients.cycles(c, url, n, 1)
+                runs[c].append(fig)
+                if fig["errors"]:
+                    notes.append(f"{c} sequential: {fig['errors']} errors")
+            except Exception as e:  # a broken client must not hide the others' figures
+                notes.append(f"{c} sequential failed: {e}")
+    for c, figs in runs.items():
+        for key, src in (("handshake_p50", "handshake_p50"), ("handshake_p99", "handshake_p99"),
+                         ("rtt_p50", "rtt_p50"), ("seq_cycles_per_s", "cycles_per_s")):
+            values = [f[src] for f in figs if f.get(src) is not None]
+            if values:
+                res[c][key] = statistics.median(values)
 
     n = size(args, "concurrent_cycles")
     for c in available:
@@ -391,6 +411,7 @@ def main():
     p.add_argument("--command", default="bench/run.sh")
     args = p.parse_args()
     started = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
 
     clients = Clients(args)
     servers = [Server("embedded", [args.wslat, "serve", "--port", "0", "--threads", "2"]),
@@ -426,6 +447,7 @@ def main():
     out = [f"# wslat benchmark ({mode})", "",
            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} · "
            f"`{args.command}` · {versions(args)} · "
+           f"load average at start {load_at_start:.1f} · "
            f"total {time.perf_counter() - started:.0f} s", ""]
     for title, res, notes in sections:
         out += [f"## Against the {title}", "", table(res, hold_n), ""]
