@@ -57,8 +57,7 @@ int run_report(const ReportArgs& a) {
 void add_report(CLI::App& app, Action& action) {
   auto args = std::make_shared<ReportArgs>();
   auto* sub = app.add_subcommand("report", "Re-render a stored result file");
-  sub->add_option("RESULT", args->result_file, "Result JSON (schema wslat.result/1)")
-      ->required();
+  sub->add_option("RESULT", args->result_file, "Result JSON (schema wslat.result/1)")->required();
   sub->add_option("--format,-f", args->format, "text | json | junit | markdown | html")
       ->capture_default_str();
   sub->add_option("-o,--output", args->output, "Write to FILE (atomically) instead of stdout");

@@ -17,9 +17,9 @@ namespace wslat {
 using nlohmann::json;
 
 const std::vector<std::string>& metric_order() {
-  static const std::vector<std::string> order = {
-      "dns",       "tcp",       "tls",        "upgrade", "handshake", "first_message",
-      "e2e",       "rtt",       "perceived",  "ping",    "close",     "session"};
+  static const std::vector<std::string> order = {"dns",       "tcp",           "tls",   "upgrade",
+                                                 "handshake", "first_message", "e2e",   "rtt",
+                                                 "perceived", "ping",          "close", "session"};
   return order;
 }
 
@@ -34,11 +34,16 @@ json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr
 
 json summary_json(const MetricResult& m) {
   const Summary& s = m.summary;
-  return json{{"count", s.count},       {"min", number_or_null(s.min)},
-              {"mean", number_or_null(s.mean)}, {"stddev", number_or_null(s.stddev)},
-              {"p50", number_or_null(s.p50)},   {"p90", number_or_null(s.p90)},
-              {"p95", number_or_null(s.p95)},   {"p99", number_or_null(s.p99)},
-              {"p99.9", number_or_null(s.p999)}, {"max", number_or_null(s.max)},
+  return json{{"count", s.count},
+              {"min", number_or_null(s.min)},
+              {"mean", number_or_null(s.mean)},
+              {"stddev", number_or_null(s.stddev)},
+              {"p50", number_or_null(s.p50)},
+              {"p90", number_or_null(s.p90)},
+              {"p95", number_or_null(s.p95)},
+              {"p99", number_or_null(s.p99)},
+              {"p99.9", number_or_null(s.p999)},
+              {"max", number_or_null(s.max)},
               {"histogram", m.histogram.to_json()}};
 }
 
@@ -284,7 +289,8 @@ class Obj {
   template <typename Fn>
   void each_member(const std::string& key, Fn&& fn) const {
     Obj o = obj(key);
-    for (auto it = o.j_.begin(); it != o.j_.end(); ++it) fn(it.key(), it.value(), o.child(it.key()));
+    for (auto it = o.j_.begin(); it != o.j_.end(); ++it)
+      fn(it.key(), it.value(), o.child(it.key()));
   }
 
   template <typename Fn>
@@ -302,8 +308,8 @@ class Obj {
 void read_schema(const Obj& o, RunResult& r) {
   const json& schema = o.req("schema");
   if (!schema.is_string() || schema.get_ref<const std::string&>() != kResultSchema) {
-    std::string found = schema.is_string() ? "\"" + schema.get_ref<const std::string&>() + "\""
-                                           : type_name(schema);
+    std::string found =
+        schema.is_string() ? "\"" + schema.get_ref<const std::string&>() + "\"" : type_name(schema);
     fail("/schema", std::string("expected \"") + kResultSchema + "\", found " + found +
                         " (not a wslat result, or one from an incompatible version)");
   }
@@ -428,9 +434,8 @@ MetricComparison read_metric_comparison(const Obj& m) {
 }
 
 void read_string_list(const Obj& o, const std::string& key, std::vector<std::string>& out) {
-  o.each_element(key, [&](const json& v, const std::string& path) {
-    out.push_back(Obj::as_string(v, path));
-  });
+  o.each_element(
+      key, [&](const json& v, const std::string& path) { out.push_back(Obj::as_string(v, path)); });
 }
 
 void read_comparison(const Obj& o, RunResult& r) {
@@ -457,8 +462,8 @@ void read_verdict(const Obj& o, RunResult& r) {
                                                     "interrupted"};
   r.verdict = o.str("verdict");
   if (std::find(verdicts.begin(), verdicts.end(), r.verdict) == verdicts.end()) {
-    fail("/verdict", "expected one of pass, fail, regression, error, interrupted, found \"" +
-                         r.verdict + "\"");
+    fail("/verdict",
+         "expected one of pass, fail, regression, error, interrupted, found \"" + r.verdict + "\"");
   }
   r.exit_code = Obj::small_int(o.req("exit_code"), "/exit_code", 0, 255);
   r.interrupted = o.boolean("interrupted");
@@ -490,9 +495,10 @@ void read_timeline(const Obj& o, RunResult& r) {
   if (!o.has("timeline")) return;
   o.each_element("timeline", [&](const json& row, const std::string& path) {
     if (!row.is_array() || row.size() != 5) {
-      fail(path, std::string("expected an array [t_ms, handshake_ms, e2e_ms, perceived_ms, "
-                             "ok], found ") +
-                     (row.is_array() ? "an array of " + std::to_string(row.size()) : type_name(row)));
+      fail(path,
+           std::string("expected an array [t_ms, handshake_ms, e2e_ms, perceived_ms, "
+                       "ok], found ") +
+               (row.is_array() ? "an array of " + std::to_string(row.size()) : type_name(row)));
     }
     TimelinePoint p;
     p.t_ms = Obj::as_number(row[0], path + "/0");

@@ -18,12 +18,23 @@ std::string esc(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -83,8 +94,10 @@ std::vector<double> ticks_with(double lo, double hi, const std::vector<double>& 
 // aiming at 3..8 labels.
 std::vector<double> log_ticks(double lo, double hi) {
   static const std::vector<std::vector<double>> sets = {
-      {1}, {1, 2, 5}, {1, 1.5, 2, 3, 4, 5, 7}, {1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 3.5, 4, 4.5,
-                                               5, 6, 7, 8, 9}};
+      {1},
+      {1, 2, 5},
+      {1, 1.5, 2, 3, 4, 5, 7},
+      {1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9}};
   std::vector<double> best;
   for (const auto& set : sets) {
     std::vector<double> t = ticks_with(lo, hi, set);
@@ -121,8 +134,9 @@ std::string vline(double x, double y0, double y1, const char* color, const char*
 }
 
 std::string x_axis_log(const LogScale& x, double y) {
-  std::string out = fmt::format("<line class=\"axis\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>\n",
-                                num(x.x0), num(x.x1), num(y));
+  std::string out =
+      fmt::format("<line class=\"axis\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>\n", num(x.x0),
+                  num(x.x1), num(y));
   for (double t : log_ticks(x.lo, x.hi)) {
     out += fmt::format(
         "<line class=\"axis\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/>"
@@ -165,8 +179,8 @@ std::string distribution_chart(const RunResult& r, const std::string& name) {
   for (std::size_t i = 0; i < bins.counts.size(); ++i) {
     if (bins.counts[i] == 0) continue;
     const double x0 = x(bins.edge_ms(i)), x1 = x(bins.edge_ms(i + 1));
-    const double bh = (bottom - top) * static_cast<double>(bins.counts[i]) /
-                      static_cast<double>(bins.max_count);
+    const double bh =
+        (bottom - top) * static_cast<double>(bins.counts[i]) / static_cast<double>(bins.max_count);
     out += fmt::format(
         "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#54aeff\"><title>{} .. {}: {}"
         "</title></rect>\n",
@@ -190,8 +204,8 @@ std::string distribution_chart(const RunResult& r, const std::string& name) {
         esc(format_ms(base->baseline_p50)), esc(format_ms(base->baseline_p95)));
   }
   out += x_axis_log(x, bottom);
-  out += fmt::format("<text x=\"40\" y=\"{}\" xml:space=\"preserve\">{}</text>\n",
-                     num(bottom + 30), legend);
+  out += fmt::format("<text x=\"40\" y=\"{}\" xml:space=\"preserve\">{}</text>\n", num(bottom + 30),
+                     legend);
   return out + "</svg>\n";
 }
 
@@ -326,8 +340,9 @@ std::string overview(const RunResult& r) {
   if (!r.tool_version.empty()) started += " (wslat " + r.tool_version + ")";
   const std::pair<const char*, std::string> rows[] = {
       {"target", r.target},
-      {"scenario", r.scenario_file + (r.scenario_sha256.empty() ? "" : " · sha256 " +
-                                                                          r.scenario_sha256.substr(0, 12))},
+      {"scenario",
+       r.scenario_file +
+           (r.scenario_sha256.empty() ? "" : " · sha256 " + r.scenario_sha256.substr(0, 12))},
       {"profile", report::describe_profile(r)},
       {"connections", report::describe_connections(r) + " in " + format_ms(r.duration_ms)},
       {"load", report::describe_load(r)},
@@ -359,9 +374,9 @@ std::string thresholds_table(const RunResult& r) {
         t.pass ? "<span class=\"ok\">✓</span>" : "<span class=\"bad\">✗</span>";
     std::string actual = esc(report::format_threshold_actual(t));
     if (!t.detail.empty()) actual += " <span class=\"muted\">" + esc(t.detail) + "</span>";
-    out += tr({mark, esc(t.metric), esc(t.expr),
-               esc(report::format_threshold_value(t, t.limit)), actual},
-              "---nn");
+    out += tr(
+        {mark, esc(t.metric), esc(t.expr), esc(report::format_threshold_value(t, t.limit)), actual},
+        "---nn");
   }
   return out + "</table></section>\n";
 }

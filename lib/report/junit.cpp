@@ -16,11 +16,21 @@ std::string xml_escape(const std::string& s) {
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') {
           out += "\xEF\xBF\xBD";
@@ -35,10 +45,10 @@ std::string xml_escape(const std::string& s) {
 struct Case {
   Case(std::string n, std::string cls) : name(std::move(n)), classname(std::move(cls)) {}
   std::string name, classname;
-  std::string failure;        // message; empty -> passed
+  std::string failure;  // message; empty -> passed
   std::string failure_body;
-  std::string skipped;        // message; empty -> not skipped
-  std::string error;          // message; empty -> no error
+  std::string skipped;  // message; empty -> not skipped
+  std::string error;    // message; empty -> no error
   std::string system_out;
 };
 
@@ -83,11 +93,11 @@ std::vector<Case> comparison_cases(const RunResult& r) {
   if (!r.comparison) return cases;
   for (const auto& m : r.comparison->metrics) {
     Case c("regression: " + m.metric, "wslat.regression." + r.scenario_name);
-    const std::string summary = fmt::format(
-        "p50 {} -> {} ({}), p95 {} -> {} ({}), p = {}", format_ms(m.baseline_p50),
-        format_ms(m.current_p50), report::format_pct(m.delta_p50_pct), format_ms(m.baseline_p95),
-        format_ms(m.current_p95), report::format_pct(m.delta_p95_pct),
-        report::format_p_value(m.p_value));
+    const std::string summary =
+        fmt::format("p50 {} -> {} ({}), p95 {} -> {} ({}), p = {}", format_ms(m.baseline_p50),
+                    format_ms(m.current_p50), report::format_pct(m.delta_p50_pct),
+                    format_ms(m.baseline_p95), format_ms(m.current_p95),
+                    report::format_pct(m.delta_p95_pct), report::format_p_value(m.p_value));
     if (m.verdict == "regressed") {
       c.failure = summary;
       c.failure_body = m.reason;
@@ -116,13 +126,12 @@ Case errors_case(const RunResult& r) {
 
 std::string properties(const RunResult& r) {
   std::string out = "    <properties>\n";
-  const std::pair<const char*, std::string> props[] = {
-      {"target", r.target},
-      {"profile", report::describe_profile(r)},
-      {"started_at", r.started_at},
-      {"verdict", report::describe_verdict(r)},
-      {"exit_code", std::to_string(r.exit_code)},
-      {"tool_version", r.tool_version}};
+  const std::pair<const char*, std::string> props[] = {{"target", r.target},
+                                                       {"profile", report::describe_profile(r)},
+                                                       {"started_at", r.started_at},
+                                                       {"verdict", report::describe_verdict(r)},
+                                                       {"exit_code", std::to_string(r.exit_code)},
+                                                       {"tool_version", r.tool_version}};
   for (const auto& [name, value] : props) {
     out += fmt::format("      <property name=\"{}\" value=\"{}\"/>\n", name, xml_escape(value));
   }

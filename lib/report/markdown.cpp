@@ -15,16 +15,33 @@ std::string md(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '\\': case '`': case '*': case '_': case '[': case ']': case '|': case '#':
+      case '\\':
+      case '`':
+      case '*':
+      case '_':
+      case '[':
+      case ']':
+      case '|':
+      case '#':
       case '~':
         out += '\\';
         out += c;
         break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '\n': case '\r': out += ' '; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '\n':
+      case '\r':
+        out += ' ';
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -42,10 +59,10 @@ std::string title(const RunResult& r) {
 }
 
 std::string overview(const RunResult& r) {
-  std::string out = "**Target** " + md(r.target) + " · **Profile** " +
-                    md(report::describe_profile(r)) + "  \n";
-  out += "**Connections** " + report::describe_connections(r) + " in " +
-         format_ms(r.duration_ms) + " · **Load** " + md(report::describe_load(r)) + "  \n";
+  std::string out =
+      "**Target** " + md(r.target) + " · **Profile** " + md(report::describe_profile(r)) + "  \n";
+  out += "**Connections** " + report::describe_connections(r) + " in " + format_ms(r.duration_ms) +
+         " · **Load** " + md(report::describe_load(r)) + "  \n";
   out += "**Started** " + md(r.started_at);
   if (!r.host.empty()) out += " on " + md(r.host);
   if (!r.tool_version.empty()) out += " · wslat " + md(r.tool_version);
@@ -84,19 +101,18 @@ std::string comparison_table(const RunResult& r) {
   if (!c.baseline_started_at.empty()) out += " (" + md(c.baseline_started_at) + ")";
   out += fmt::format(": a regression is slower by > {:g}% and > {}, p < {:g}.\n\n",
                      c.tolerance * 100.0, format_ms(c.noise_floor_ms), c.alpha);
-  out += row({"metric", "baseline p50", "p50", "Δ p50", "baseline p95", "p95", "Δ p95",
-              "p-value", "verdict"});
+  out += row({"metric", "baseline p50", "p50", "Δ p50", "baseline p95", "p95", "Δ p95", "p-value",
+              "verdict"});
   out += "|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
   for (const auto& m : c.metrics) {
     const std::string verdict = m.verdict == "regressed" ? "❌ **regressed**" : md(m.verdict);
-    out += row({md(m.metric) + (m.gated ? "" : " (info)"), format_ms(m.baseline_p50),
-                format_ms(m.current_p50),
-                report::format_delta_ms(m.delta_p50_ms) + " (" +
-                    report::format_pct(m.delta_p50_pct) + ")",
-                format_ms(m.baseline_p95), format_ms(m.current_p95),
-                report::format_delta_ms(m.delta_p95_ms) + " (" +
-                    report::format_pct(m.delta_p95_pct) + ")",
-                report::format_p_value(m.p_value), verdict});
+    out += row(
+        {md(m.metric) + (m.gated ? "" : " (info)"), format_ms(m.baseline_p50),
+         format_ms(m.current_p50),
+         report::format_delta_ms(m.delta_p50_ms) + " (" + report::format_pct(m.delta_p50_pct) + ")",
+         format_ms(m.baseline_p95), format_ms(m.current_p95),
+         report::format_delta_ms(m.delta_p95_ms) + " (" + report::format_pct(m.delta_p95_pct) + ")",
+         report::format_p_value(m.p_value), verdict});
   }
   return out + "\n";
 }
@@ -107,8 +123,8 @@ std::string errors_table(const RunResult& r) {
   out += "|---|---:|---|\n";
   for (const auto& [category, count] : r.errors) {
     auto ex = r.error_examples.find(category);
-    out += row({md(category), std::to_string(count),
-                ex == r.error_examples.end() ? "" : md(ex->second)});
+    out += row(
+        {md(category), std::to_string(count), ex == r.error_examples.end() ? "" : md(ex->second)});
   }
   return out + "\n";
 }

@@ -35,9 +35,8 @@ class Painter {
 // Terminal columns of a UTF-8 string (every code point counts one: enough for the glyphs
 // used here).
 std::size_t display_width(const std::string& s) {
-  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 std::string pad(const std::string& s, std::size_t width, bool right) {
@@ -94,12 +93,11 @@ class Table {
 };
 
 std::string header(const RunResult& r, const Painter& paint) {
-  std::string out = paint("wslat", kBold) + "  " + paint(r.scenario_name, kBold) + "  ->  " +
-                    r.target + "\n";
+  std::string out =
+      paint("wslat", kBold) + "  " + paint(r.scenario_name, kBold) + "  ->  " + r.target + "\n";
   Table t({"", ""}, {false, false});
   t.add({"profile", report::describe_profile(r)});
-  t.add({"connections",
-         report::describe_connections(r) + " in " + format_ms(r.duration_ms)});
+  t.add({"connections", report::describe_connections(r) + " in " + format_ms(r.duration_ms)});
   t.add({"load", report::describe_load(r)});
   std::string started = r.started_at;
   if (!r.host.empty()) started += " on " + r.host;
@@ -113,8 +111,7 @@ std::string header(const RunResult& r, const Painter& paint) {
 
 std::string phase_table(const RunResult& r, const Painter& paint) {
   if (r.metrics.empty()) return "no latency samples: no connection got far enough\n";
-  Table t({"phase", "count", "p50", "p95", "p99", "max"},
-          {false, true, true, true, true, true});
+  Table t({"phase", "count", "p50", "p95", "p99", "max"}, {false, true, true, true, true, true});
   for (const auto& name : ordered_metrics(r)) {
     const Summary& s = r.metrics.at(name).summary;
     t.add({name, std::to_string(s.count), format_ms(s.p50), format_ms(s.p95), format_ms(s.p99),
@@ -142,8 +139,9 @@ std::string errors_section(const RunResult& r, const Painter& paint) {
   Table t({"", "", ""}, {false, true, false});
   for (const auto& [category, count] : r.errors) {
     auto ex = r.error_examples.find(category);
-    t.add({category, std::to_string(count), ex == r.error_examples.end() ? "" : "e.g. " + ex->second},
-          {kRed, nullptr, kDim});
+    t.add(
+        {category, std::to_string(count), ex == r.error_examples.end() ? "" : "e.g. " + ex->second},
+        {kRed, nullptr, kDim});
   }
   std::string rows = t.render(paint, "  ");
   return "\n" + paint("errors", kBold) + "\n" + rows.substr(rows.find('\n') + 1);
@@ -180,7 +178,8 @@ std::string comparison_section(const RunResult& r, const Painter& paint) {
   }
   out += t.render(paint, "  ");
   for (const auto& m : c.metrics) {
-    if (m.verdict != "unchanged" && !m.reason.empty()) out += "  " + m.metric + ": " + m.reason + "\n";
+    if (m.verdict != "unchanged" && !m.reason.empty())
+      out += "  " + m.metric + ": " + m.reason + "\n";
   }
   return out;
 }
@@ -218,7 +217,8 @@ std::string distribution_section(const RunResult& r, const Painter& paint) {
 
 std::string warnings_section(const RunResult& r, const Painter& paint) {
   std::vector<std::string> all = r.warnings;
-  if (r.comparison) all.insert(all.end(), r.comparison->warnings.begin(), r.comparison->warnings.end());
+  if (r.comparison)
+    all.insert(all.end(), r.comparison->warnings.begin(), r.comparison->warnings.end());
   if (all.empty()) return "";
   std::string out = "\n" + paint("warnings", kBold) + "\n";
   for (const auto& w : all) out += "  " + paint("!", kYellow) + " " + w + "\n";
@@ -239,8 +239,8 @@ std::string verdict_line(const RunResult& r, const Painter& paint) {
 std::string render_text(const RunResult& r, const RenderOptions& opts) {
   const Painter paint(opts.color);
   return header(r, paint) + "\n" + phase_table(r, paint) + thresholds_section(r, paint) +
-         errors_section(r, paint) + comparison_section(r, paint) +
-         distribution_section(r, paint) + warnings_section(r, paint) + verdict_line(r, paint);
+         errors_section(r, paint) + comparison_section(r, paint) + distribution_section(r, paint) +
+         warnings_section(r, paint) + verdict_line(r, paint);
 }
 
 }  // namespace wslat

@@ -107,17 +107,18 @@ TEST_CASE("html report renders in headless Chromium as a full page") {
   }
   const std::string dir = fresh_dir("html");
   const std::string html = dir + "/out.html";
-  const auto rendered = run_wslat({"report", fixture_result_file(), "--format", "html", "-o", html});
+  const auto rendered =
+      run_wslat({"report", fixture_result_file(), "--format", "html", "-o", html});
   REQUIRE(rendered.exit_code == 0);
   const std::string page = read_file(html);
   CHECK(page.find("<svg") != std::string::npos);
 
   const std::string png = dir + "/shot.png";
   const auto shot = run_process(
-      {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-       "--no-first-run", "--disable-background-networking", "--disable-component-update",
-       "--disable-sync", "--user-data-dir=" + fresh_dir("chromium-profile"),
-       "--screenshot=" + png, "--window-size=1200,1600", "file://" + html},
+      {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+       "--disable-background-networking", "--disable-component-update", "--disable-sync",
+       "--user-data-dir=" + fresh_dir("chromium-profile"), "--screenshot=" + png,
+       "--window-size=1200,1600", "file://" + html},
       std::chrono::seconds(100));
   INFO("chromium stderr: " << shot.err);
   REQUIRE_FALSE(shot.timed_out);

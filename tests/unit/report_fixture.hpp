@@ -12,16 +12,15 @@ namespace wslat::test {
 // Deterministic, bell-shaped latencies (ms) without a random generator: the mean of three
 // walks with strides co-prime to their moduli, skewed right like real latencies, plus a
 // sparse slow tail.
-inline double fixture_latency_ms(int i, double base, double spread, int tail_every,
-                                 double tail) {
-  const double walk = (static_cast<double>((i * 37) % 101) / 100.0 +
-                       static_cast<double>((i * 53) % 97) / 96.0 +
-                       static_cast<double>((i * 71) % 89) / 88.0) / 3.0;
+inline double fixture_latency_ms(int i, double base, double spread, int tail_every, double tail) {
+  const double walk =
+      (static_cast<double>((i * 37) % 101) / 100.0 + static_cast<double>((i * 53) % 97) / 96.0 +
+       static_cast<double>((i * 71) % 89) / 88.0) /
+      3.0;
   return base + spread * walk * walk + (i % tail_every == tail_every - 1 ? tail : 0.0);
 }
 
-inline Histogram fixture_histogram(int n, double base, double spread, int tail_every,
-                                   double tail) {
+inline Histogram fixture_histogram(int n, double base, double spread, int tail_every, double tail) {
   Histogram h;
   for (int i = 0; i < n; ++i) {
     const double ms = fixture_latency_ms(i, base, spread, tail_every, tail);
@@ -43,9 +42,8 @@ inline ThresholdOutcome fixture_threshold(const RunResult& r, const std::string&
 }
 
 inline MetricComparison fixture_comparison(const RunResult& r, const std::string& metric,
-                                           double baseline_p50, double baseline_p95,
-                                           double p_value, const std::string& verdict,
-                                           const std::string& reason) {
+                                           double baseline_p50, double baseline_p95, double p_value,
+                                           const std::string& verdict, const std::string& reason) {
   const Summary& s = r.metrics.at(metric).summary;
   MetricComparison c;
   c.metric = metric;
@@ -88,8 +86,8 @@ inline void fixture_identity(RunResult& r) {
   r.load.model = "closed";
   r.load.concurrency = 20;
   r.load.achieved_rate = 162.0;
-  r.timeouts_ms = {{"connect", 1500.0}, {"handshake", 1500.0}, {"message", 1500.0},
-                   {"close", 600.0}};
+  r.timeouts_ms = {
+      {"connect", 1500.0}, {"handshake", 1500.0}, {"message", 1500.0}, {"close", 600.0}};
   r.request_headers = {{"Authorization", "***"}, {"X-Client", "wslat"}};
   r.warnings = {"baseline was recorded with profile staging, this run used local"};
 }

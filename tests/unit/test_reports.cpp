@@ -8,8 +8,8 @@
 #include <regex>
 #include <sstream>
 
-#include "report.hpp"
 #include "error.hpp"
+#include "report.hpp"
 #include "report_fixture.hpp"
 
 namespace {
@@ -29,8 +29,7 @@ void check_golden(const std::string& name, const std::string& actual) {
     return;
   }
   std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "missing golden file " << path
-                                                    << " (run with WSLAT_UPDATE_GOLDEN=1)");
+  REQUIRE_MESSAGE(in.good(), "missing golden file " << path << " (run with WSLAT_UPDATE_GOLDEN=1)");
   std::stringstream expected;
   expected << in.rdbuf();
   // Compare line by line first so a failure points at the first differing line.
@@ -91,8 +90,9 @@ TEST_CASE("junit counts tests, failures and skipped cases") {
   // 2 thresholds + 3 compared metrics + errors = 6; the failing threshold and the
   // regressed metric fail; the inconclusive metric is skipped.
   std::smatch m;
-  const std::regex counts("<testsuite name=\"[^\"]*\" tests=\"(\\d+)\" failures=\"(\\d+)\" "
-                          "errors=\"(\\d+)\" skipped=\"(\\d+)\" time=\"([0-9.]+)\"");
+  const std::regex counts(
+      "<testsuite name=\"[^\"]*\" tests=\"(\\d+)\" failures=\"(\\d+)\" "
+      "errors=\"(\\d+)\" skipped=\"(\\d+)\" time=\"([0-9.]+)\"");
   REQUIRE(std::regex_search(xml, m, counts));
   CHECK(m[1] == "6");
   CHECK(m[2] == "2");

@@ -65,8 +65,8 @@ TEST_CASE("result JSON carries every stable field of the SPEC under its name") {
   }
   CHECK(j["connections"] == json({{"attempted", 200}, {"opened", 197}, {"failed", 3}}));
   CHECK(j["errors"]["close.1011"] == 2);
-  for (const char* key : {"count", "min", "mean", "stddev", "p50", "p90", "p95", "p99",
-                          "p99.9", "max", "histogram"}) {
+  for (const char* key : {"count", "min", "mean", "stddev", "p50", "p90", "p95", "p99", "p99.9",
+                          "max", "histogram"}) {
     CHECK_MESSAGE(j["metrics"]["handshake"].contains(key), key);
   }
   const json& t = j["thresholds"][1];
