@@ -98,8 +98,7 @@ void add_serve(CLI::App& app, Action& action) {
                   "Text message (usually JSON) sent right after the connection opens");
   sub->add_option("--welcome-delay", args->welcome_delay, "Wait this long before the welcome");
   sub->add_option("--echo-delay", args->echo_delay, "Wait this long before each echo");
-  sub->add_option("--jitter", args->jitter,
-                  "Add a uniform random [0, D) to every delay above");
+  sub->add_option("--jitter", args->jitter, "Add a uniform random [0, D) to every delay above");
   sub->add_option("--close-after-open", args->close_after_open,
                   "Close with this code right after open (after the welcome), e.g. 1011");
   sub->add_option("--reject", args->reject, "Answer the upgrade with this HTTP status, e.g. 403");

@@ -29,7 +29,8 @@ struct ServerOptions {
   // Hostile behaviours (tests and demos): "" (none), "silent" (accept TCP, never answer),
   // "garbage" (non-HTTP reply), "bad-accept" (101 with a wrong Sec-WebSocket-Accept),
   // "close-in-handshake" (close TCP after reading the request), "reset-after-open"
-  // (RST after the first message), "oversize" (a frame of max-size+1 after open),
+  // (RST when the first message arrives, instead of its echo), "oversize" (a frame header
+  // announcing 16 MiB + 1 bytes after open, then that payload),
   // "invalid-utf8" (text frame with invalid UTF-8 after open), "no-close-reply"
   // (never answers a close frame), "stall-reads" (stops reading after open).
   std::string mode;

@@ -21,9 +21,9 @@
 #include <string_view>
 #include <thread>
 
+#include <fmt/format.h>
 #include <asio.hpp>
 #include <asio/ssl.hpp>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
@@ -66,7 +66,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -118,8 +119,8 @@ bool parse_request(std::string_view head, Request& req) {
 
 std::string base64(const unsigned char* data, std::size_t n) {
   std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                  static_cast<int>(n));
+  const int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   out.resize(static_cast<std::size_t>(len));
   return out;
 }
@@ -136,31 +137,49 @@ std::string accept_key(std::string_view client_key) {
 bool valid_client_key(std::string_view key) {
   if (key.size() != 24 || key.substr(22) != "==") return false;
   return std::all_of(key.begin(), key.begin() + 22, [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
   });
 }
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 400 ? "Other" : (status < 500 ? "Client Error" : "Server Error");
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 426:
+      return "Upgrade Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return status < 400 ? "Other" : (status < 500 ? "Client Error" : "Server Error");
   }
 }
 
@@ -239,8 +258,8 @@ bool valid_utf8(const std::uint8_t* s, std::size_t n) {
       if ((s[i + k] & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (s[i + k] & 0x3Fu);
     }
-    const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                          (len == 4 && cp < 0x10000);
+    const bool overlong =
+        (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
     if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
     i += len;
   }
@@ -417,9 +436,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     std::string key(req.header("Sec-WebSocket-Key"));
     if (opts_.mode == "bad-accept") key += "x";  // a well-formed but wrong accept value
     std::string answer = switching_protocols(accept_key(key), first_subprotocol(req));
-    after(delay_timer_, opts_.handshake_delay, [this, answer = std::move(answer)]() mutable {
-      answer_upgrade(std::move(answer));
-    });
+    after(delay_timer_, opts_.handshake_delay,
+          [this, answer = std::move(answer)]() mutable { answer_upgrade(std::move(answer)); });
   }
 
   void answer_upgrade(std::string switching) {
@@ -753,8 +771,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
 void check_duration_key(const nlohmann::json& v, const std::string& where, Duration& out) {
   if (!v.is_string()) {
-    throw UsageError(fmt::format("{}: expected a duration string such as \"250ms\", got {}", where,
-                                 v.dump()));
+    throw UsageError(
+        fmt::format("{}: expected a duration string such as \"250ms\", got {}", where, v.dump()));
   }
   out = parse_duration_or_throw(v.get<std::string>(), where);
 }
@@ -777,9 +795,10 @@ tcp::endpoint resolve_listen_endpoint(const ServerOptions& opts) {
   tcp::resolver resolver(io);
   const auto results = resolver.resolve(opts.host, std::to_string(opts.port), ec);
   if (ec || results.empty()) {
-    throw RunError(fmt::format("serve: cannot resolve host \"{}\": {}; give an IP address or a "
-                               "resolvable name with --host",
-                               opts.host, ec ? ec.message() : "no address"));
+    throw RunError(
+        fmt::format("serve: cannot resolve host \"{}\": {}; give an IP address or a "
+                    "resolvable name with --host",
+                    opts.host, ec ? ec.message() : "no address"));
   }
   return results.begin()->endpoint();
 }
@@ -791,15 +810,17 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const ServerOptions& opts) 
   std::error_code ec;
   ctx->use_certificate_chain_file(opts.tls_cert, ec);
   if (ec) {
-    throw UsageError(fmt::format("serve: cannot load TLS certificate \"{}\": {}; give a PEM "
-                                 "certificate (chain) file",
-                                 opts.tls_cert, ec.message()));
+    throw UsageError(
+        fmt::format("serve: cannot load TLS certificate \"{}\": {}; give a PEM "
+                    "certificate (chain) file",
+                    opts.tls_cert, ec.message()));
   }
   ctx->use_private_key_file(opts.tls_key, asio::ssl::context::pem, ec);
   if (ec) {
-    throw UsageError(fmt::format("serve: cannot load TLS key \"{}\": {}; give the PEM private key "
-                                 "that matches the certificate",
-                                 opts.tls_key, ec.message()));
+    throw UsageError(
+        fmt::format("serve: cannot load TLS key \"{}\": {}; give the PEM private key "
+                    "that matches the certificate",
+                    opts.tls_key, ec.message()));
   }
   return ctx;
 }
@@ -808,21 +829,23 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const ServerOptions& opts) 
 
 const std::vector<std::string>& server_modes() {
   static const std::vector<std::string> modes{
-      "silent",           "garbage",  "bad-accept",   "close-in-handshake", "reset-after-open",
-      "oversize",         "invalid-utf8", "no-close-reply", "stall-reads"};
+      "silent",   "garbage",      "bad-accept",     "close-in-handshake", "reset-after-open",
+      "oversize", "invalid-utf8", "no-close-reply", "stall-reads"};
   return modes;
 }
 
 void check_server_options(const ServerOptions& opts, const std::string& where) {
   if (opts.close_after_open && !sendable_close_code(*opts.close_after_open)) {
-    throw UsageError(fmt::format("{}: close code {} cannot be sent; use 1000-1003, 1007-1014 or "
-                                 "3000-4999 (e.g. 1011)",
-                                 where, *opts.close_after_open));
+    throw UsageError(
+        fmt::format("{}: close code {} cannot be sent; use 1000-1003, 1007-1014 or "
+                    "3000-4999 (e.g. 1011)",
+                    where, *opts.close_after_open));
   }
   if (opts.reject_status && (*opts.reject_status < 200 || *opts.reject_status > 599)) {
-    throw UsageError(fmt::format("{}: reject status {} is not a non-101 HTTP status; use 200-599 "
-                                 "(e.g. 403 or 502)",
-                                 where, *opts.reject_status));
+    throw UsageError(
+        fmt::format("{}: reject status {} is not a non-101 HTTP status; use 200-599 "
+                    "(e.g. 403 or 502)",
+                    where, *opts.reject_status));
   }
   const auto& modes = server_modes();
   if (!opts.mode.empty() && std::find(modes.begin(), modes.end(), opts.mode) == modes.end()) {
@@ -833,16 +856,17 @@ void check_server_options(const ServerOptions& opts, const std::string& where) {
     throw UsageError(fmt::format("{}: threads must be 1..256, got {}", where, opts.threads));
   }
   if (opts.tls_cert.empty() != opts.tls_key.empty()) {
-    throw UsageError(fmt::format("{}: TLS needs both a certificate and a key (--tls-cert and "
-                                 "--tls-key)",
-                                 where));
+    throw UsageError(
+        fmt::format("{}: TLS needs both a certificate and a key (--tls-cert and "
+                    "--tls-key)",
+                    where));
   }
 }
 
 ServerOptions server_options_from_json(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) {
-    throw UsageError(fmt::format("{}: expected an object of serve options, got {}", where,
-                                 j.dump()));
+    throw UsageError(
+        fmt::format("{}: expected an object of serve options, got {}", where, j.dump()));
   }
   ServerOptions opts;
   for (const auto& [key, v] : j.items()) {
@@ -900,9 +924,10 @@ struct EmbeddedServer::Impl {
     if (!ec) acceptor->listen(kBacklog, ec);
     if (ec) {
       acceptor.reset();
-      throw RunError(fmt::format("serve: cannot listen on {}:{}: {}; pick a free port (--port 0 "
-                                 "for an ephemeral one) or another --host",
-                                 settings.opts.host, settings.opts.port, ec.message()));
+      throw RunError(
+          fmt::format("serve: cannot listen on {}:{}: {}; pick a free port (--port 0 "
+                      "for an ephemeral one) or another --host",
+                      settings.opts.host, settings.opts.port, ec.message()));
     }
     port = acceptor->local_endpoint().port();
     accept_retry = std::make_unique<asio::steady_timer>(home.io);

@@ -64,9 +64,9 @@ std::string raw_http(std::uint16_t port, const std::string& request) {
 TEST_CASE("serve announces its URL and echoes text and binary messages with their type") {
   auto server = start_serve();
   CHECK(server.url().rfind("ws://127.0.0.1:", 0) == 0);
-  const json r = ws_client(server.url(), {"--send", "hello", "--send-binary", "00ff10",
-                                          "--expect", "2", "--subprotocol", "chat.v1",
-                                          "--subprotocol", "chat.v2"});
+  const json r =
+      ws_client(server.url(), {"--send", "hello", "--send-binary", "00ff10", "--expect", "2",
+                               "--subprotocol", "chat.v1", "--subprotocol", "chat.v2"});
   CHECK(r["error"].is_null());
   REQUIRE(r["received"].size() == 2);
   CHECK(r["received"][0]["type"] == "text");
@@ -157,8 +157,8 @@ TEST_CASE("EmbeddedServer answers a plain GET with 426 and oversized headers wit
   const std::string plain = raw_http(server.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(plain.rfind("HTTP/1.1 426 Upgrade Required\r\n", 0) == 0);
   CHECK(plain.find("WebSocket") != std::string::npos);
-  const std::string big = raw_http(
-      server.port(), "GET / HTTP/1.1\r\nX-Big: " + std::string(17000, 'a') + "\r\n\r\n");
+  const std::string big =
+      raw_http(server.port(), "GET / HTTP/1.1\r\nX-Big: " + std::string(17000, 'a') + "\r\n\r\n");
   CHECK(big.rfind("HTTP/1.1 431 ", 0) == 0);
 }
 
@@ -220,10 +220,9 @@ TEST_CASE("server_options_from_json reads the scenario's embedded block") {
   CHECK(o.threads == 3);
   CHECK(server_options_from_json(json::parse(R"({"welcome": "hi"})"), "x").welcome == "hi");
 
-  CHECK_THROWS_WITH_AS(server_options_from_json(json::parse(R"({"welcom": "hi"})"),
-                                                "scenario.json: /embedded"),
-                       doctest::Contains("scenario.json: /embedded: unknown key \"welcom\""),
-                       UsageError);
+  CHECK_THROWS_WITH_AS(
+      server_options_from_json(json::parse(R"({"welcom": "hi"})"), "scenario.json: /embedded"),
+      doctest::Contains("scenario.json: /embedded: unknown key \"welcom\""), UsageError);
   CHECK_THROWS_AS(server_options_from_json(json::parse(R"({"mode": "evil"})"), "e"), UsageError);
   CHECK_THROWS_AS(server_options_from_json(json::parse(R"({"close_after_open": 1005})"), "e"),
                   UsageError);
