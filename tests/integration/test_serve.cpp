@@ -139,6 +139,17 @@ TEST_CASE("serve hostile modes: silent never answers, bad-accept fails the hands
   }
 }
 
+TEST_CASE("serve prints its URL first and exits 0 on SIGTERM") {
+  // coreutils' timeout sends SIGTERM after 3 s (ample time to start) and, with
+  // --preserve-status, exits with the server's own status.
+  const ProcessResult r = run_process(
+      {"timeout", "--preserve-status", "-s", "TERM", "3", wslat_binary(), "serve", "--port", "0"},
+      std::chrono::seconds(30));
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.rfind("listening on ws://127.0.0.1:", 0) == 0);
+  CHECK(r.out.find("/\n") != std::string::npos);
+}
+
 TEST_CASE("serve rejects bad options with exit 64 and says which") {
   const ProcessResult bare = run_wslat({"serve", "--echo-delay", "5"});
   CHECK(bare.exit_code == 64);
