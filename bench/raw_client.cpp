@@ -179,7 +179,8 @@ Frame parse_frame(const std::string& buf) {
   fr.opcode = b0 & 0x0f;
   fr.payload = buf.substr(pos, len);
   if (masked) {
-    for (std::size_t i = 0; i < len; ++i) fr.payload[i] = static_cast<char>(fr.payload[i] ^ mask[i % 4]);
+    for (std::size_t i = 0; i < len; ++i)
+      fr.payload[i] = static_cast<char>(fr.payload[i] ^ mask[i % 4]);
   }
   fr.total = pos + len;
   return fr;
@@ -304,7 +305,8 @@ bool one_cycle(const Options& o, const sockaddr_in& sa, std::mt19937& rng, Sampl
   return ok;
 }
 
-void run_sequential(const Options& o) {
+// Each mode returns false when nothing succeeded (exit 3, as wslat's "could not run").
+bool run_sequential(const Options& o) {
   const sockaddr_in sa = target_address(o);
   std::mt19937 rng(12345);
   Samples s;
@@ -317,6 +319,7 @@ void run_sequential(const Options& o) {
     }
   }
   print_result(o, s, std::chrono::duration<double>(Clock::now() - start).count());
+  return s.cycles > 0;
 }
 
 // ---- concurrent and hold: non-blocking sockets on one epoll --------------------------------
@@ -497,11 +500,12 @@ class Loop {
   Samples s_;
 };
 
-void run_concurrent(const Options& o) {
+bool run_concurrent(const Options& o) {
   Loop loop(o, false);
   const auto start = Clock::now();
   loop.run(o.count, std::min(o.concurrency, o.count));
   print_result(o, loop.samples(), std::chrono::duration<double>(Clock::now() - start).count());
+  return loop.samples().cycles > 0;
 }
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -512,16 +516,17 @@ constexpr long kHoldHandshakesInFlight = 500;  // the same in node_client.js and
 // Opens N connections (at most kHoldHandshakesInFlight handshakes at once, so the listen
 // backlog never overflows), prints when all are open, then holds them until stdin reaches EOF
 // or a signal arrives.
-void run_hold(Options o) {
+bool run_hold(Options o) {
   o.concurrency = std::min(o.count, kHoldHandshakesInFlight);
   Loop loop(o, true);
   const auto start = Clock::now();
   loop.run(o.count, o.concurrency);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("{\"client\": \"raw\", \"mode\": \"hold\", \"open\": %ld, \"errors\": %ld, "
-              "\"duration_s\": %.6f, \"handshake_ms\": %s}\n",
-              loop.open_count(), loop.samples().errors, seconds,
-              summary_json(loop.samples().handshake_ms).c_str());
+  std::printf(
+      "{\"client\": \"raw\", \"mode\": \"hold\", \"open\": %ld, \"errors\": %ld, "
+      "\"duration_s\": %.6f, \"handshake_ms\": %s}\n",
+      loop.open_count(), loop.samples().errors, seconds,
+      summary_json(loop.samples().handshake_ms).c_str());
   std::fflush(stdout);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
@@ -531,6 +536,7 @@ void run_hold(Options o) {
     if (poll(&p, 1, 200) > 0 && ::read(0, &c, 1) <= 0) break;
   }
   loop.close_all();
+  return loop.open_count() > 0;
 }
 
 }  // namespace
@@ -539,12 +545,13 @@ int main(int argc, char** argv) {
   const Options o = parse_args(argc, argv);
   raise_fd_limit();
   std::signal(SIGPIPE, SIG_IGN);
+  bool ok = false;
   if (o.mode == "sequential") {
-    run_sequential(o);
+    ok = run_sequential(o);
   } else if (o.mode == "concurrent") {
-    run_concurrent(o);
+    ok = run_concurrent(o);
   } else {
-    run_hold(o);
+    ok = run_hold(o);
   }
-  return 0;
+  return ok ? 0 : 3;
 }
