@@ -1,0 +1,246 @@
+// `wslat run` against hostile servers (`wslat serve --mode ...`): every misbehaviour ends up
+// in its error category, in time (each phase has a timeout), counted in the report, with the
+// exit code the SPEC gives. Loopback only; every run has a deadline.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace wslat::test {
+namespace {
+
+using nlohmann::json;
+
+// The production profile (x1.0, margin 20%) scales every written timeout by 1.2.
+constexpr double kScale = 1.2;
+// Process start, the embedded report, a busy 2-core machine and sanitizer builds. Still well
+// below the 5 s default timeouts, so a configured timeout that is ignored is caught.
+constexpr double kSlackMs = 3000;
+constexpr int kConnections = 3;
+
+// Small timeouts so a hang shows; all connections at once so their timeouts overlap.
+json base_scenario(const std::string& name, const std::string& url, json steps) {
+  return {{"name", name},
+          {"target", url},
+          {"load", {{"connections", kConnections}, {"concurrency", kConnections}}},
+          {"timeouts",
+           {{"connect", "1s"}, {"handshake", "500ms"}, {"message", "1s"}, {"close", "500ms"}}},
+          {"steps", std::move(steps)}};
+}
+
+json echo_steps() {
+  return json::array({{{"connect", json::object()}},
+                      {{"send", {{"text", "hello"}}}},
+                      {{"expect", {{"text", "hello"}, {"within", "1s"}}}},
+                      {{"close", {{"code", 1000}}}}});
+}
+
+struct Outcome {
+  ProcessResult process;
+  json result;       // from --export-json
+  std::string text;  // the text report on stdout
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs the scenario (text report on stdout, JSON exported) and checks the run ended within
+// `budget_ms` (the written timeouts that can apply, before profile scaling) plus slack.
+Outcome run_hostile(const json& scenario, double budget_ms) {
+  const std::string name = scenario.at("name");
+  const auto file = write_temp_file("hostile-" + name + ".json", scenario.dump(2));
+  const auto exported = temp_dir() + "/hostile-" + name + ".result.json";
+  Outcome o;
+  o.process = run_wslat({"run", file, "--env", "production", "--no-save", "--quiet",
+                         "--export-json", exported},
+                        std::chrono::seconds(60));
+  INFO("stderr: " << o.process.err);
+  INFO("stdout: " << o.process.out);
+  REQUIRE_FALSE(o.process.timed_out);
+  o.text = o.process.out;
+  o.result = json::parse(read_file(exported));
+  const double limit = budget_ms * kScale;
+  MESSAGE(name << ": detected in " << o.result.value("duration_ms", -1.0) << " ms of run ("
+               << o.process.wall_ms << " ms process) against a budget of " << limit << " ms");
+  CHECK(o.result["duration_ms"].get<double>() < limit + kSlackMs);
+  CHECK(o.process.wall_ms < limit + kSlackMs);
+  return o;
+}
+
+// Every connection failed with `category`, and both the JSON and the text report say so.
+void check_counted(const Outcome& o, const std::string& category, int exit_code) {
+  INFO("stderr: " << o.process.err);
+  INFO("errors: " << o.result["errors"].dump());
+  CHECK(o.result["errors"].value(category, 0) == kConnections);
+  CHECK(o.result["errors"].size() == 1);  // nothing else was counted on the side
+  CHECK(o.result["connections"]["attempted"] == kConnections);
+  CHECK(o.result["connections"]["failed"] == kConnections);
+  CHECK(o.text.find(category) != std::string::npos);
+  CHECK(o.process.exit_code == exit_code);
+  CHECK(o.result["exit_code"] == exit_code);
+  CHECK(o.result["verdict"] == (exit_code == 3 ? "error" : "fail"));
+  CHECK(o.result["interrupted"] == false);
+}
+
+// Failures before open: nothing could be measured, exit 3 ("could not run").
+void check_before_open(const Outcome& o, const std::string& category) {
+  CHECK(o.result["connections"]["opened"] == 0);
+  check_counted(o, category, 3);
+}
+
+// Failures after open: the run happened, the errors threshold (rate < 1%) is breached.
+void check_after_open(const Outcome& o, const std::string& category) {
+  CHECK(o.result["connections"]["opened"] == kConnections);
+  check_counted(o, category, 1);
+}
+
+TEST_CASE("hostile: a server that accepts TCP and never answers is upgrade.timeout") {
+  auto server = start_serve({"--mode", "silent"});
+  const auto o = run_hostile(base_scenario("silent", server.url(), echo_steps()), 500);
+  check_before_open(o, "upgrade.timeout");
+  // Not before the handshake timeout either: the timer is the scaled one.
+  CHECK(o.result["duration_ms"].get<double>() >= 500 * kScale * 0.95);
+}
+
+TEST_CASE("hostile: garbage instead of an HTTP answer is upgrade.invalid") {
+  auto server = start_serve({"--mode", "garbage"});
+  const auto o = run_hostile(base_scenario("garbage", server.url(), echo_steps()), 500);
+  check_before_open(o, "upgrade.invalid");
+}
+
+TEST_CASE("hostile: 101 with a wrong Sec-WebSocket-Accept is upgrade.invalid") {
+  auto server = start_serve({"--mode", "bad-accept"});
+  const auto o = run_hostile(base_scenario("bad-accept", server.url(), echo_steps()), 500);
+  check_before_open(o, "upgrade.invalid");
+}
+
+TEST_CASE("hostile: an upgrade answered with 403, 502 or 503 and a body is http.<status>") {
+  for (const std::string status : {"403", "502", "503"}) {
+    INFO("status " << status);
+    auto server = start_serve({"--reject", status});
+    const auto o =
+        run_hostile(base_scenario("reject-" + status, server.url(), echo_steps()), 500);
+    check_before_open(o, "http." + status);
+    // The example names the status so the user sees what the server said.
+    CHECK(o.result["error_examples"]["http." + status].get<std::string>().find(status) !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("hostile: a server closing TCP during the handshake is reset") {
+  auto server = start_serve({"--mode", "close-in-handshake"});
+  const auto o =
+      run_hostile(base_scenario("close-in-handshake", server.url(), echo_steps()), 500);
+  check_before_open(o, "reset");
+}
+
+TEST_CASE("hostile: a server resetting mid-session is reset") {
+  auto server = start_serve({"--mode", "reset-after-open"});
+  const auto o = run_hostile(base_scenario("reset-after-open", server.url(), echo_steps()),
+                             500 + 1000);
+  check_after_open(o, "reset");
+}
+
+TEST_CASE("hostile: a server closing with 1011 right after open is close.1011") {
+  auto server = start_serve({"--close-after-open", "1011"});
+  const auto o = run_hostile(base_scenario("close-1011", server.url(), echo_steps()), 500 + 1000);
+  check_after_open(o, "close.1011");
+}
+
+TEST_CASE("hostile: a frame larger than max_message_size is protocol") {
+  auto server = start_serve({"--mode", "oversize"});
+  auto s = base_scenario("oversize", server.url(), echo_steps());
+  s["max_message_size"] = "1KiB";
+  const auto o = run_hostile(s, 500 + 1000);
+  check_after_open(o, "protocol");
+}
+
+TEST_CASE("hostile: invalid UTF-8 in a text frame is protocol") {
+  auto server = start_serve({"--mode", "invalid-utf8"});
+  const auto o = run_hostile(base_scenario("invalid-utf8", server.url(), echo_steps()), 1500);
+  check_after_open(o, "protocol");
+}
+
+TEST_CASE("hostile: a server that never answers the close frame is close.timeout") {
+  auto server = start_serve({"--mode", "no-close-reply"});
+  // The echo still works: only the close handshake is left unanswered.
+  const auto o = run_hostile(base_scenario("no-close-reply", server.url(), echo_steps()),
+                             500 + 1000 + 500);
+  check_after_open(o, "close.timeout");
+  CHECK(o.result["metrics"].contains("rtt"));
+}
+
+TEST_CASE("hostile: a server that never sends the expected message is message.timeout") {
+  auto server = start_serve();  // echoes "hello", never "never"
+  json steps = echo_steps();
+  steps[2]["expect"] = {{"text", "never"}, {"within", "500ms"}};
+  const auto o = run_hostile(base_scenario("message-timeout", server.url(), steps), 500);
+  check_after_open(o, "message.timeout");
+  CHECK(o.result["duration_ms"].get<double>() >= 500 * kScale * 0.95);
+}
+
+TEST_CASE("hostile: a server that stops reading (slow consumer) times out, never hangs") {
+  auto server = start_serve({"--mode", "stall-reads"});
+  // 8 MiB per connection: more than an unread loopback socket buffers, so writes back up.
+  json steps = json::array(
+      {{{"connect", json::object()}},
+       {{"repeat", {{"times", 8}, {"steps", json::array({{{"send", {{"size", "1MiB"}}}}})}}}},
+       {{"expect", {{"any", true}, {"within", "1s"}}}},
+       {{"close", {{"code", 1000}}}}});
+  // Budget: the expect and the close, plus 1 s for websocketpp's socket shutdown timer and
+  // the CPU time of framing 24 MiB (seconds in a Debug or sanitizer build).
+  const auto o =
+      run_hostile(base_scenario("stall-reads", server.url(), steps), 1000 + 500 + 1000 + 2000);
+  CHECK(o.result["connections"]["opened"] == kConnections);
+  const auto& errors = o.result["errors"];
+  INFO("errors: " << errors.dump());
+  CHECK(errors.value("message.timeout", 0) + errors.value("close.timeout", 0) == kConnections);
+  CHECK(errors.value("reset", 0) == 0);  // the server reset nothing: wslat gave up on it
+  CHECK(o.result["connections"]["failed"] == kConnections);
+  CHECK(o.process.exit_code == 1);
+}
+
+TEST_CASE("resources: more connections than the soft RLIMIT_NOFILE still run") {
+  // Debian's usual soft limit is 1024 against a much higher hard one; each connection is a
+  // descriptor. Here: soft 256 (hard left as is, at least 4096 is needed), 400 at once.
+  const auto hard = run_process({"/bin/sh", "-c", "ulimit -Hn"});
+  const std::string h = hard.out.substr(0, hard.out.find('\n'));
+  if (h != "unlimited" && std::stol(h) < 4096) {
+    MESSAGE("hard RLIMIT_NOFILE is " << h << ": cannot check raising the soft limit");
+    return;
+  }
+  auto server = start_serve();
+  json s = base_scenario("nofile", server.url(), echo_steps());
+  s["load"] = {{"connections", 400}, {"concurrency", 400}};
+  s["timeouts"] = {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}};
+  // The sleep keeps all 400 open at the same time.
+  s["steps"] = json::array({{{"connect", json::object()}},
+                            {{"send", {{"text", "hello"}}}},
+                            {{"expect", {{"text", "hello"}}}},
+                            {{"sleep", "1s"}},
+                            {{"close", {{"code", 1000}}}}});
+  const auto file = write_temp_file("nofile.json", s.dump(2));
+  const auto exported = temp_dir() + "/nofile.result.json";
+  const auto r = run_process({"/bin/sh", "-c", "ulimit -Sn 256 && exec \"$0\" \"$@\"",
+                              wslat_binary(), "run", file, "--env", "production", "--no-save",
+                              "--quiet", "--threads", "2", "--export-json", exported},
+                             std::chrono::seconds(90));
+  INFO("stderr: " << r.err);
+  REQUIRE_FALSE(r.timed_out);
+  const json result = json::parse(read_file(exported));
+  INFO("errors: " << result["errors"].dump());
+  CHECK(result["connections"]["opened"] == 400);
+  CHECK(result["errors"].empty());
+  CHECK(r.exit_code == 0);
+}
+
+}  // namespace
+}  // namespace wslat::test

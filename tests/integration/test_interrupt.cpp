@@ -1,0 +1,295 @@
+// Ctrl-C during `wslat run`: the first SIGINT stops the run politely (open connections close
+// within the close timeout) and still writes every output marked "interrupted", exit 130; a
+// second SIGINT leaves at once and never leaves a half-written file behind.
+#include <doctest/doctest.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace wslat::test {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// The wslat binary as a child we can signal while reading its output (the harness's
+// run_process only returns once the child is gone).
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& args) {
+    std::array<int, 2> out{}, err{};
+    if (::pipe(out.data()) != 0 || ::pipe(err.data()) != 0) throw std::runtime_error("pipe");
+    std::vector<std::string> argv{wslat_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) exec_child(argv, out[1], err[1]);
+    ::close(out[1]);
+    ::close(err[1]);
+    fds_ = {{{out[0], POLLIN, 0}, {err[0], POLLIN, 0}}};
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    for (auto& f : fds_) {
+      if (f.fd >= 0) ::close(f.fd);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  void signal(int sig) const { ::kill(pid_, sig); }
+
+  // Reads output for at most `ms`; false once both pipes are closed (the child is done).
+  bool pump(int ms) {
+    if (fds_[0].fd < 0 && fds_[1].fd < 0) return false;
+    if (::poll(fds_.data(), fds_.size(), ms) <= 0) return true;
+    std::array<char, 65536> buf{};
+    for (std::size_t i = 0; i < fds_.size(); ++i) {
+      if (fds_[i].fd < 0 || (fds_[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      const ssize_t got = ::read(fds_[i].fd, buf.data(), buf.size());
+      if (got <= 0) {
+        ::close(fds_[i].fd);
+        fds_[i].fd = -1;
+        continue;
+      }
+      (i == 0 ? out_ : err_).append(buf.data(), static_cast<std::size_t>(got));
+    }
+    return true;
+  }
+
+  // Pumps until `pred()` holds or `deadline_ms` passed; returns pred().
+  template <typename Pred>
+  bool pump_until(Pred pred, double deadline_ms) {
+    const auto start = Clock::now();
+    while (!pred() && ms_since(start) < deadline_ms) {
+      if (!pump(50)) break;
+    }
+    return pred();
+  }
+
+  // Drains the output and reaps the child; the exit code, or -1 if it had to be killed.
+  int wait(double deadline_ms) {
+    const auto start = Clock::now();
+    while (pump(50)) {
+      if (ms_since(start) > deadline_ms) {
+        ::kill(pid_, SIGKILL);
+        break;
+      }
+    }
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return -1;
+  }
+
+  bool exited() {
+    if (pid_ <= 0) return true;
+    int status = 0;
+    const pid_t got = ::waitpid(pid_, &status, WNOHANG);
+    if (got != pid_) return false;
+    pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return true;
+  }
+  int exit_code() const { return exit_code_; }
+
+  const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
+
+ private:
+  [[noreturn]] static void exec_child(std::vector<std::string> argv, int out, int err) {
+    for (const char* name : {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE",
+                             "GITHUB_STEP_SUMMARY"}) {
+      ::unsetenv(name);
+    }
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(err, STDERR_FILENO);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    std::vector<char*> c;
+    for (auto& a : argv) c.push_back(a.data());
+    c.push_back(nullptr);
+    ::execv(c[0], c.data());
+    std::_Exit(127);
+  }
+
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+  std::array<pollfd, 2> fds_{};
+  std::string out_, err_;
+};
+
+// A progress line ("wslat: 1.0s/30.0s · 20.0/s · 0 errors · ...") shows the run is under way.
+bool running(const Child& c) {
+  const auto& e = c.err();
+  const auto at = e.find("wslat: ");
+  return at != std::string::npos && e.find(" errors", at) != std::string::npos &&
+         e.find('\n', at) != std::string::npos;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Every file under `dir` (recursively), as paths.
+std::vector<std::string> files_under(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string path = dir + "/" + name;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      for (auto& f : files_under(path)) out.push_back(std::move(f));
+    } else {
+      out.push_back(path);
+    }
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::string fresh_dir(const std::string& name) {
+  const std::string dir = temp_dir() + "/" + name;
+  ::mkdir(dir.c_str(), 0755);
+  return dir;
+}
+
+// An open-model scenario that would last 30 s: 20 connections/s, each holding a while.
+std::string long_scenario(const std::string& name, const std::string& url,
+                          const std::string& close_timeout) {
+  json s = {{"name", name},
+            {"target", url},
+            {"load", {{"rate", "20/s"}, {"duration", "30s"}}},
+            {"timeouts",
+             {{"connect", "2s"}, {"handshake", "2s"}, {"message", "2s"}, {"close", close_timeout}}},
+            {"steps", json::array({{{"send", {{"text", "hi"}}}},
+                                   {{"expect", {{"text", "hi"}}}},
+                                   {{"sleep", "500ms"}},
+                                   {{"close", {{"code", 1000}}}}})}};
+  return write_temp_file(name + ".json", s.dump(2));
+}
+
+TEST_CASE("interrupt: SIGINT stops the run, writes every output marked interrupted, exit 130") {
+  auto server = start_serve();
+  const std::string dir = fresh_dir("interrupt-once");
+  const std::string results = dir + "/results";
+  const auto file = long_scenario("interrupt-once", server.url(), "1s");
+  Child run({"run", file, "--env", "production", "--export-json", dir + "/r.json",
+             "--export-junit", dir + "/r.xml", "--results-dir", results});
+  // Bounded poll for the first progress line (printed once the run passes 1 s).
+  REQUIRE_MESSAGE(run.pump_until([&] { return running(run); }, 15000),
+                  "no progress line; stderr: " << run.err());
+  const auto signalled = Clock::now();
+  run.signal(SIGINT);
+  const int code = run.wait(20000);
+  const double stop_ms = ms_since(signalled);
+  INFO("stderr: " << run.err());
+  MESSAGE("stopped " << stop_ms << " ms after SIGINT");
+  CHECK(code == 130);
+  // Open connections get the close timeout (1 s x 1.2), then outputs are written.
+  CHECK(stop_ms < 1200 + 3000);
+
+  const json r = json::parse(slurp(dir + "/r.json"));
+  CHECK(r["interrupted"] == true);
+  CHECK(r["verdict"] == "interrupted");
+  CHECK(r["exit_code"] == 130);
+  CHECK(r["connections"]["attempted"].get<int>() > 0);
+  CHECK(r["duration_ms"].get<double>() < 30000);  // partial: stopped well before the end
+  const std::string junit = slurp(dir + "/r.xml");
+  CHECK(junit.find("<testsuite") != std::string::npos);
+  CHECK(junit.find("</testsuites>") != std::string::npos);
+  // The run is stored in the results folder too, marked the same way.
+  int stored = 0;
+  for (const auto& f : files_under(results)) {
+    INFO(f);
+    CHECK(f.find(".tmp") == std::string::npos);
+    CHECK(json::parse(slurp(f))["interrupted"] == true);
+    ++stored;
+  }
+  CHECK(stored == 1);
+  CHECK(run.out().find("nterrupted") != std::string::npos);  // the text report says so
+}
+
+TEST_CASE("interrupt: a second SIGINT leaves at once and leaves no half-written file") {
+  // The server never answers the close frame: a polite stop would take the whole 10 s close
+  // timeout, so an exit within a few seconds of the first signal is the immediate one.
+  auto server = start_serve({"--mode", "no-close-reply"});
+  const std::string dir = fresh_dir("interrupt-twice");
+  const std::string results = dir + "/results";
+  const auto file = long_scenario("interrupt-twice", server.url(), "10s");
+  Child run({"run", file, "--env", "production", "--export-json", dir + "/r.json",
+             "--export-junit", dir + "/r.xml", "--results-dir", results});
+  REQUIRE_MESSAGE(run.pump_until([&] { return running(run); }, 15000),
+                  "no progress line; stderr: " << run.err());
+  const auto signalled = Clock::now();
+  // Signals of one kind may merge while pending: keep sending until the process is gone, so
+  // that at least two are delivered whatever the scheduling.
+  int sent = 0;
+  while (!run.exited() && ms_since(signalled) < 20000) {
+    run.signal(SIGINT);
+    ++sent;
+    run.pump(50);
+  }
+  const double stop_ms = ms_since(signalled);
+  INFO("stderr: " << run.err() << "\nsignals sent: " << sent);
+  MESSAGE("gone " << stop_ms << " ms after the first SIGINT (" << sent << " sent)");
+  REQUIRE(run.exited());
+  CHECK(run.exit_code() == 130);
+  CHECK(stop_ms < 3000);
+
+  for (const std::string name : {"r.json", "r.xml"}) {
+    const std::string path = dir + "/" + name;
+    if (!exists(path)) continue;  // absent is fine; present must be whole
+    if (name == "r.json") {
+      CHECK(json::accept(slurp(path)));
+    } else {
+      CHECK(slurp(path).find("</testsuites>") != std::string::npos);
+    }
+  }
+  for (const auto& f : files_under(dir)) {
+    INFO(f);
+    CHECK(f.find(".tmp") == std::string::npos);
+    if (f.size() > 5 && f.compare(f.size() - 5, 5, ".json") == 0) {
+      CHECK(json::accept(slurp(f)));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace wslat::test
