@@ -63,19 +63,57 @@ std::set<std::string> gate_of(const RunResult& current, const CompareOptions& op
   return gate;
 }
 
+// z with P(Z > z) = alpha for a standard normal Z (bisection on erfc; alpha in (0, 0.5]).
+double one_sided_z(double alpha) {
+  double lo = 0, hi = 10;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = (lo + hi) / 2;
+    (0.5 * std::erfc(mid / std::sqrt(2.0)) > alpha ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+// Distribution-free confidence bounds of a quantile from the order statistics around its
+// rank: n*q -+ z*sqrt(n*q*(1-q)) (normal approximation of the binomial).
+struct Bounds {
+  double lower = 0, upper = 0;
+};
+Bounds quantile_bounds(const Histogram& h, double q, double z) {
+  const auto n = static_cast<double>(h.count());
+  if (n <= 0) return {};
+  const double spread = z * std::sqrt(n * q * (1 - q));
+  const double lo_rank = std::clamp(std::floor(n * q - spread), 1.0, n);
+  const double hi_rank = std::clamp(std::ceil(n * q + spread), 1.0, n);
+  return {static_cast<double>(h.value_at_percentile(100.0 * lo_rank / n)) / 1e6,
+          static_cast<double>(h.value_at_percentile(100.0 * hi_rank / n)) / 1e6};
+}
+
 // One percentile's movement and whether it crosses both the tolerance and the noise floor.
+// For the tail (p95) it must also cross the floor between the confidence bounds of the two
+// quantiles: the U test speaks for the bulk of the distribution, not for its last few
+// samples, and a handful of slow tail samples on a busy machine must not trip the gate.
 struct Shift {
   std::string stat;  // "p50" | "p95"
   double base = 0, cur = 0;
+  double surely_slower_by = 0, surely_faster_by = 0;  // between confidence bounds
   bool slower = false, faster = false;
 };
 
-Shift shift_of(const std::string& stat, double base, double cur, const CompareOptions& opts) {
+Shift shift_of(const std::string& stat, double q, const MetricResult& base_m,
+               const MetricResult& cur_m, double base, double cur, const CompareOptions& opts) {
   Shift s{stat, base, cur};
+  const double z = one_sided_z(std::clamp(opts.alpha, 1e-12, 0.5));
+  const Bounds b = quantile_bounds(base_m.histogram, q, z);
+  const Bounds c = quantile_bounds(cur_m.histogram, q, z);
+  s.surely_slower_by = c.lower - b.upper;
+  s.surely_faster_by = b.lower - c.upper;
   const double d = cur - base;
   const double limit = opts.tolerance * base;
-  s.slower = d > limit && d > opts.noise_floor_ms;
-  s.faster = -d > limit && -d > opts.noise_floor_ms;
+  const bool tail = q > 0.5;
+  s.slower = d > limit && d > opts.noise_floor_ms &&
+             (!tail || s.surely_slower_by > opts.noise_floor_ms);
+  s.faster = -d > limit && -d > opts.noise_floor_ms &&
+             (!tail || s.surely_faster_by > opts.noise_floor_ms);
   return s;
 }
 
@@ -103,17 +141,26 @@ std::string too_few_samples(const MetricComparison& mc) {
 
 std::string within_reason(const Shift& s, const CompareOptions& opts) {
   const double d = std::fabs(s.cur - s.base);
-  const bool under_tolerance = d <= opts.tolerance * s.base;
-  return fmt::format("{}, within the {}", movement(s),
-                     under_tolerance ? pct(opts.tolerance) + " tolerance"
-                                     : format_ms(opts.noise_floor_ms) + " noise floor");
+  if (d <= opts.tolerance * s.base) {
+    return fmt::format("{}, within the {} tolerance", movement(s), pct(opts.tolerance));
+  }
+  if (d <= opts.noise_floor_ms) {
+    return fmt::format("{}, within the {} noise floor", movement(s),
+                       format_ms(opts.noise_floor_ms));
+  }
+  return fmt::format(
+      "{}, but with {:g}% confidence the quantiles differ by only {}, within the {} noise floor",
+      movement(s), (1 - opts.alpha) * 100,
+      format_ms(std::max(0.0, d > 0 ? s.surely_slower_by : s.surely_faster_by)),
+      format_ms(opts.noise_floor_ms));
 }
 
-void judge(MetricComparison& mc, const MannWhitney& slower_test, const MannWhitney& faster_test,
+void judge(MetricComparison& mc, const MetricResult& cur, const MetricResult& base,
+           const MannWhitney& slower_test, const MannWhitney& faster_test,
            const CompareOptions& opts) {
   const bool use_p95 = mc.baseline_count >= kP95MinSamples && mc.current_count >= kP95MinSamples;
-  const Shift p50 = shift_of("p50", mc.baseline_p50, mc.current_p50, opts);
-  const Shift p95 = shift_of("p95", mc.baseline_p95, mc.current_p95, opts);
+  const Shift p50 = shift_of("p50", 0.50, base, cur, mc.baseline_p50, mc.current_p50, opts);
+  const Shift p95 = shift_of("p95", 0.95, base, cur, mc.baseline_p95, mc.current_p95, opts);
   const bool slower = p50.slower || (use_p95 && p95.slower);
   const bool faster = !slower && (p50.faster || (use_p95 && p95.faster));
   const Shift& lead = (slower && !p50.slower) || (faster && !p50.faster) ? p95 : p50;
@@ -121,7 +168,8 @@ void judge(MetricComparison& mc, const MannWhitney& slower_test, const MannWhitn
                                          pct(opts.tolerance), format_ms(opts.noise_floor_ms));
   if (!slower && !faster) {
     mc.verdict = "unchanged";
-    mc.reason = within_reason(p50, opts) + ".";
+    const bool p95_moved = use_p95 && std::fabs(p95.cur - p95.base) > std::fabs(p50.cur - p50.base);
+    mc.reason = within_reason(p95_moved ? p95 : p50, opts) + ".";
     return;
   }
   if (!slower_test.enough_samples) {
@@ -162,7 +210,7 @@ MetricComparison compare_metric(const std::string& name, const MetricResult& cur
   // The same test with the sides swapped gives the one-sided p that current is faster.
   const MannWhitney faster_test = mann_whitney(base.histogram, cur.histogram);
   mc.p_value = slower_test.p_greater;
-  judge(mc, slower_test, faster_test, opts);
+  judge(mc, cur, base, slower_test, faster_test, opts);
   return mc;
 }
 

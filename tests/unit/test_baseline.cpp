@@ -285,3 +285,20 @@ TEST_CASE("repeated runs of an unchanged target are not flagged") {
     CHECK_FALSE(c.regressed);
   }
 }
+
+TEST_CASE("p95: a few slow tail samples on a busy machine do not trip the gate") {
+  // 200 samples; the current run has 12 (6%) stragglers at 2-3 ms: its point p95 jumps by
+  // > 1.5 ms, but the p95's confidence bounds still overlap the baseline's.
+  const std::vector<double> base = spread(200, 0.3, 0.5);
+  const std::vector<double> cur = concat(spread(188, 0.3, 0.5), spread(12, 2.0, 3.0));
+  const MetricComparison& m = metric(compare(cur, base), "handshake");
+  REQUIRE(m.current_p95 - m.baseline_p95 > 1.0);
+  CHECK(m.verdict == "unchanged");
+  CHECK(m.reason.find("confidence") != std::string::npos);
+}
+
+TEST_CASE("p95: a whole-distribution shift of +5 ms is a regression") {
+  const std::vector<double> base = spread(200, 0.3, 0.5);
+  const MetricComparison& m = metric(compare(scaled(base, 1, 5.0), base), "handshake");
+  CHECK(m.verdict == "regressed");
+}
