@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -101,15 +102,24 @@ std::string compact(double v) {
   return s;
 }
 
-std::string format_ns(double ns) {
+// `digits`: significant digits kept for measured figures (0 = exact, up to 3 decimals).
+std::string format_ns(double ns, int digits = 0) {
   if (std::isnan(ns)) return "n/a";
   if (std::isinf(ns)) return ns > 0 ? "inf" : "-inf";
   const std::string sign = ns < 0 ? "-" : "";
   const double mag = std::fabs(ns);
   for (const Unit& u : kUnits) {
     // Compare after rounding so that 999.9996ms becomes "1s", not "1000ms".
-    const double rounded = std::round(mag / u.ns * 1000.0) / 1000.0;
-    if (rounded >= 1.0) return sign + compact(rounded) + std::string(u.suffix);
+    double rounded = std::round(mag / u.ns * 1000.0) / 1000.0;
+    if (rounded >= 1.0) {
+      if (digits > 0) {
+        const int decimals =
+            std::clamp(digits - 1 - static_cast<int>(std::floor(std::log10(rounded))), 0, 3);
+        const double scale = std::pow(10.0, decimals);
+        rounded = std::round(rounded * scale) / scale;
+      }
+      return sign + compact(rounded) + std::string(u.suffix);
+    }
   }
   return compact(mag) + "ns";  // below 0.0005ns: effectively zero
 }
@@ -179,7 +189,8 @@ Rate parse_rate_or_throw(std::string_view text, std::string_view what) {
 
 std::string format_duration(Duration d) { return format_ns(static_cast<double>(d.count())); }
 
-std::string format_ms(double ms) { return format_ns(ms * 1e6); }
+// Measured figures: 4 significant digits (the histogram resolves ~0.4%; more is noise).
+std::string format_ms(double ms) { return format_ns(ms * 1e6, 4); }
 
 std::string format_rate(Rate r) {
   if (!std::isfinite(r.per_second) || r.per_second <= 0) return compact(r.per_second) + "/s";

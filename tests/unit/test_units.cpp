@@ -143,3 +143,11 @@ TEST_CASE("formatted durations parse back to the same value within the shown pre
     CHECK(wslat::parse_rate(wslat::format_rate(*r))->per_second == doctest::Approx(r->per_second));
   }
 }
+
+TEST_CASE("format_ms keeps 4 significant digits of a measured figure") {
+  CHECK(wslat::format_ms(0.363543) == "363.5us");
+  CHECK(wslat::format_ms(1.0614) == "1.061ms");
+  CHECK(wslat::format_ms(14.909) == "14.91ms");
+  CHECK(wslat::format_ms(1234.5) == "1.235s");
+  CHECK(wslat::format_ms(0.0512) == "51.2us");
+}
