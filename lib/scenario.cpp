@@ -1231,6 +1231,23 @@ ScenarioIssue syntax_issue(const std::string& text, const std::string& file,
   return {file, line, column, "", "invalid JSON: " + message};
 }
 
+// A number too large for a double: nlohmann names the token but not where it is, so the
+// first occurrence of the token locates it.
+ScenarioIssue overflow_issue(const std::string& text, const std::string& file,
+                             const json::out_of_range& e) {
+  const std::string message = e.what();
+  const auto open = message.find("parsing '");
+  const auto close = open == std::string::npos ? open : message.find('\'', open + 9);
+  const std::string token =
+      close == std::string::npos ? std::string() : message.substr(open + 9, close - open - 9);
+  const auto at = token.empty() ? std::string::npos : text.find(token);
+  const auto [line, column] = line_column(text, at == std::string::npos ? 0 : at);
+  return {file, at == std::string::npos ? 0 : line, at == std::string::npos ? 0 : column, "",
+          fmt::format("invalid JSON: the number {} is out of range: numbers must be within "
+                      "+-1.7e308 (durations and sizes are strings such as \"5s\", \"1MiB\")",
+                      token.empty() ? "here" : token)};
+}
+
 // Contribution of steps to the budget, without the items (used for repeats).
 Duration steps_budget(const std::vector<Step>& steps, const Timeouts& t,
                       const std::function<Duration(Duration)>& scale,
@@ -1366,6 +1383,8 @@ Scenario parse_scenario(const std::string& text, const std::string& file, const 
     doc = json::parse(text);
   } catch (const json::parse_error& e) {
     throw ScenarioError({syntax_issue(text, file, e)});
+  } catch (const json::out_of_range& e) {
+    throw ScenarioError({overflow_issue(text, file, e)});  // e.g. 1e999 (found by fuzzing)
   }
   Scenario s = Checker(text, file, env).check(doc);
   s.sha256 = sha256_hex(text);
