@@ -59,9 +59,9 @@ Outcome run_hostile(const json& scenario, double budget_ms) {
   const auto file = write_temp_file("hostile-" + name + ".json", scenario.dump(2));
   const auto exported = temp_dir() + "/hostile-" + name + ".result.json";
   Outcome o;
-  o.process = run_wslat({"run", file, "--env", "production", "--no-save", "--quiet",
-                         "--export-json", exported},
-                        std::chrono::seconds(60));
+  o.process = run_wslat(
+      {"run", file, "--env", "production", "--no-save", "--quiet", "--export-json", exported},
+      std::chrono::seconds(60));
   INFO("stderr: " << o.process.err);
   INFO("stdout: " << o.process.out);
   REQUIRE_FALSE(o.process.timed_out);
@@ -126,8 +126,7 @@ TEST_CASE("hostile: an upgrade answered with 403, 502 or 503 and a body is http.
   for (const std::string status : {"403", "502", "503"}) {
     INFO("status " << status);
     auto server = start_serve({"--reject", status});
-    const auto o =
-        run_hostile(base_scenario("reject-" + status, server.url(), echo_steps()), 500);
+    const auto o = run_hostile(base_scenario("reject-" + status, server.url(), echo_steps()), 500);
     check_before_open(o, "http." + status);
     // The example names the status so the user sees what the server said.
     CHECK(o.result["error_examples"]["http." + status].get<std::string>().find(status) !=
@@ -137,15 +136,14 @@ TEST_CASE("hostile: an upgrade answered with 403, 502 or 503 and a body is http.
 
 TEST_CASE("hostile: a server closing TCP during the handshake is reset") {
   auto server = start_serve({"--mode", "close-in-handshake"});
-  const auto o =
-      run_hostile(base_scenario("close-in-handshake", server.url(), echo_steps()), 500);
+  const auto o = run_hostile(base_scenario("close-in-handshake", server.url(), echo_steps()), 500);
   check_before_open(o, "reset");
 }
 
 TEST_CASE("hostile: a server resetting mid-session is reset") {
   auto server = start_serve({"--mode", "reset-after-open"});
-  const auto o = run_hostile(base_scenario("reset-after-open", server.url(), echo_steps()),
-                             500 + 1000);
+  const auto o =
+      run_hostile(base_scenario("reset-after-open", server.url(), echo_steps()), 500 + 1000);
   check_after_open(o, "reset");
 }
 
@@ -172,8 +170,8 @@ TEST_CASE("hostile: invalid UTF-8 in a text frame is protocol") {
 TEST_CASE("hostile: a server that never answers the close frame is close.timeout") {
   auto server = start_serve({"--mode", "no-close-reply"});
   // The echo still works: only the close handshake is left unanswered.
-  const auto o = run_hostile(base_scenario("no-close-reply", server.url(), echo_steps()),
-                             500 + 1000 + 500);
+  const auto o =
+      run_hostile(base_scenario("no-close-reply", server.url(), echo_steps()), 500 + 1000 + 500);
   check_after_open(o, "close.timeout");
   CHECK(o.result["metrics"].contains("rtt"));
 }
@@ -229,10 +227,10 @@ TEST_CASE("resources: more connections than the soft RLIMIT_NOFILE still run") {
                             {{"close", {{"code", 1000}}}}});
   const auto file = write_temp_file("nofile.json", s.dump(2));
   const auto exported = temp_dir() + "/nofile.result.json";
-  const auto r = run_process({"/bin/sh", "-c", "ulimit -Sn 256 && exec \"$0\" \"$@\"",
-                              wslat_binary(), "run", file, "--env", "production", "--no-save",
-                              "--quiet", "--threads", "2", "--export-json", exported},
-                             std::chrono::seconds(90));
+  const auto r = run_process(
+      {"/bin/sh", "-c", "ulimit -Sn 256 && exec \"$0\" \"$@\"", wslat_binary(), "run", file,
+       "--env", "production", "--no-save", "--quiet", "--threads", "2", "--export-json", exported},
+      std::chrono::seconds(90));
   INFO("stderr: " << r.err);
   REQUIRE_FALSE(r.timed_out);
   const json result = json::parse(read_file(exported));

@@ -1,8 +1,8 @@
 // Ctrl-C during `wslat run`: the first SIGINT stops the run politely (open connections close
 // within the close timeout) and still writes every output marked "interrupted", exit 130; a
 // second SIGINT leaves at once and never leaves a half-written file behind.
-#include <doctest/doctest.h>
 #include <dirent.h>
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -122,8 +122,8 @@ class Child {
 
  private:
   [[noreturn]] static void exec_child(std::vector<std::string> argv, int out, int err) {
-    for (const char* name : {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE",
-                             "GITHUB_STEP_SUMMARY"}) {
+    for (const char* name :
+         {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"}) {
       ::unsetenv(name);
     }
     ::dup2(out, STDOUT_FILENO);
@@ -210,8 +210,8 @@ TEST_CASE("interrupt: SIGINT stops the run, writes every output marked interrupt
   const std::string dir = fresh_dir("interrupt-once");
   const std::string results = dir + "/results";
   const auto file = long_scenario("interrupt-once", server.url(), "1s");
-  Child run({"run", file, "--env", "production", "--export-json", dir + "/r.json",
-             "--export-junit", dir + "/r.xml", "--results-dir", results});
+  Child run({"run", file, "--env", "production", "--export-json", dir + "/r.json", "--export-junit",
+             dir + "/r.xml", "--results-dir", results});
   // Bounded poll for the first progress line (printed once the run passes 1 s).
   REQUIRE_MESSAGE(run.pump_until([&] { return running(run); }, 15000),
                   "no progress line; stderr: " << run.err());
@@ -253,8 +253,8 @@ TEST_CASE("interrupt: a second SIGINT leaves at once and leaves no half-written 
   const std::string dir = fresh_dir("interrupt-twice");
   const std::string results = dir + "/results";
   const auto file = long_scenario("interrupt-twice", server.url(), "10s");
-  Child run({"run", file, "--env", "production", "--export-json", dir + "/r.json",
-             "--export-junit", dir + "/r.xml", "--results-dir", results});
+  Child run({"run", file, "--env", "production", "--export-json", dir + "/r.json", "--export-junit",
+             dir + "/r.xml", "--results-dir", results});
   REQUIRE_MESSAGE(run.pump_until([&] { return running(run); }, 15000),
                   "no progress line; stderr: " << run.err());
   const auto signalled = Clock::now();

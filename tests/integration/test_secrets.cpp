@@ -2,8 +2,8 @@
 // Authorization header, a Cookie, a header listed in "redact" and a sent payload must not
 // appear in any byte wslat writes (stdout, stderr, exports, results folder, baseline,
 // step summary), whatever the format.
-#include <doctest/doctest.h>
 #include <dirent.h>
+#include <doctest/doctest.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -96,10 +96,10 @@ TEST_CASE("secrets: no output format, export, stored result or baseline contains
   }
 
   auto args = common;
-  args.insert(args.end(), {"--export-json", dir + "/r.json", "--export-junit", dir + "/r.xml",
-                           "--export-markdown", dir + "/r.md", "--export-html", dir + "/r.html",
-                           "--results-dir", dir + "/results", "--save-baseline",
-                           dir + "/baseline.json"});
+  args.insert(args.end(),
+              {"--export-json", dir + "/r.json", "--export-junit", dir + "/r.xml",
+               "--export-markdown", dir + "/r.md", "--export-html", dir + "/r.html",
+               "--results-dir", dir + "/results", "--save-baseline", dir + "/baseline.json"});
   auto env = kEnv;
   env["GITHUB_STEP_SUMMARY"] = dir + "/step-summary.md";
   const auto r = run_wslat(args, std::chrono::seconds(60), env);

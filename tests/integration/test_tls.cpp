@@ -21,25 +21,25 @@ struct Cert {
 // A self-signed ECDSA certificate for `san` (e.g. "IP:127.0.0.1"), valid for a day.
 Cert make_cert(const std::string& name, const std::string& san) {
   Cert c{temp_dir() + "/" + name + ".cert.pem", temp_dir() + "/" + name + ".key.pem"};
-  const auto r = run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                              "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key, "-out",
-                              c.cert, "-days", "1", "-subj", "/CN=wslat-test", "-addext",
-                              "subjectAltName=" + san},
-                             std::chrono::seconds(30));
+  const auto r =
+      run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key, "-out", c.cert,
+                   "-days", "1", "-subj", "/CN=wslat-test", "-addext", "subjectAltName=" + san},
+                  std::chrono::seconds(30));
   INFO("openssl: " << r.err);
   REQUIRE(r.exit_code == 0);
   return c;
 }
 
 std::string scenario_file(const std::string& url) {
-  json s = {{"name", "tls"},
-            {"target", url},
-            {"load", {{"connections", 2}, {"concurrency", 2}}},
-            {"timeouts",
-             {{"connect", "2s"}, {"handshake", "2s"}, {"message", "2s"}, {"close", "1s"}}},
-            {"steps", json::array({{{"send", {{"text", "hi"}}}},
-                                   {{"expect", {{"text", "hi"}}}},
-                                   {{"close", {{"code", 1000}}}}})}};
+  json s = {
+      {"name", "tls"},
+      {"target", url},
+      {"load", {{"connections", 2}, {"concurrency", 2}}},
+      {"timeouts", {{"connect", "2s"}, {"handshake", "2s"}, {"message", "2s"}, {"close", "1s"}}},
+      {"steps", json::array({{{"send", {{"text", "hi"}}}},
+                             {{"expect", {{"text", "hi"}}}},
+                             {{"close", {{"code", 1000}}}}})}};
   return write_temp_file("tls-" + std::to_string(std::hash<std::string>{}(url)) + ".json",
                          s.dump(2));
 }
@@ -50,8 +50,8 @@ struct Run {
 };
 
 Run run_json(const std::string& scenario, std::vector<std::string> extra) {
-  std::vector<std::string> args{"run",       scenario,    "--env", "production",
-                                "--format", "json", "--no-save", "--quiet"};
+  std::vector<std::string> args{"run",      scenario, "--env",     "production",
+                                "--format", "json",   "--no-save", "--quiet"};
   args.insert(args.end(), extra.begin(), extra.end());
   Run r;
   r.process = run_wslat(args, std::chrono::seconds(60));
@@ -62,8 +62,9 @@ Run run_json(const std::string& scenario, std::vector<std::string> extra) {
   return r;
 }
 
-TEST_CASE("tls: a self-signed certificate fails verification as `tls`, fixed by --ca or "
-          "--insecure") {
+TEST_CASE(
+    "tls: a self-signed certificate fails verification as `tls`, fixed by --ca or "
+    "--insecure") {
   const Cert cert = make_cert("self-signed", "IP:127.0.0.1");
   auto server = start_serve({"--tls-cert", cert.cert, "--tls-key", cert.key});
   REQUIRE(server.url().rfind("wss://127.0.0.1:", 0) == 0);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (clang, ASan+UBSan) and runs each for SECONDS (default 60)
+# from its committed seed corpus. Fails on the first crash, leak, timeout or sanitizer report;
+# the reproducer is left in BUILD_DIR/fuzz-artifacts/<harness>/ (once fixed, add it to
+# fuzz/corpus/<harness>/ as a regression seed). Usage: scripts/fuzz.sh [SECONDS] [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+dir=${2:-build-fuzz}
+harnesses=(scenario units threshold result)
+
+CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DWSLAT_FUZZ=ON -DWSLAT_TESTS=OFF -DWSLAT_WERROR=OFF >/dev/null
+cmake --build "$dir" -j "$(nproc)" --target "${harnesses[@]/#/fuzz_}"
+
+for h in "${harnesses[@]}"; do
+  work="$dir/fuzz-corpus/$h"          # new inputs go here, not into the committed seeds
+  artifacts="$dir/fuzz-artifacts/$h/"
+  log="$dir/fuzz-$h.log"
+  mkdir -p "$work" "$artifacts"
+  echo "== fuzz_$h for ${seconds}s"
+  # -timeout: one input taking over 10 s is a hang; -rss_limit_mb guards runaway allocation.
+  rc=0
+  "$dir/fuzz/fuzz_$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+    -print_final_stats=1 -artifact_prefix="$artifacts" "$work" "fuzz/corpus/$h" >"$log" 2>&1 ||
+    rc=$?
+  grep -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
+  if [ "$rc" -ne 0 ]; then
+    tail -n 60 "$log" >&2
+    echo "fuzz_$h FAILED (rc $rc): reproducer in $artifacts, log in $log" >&2
+    exit 1
+  fi
+done
+echo "fuzz: all ${#harnesses[@]} harnesses ran ${seconds}s each without a finding"
