@@ -9,6 +9,7 @@
 
 #include "baseline.hpp"
 #include "commands.hpp"
+#include "output.hpp"
 #include "error.hpp"
 #include "report.hpp"
 #include "store.hpp"
@@ -20,32 +21,21 @@ namespace {
 struct MergeArgs {
   std::vector<std::string> inputs;
   std::string output;
-  std::string format = "text";
-  bool no_color = false;
+  OutputArgs report;
 };
 
-bool want_color(const MergeArgs& a, ReportFormat f) {
-  if (a.no_color || f != ReportFormat::kText) return false;
-  const char* no_color = std::getenv("NO_COLOR");
-  if (no_color != nullptr && *no_color != '\0') return false;
-  return ::isatty(STDOUT_FILENO) == 1;
-}
-
 int run_merge(const MergeArgs& a) {
-  const ReportFormat format = parse_report_format(a.format);
+  parse_report_format(a.report.format);
   // Fail before reading many large files if the result could not be stored anyway.
   check_writable_file(a.output);
+  for (const auto& path : a.report.export_paths()) check_writable_file(path);
   std::vector<RunResult> parts;
   parts.reserve(a.inputs.size());
   for (const auto& f : a.inputs) parts.push_back(load_result_file(f));
   const RunResult merged = merge_results(parts, a.inputs);
-  write_file_atomic(a.output, to_json(merged).dump(2) + "\n");
-  RenderOptions ropts;
-  ropts.color = want_color(a, format);
-  const std::string out = render(merged, format, ropts);
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
-  if (format != ReportFormat::kJson) {
+  write_file_atomic(a.output, render_json(merged));
+  write_outputs(merged, a.report);
+  if (a.report.format != "json") {
     fmt::print(stderr, "wslat: merged {} result{} ({} shard{}) into {}\n", parts.size(),
                parts.size() == 1 ? "" : "s", merged.shards, merged.shards == 1 ? "" : "s",
                a.output);
@@ -61,10 +51,7 @@ void add_merge(CLI::App& app, Action& action) {
       "merge", "Combine shard results exactly (histograms add up); exit with the merged verdict");
   sub->add_option("RESULTS", args->inputs, "Result files of the shards")->required();
   sub->add_option("-o,--output", args->output, "Where to write the merged result JSON")->required();
-  sub->add_option("--format,-f", args->format,
-                  "Report on stdout: text | json | junit | markdown | html")
-      ->capture_default_str();
-  sub->add_flag("--no-color", args->no_color, "No ANSI colours in the text report");
+  add_output_options(*sub, args->report);
   sub->callback([&action, args] { action = [args] { return run_merge(*args); }; });
 }
 

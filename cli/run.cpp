@@ -37,10 +37,7 @@ struct RunArgs {
   bool insecure = false;
   std::string ca;
   std::string baseline, save_baseline;
-  bool force = false;
-  std::string tolerance = "10%", noise_floor = "0.5ms";
-  double alpha = 0.01;
-  std::string gate;
+  GateArgs gate;
   std::string results_dir = "results";
   bool no_save = false;
   std::string shard;
@@ -99,18 +96,6 @@ std::string resolve_target(const Scenario& s, const Profile& p, const RunArgs& a
   const auto o = s.environments.find(p.name);
   if (!p.conservative && o != s.environments.end() && o->second.target) return *o->second.target;
   return s.target;
-}
-
-double parse_fraction(const std::string& text, const char* what) {
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used == text.size()) return v;
-    if (used + 1 == text.size() && text.back() == '%') return v / 100.0;
-  } catch (const std::exception&) {
-  }
-  throw UsageError(fmt::format("{} '{}': expected a percentage like 10% or a fraction like 0.1",
-                               what, text));
 }
 
 // One descriptor per live connection (two when the embedded server runs in-process), plus
@@ -203,7 +188,7 @@ std::optional<std::pair<std::string, RunResult>> load_baseline(const RunArgs& a,
     }
   }
   RunResult base = load_result_file(path);
-  if (base.scenario_sha256 != s.sha256 && !a.force) {
+  if (base.scenario_sha256 != s.sha256 && !a.gate.force) {
     // compare_results says the same after the run; saying it now saves the run.
     CompareOptions probe;
     RunResult current;
@@ -214,24 +199,10 @@ std::optional<std::pair<std::string, RunResult>> load_baseline(const RunArgs& a,
   return std::make_pair(path, std::move(base));
 }
 
-CompareOptions compare_options(const RunArgs& a) {
-  CompareOptions o;
-  o.tolerance = parse_fraction(a.tolerance, "--tolerance");
-  o.noise_floor_ms = to_ms(parse_duration_or_throw(a.noise_floor, "--noise-floor"));
-  o.alpha = a.alpha;
-  o.force = a.force;
-  for (std::size_t pos = 0; !a.gate.empty() && pos != std::string::npos;) {
-    const auto comma = a.gate.find(',', pos);
-    o.gate.push_back(a.gate.substr(pos, comma == std::string::npos ? comma : comma - pos));
-    pos = comma == std::string::npos ? comma : comma + 1;
-  }
-  return o;
-}
-
 int run_command(const RunArgs& a) {
+  parse_report_format(a.output.format);  // a typo fails now, not after the run
   const Scenario scenario = load_scenario(a.scenario, process_env());
   ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
-  for (const auto& w : choice.warnings) fmt::print(stderr, "wslat: warning: {}\n", w);
   const Profile& profile = choice.profile;
 
   std::vector<ThresholdSpec> flags;
@@ -257,7 +228,7 @@ int run_command(const RunArgs& a) {
   opts.insecure = a.insecure;
   opts.ca_file = a.ca;
   opts.extra_headers = ctx.extra_headers;
-  const CompareOptions compare_opts = compare_options(a);
+  const CompareOptions compare_opts = compare_options(a.gate);
 
   // Everything that could stop us from keeping the result is checked before connecting.
   const std::string save_baseline = a.save_baseline == "auto"
@@ -299,7 +270,7 @@ int run_command(const RunArgs& a) {
     result.comparison = compare_results(result, baseline->second, compare_opts, baseline->first);
     decide_verdict(result);
   }
-  write_outputs(result, a.output, a.quiet);
+  write_outputs(result, a.output);
   if (!save_baseline.empty()) write_file_atomic(save_baseline, render_json(result));
   if (!a.no_save) {
     write_file_atomic(run_result_path(a.results_dir, scenario.name, result.started_at),
@@ -328,11 +299,7 @@ void add_run(CLI::App& app, Action& action) {
   sub->add_option("--ca", args->ca, "Trust the CA certificates in this PEM file");
   sub->add_option("--baseline", args->baseline, "Compare with this baseline file, or 'auto'");
   sub->add_option("--save-baseline", args->save_baseline, "Save the result as a baseline ('auto')");
-  sub->add_flag("--force", args->force, "Compare with a baseline of another scenario version");
-  sub->add_option("--tolerance", args->tolerance, "Regression tolerance (default 10%)");
-  sub->add_option("--noise-floor", args->noise_floor, "Regression noise floor (default 0.5ms)");
-  sub->add_option("--alpha", args->alpha, "Mann-Whitney significance (default 0.01)");
-  sub->add_option("--gate", args->gate, "Metrics watched by the regression gate, comma-separated");
+  add_gate_options(*sub, args->gate);
   sub->add_option("--results-dir", args->results_dir, "Results folder (default results)");
   sub->add_flag("--no-save", args->no_save, "Do not store the run under the results folder");
   sub->add_option("--shard", args->shard, "Run the I-th of N equal parts of the load: I/N");
