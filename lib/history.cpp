@@ -1,5 +1,7 @@
 #include "history.hpp"
 
+#include "report.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -68,31 +70,6 @@ std::string pad(const std::string& s, std::size_t width) {
   return w >= width ? s + " " : s + std::string(width - w, ' ');
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // One row of the history table, cells in column order.
 std::vector<std::string> table_row(const RunResult& r) {

@@ -24,4 +24,7 @@ std::string render_junit(const RunResult& r);
 std::string render_markdown(const RunResult& r);
 std::string render_html(const RunResult& r);
 
+// Escapes & < > " ' for HTML text and attribute values.
+std::string html_escape(const std::string& s);
+
 }  // namespace wslat
