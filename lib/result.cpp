@@ -5,6 +5,8 @@
 // half-loaded. It also never lets a nlohmann exception escape (a fuzzer runs over it).
 #include "result.hpp"
 
+#include "json_pointer.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -181,19 +183,7 @@ const char* type_name(const json& j) {
 }
 
 // JSON pointer escaping of one key (RFC 6901), so error paths are pointers users can use.
-std::string pointer_token(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string pointer_token(const std::string& k) { return json_pointer_token(k); }
 
 [[noreturn]] void fail(const std::string& path, const std::string& message) {
   throw std::invalid_argument((path.empty() ? std::string("/") : path) + ": " + message);

@@ -2,6 +2,8 @@
 // compute the worst-case timeout budget.
 #include "scenario.hpp"
 
+#include "json_pointer.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -38,19 +40,7 @@ constexpr const char* kPlaceholderForms =
 // walks the (already syntax-checked) text once and records the byte offset of every value and
 // every object key by JSON pointer.
 
-std::string escape_pointer_token(const std::string& token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string escape_pointer_token(const std::string& k) { return json_pointer_token(k); }
 
 std::string child_pointer(const std::string& parent, const std::string& token) {
   return parent + "/" + escape_pointer_token(token);
