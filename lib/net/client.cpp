@@ -726,7 +726,10 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   void record(Metric m, Clock::duration d) { worker_.record(m, d); }
 
   void fail(const std::string& category, const std::string& message) {
-    if (finished_) return;
+    // failed_ too: abandon() terminates the connection, and a plain socket's shutdown completes
+    // synchronously, so websocketpp calls on_close (which would count a second, "reset", error)
+    // before finish() runs.
+    if (finished_ || failed_) return;
     failed_ = true;
     worker_.count_error(category, message);
     abandon();
