@@ -46,15 +46,15 @@ class Child {
     if (pid_ == 0) exec_child(argv, out[1], err[1]);
     ::close(out[1]);
     ::close(err[1]);
-    fds_ = {{{out[0], POLLIN, 0}, {err[0], POLLIN, 0}}};
+    fds_ = {out[0], err[0]};
   }
   ~Child() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
-    for (auto& f : fds_) {
-      if (f.fd >= 0) ::close(f.fd);
+    for (const int fd : fds_) {
+      if (fd >= 0) ::close(fd);
     }
   }
   Child(const Child&) = delete;
@@ -64,15 +64,17 @@ class Child {
 
   // Reads output for at most `ms`; false once both pipes are closed (the child is done).
   bool pump(int ms) {
-    if (fds_[0].fd < 0 && fds_[1].fd < 0) return false;
-    if (::poll(fds_.data(), fds_.size(), ms) <= 0) return true;
+    if (fds_[0] < 0 && fds_[1] < 0) return false;
+    // poll() skips negative descriptors: a closed pipe simply drops out.
+    std::array<pollfd, 2> polled{{{fds_[0], POLLIN, 0}, {fds_[1], POLLIN, 0}}};
+    if (::poll(polled.data(), polled.size(), ms) <= 0) return true;
     std::array<char, 65536> buf{};
-    for (std::size_t i = 0; i < fds_.size(); ++i) {
-      if (fds_[i].fd < 0 || (fds_[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      const ssize_t got = ::read(fds_[i].fd, buf.data(), buf.size());
+    for (std::size_t i = 0; i < polled.size(); ++i) {
+      if (fds_[i] < 0 || (polled[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      const ssize_t got = ::read(fds_[i], buf.data(), buf.size());
       if (got <= 0) {
-        ::close(fds_[i].fd);
-        fds_[i].fd = -1;
+        ::close(fds_[i]);
+        fds_[i] = -1;
         continue;
       }
       (i == 0 ? out_ : err_).append(buf.data(), static_cast<std::size_t>(got));
@@ -139,7 +141,7 @@ class Child {
 
   pid_t pid_ = -1;
   int exit_code_ = -1;
-  std::array<pollfd, 2> fds_{};
+  std::array<int, 2> fds_{-1, -1};  // stdout, stderr pipes (read ends)
   std::string out_, err_;
 };
 
