@@ -174,15 +174,21 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
   asio::ip::tcp::endpoint next_address;
 
  protected:
+  // What Base::handle_resolve does after a resolution, without a resolution (nor its timer, a
+  // steady_timer + shared_ptr + std::function per connection) and without the iterator walk of
+  // asio::async_connect: arm the (idle) connect timer Base::handle_connect expects, connect.
   void async_connect(typename Base::transport_con_ptr tcon, websocketpp::uri_ptr u,
                      websocketpp::transport::connect_handler cb) {
+    using websocketpp::lib::placeholders::_1;
     tcon->set_uri(u);
-    // uri::get_port_str() would format through a std::stringstream.
-    auto results = asio::ip::tcp::resolver::results_type::create(
-        next_address, u->get_host(), std::to_string(u->get_port()));
-    auto timer = tcon->set_timer(TransportConfig::timeout_dns_resolve,
-                                 [](const websocketpp::lib::error_code&) {});
-    Base::handle_resolve(tcon, timer, cb, asio::error_code{}, results);
+    typename Base::timer_ptr con_timer;  // bound while still empty, as Base does
+    con_timer = tcon->set_timer(
+        TransportConfig::timeout_connect,
+        websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect_timeout, this, tcon,
+                               con_timer, cb, _1));
+    tcon->get_raw_socket().async_connect(
+        next_address, websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect, this, tcon,
+                                             con_timer, cb, _1));
   }
 };
 
