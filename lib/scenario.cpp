@@ -234,6 +234,24 @@ Duration saturating_mul(Duration d, std::int64_t times) {
   return d * times;
 }
 
+// std::regex compiles recursively: thousands of nested groups overflow the stack (a crash in
+// `validate`), so deeper patterns are refused before compiling.
+constexpr int kMaxRegexDepth = 100;
+
+int group_depth(const std::string& pattern) {
+  int depth = 0, deepest = 0;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      ++i;  // an escaped character opens nothing
+    } else if (pattern[i] == '(') {
+      deepest = std::max(deepest, ++depth);
+    } else if (pattern[i] == ')') {
+      depth = std::max(0, depth - 1);
+    }
+  }
+  return deepest;
+}
+
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {
   std::size_t i = 0;
@@ -996,11 +1014,16 @@ void Checker::check_expect(const json& j, const std::string& ptr, ExpectStep& ex
     } else if (given.front() == "regex") {
       expect.kind = ExpectStep::Kind::kRegex;
       expect.text = get_string(value, mp, "a regular expression (ECMAScript)").value_or("");
-      try {
-        expect.regex = std::make_shared<const std::regex>(expect.text, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        issue(mp,
-              fmt::format("{} is not a valid regular expression: {}", describe(value), e.what()));
+      if (group_depth(expect.text) > kMaxRegexDepth) {
+        issue(mp, fmt::format("the regular expression nests groups deeper than {}: simplify it",
+                              kMaxRegexDepth));
+      } else {
+        try {
+          expect.regex = std::make_shared<const std::regex>(expect.text, std::regex::ECMAScript);
+        } catch (const std::regex_error& e) {
+          issue(mp,
+                fmt::format("{} is not a valid regular expression: {}", describe(value), e.what()));
+        }
       }
     } else {
       expect.kind = ExpectStep::Kind::kAny;
