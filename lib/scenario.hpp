@@ -53,6 +53,9 @@ struct ExpectStep {
   std::optional<Duration> within;  // else timeouts.message
   std::string mark;           // "ready" marks perceived latency
 };
+// A regex expectation looks at the first 16 KiB of a message (libstdc++'s std::regex
+// recurses per character; longer input could overflow the stack).
+inline constexpr std::size_t kRegexWindow = 16 * 1024;
 // True when `message` (one received text/binary message) satisfies the expectation.
 bool matches(const ExpectStep& expect, const std::string& message);
 

@@ -208,6 +208,8 @@ RunResult load_result_file(const std::string& path) {
     const auto [line, column] = line_column(text, e.byte);
     throw UsageError(fmt::format("{}: not valid JSON at line {} column {}: {}", path, line, column,
                                  parse_problem(e.what())));
+  } catch (const nlohmann::json::exception& e) {  // e.g. 1e999: a number beyond double range
+    throw UsageError(fmt::format("{}: not valid JSON: {}", path, parse_problem(e.what())));
   }
   try {
     return result_from_json(j);

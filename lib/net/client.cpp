@@ -1189,6 +1189,9 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
     }
   }
 
+  // websocketpp's 64-bit byte swap initialises a function-local static without a guard on
+  // first use (frames over 64 KiB): do it here, before the workers race for it.
+  (void)websocketpp::lib::net::_htonll(0);
   std::vector<LiveCounters> live(static_cast<std::size_t>(threads));
   std::vector<std::unique_ptr<Worker<Client>>> workers;
   for (std::int64_t t = 0; t < threads; ++t) {

@@ -52,10 +52,12 @@ Measured run_json(const std::string& scenario, std::vector<std::string> extra = 
 double p50(const json& r, const char* metric) { return r.at("metrics").at(metric).at("p50"); }
 
 // Within 1% + 0.5 ms of the injected delay plus what the phase costs without it, with slack
-// above for a busy machine (never below: a measured phase can't be shorter than its delay).
+// above for a busy machine. Below, only the 1% + 0.5 ms: the server may start its timer a
+// little before the client sees the phase begin (e.g. the welcome timer starts at the
+// server's open, before the 101 reaches the client).
 void check_recovers(double measured_ms, double injected_ms, double slack_ms) {
   INFO("measured " << measured_ms << " ms for an injected " << injected_ms << " ms");
-  CHECK(measured_ms >= injected_ms * 0.99);
+  CHECK(measured_ms >= injected_ms * 0.99 - 0.5);
   CHECK(measured_ms <= injected_ms * 1.01 + 0.5 + slack_ms);
 }
 

@@ -291,7 +291,8 @@ TEST_CASE("p95: a few slow tail samples on a busy machine do not trip the gate")
   // > 1.5 ms, but the p95's confidence bounds still overlap the baseline's.
   const std::vector<double> base = spread(200, 0.3, 0.5);
   const std::vector<double> cur = concat(spread(188, 0.3, 0.5), spread(12, 2.0, 3.0));
-  const MetricComparison& m = metric(compare(cur, base), "handshake");
+  const Comparison c = compare(cur, base);
+  const MetricComparison& m = metric(c, "handshake");
   REQUIRE(m.current_p95 - m.baseline_p95 > 1.0);
   CHECK(m.verdict == "unchanged");
   CHECK(m.reason.find("confidence") != std::string::npos);
@@ -299,6 +300,6 @@ TEST_CASE("p95: a few slow tail samples on a busy machine do not trip the gate")
 
 TEST_CASE("p95: a whole-distribution shift of +5 ms is a regression") {
   const std::vector<double> base = spread(200, 0.3, 0.5);
-  const MetricComparison& m = metric(compare(scaled(base, 1, 5.0), base), "handshake");
-  CHECK(m.verdict == "regressed");
+  const Comparison c = compare(scaled(base, 1, 5.0), base);
+  CHECK(metric(c, "handshake").verdict == "regressed");
 }

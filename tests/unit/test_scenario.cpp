@@ -491,3 +491,14 @@ TEST_CASE(
   const auto with_close = wslat::worst_case_budget(closed, closed.timeouts);
   CHECK(with_close.total == 12s);  // 5s connect + 5s handshake + 2s close, no implicit close
 }
+
+TEST_CASE("a regex expectation on a huge message looks at its first 16 KiB, never overflows") {
+  wslat::ExpectStep e;
+  e.kind = wslat::ExpectStep::Kind::kRegex;
+  e.text = "^(x|y)*$";
+  e.regex = std::make_shared<const std::regex>(e.text);
+  const std::string huge(200 * 1024, 'x');
+  CHECK(wslat::matches(e, huge));
+  e.regex = std::make_shared<const std::regex>("z");
+  CHECK_FALSE(wslat::matches(e, huge + "z"));  // beyond the window
+}
