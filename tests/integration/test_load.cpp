@@ -143,9 +143,31 @@ TEST_CASE("baseline: the same server is not a regression, +20 ms handshake is") 
   }
   auto slow = start_serve({"--handshake-delay", "20ms"});
   int rc = -1;
-  const json r =
-      run_json({file, "--target", slow.url(), "--results-dir", dir, "--baseline", baseline}, &rc);
+  const std::string junit = dir + "/junit.xml";
+  const json r = run_json({file, "--target", slow.url(), "--results-dir", dir, "--baseline",
+                           baseline, "--export-junit", junit},
+                          &rc);
   CHECK(rc == 2);
+  // What a CI consumer sees, through a real XML parser: a testcase per threshold and per
+  // compared metric, the regressed handshake among the failures, counts that add up.
+  const auto parsed = run_process(
+      {"/usr/bin/python3", source_dir() + "/tests/peers/junit_summary.py", junit});
+  REQUIRE(parsed.exit_code == 0);
+  const json xml = json::parse(parsed.out);
+  int failures = 0;
+  bool handshake_failed = false;
+  for (const auto& c : xml["cases"]) {
+    failures += c["outcome"] == "failure" ? 1 : 0;
+    const std::string name = c["name"];
+    if (c["outcome"] == "failure" && name.find("handshake") != std::string::npos &&
+        c["classname"].get<std::string>().find("regression") != std::string::npos) {
+      handshake_failed = true;
+    }
+  }
+  CHECK(handshake_failed);
+  CHECK(xml["declared"]["tests"] == xml["cases"].size());
+  CHECK(xml["declared"]["failures"] == failures);
+  CHECK(xml["cases"].size() >= r["thresholds"].size() + r["comparison"]["metrics"].size());
   CHECK(r["verdict"] == "regression");
   bool handshake_regressed = false;
   for (const auto& m : r["comparison"]["metrics"]) {
