@@ -89,9 +89,10 @@ Bounds quantile_bounds(const Histogram& h, double q, double z) {
 }
 
 // One percentile's movement and whether it crosses both the tolerance and the noise floor.
-// For the tail (p95) it must also cross the floor between the confidence bounds of the two
-// quantiles: the U test speaks for the bulk of the distribution, not for its last few
-// samples, and a handful of slow tail samples on a busy machine must not trip the gate.
+// For the tail (p95), and for the median once both sides hold >= 100 samples, it must also
+// cross the floor between the confidence bounds of the two quantiles: the U test speaks for
+// the bulk of the distribution, not for its last few samples, and a handful of slow tail
+// samples on a busy machine must not trip the gate.
 struct Shift {
   std::string stat;  // "p50" | "p95"
   double base = 0, cur = 0;
@@ -109,11 +110,16 @@ Shift shift_of(const std::string& stat, double q, const MetricResult& base_m,
   s.surely_faster_by = b.lower - c.upper;
   const double d = cur - base;
   const double limit = opts.tolerance * base;
-  const bool tail = q > 0.5;
+  // With hundreds of samples the U test calls any systematic shift significant, including the
+  // few hundred microseconds a busy machine adds to a whole run; then the median too must
+  // have moved by more than the floor between its confidence bounds.
+  const bool large = base_m.histogram.count() >= kP95MinSamples &&
+                     cur_m.histogram.count() >= kP95MinSamples;
+  const bool bounded = q > 0.5 || large;
   s.slower = d > limit && d > opts.noise_floor_ms &&
-             (!tail || s.surely_slower_by > opts.noise_floor_ms);
+             (!bounded || s.surely_slower_by > opts.noise_floor_ms);
   s.faster = -d > limit && -d > opts.noise_floor_ms &&
-             (!tail || s.surely_faster_by > opts.noise_floor_ms);
+             (!bounded || s.surely_faster_by > opts.noise_floor_ms);
   return s;
 }
 
