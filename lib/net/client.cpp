@@ -18,6 +18,11 @@
 #include <random>
 #include <thread>
 
+#include <pthread.h>
+
+#include <cstring>
+#include <functional>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <strings.h>
@@ -1134,6 +1139,41 @@ void merge_into(RawRun& out, std::array<Histogram, kMetricCount>& merged, Worker
   timeline.insert(timeline.end(), w.timeline.begin(), w.timeline.end());
 }
 
+// A worker thread with a 256 MiB stack (reserved, committed only as touched): libstdc++'s
+// std::regex recurses per character of the message it matches, about 2 KiB of stack per
+// character under ASan; a regex expectation sees up to kRegexWindow (16 KiB) of a message.
+class BigStackThread {
+ public:
+  explicit BigStackThread(std::function<void()> fn) : fn_(std::make_unique<std::function<void()>>(std::move(fn))) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, std::size_t{256} << 20);
+    const int rc = pthread_create(&id_, &attr, &BigStackThread::entry, fn_.get());
+    pthread_attr_destroy(&attr);
+    if (rc != 0) throw RunError("cannot start a worker thread: " + std::string(std::strerror(rc)));
+  }
+  BigStackThread(BigStackThread&& other) noexcept : id_(other.id_), fn_(std::move(other.fn_)) {
+    other.joinable_ = false;
+  }
+  BigStackThread(const BigStackThread&) = delete;
+  BigStackThread& operator=(const BigStackThread&) = delete;
+  BigStackThread& operator=(BigStackThread&&) = delete;
+  ~BigStackThread() { join(); }
+  void join() {
+    if (joinable_) pthread_join(id_, nullptr);
+    joinable_ = false;
+  }
+
+ private:
+  static void* entry(void* arg) {
+    (*static_cast<std::function<void()>*>(arg))();
+    return nullptr;
+  }
+  pthread_t id_{};
+  std::unique_ptr<std::function<void()>> fn_;
+  bool joinable_ = true;
+};
+
 RunOptions::Progress progress(const std::vector<LiveCounters>& live, std::int64_t total,
                               TimePoint run_start, Duration open_end) {
   RunOptions::Progress p;
@@ -1202,7 +1242,8 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
   std::mutex mu;
   std::condition_variable cv;
   int running = static_cast<int>(threads);
-  std::vector<std::thread> pool;
+  std::vector<BigStackThread> pool;
+  pool.reserve(static_cast<std::size_t>(threads));
   for (std::int64_t t = 0; t < threads; ++t) {
     const auto i = static_cast<std::size_t>(t);
     pool.emplace_back([&, i, t] {

@@ -187,3 +187,22 @@ TEST_CASE("the embedded server is used when the scenario has no target") {
 
 }  // namespace
 }  // namespace wslat::test
+
+namespace wslat::test {
+namespace {
+
+TEST_CASE("a huge message under a recursive regex expectation neither crashes nor hangs") {
+  // libstdc++'s std::regex recurses per character; a hostile 200 KiB message once
+  // overflowed the stack. The regex sees the first 16 KiB, on a worker with a big stack.
+  auto server = start_serve();
+  const auto file = write_temp_file(
+      "huge-regex.json",
+      R"({"name": "huge-regex", "target": ")" + server.url() + R"(",
+          "steps": [{"send": {"size": "200KiB"}}, {"expect": {"regex": "^(x|y)*$"}}]})");
+  const auto r = run_wslat({"run", file, "--env", "production", "--no-save", "--quiet"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+}
+
+}  // namespace
+}  // namespace wslat::test

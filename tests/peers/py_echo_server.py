@@ -2,7 +2,7 @@
 """A third-party WebSocket target for the integration tests: Debian's python3-websockets.
 
 Echoes every message after --echo-delay-ms, optionally sends a welcome message after
---welcome-delay-ms. Prints "listening on ws://127.0.0.1:PORT/" once bound (port 0 = ephemeral).
+--welcome-delay-ms, and can hold every upgrade for --handshake-delay-ms. Prints "listening on ws://127.0.0.1:PORT/" once bound (port 0 = ephemeral).
 """
 import argparse
 import asyncio
@@ -17,7 +17,12 @@ async def main() -> None:
     p.add_argument("--echo-delay-ms", type=float, default=0.0)
     p.add_argument("--welcome", default=None)
     p.add_argument("--welcome-delay-ms", type=float, default=0.0)
+    p.add_argument("--handshake-delay-ms", type=float, default=0.0)
     a = p.parse_args()
+
+    async def delay_handshake(path, headers):
+        await asyncio.sleep(a.handshake_delay_ms / 1000.0)
+        return None  # go on with the upgrade
 
     async def handler(ws, *_):
         if a.welcome is not None:
@@ -28,7 +33,8 @@ async def main() -> None:
                 await asyncio.sleep(a.echo_delay_ms / 1000.0)
             await ws.send(message)
 
-    async with websockets.serve(handler, "127.0.0.1", a.port) as server:
+    hook = delay_handshake if a.handshake_delay_ms > 0 else None
+    async with websockets.serve(handler, "127.0.0.1", a.port, process_request=hook) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"listening on ws://127.0.0.1:{port}/", flush=True)
         await asyncio.Future()
