@@ -56,6 +56,11 @@ BackgroundServer start_serve(const std::vector<std::string>& args = {});
 std::string write_temp_file(const std::string& name, const std::string& content);
 std::string temp_dir();  // a fresh directory (created once per process)
 
+// The whole content of a file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+// Every regular file under `dir`, recursively, as paths.
+std::vector<std::string> files_under(const std::string& dir);
+
 std::string wslat_binary();
 std::string source_dir();
 

@@ -45,12 +45,6 @@ struct Outcome {
   std::string text;  // the text report on stdout
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Runs the scenario (text report on stdout, JSON exported) and checks the run ended within
 // `budget_ms` (the written timeouts that can apply, before profile scaling) plus slack.

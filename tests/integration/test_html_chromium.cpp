@@ -15,14 +15,9 @@
 namespace {
 
 using wslat::test::run_process;
+using wslat::test::read_file;
 using wslat::test::run_wslat;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string fixture_result_file() {
   return wslat::test::write_temp_file("report-fixture.json",

@@ -153,38 +153,12 @@ bool running(const Child& c) {
          e.find('\n', at) != std::string::npos;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 
-// Every file under `dir` (recursively), as paths.
-std::vector<std::string> files_under(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    const std::string path = dir + "/" + name;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      for (auto& f : files_under(path)) out.push_back(std::move(f));
-    } else {
-      out.push_back(path);
-    }
-  }
-  ::closedir(d);
-  return out;
-}
 
 std::string fresh_dir(const std::string& name) {
   const std::string dir = temp_dir() + "/" + name;
@@ -227,13 +201,13 @@ TEST_CASE("interrupt: SIGINT stops the run, writes every output marked interrupt
   // Open connections get the close timeout (1 s x 1.2), then outputs are written.
   CHECK(stop_ms < 1200 + 3000);
 
-  const json r = json::parse(slurp(dir + "/r.json"));
+  const json r = json::parse(read_file(dir + "/r.json"));
   CHECK(r["interrupted"] == true);
   CHECK(r["verdict"] == "interrupted");
   CHECK(r["exit_code"] == 130);
   CHECK(r["connections"]["attempted"].get<int>() > 0);
   CHECK(r["duration_ms"].get<double>() < 30000);  // partial: stopped well before the end
-  const std::string junit = slurp(dir + "/r.xml");
+  const std::string junit = read_file(dir + "/r.xml");
   CHECK(junit.find("<testsuite") != std::string::npos);
   CHECK(junit.find("</testsuites>") != std::string::npos);
   // The run is stored in the results folder too, marked the same way.
@@ -241,7 +215,7 @@ TEST_CASE("interrupt: SIGINT stops the run, writes every output marked interrupt
   for (const auto& f : files_under(results)) {
     INFO(f);
     CHECK(f.find(".tmp") == std::string::npos);
-    CHECK(json::parse(slurp(f))["interrupted"] == true);
+    CHECK(json::parse(read_file(f))["interrupted"] == true);
     ++stored;
   }
   CHECK(stored == 1);
@@ -279,16 +253,16 @@ TEST_CASE("interrupt: a second SIGINT leaves at once and leaves no half-written 
     const std::string path = dir + "/" + name;
     if (!exists(path)) continue;  // absent is fine; present must be whole
     if (name == "r.json") {
-      CHECK(json::accept(slurp(path)));
+      CHECK(json::accept(read_file(path)));
     } else {
-      CHECK(slurp(path).find("</testsuites>") != std::string::npos);
+      CHECK(read_file(path).find("</testsuites>") != std::string::npos);
     }
   }
   for (const auto& f : files_under(dir)) {
     INFO(f);
     CHECK(f.find(".tmp") == std::string::npos);
     if (f.size() > 5 && f.compare(f.size() - 5, 5, ".json") == 0) {
-      CHECK(json::accept(slurp(f)));
+      CHECK(json::accept(read_file(f)));
     }
   }
 }

@@ -25,10 +25,6 @@ std::string echo_scenario(const std::string& name, const std::string& url, const
   return write_temp_file(name + ".json", s.dump(2));
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
 
 json run_json(const std::vector<std::string>& args, int* exit_code = nullptr) {
   std::vector<std::string> all{"run"};

@@ -23,32 +23,7 @@ using nlohmann::json;
 const std::string kSecret = "sEcReTtOkEn7f3a9c41d";
 const std::map<std::string, std::string> kEnv = {{"SECRET_TOKEN", kSecret}};
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
-std::vector<std::string> files_under(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    const std::string path = dir + "/" + name;
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      for (auto& f : files_under(path)) out.push_back(std::move(f));
-    } else {
-      out.push_back(path);
-    }
-  }
-  ::closedir(d);
-  return out;
-}
 
 std::string scenario_with_secrets(const std::string& url) {
   json s = {
@@ -110,7 +85,7 @@ TEST_CASE("secrets: no output format, export, stored result or baseline contains
   check_clean("stderr", r.err);
 
   // The run did send the secret (the echo matched) and the headers are shown redacted.
-  const json result = json::parse(slurp(dir + "/r.json"));
+  const json result = json::parse(read_file(dir + "/r.json"));
   CHECK(result["metrics"].contains("rtt"));
   CHECK(result["errors"].value("message.timeout", 0) == 2);
   const auto& headers = result["request_headers"];
@@ -122,7 +97,7 @@ TEST_CASE("secrets: no output format, export, stored result or baseline contains
 
   const auto files = files_under(dir);
   CHECK(files.size() >= 7);  // 4 exports, the stored run, the baseline, the step summary
-  for (const auto& f : files) check_clean(f, slurp(f));
+  for (const auto& f : files) check_clean(f, read_file(f));
 
   // Re-rendering the stored result, and validating the scenario, print nothing secret either.
   for (const std::string format : {"text", "html"}) {
