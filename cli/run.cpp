@@ -33,6 +33,7 @@ struct RunArgs {
   std::optional<std::int64_t> connections, concurrency, max_concurrency;
   std::string rate, duration;
   int threads = 0;
+  int source_addresses = 0;
   std::vector<std::string> headers;
   bool insecure = false;
   std::string ca;
@@ -225,6 +226,7 @@ int run_command(const RunArgs& a) {
   }
   opts.threads = a.threads > 0 ? a.threads
                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  opts.source_addresses = a.source_addresses;
   opts.insecure = a.insecure;
   opts.ca_file = a.ca;
   opts.extra_headers = ctx.extra_headers;
@@ -302,6 +304,9 @@ void add_run(CLI::App& app, Action& action) {
   sub->add_option("--duration", args->duration, "Open model: how long to keep the rate, e.g. 30s");
   sub->add_option("--max-concurrency", args->max_concurrency, "Open model: live connections cap");
   sub->add_option("--threads", args->threads, "Worker threads (default: cores)");
+  sub->add_option("--source-addresses", args->source_addresses,
+                  "Spread connections over 127.0.0.1..N (loopback targets; default: as needed "
+                  "beyond ~20k connections)");
   sub->add_option("--header", args->headers, "Extra request header 'Name: value' (repeatable)");
   sub->add_flag("--insecure", args->insecure, "Do not verify TLS certificates");
   sub->add_option("--ca", args->ca, "Trust the CA certificates in this PEM file");

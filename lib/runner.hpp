@@ -24,6 +24,9 @@ struct RunOptions {
   Load load;            // effective (CLI overrides applied)
   Shard shard;
   int threads = 1;
+  // Local addresses 127.0.0.1..N to spread connections over (loopback targets); 0 = as needed
+  // (only beyond ~20k live connections).
+  int source_addresses = 0;
   bool insecure = false;
   std::string ca_file;
   std::vector<std::pair<std::string, std::string>> extra_headers;  // --header

@@ -170,6 +170,19 @@ websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
   return {};
 }
 
+// Binds before connecting; the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT) so the
+// 4-tuple, not the source address alone, must be unique. Errors surface from the connect.
+inline void bind_source(asio::ip::tcp::socket::lowest_layer_type& sock, const asio::ip::address& source) {
+  asio::error_code ec;
+  sock.open(source.is_v4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);
+  if (ec) return;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  const int one = 1;
+  ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+  sock.bind(asio::ip::tcp::endpoint(source, 0), ec);
+}
+
 template <typename TransportConfig>
 class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<TransportConfig> {
   using Base = websocketpp::transport::asio::endpoint<TransportConfig>;
@@ -177,6 +190,9 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
  public:
   // Set right before client::connect(), which calls async_connect synchronously.
   asio::ip::tcp::endpoint next_address;
+  // When set, the socket is bound to this local address first (ephemeral ports are per
+  // source address: spreading over 127.0.0.x lifts the ~28k connections one pair allows).
+  std::optional<asio::ip::address> next_source;
 
  protected:
   // What Base::handle_resolve does after a resolution, without a resolution (nor its timer, a
@@ -191,6 +207,7 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
         TransportConfig::timeout_connect,
         websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect_timeout, this, tcon,
                                con_timer, cb, _1));
+    if (next_source) bind_source(tcon->get_raw_socket().lowest_layer(), *next_source);
     tcon->get_raw_socket().async_connect(
         next_address, websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect, this, tcon,
                                              con_timer, cb, _1));
@@ -338,6 +355,7 @@ struct RunPlan {
   std::string host, port;
   asio::ip::tcp::endpoint uri_address;  // when the host is an IP literal
   bool has_ready_mark = false;
+  std::vector<asio::ip::address> sources;  // local addresses to spread connections over
   std::vector<std::string> secrets;
   TimePoint run_start;
 };
@@ -421,6 +439,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     arm(plan_.opts->timeouts.connect, "connect.timeout", "TCP connect timed out");
     tcp_start_ = Clock::now();
     worker_.client().next_address = address;
+    worker_.client().next_source = worker_.next_source();
     worker_.client().connect(con_);
   }
 
@@ -870,6 +889,11 @@ class Worker {
   asio::io_context& io() { return io_; }
   Client& client() { return client_; }
   asio::ip::tcp::resolver& resolver() { return resolver_; }
+  // The local address for the next connection: round robin over the plan's sources, if any.
+  std::optional<asio::ip::address> next_source() {
+    if (plan_.sources.empty()) return std::nullopt;
+    return plan_.sources[next_source_++ % plan_.sources.size()];
+  }
 
   void record(Metric m, Clock::duration d) {
     result_.metrics[m].record(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
@@ -1060,6 +1084,7 @@ class Worker {
   std::int64_t max_live_ = 1;
   TimePoint schedule_end_{};
   std::string filler_;
+  std::size_t next_source_ = 0;
   bool stopping_ = false, interrupted_ = false;
 };
 
@@ -1101,6 +1126,25 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
     plan.uri_address = asio::ip::tcp::endpoint(address, plan.uri->get_port());
   }
   return plan;
+}
+
+// Loopback targets with more live connections than one address pair has ephemeral ports
+// (about 28k) spread over 127.0.0.1..N; `requested` (> 0) forces N.
+std::vector<asio::ip::address> source_addresses(const RunPlan& plan, int requested,
+                                                std::int64_t concurrency) {
+  constexpr std::int64_t kPerSource = 20'000;
+  const bool loopback_v4 = plan.host_is_ip && plan.uri_address.address().is_v4() &&
+                           plan.uri_address.address().is_loopback();
+  std::int64_t n = requested;
+  if (n <= 0) n = loopback_v4 && concurrency > kPerSource ? concurrency / kPerSource + 1 : 0;
+  if (n > 0 && !loopback_v4) {
+    throw UsageError("--source-addresses works with a loopback IPv4 target (127.x.x.x) only");
+  }
+  std::vector<asio::ip::address> out;
+  for (std::int64_t i = 0; i < std::min<std::int64_t>(n, 254); ++i) {
+    out.push_back(asio::ip::address_v4(0x7F000001u + static_cast<std::uint32_t>(i)));
+  }
+  return out;
 }
 
 SslContextPtr make_ssl_context(const RunOptions& opts) {
@@ -1229,6 +1273,7 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
     }
   }
 
+  plan.sources = source_addresses(plan, opts.source_addresses, concurrency);
   // websocketpp's 64-bit byte swap initialises a function-local static without a guard on
   // first use (frames over 64 KiB): do it here, before the workers race for it.
   (void)websocketpp::lib::net::_htonll(0);

@@ -174,3 +174,22 @@ TEST_CASE("baseline: the same server is not a regression, +20 ms handshake is") 
 
 }  // namespace
 }  // namespace wslat::test
+
+namespace wslat::test {
+namespace {
+
+TEST_CASE("connections spread over several loopback source addresses") {
+  auto server = start_serve();
+  const auto file = echo_scenario("sources", server.url(), {{"connections", 40}, {"concurrency", 8}});
+  int rc = -1;
+  const json r = run_json({file, "--no-save", "--source-addresses", "4"}, &rc);
+  CHECK(rc == 0);
+  CHECK(r["connections"]["opened"] == 40);
+  const auto bad = run_wslat({"run", file, "--no-save", "--source-addresses", "4", "--target",
+                              "ws://localhost:" + std::to_string(server.port()) + "/"});
+  CHECK(bad.exit_code == 64);
+  CHECK(bad.err.find("loopback IPv4") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace wslat::test
