@@ -273,18 +273,18 @@ int run_command(const RunArgs& a) {
     decide_verdict(result);
   }
   write_outputs(result, a.output);
+  const std::string stored = render_json(result);
   if (!save_baseline.empty()) {
     // A partial or failed run would make every later comparison meaningless.
     if (result.interrupted || result.opened == 0) {
       fmt::print(stderr, "wslat: warning: not saving the baseline {}: the run was {}\n",
                  save_baseline, result.interrupted ? "interrupted" : "unable to open any connection");
     } else {
-      write_file_atomic(save_baseline, render_json(result));
+      write_file_atomic(save_baseline, stored);
     }
   }
   if (!a.no_save) {
-    write_file_atomic(run_result_path(a.results_dir, scenario.name, result.started_at),
-                      render_json(result));
+    write_file_atomic(run_result_path(a.results_dir, scenario.name, result.started_at), stored);
   }
   return result.exit_code;
 }

@@ -31,6 +31,7 @@
 #include <websocketpp/logger/stub.hpp>
 #include <websocketpp/config/asio_client.hpp>
 
+#include "assemble.hpp"
 #include "error.hpp"
 #include "runner.hpp"
 
@@ -359,16 +360,6 @@ struct RunPlan {
   std::vector<std::string> secrets;
   TimePoint run_start;
 };
-
-std::string redact_secrets(std::string text, const std::vector<std::string>& secrets) {
-  for (const auto& s : secrets) {
-    if (s.empty()) continue;
-    for (auto pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos + 3)) {
-      text.replace(pos, s.size(), "***");
-    }
-  }
-  return text;
-}
 
 double ms_between(TimePoint a, TimePoint b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -902,7 +893,7 @@ class Worker {
   void count_error(const std::string& category, const std::string& message) {
     ++result_.errors[category];
     if (result_.error_examples.count(category) == 0) {
-      result_.error_examples[category] = redact_secrets(message, plan_.secrets);
+      result_.error_examples[category] = message;  // assemble_result redacts
     }
   }
   const std::string& filler(std::size_t size) {
@@ -1108,12 +1099,12 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   try {
     plan.uri = std::make_shared<websocketpp::uri>(opts.target);
   } catch (const std::exception& e) {
-    throw UsageError("invalid target URL " + redact_secrets(opts.target, plan.secrets) + ": " +
+    throw UsageError("invalid target URL " + redact(opts.target, plan.secrets) + ": " +
                      e.what());
   }
   if (!plan.uri->get_valid() ||
       (plan.uri->get_scheme() != "ws" && plan.uri->get_scheme() != "wss")) {
-    throw UsageError("invalid target URL " + redact_secrets(opts.target, plan.secrets) +
+    throw UsageError("invalid target URL " + redact(opts.target, plan.secrets) +
                      ": expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH");
   }
   plan.secure = plan.uri->get_secure();
