@@ -9,17 +9,14 @@
 #include <vector>
 
 #include "baseline.hpp"
+#include "test_support.hpp"
 #include "error.hpp"
 
 using namespace wslat;
 
 namespace {
 
-Histogram hist_of(const std::vector<double>& ms) {
-  Histogram h;
-  for (double v : ms) h.record_ns(static_cast<std::int64_t>(v * 1e6));
-  return h;
-}
+using wslat::test::hist_of;
 
 // n evenly spread values from lo to hi (inclusive).
 std::vector<double> spread(int n, double lo, double hi) {

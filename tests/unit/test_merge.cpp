@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "baseline.hpp"
+#include "test_support.hpp"
 #include "error.hpp"
 
 using namespace wslat;
@@ -26,11 +27,7 @@ std::vector<double> samples(int n, unsigned seed) {
   return v;
 }
 
-Histogram hist_of(const std::vector<double>& ms) {
-  Histogram h;
-  for (double v : ms) h.record_ns(static_cast<std::int64_t>(v * 1e6));
-  return h;
-}
+using wslat::test::hist_of;
 
 double exact_percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
