@@ -94,7 +94,7 @@ TEST_CASE("report refuses a missing or foreign file with a usage error naming it
   CHECK(c.err.find("text, json, junit, markdown, html") != std::string::npos);
 }
 
-TEST_CASE("html report renders in headless Chromium as a full page") {
+TEST_CASE("html report renders in headless Chromium as a full page" * doctest::test_suite("peer")) {
   const std::string chromium = "/usr/bin/chromium";
   if (::access(chromium.c_str(), X_OK) != 0) {
     MESSAGE("skipped: " << chromium << " is not installed");

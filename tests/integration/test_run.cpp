@@ -163,7 +163,7 @@ TEST_CASE("the shipped scenarios pass against the embedded server") {
   }
 }
 
-TEST_CASE("third-party server (python websockets): echo delay recovered in rtt") {
+TEST_CASE("third-party server (python websockets): echo delay recovered in rtt" * doctest::test_suite("peer")) {
   BackgroundServer server({"/usr/bin/python3", source_dir() + "/tests/peers/py_echo_server.py",
                            "--echo-delay-ms", "25", "--welcome", "welcome",
                            "--welcome-delay-ms", "15"});
