@@ -219,6 +219,8 @@ int run_command(const RunArgs& a) {
   RunOptions opts;
   opts.timeouts = ctx.timeouts;
   opts.timeout_scale = profile.multiplier * (1.0 + profile.margin);
+  opts.written_timeouts = scenario.timeouts;
+  opts.timeout_note = timeout_scale_note(profile);
   opts.load = effective_load(scenario, a);
   if (!a.shard.empty()) {
     opts.shard = parse_shard(a.shard);

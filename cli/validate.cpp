@@ -115,8 +115,9 @@ std::optional<Duration> print_thresholds(const Scenario& s, const Profile& p) {
   return perceived;
 }
 
-void print_timeouts(const Timeouts& written, const Timeouts& effective) {
-  fmt::print("\ntimeouts (as written → effective)\n");
+void print_timeouts(const Timeouts& written, const Timeouts& effective, const Profile& p) {
+  const std::string note = timeout_scale_note(p);
+  fmt::print("\ntimeouts (as written → effective{})\n", note.empty() ? "" : ": " + note);
   struct Row {
     const char* name;
     Duration written, effective;
@@ -134,7 +135,9 @@ void print_timeouts(const Timeouts& written, const Timeouts& effective) {
 TimeoutBudget print_budget(const Scenario& s, const Profile& p, const Timeouts& effective) {
   const TimeoutBudget budget =
       worst_case_budget(s, effective, [&p](Duration d) { return scale_timeout(d, p); });
-  fmt::print("\nworst-case timeout budget (every step waits until its timeout)\n");
+  const std::string note = timeout_scale_note(p);
+  fmt::print("\nworst-case timeout budget (every step waits until its timeout{})\n",
+             note.empty() ? "" : "; scaled " + note);
   for (const auto& item : budget.items) {
     fmt::print("  {:<28} {:<30} {:>10}\n", item.pointer, item.what, format_duration(item.duration));
   }
@@ -154,7 +157,7 @@ int run_validate(const ValidateOptions& opts) {
   print_summary(s, p);
   const auto perceived_threshold = print_thresholds(s, p);
   const Timeouts effective = effective_timeouts(s.timeouts, p);
-  print_timeouts(s.timeouts, effective);
+  print_timeouts(s.timeouts, effective, p);
   const TimeoutBudget budget = print_budget(s, p, effective);
 
   const Duration perceived =

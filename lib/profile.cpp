@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "error.hpp"
+#include "units.hpp"
 
 namespace wslat {
 namespace {
@@ -151,6 +152,19 @@ Duration scale_threshold(Duration d, const Profile& p) { return scaled(d, p.mult
 
 Duration scale_timeout(Duration d, const Profile& p) {
   return scaled(d, p.multiplier * (1.0 + p.margin));
+}
+
+std::string timeout_scale_note(const Profile& p) {
+  const double factor = p.multiplier * (1.0 + p.margin);
+  if (factor == 1.0) return "";
+  return fmt::format("× {:g}, profile {}, chosen by {}", factor, p.name,
+                     p.source.empty() ? "default" : p.source);
+}
+
+std::string describe_scaled_timeout(Duration written, Duration effective,
+                                    const std::string& note) {
+  if (note.empty()) return format_duration(effective);
+  return fmt::format("{} ({} {})", format_duration(effective), format_duration(written), note);
 }
 
 Timeouts effective_timeouts(const Timeouts& t, const Profile& p) {

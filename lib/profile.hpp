@@ -42,4 +42,10 @@ Duration scale_threshold(Duration d, const Profile& p);  // d * multiplier
 Duration scale_timeout(Duration d, const Profile& p);    // d * multiplier * (1 + margin)
 Timeouts effective_timeouts(const Timeouts& t, const Profile& p);
 
+// Where a scaled timeout came from, for every message that shows one:
+// "× 0.3, profile local, chosen by default"; "" when the profile leaves timeouts as written.
+std::string timeout_scale_note(const Profile& p);
+// "600ms (2s × 0.3, profile local, chosen by default)", or just "2s" when `note` is empty.
+std::string describe_scaled_timeout(Duration written, Duration effective, const std::string& note);
+
 }  // namespace wslat

@@ -21,6 +21,8 @@ struct RunOptions {
   std::string target;   // ws:// or wss:// URL (already resolved from "embedded")
   Timeouts timeouts;    // effective (profile-scaled)
   double timeout_scale = 1.0;  // profile factor for per-step `within` values
+  Timeouts written_timeouts;   // as the scenario wrote them, for messages
+  std::string timeout_note;    // timeout_scale_note(profile): said with every scaled timeout
   Load load;            // effective (CLI overrides applied)
   Shard shard;
   int threads = 1;

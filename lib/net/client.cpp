@@ -33,6 +33,7 @@
 
 #include "assemble.hpp"
 #include "error.hpp"
+#include "profile.hpp"
 #include "runner.hpp"
 
 namespace wslat {
@@ -389,12 +390,12 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     }
     auto self = this->shared_from_this();
     const TimePoint dns_start = Clock::now();
-    arm(plan_.opts->timeouts.connect, "dns", "name resolution timed out");
+    arm(plan_.opts->timeouts.connect, Duration::zero(), "dns", "name resolution timed out");
     worker_.resolver().async_resolve(
         plan_.host, plan_.port,
         [self, dns_start](const asio::error_code& ec, asio::ip::tcp::resolver::results_type res) {
           if (self->finished_) return;
-          self->timer_.cancel();
+          self->disarm();
           if (ec || res.empty()) {
             self->fail("dns", "cannot resolve " + self->plan_.host + ": " + ec.message());
             return;
@@ -427,7 +428,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       return;
     }
     configure();
-    arm(plan_.opts->timeouts.connect, "connect.timeout", "TCP connect timed out");
+    arm(plan_.opts->timeouts.connect, Duration::zero(), "connect.timeout",
+        "TCP connect timed out");
     tcp_start_ = Clock::now();
     worker_.client().next_address = address;
     worker_.client().next_source = worker_.next_source();
@@ -442,9 +444,10 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     for (const auto& [name, value] : plan_.opts->extra_headers) con_->append_header(name, value);
     for (const auto& p : s.subprotocols) con_->add_subprotocol(p);
     con_->set_max_message_size(static_cast<std::size_t>(s.max_message_bytes));
-    con_->set_open_handshake_timeout(
-        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.handshake)
-            .count());
+    // 0: websocketpp's own open-handshake timer stays off; ours (armed in on_tls) replaces it.
+    // Its handler does not look at the state: when it expired while the worker was busy and the
+    // 101 was read first, it terminated an open connection, which on_close counted as "reset".
+    con_->set_open_handshake_timeout(0);
     con_->set_close_handshake_timeout(
         std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.close).count());
     con_->set_tcp_pre_init_handler([self](websocketpp::connection_hdl) { self->on_tcp(); });
@@ -472,10 +475,12 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   // phase is recorded at open.
   void on_tls() {
     tls_done_ = Clock::now();
-    timer_.cancel();  // the open handshake timeout of websocketpp takes over
+    arm(plan_.opts->timeouts.handshake, plan_.opts->written_timeouts.handshake, "upgrade.timeout",
+        "no answer to the upgrade request within ");
   }
 
   void on_open() {
+    disarm();
     opened_ = true;
     open_time_ = Clock::now();
     worker_.count_opened();
@@ -492,10 +497,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     // The transport code says most (refused, reset); websocketpp's own code says the rest.
     const auto tec = con_->get_transport_ec() ? con_->get_transport_ec() : ec;
     const int status = static_cast<int>(con_->get_response_code());
-    if (ec == websocketpp::error::open_handshake_timeout) {
-      fail("upgrade.timeout", "no answer to the upgrade request within " +
-                                  format_duration(plan_.opts->timeouts.handshake));
-    } else if (status != 0 && status != 101) {
+    if (status != 0 && status != 101) {
       fail("http." + std::to_string(status),
            "server answered the upgrade with HTTP " + std::to_string(status) + " " +
                con_->get_response_msg());
@@ -541,11 +543,13 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   void on_close() {
     if (finished_) return;
     const TimePoint now = Clock::now();
-    timer_.cancel();
+    disarm();
     if (closing_) {
       if (con_->get_ec() == websocketpp::error::close_handshake_timeout) {
         fail("close.timeout", "the server did not answer the close frame within " +
-                                  format_duration(plan_.opts->timeouts.close));
+                                  describe_scaled_timeout(plan_.opts->written_timeouts.close,
+                                                          plan_.opts->timeouts.close,
+                                                          plan_.opts->timeout_note));
         return;
       }
       record(kClose, now - close_sent_);
@@ -589,6 +593,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
           if (!check_inbox()) {
             expect_started_ = Clock::now();
             arm(st.expect.within ? scaled(*st.expect.within) : plan_.opts->timeouts.message,
+                st.expect.within ? *st.expect.within : plan_.opts->written_timeouts.message,
                 "message.timeout", "no matching message for ", &st.pointer);
             return;  // wait for on_message
           }
@@ -686,7 +691,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     const Step& st = *plan_.program[step_].step;
     if (st.kind == Step::Kind::kExpect && expect_started_ != TimePoint{}) {
       if (matches(st.expect, msg->get_payload())) {
-        timer_.cancel();
+        disarm();
         complete_expect(st, now);
         run_steps();
       }
@@ -697,9 +702,10 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
 
   void sleep(Duration d) {
     auto self = this->shared_from_this();
+    const auto gen = ++timer_gen_;
     timer_.expires_after(d);
-    timer_.async_wait([self](const asio::error_code& ec) {
-      if (ec || self->finished_) return;
+    timer_.async_wait([self, gen](const asio::error_code& ec) {
+      if (ec || self->finished_ || gen != self->timer_gen_) return;
       ++self->step_;
       self->run_steps();
     });
@@ -714,14 +720,15 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       return;
     }
     awaiting_pong_ = true;
-    arm(p.within ? scaled(*p.within) : plan_.opts->timeouts.message, "ping.timeout",
+    arm(p.within ? scaled(*p.within) : plan_.opts->timeouts.message,
+        p.within ? *p.within : plan_.opts->written_timeouts.message, "ping.timeout",
         "no pong within ");
   }
 
   void on_pong() {
     if (!awaiting_pong_ || finished_) return;
     awaiting_pong_ = false;
-    timer_.cancel();
+    disarm();
     record(kPing, Clock::now() - ping_sent_);
     ++step_;
     run_steps();
@@ -730,32 +737,47 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   void begin_close(std::uint16_t code, const std::string& reason) {
     if (closing_ || finished_) return;
     closing_ = true;
-    timer_.cancel();
+    disarm();
     websocketpp::lib::error_code ec;
     close_sent_ = Clock::now();
     con_->close(code, reason, ec);
     if (ec) fail("reset", "close failed: " + ec.message());
     // websocketpp's close handshake timeout ends it; our timer is the backstop.
-    arm(plan_.opts->timeouts.close + std::chrono::milliseconds(500), "close.timeout",
-        "the connection did not close within ");
+    arm(plan_.opts->timeouts.close + std::chrono::milliseconds(500), Duration::zero(),
+        "close.timeout", "the connection did not close within ");
   }
 
   // --- bookkeeping ----------------------------------------------------------------------------
 
   // A phase timer: on expiry the session fails with `category` and `text` (+ `subject` +
-  // " within "; + the duration when the text ends with a space). The message is only built on
+  // " within "; + the duration when the text ends with a space, with the value the scenario
+  // wrote and the profile's scaling when `written` is not zero). The message is only built on
   // expiry: arming happens several times per connection, expiring almost never.
-  void arm(Duration d, const char* category, const char* text,
+  void arm(Duration d, Duration written, const char* category, const char* text,
            const std::string* subject = nullptr) {
     auto self = this->shared_from_this();
+    const auto gen = ++timer_gen_;
     timer_.expires_after(d);
-    timer_.async_wait([self, category, text, subject, d](const asio::error_code& ec) {
-      if (ec || self->finished_) return;
+    timer_.async_wait([self, gen, category, text, subject, d,
+                       written](const asio::error_code& ec) {
+      if (ec || self->finished_ || gen != self->timer_gen_) return;
       std::string message = text;
       if (subject != nullptr) message += *subject + " within ";
-      if (!message.empty() && message.back() == ' ') message += format_duration(d);
+      if (!message.empty() && message.back() == ' ') {
+        message += written == Duration::zero() ? format_duration(d)
+                                               : describe_scaled_timeout(
+                                                     written, d, self->plan_.opts->timeout_note);
+      }
       self->fail(category, message);
     });
+  }
+
+  // Stops the phase timer. A wait that has already expired but whose handler has not run yet
+  // cannot be cancelled (asio runs it with success): the generation turns it into a no-op, so
+  // a timeout that lost the race to its phase's completion never fails a later phase.
+  void disarm() {
+    ++timer_gen_;
+    timer_.cancel();
   }
 
   void record(Metric m, Clock::duration d) { worker_.record(m, d); }
@@ -773,7 +795,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   // Ends the session now, tearing the connection down without waiting for anything.
   void abandon() {
     if (finished_) return;
-    timer_.cancel();
+    disarm();
     if (con_) {
       websocketpp::lib::error_code ignored;
       con_->terminate(ignored);
@@ -784,7 +806,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   void finish(TimePoint now) {
     if (finished_) return;
     finished_ = true;
-    timer_.cancel();
+    disarm();
     if (!failed_) {
       record(kSession, now - t0_);
       if (!perceived_done_ && last_expect_done_ && !plan_.has_ready_mark) {
@@ -819,6 +841,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   bool opened_ = false, closing_ = false, finished_ = false, failed_ = false;
   bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
   bool awaiting_pong_ = false;
+  std::uint64_t timer_gen_ = 0;  // see disarm()
   double e2e_ms_ = -1, perceived_ms_ = -1;
   std::size_t slot_ = 0;  // index in the worker's list of live sessions
 };
