@@ -1,5 +1,8 @@
 // `wslat compare CURRENT BASELINE`: the regression verdict between two stored results.
 #include <memory>
+#include <utility>
+
+#include <fmt/core.h>
 
 #include "baseline.hpp"
 #include "commands.hpp"
@@ -23,7 +26,16 @@ int run_compare(const CompareArgs& a) {
   RunResult current = load_result_file(a.current_file);
   const RunResult baseline = load_result_file(a.baseline_file);
   current.comparison = compare_results(current, baseline, opts, a.baseline_file);
-  decide_verdict(current);
+  // compare was not interrupted: an interrupted input is judged on what it measured, and said.
+  const std::pair<bool, const std::string*> sides[] = {{current.interrupted, &a.current_file},
+                                                        {baseline.interrupted, &a.baseline_file}};
+  for (const auto& [interrupted, file] : sides) {
+    if (interrupted) {
+      current.warnings.push_back(
+          fmt::format("{} is an interrupted run: it measured only part of its load", *file));
+    }
+  }
+  decide_verdict(current, false);
   write_outputs(current, a.output);
   return current.exit_code;
 }

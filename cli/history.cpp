@@ -23,6 +23,7 @@ struct HistoryArgs {
   std::size_t last = 20;
   std::string format = "text";
   std::string output;
+  bool include_interrupted = false;
 };
 
 // SCENARIO is a scenario file (its "name" is used) or a bare scenario name.
@@ -57,8 +58,8 @@ int run_history(const HistoryArgs& a) {
   }
   if (a.last == 0) throw UsageError("--last: give at least 1 run");
   const std::string name = scenario_name(a.scenario);
-  const History h = load_history(a.results_dir, name, a.last);
-  if (h.runs.empty() && h.warnings.empty()) {
+  const History h = load_history(a.results_dir, name, a.last, a.include_interrupted);
+  if (h.series.empty() && h.warnings.empty() && h.interrupted_skipped == 0) {
     throw UsageError(fmt::format(
         "no stored runs of scenario {} in {}/runs/{} (scenarios with runs there: {}); run "
         "`wslat run` without --no-save, or point --results-dir at the right folder",
@@ -89,6 +90,8 @@ void add_history(CLI::App& app, Action& action) {
       ->capture_default_str();
   sub->add_option("--format,-f", args->format, "text | html")->capture_default_str();
   sub->add_option("-o,--output", args->output, "Write to FILE (atomically) instead of stdout");
+  sub->add_flag("--include-interrupted", args->include_interrupted,
+                "Show interrupted runs too (left out by default: they measured part of the load)");
   sub->callback([&action, args] { action = [args] { return run_history(*args); }; });
 }
 

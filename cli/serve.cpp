@@ -23,6 +23,7 @@ namespace {
 struct ServeArgs {
   ServerOptions opts;
   std::string handshake_delay, welcome_delay, echo_delay, jitter;
+  std::string request_timeout = "10s";
   std::optional<std::string> welcome;
   std::optional<int> close_after_open, reject;
 };
@@ -37,6 +38,7 @@ ServerOptions to_options(const ServeArgs& a) {
   o.welcome_delay = duration_arg(a.welcome_delay, "--welcome-delay");
   o.echo_delay = duration_arg(a.echo_delay, "--echo-delay");
   o.jitter = duration_arg(a.jitter, "--jitter");
+  o.request_timeout = duration_arg(a.request_timeout, "--request-timeout");
   o.welcome = a.welcome;
   if (a.close_after_open) {
     if (*a.close_after_open < 0 || *a.close_after_open > 65535) {
@@ -99,6 +101,10 @@ void add_serve(CLI::App& app, Action& action) {
   sub->add_option("--welcome-delay", args->welcome_delay, "Wait this long before the welcome");
   sub->add_option("--echo-delay", args->echo_delay, "Wait this long before each echo");
   sub->add_option("--jitter", args->jitter, "Add a uniform random [0, D) to every delay above");
+  sub->add_option("--request-timeout", args->request_timeout,
+                  "Close a connection that has not sent its whole upgrade request within D "
+                  "(0 = never; not in --mode silent)")
+      ->capture_default_str();
   sub->add_option("--close-after-open", args->close_after_open,
                   "Close with this code right after open (after the welcome), e.g. 1011");
   sub->add_option("--reject", args->reject, "Answer the upgrade with this HTTP status, e.g. 403");

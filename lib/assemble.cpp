@@ -1,5 +1,9 @@
 #include "assemble.hpp"
 
+#include <cstdio>
+#include <ctime>
+#include <string_view>
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -50,6 +54,30 @@ std::string utc_timestamp(std::chrono::system_clock::time_point t) {
   gmtime_r(&secs, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms.count());
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_utc_timestamp(const std::string& s) {
+  std::tm tm{};
+  int ms = 0;
+  int used = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6) {
+    return std::nullopt;
+  }
+  std::string_view rest(s.c_str() + used);
+  if (rest.size() == 5 && rest[0] == '.') {
+    for (char c : rest.substr(1, 3)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      ms = ms * 10 + (c - '0');
+    }
+    rest.remove_prefix(4);
+  }
+  if (rest != "Z") return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const time_t secs = timegm(&tm);
+  if (secs == static_cast<time_t>(-1)) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(secs) + std::chrono::milliseconds(ms);
 }
 
 namespace {

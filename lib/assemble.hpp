@@ -2,6 +2,8 @@
 // Pure: no I/O, so the whole path from measurements to verdict is unit-testable.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,5 +42,7 @@ bool is_secret_header(const std::string& name, const std::vector<std::string>& e
 
 // "2026-11-27T14:00:00.123Z" for a system_clock time.
 std::string utc_timestamp(std::chrono::system_clock::time_point t);
+// The inverse, for "2026-11-27T14:00:00Z" and "2026-11-27T14:00:00.123Z"; nullopt otherwise.
+std::optional<std::chrono::system_clock::time_point> parse_utc_timestamp(const std::string& s);
 
 }  // namespace wslat

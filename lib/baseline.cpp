@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 
+#include "assemble.hpp"
 #include "error.hpp"
 #include "stats.hpp"
 #include "threshold.hpp"
@@ -217,6 +218,9 @@ MetricComparison compare_metric(const std::string& name, const MetricResult& cur
   const MannWhitney faster_test = mann_whitney(base.histogram, cur.histogram);
   mc.p_value = slower_test.p_greater;
   judge(mc, cur, base, slower_test, faster_test, opts);
+  // Only a gated metric can regress (fail the gate, a JUnit case, a red row): an info metric
+  // that moved the same way is "slower", shown but never a failure.
+  if (!gated && mc.verdict == "regressed") mc.verdict = "slower";
   return mc;
 }
 
@@ -343,13 +347,37 @@ void add_counts(RunResult& into, const RunResult& p) {
   for (const auto& [k, v] : p.errors) into.errors[k] += v;
   for (const auto& [k, v] : p.error_examples) into.error_examples.emplace(k, v);
   for (const auto& [name, m] : p.metrics) into.metrics[name].histogram.add(m.histogram);
-  into.duration_ms = std::max(into.duration_ms, p.duration_ms);
-  if (!p.started_at.empty() && (into.started_at.empty() || p.started_at < into.started_at)) {
-    into.started_at = p.started_at;
-  }
   into.interrupted = into.interrupted || p.interrupted;
   into.shards += p.shards;
-  into.timeline.insert(into.timeline.end(), p.timeline.begin(), p.timeline.end());
+}
+
+// Shards start at different moments: the merged run spans from the earliest start to the
+// latest end, and each shard's timeline moves by its start's offset from the earliest.
+// Without readable start times, the longest shard stands for the span, timelines unshifted.
+void add_spans(RunResult& into, const std::vector<RunResult>& parts) {
+  using std::chrono::system_clock;
+  std::vector<system_clock::time_point> starts;
+  for (const auto& p : parts) {
+    const auto t = parse_utc_timestamp(p.started_at);
+    if (!t) break;
+    starts.push_back(*t);
+  }
+  const bool timed = !parts.empty() && starts.size() == parts.size();
+  const system_clock::time_point first =
+      timed ? *std::min_element(starts.begin(), starts.end()) : system_clock::time_point{};
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const RunResult& p = parts[i];
+    const double offset_ms =
+        timed ? std::chrono::duration<double, std::milli>(starts[i] - first).count() : 0.0;
+    into.duration_ms = std::max(into.duration_ms, offset_ms + p.duration_ms);
+    for (TimelinePoint point : p.timeline) {
+      point.t_ms += offset_ms;
+      into.timeline.push_back(point);
+    }
+    if (!p.started_at.empty() && (into.started_at.empty() || p.started_at < into.started_at)) {
+      into.started_at = p.started_at;
+    }
+  }
 }
 
 // Shards run side by side: rates and concurrency add up, lateness takes the worst.
@@ -457,16 +485,22 @@ RunResult merge_results(const std::vector<RunResult>& parts,
     add_counts(merged, p);
     add_load(merged.load, p.load);
     note_differences(merged, p, label(names, i));
+    if (p.interrupted) {
+      add_unique(merged.warnings, label(names, i) +
+                                      " is an interrupted run: it measured only part of its load");
+    }
     if (!p.host.empty()) add_unique(hosts, p.host);
     for (const auto& w : p.warnings) add_unique(merged.warnings, w);
   }
   for (const auto& h : hosts) merged.host += (merged.host.empty() ? "" : ",") + h;
+  add_spans(merged, parts);
   decimate_timeline(merged.timeline);
   reevaluate_thresholds(merged, parts);
   refresh_summaries(merged);
   merged.verdict = "pass";
   merged.exit_code = 0;
-  decide_verdict(merged);
+  // merge itself was not interrupted: the merged data is judged on what it holds.
+  decide_verdict(merged, false);
   return merged;
 }
 

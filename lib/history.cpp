@@ -88,7 +88,7 @@ std::vector<std::string> table_header() {
   return head;
 }
 
-std::string text_table(const History& h) {
+std::string text_table(const HistorySeries& h) {
   std::vector<std::vector<std::string>> rows{table_header()};
   for (const auto& run : h.runs) rows.push_back(table_row(run.result));
   std::vector<std::size_t> widths(rows.front().size(), 0);
@@ -125,26 +125,57 @@ const std::vector<std::string>& history_metrics() {
   return kMetrics;
 }
 
+std::string series_label(const RunResult& r) {
+  std::string load;
+  if (r.load.model == "open") {
+    load = fmt::format("open: {:g}/s, at most {} at once", r.load.target_rate, r.load.concurrency);
+  } else {
+    load = fmt::format("closed: {} connection{}, {} at once", r.attempted,
+                       r.attempted == 1 ? "" : "s", r.load.concurrency);
+  }
+  if (!r.shard.empty()) load += ", shard " + r.shard;
+  if (r.shards > 1) load += fmt::format(", {} shards merged", r.shards);
+  return fmt::format("{} · profile {} · {}", r.target.empty() ? "(no target)" : r.target,
+                     r.profile_name, load);
+}
+
 History load_history(const std::string& results_dir, const std::string& scenario_name,
-                     std::size_t last) {
+                     std::size_t last, bool include_interrupted) {
   History h;
   h.scenario = scenario_name;
   h.results_dir = results_dir;
   const std::vector<std::string> files = list_runs(results_dir, scenario_name);
-  // Newest first until `last` readable runs are found: a corrupt file must not hide a run.
-  for (auto it = files.rbegin(); it != files.rend() && (last == 0 || h.runs.size() < last); ++it) {
+  // Newest first, so the series of the newest run comes first and `last` keeps the latest
+  // runs of each series: a corrupt file must not hide a run.
+  for (auto it = files.rbegin(); it != files.rend(); ++it) {
+    RunResult r;
     try {
-      h.runs.push_back({*it, load_result_file(*it)});
+      r = load_result_file(*it);
     } catch (const Error& e) {
       h.warnings.push_back(fmt::format("skipped {}", e.what()));
+      continue;
     }
+    if (r.scenario_name != scenario_name) {
+      h.warnings.push_back(fmt::format("skipped {}: a result of scenario \"{}\", not \"{}\"",
+                                       *it, r.scenario_name, scenario_name));
+      continue;
+    }
+    if (r.interrupted && !include_interrupted) {
+      ++h.interrupted_skipped;
+      continue;
+    }
+    const std::string label = series_label(r);
+    auto series = std::find_if(h.series.begin(), h.series.end(),
+                               [&](const HistorySeries& s) { return s.label == label; });
+    if (series == h.series.end()) series = h.series.insert(h.series.end(), {label, {}});
+    if (last == 0 || series->runs.size() < last) series->runs.push_back({*it, std::move(r)});
   }
-  std::reverse(h.runs.begin(), h.runs.end());
+  for (auto& series : h.series) std::reverse(series.runs.begin(), series.runs.end());
   std::reverse(h.warnings.begin(), h.warnings.end());
   return h;
 }
 
-MetricTrend metric_trend(const History& h, const std::string& metric) {
+MetricTrend metric_trend(const HistorySeries& h, const std::string& metric) {
   MetricTrend t;
   t.metric = metric;
   for (const auto& run : h.runs) {
@@ -182,18 +213,53 @@ std::string sparkline(const std::vector<std::optional<double>>& values) {
   return out;
 }
 
+namespace {
+
+std::size_t run_count(const History& h) {
+  std::size_t n = 0;
+  for (const auto& s : h.series) n += s.runs.size();
+  return n;
+}
+
+// "3 runs in 2 series (runs of another target, profile or load are never one trend)".
+std::string overview(const History& h) {
+  const std::size_t n = run_count(h);
+  std::string out = fmt::format("{} run{}", n, n == 1 ? "" : "s");
+  if (h.series.size() > 1) {
+    out += fmt::format(" in {} series (a series is one target, profile and load shape; "
+                       "runs of different ones are never one trend)",
+                       h.series.size());
+  }
+  return out;
+}
+
+std::string interrupted_note(const History& h) {
+  if (h.interrupted_skipped == 0) return "";
+  return fmt::format("{} interrupted run{} left out (--include-interrupted shows {})",
+                     h.interrupted_skipped, h.interrupted_skipped == 1 ? "" : "s",
+                     h.interrupted_skipped == 1 ? "it" : "them");
+}
+
+}  // namespace
+
 std::string render_history_text(const History& h) {
-  std::string out = fmt::format("History of {}: {} run{} from {}/runs (oldest first)\n", h.scenario,
-                                h.runs.size(), h.runs.size() == 1 ? "" : "s", h.results_dir);
+  std::string out = fmt::format("History of {}: {} from {}/runs (oldest first)\n", h.scenario,
+                                overview(h), h.results_dir);
   for (const auto& w : h.warnings) out += "warning: " + w + "\n";
-  if (h.runs.empty()) return out;
-  out += "\n" + text_table(h);
-  const std::size_t half = h.runs.size() / 2;
-  out += fmt::format(
-      "\nTrend: median of the first {0} vs the last {0} run{1}; p95 per run, "
-      "oldest to newest\n",
-      std::max<std::size_t>(half, 1), half == 1 ? "" : "s");
-  for (const auto& m : history_metrics()) out += trend_line(metric_trend(h, m), h.runs.size());
+  if (const std::string note = interrupted_note(h); !note.empty()) out += note + "\n";
+  for (std::size_t i = 0; i < h.series.size(); ++i) {
+    const HistorySeries& s = h.series[i];
+    out += h.series.size() > 1
+               ? fmt::format("\nSeries {} of {}: {}\n", i + 1, h.series.size(), s.label)
+               : fmt::format("\n{}\n", s.label);
+    out += "\n" + text_table(s);
+    const std::size_t half = s.runs.size() / 2;
+    out += fmt::format(
+        "\nTrend: median of the first {0} vs the last {0} run{1}; p95 per run, "
+        "oldest to newest\n",
+        std::max<std::size_t>(half, 1), half == 1 ? "" : "s");
+    for (const auto& m : history_metrics()) out += trend_line(metric_trend(s, m), s.runs.size());
+  }
   return out;
 }
 
@@ -236,7 +302,7 @@ std::string series(const std::vector<std::optional<double>>& values, double top,
   return out;
 }
 
-std::string dots(const History& h, const MetricTrend& t, double top) {
+std::string dots(const HistorySeries& h, const MetricTrend& t, double top) {
   std::string out;
   for (std::size_t i = 0; i < t.p95.size(); ++i) {
     if (!t.p95[i]) continue;
@@ -250,7 +316,7 @@ std::string dots(const History& h, const MetricTrend& t, double top) {
   return out;
 }
 
-std::string svg_chart(const History& h, const MetricTrend& t) {
+std::string svg_chart(const HistorySeries& h, const MetricTrend& t) {
   double top = 0;
   for (const auto& v : t.p95) top = std::max(top, v.value_or(0));
   top *= 1.1;
@@ -281,7 +347,7 @@ std::string trend_caption(const MetricTrend& t) {
   return "p50 " + change(t.first_p50, t.last_p50) + ", p95 " + change(t.first_p95, t.last_p95);
 }
 
-std::string html_table(const History& h) {
+std::string html_table(const HistorySeries& h) {
   std::string out = "<table><thead><tr>";
   for (const auto& c : table_header()) out += "<th>" + html_escape(c) + "</th>";
   out += "</tr></thead><tbody>";
@@ -309,18 +375,27 @@ std::string render_history_html(const History& h) {
   std::string out = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>wslat history: {0}</title><style>{1}</style></head><body>\n"
-      "<h1>History of {0}</h1><p>{2} run{3} from {4}/runs, oldest first.</p>\n",
-      html_escape(h.scenario), kStyle, h.runs.size(), h.runs.size() == 1 ? "" : "s",
-      html_escape(h.results_dir));
+      "<h1>History of {0}</h1><p>{2} from {3}/runs, oldest first.</p>\n",
+      html_escape(h.scenario), kStyle, html_escape(overview(h)), html_escape(h.results_dir));
   for (const auto& w : h.warnings)
     out += "<p class=\"warning\">warning: " + html_escape(w) + "</p>\n";
-  if (h.runs.empty()) return out + "</body></html>\n";
-  out += html_table(h) + "\n<h2>p95 over runs (solid; p50 dashed)</h2>\n";
-  for (const auto& m : history_metrics()) {
-    const MetricTrend t = metric_trend(h, m);
-    const bool any = std::any_of(t.p95.begin(), t.p95.end(), [](const auto& v) { return v; });
-    out += "<figure><figcaption>" + html_escape(m) + ": " + html_escape(trend_caption(t)) +
-           "</figcaption>" + (any ? svg_chart(h, t) : std::string()) + "</figure>\n";
+  if (const std::string note = interrupted_note(h); !note.empty()) {
+    out += "<p>" + html_escape(note) + "</p>\n";
+  }
+  for (std::size_t i = 0; i < h.series.size(); ++i) {
+    const HistorySeries& s = h.series[i];
+    out += "<section><h2>" +
+           html_escape(h.series.size() > 1
+                           ? fmt::format("Series {} of {}: {}", i + 1, h.series.size(), s.label)
+                           : s.label) +
+           "</h2>\n" + html_table(s) + "\n<h3>p95 over runs (solid; p50 dashed)</h3>\n";
+    for (const auto& m : history_metrics()) {
+      const MetricTrend t = metric_trend(s, m);
+      const bool any = std::any_of(t.p95.begin(), t.p95.end(), [](const auto& v) { return v; });
+      out += "<figure><figcaption>" + html_escape(m) + ": " + html_escape(trend_caption(t)) +
+             "</figcaption>" + (any ? svg_chart(s, t) : std::string()) + "</figure>\n";
+    }
+    out += "</section>\n";
   }
   return out + "</body></html>\n";
 }

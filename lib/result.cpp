@@ -577,7 +577,7 @@ const char* verdict_for(int code) {
 
 }  // namespace
 
-void decide_verdict(RunResult& r) {
+void decide_verdict(RunResult& r, bool interruption_decides) {
   std::vector<int> reasons;
   if (r.attempted > 0 && r.opened == 0) reasons.push_back(exit_code::kCouldNotRun);
   const bool breached = std::any_of(r.thresholds.begin(), r.thresholds.end(),
@@ -587,7 +587,7 @@ void decide_verdict(RunResult& r) {
   std::stable_sort(reasons.begin(), reasons.end(),
                    [](int a, int b) { return precedence_rank(a) < precedence_rank(b); });
   r.exit_reasons = reasons;
-  if (r.interrupted) {
+  if (r.interrupted && interruption_decides) {
     r.verdict = "interrupted";
     r.exit_code = exit_code::kInterrupted;
     return;

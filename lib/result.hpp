@@ -116,6 +116,8 @@ void refresh_summaries(RunResult& r);
 
 // Decides verdict, exit_code and exit_reasons from thresholds, comparison, errors and
 // interruption, applying the SPEC precedence (64, 3, 1, 2; 130 when interrupted).
-void decide_verdict(RunResult& r);
+// `interruption_decides` = false is for commands that judge stored data (compare, merge): they
+// were not interrupted themselves, so an interrupted input is judged on what it measured.
+void decide_verdict(RunResult& r, bool interruption_decides = true);
 
 }  // namespace wslat

@@ -22,6 +22,9 @@ struct ServerOptions {
   Duration welcome_delay{};
   Duration echo_delay{};             // before echoing each message
   Duration jitter{};                 // uniform random extra [0, jitter) on every delay
+  // A client must complete its upgrade request (and TLS handshake) within this, or the
+  // connection is closed; 0 = wait forever. Not in "silent" mode, which never answers.
+  Duration request_timeout = std::chrono::seconds(10);
   std::optional<std::uint16_t> close_after_open;  // close with this code right after open
   std::optional<int> reject_status;  // answer the upgrade with this HTTP status
   std::string tls_cert, tls_key;     // both set -> wss

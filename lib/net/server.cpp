@@ -336,9 +336,16 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         worker_(worker),
         delay_timer_(worker.io),
         echo_timer_(worker.io),
-        close_timer_(worker.io) {}
+        close_timer_(worker.io),
+        request_timer_(worker.io) {}
 
   void start() {
+    if (opts_.request_timeout.count() > 0 && opts_.mode != "silent") {
+      request_timer_.expires_after(opts_.request_timeout);
+      request_timer_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+        if (!ec && !self->request_done_) self->close_now();  // never sent a whole request
+      });
+    }
     if constexpr (kIsTls<Stream>) {
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = this->shared_from_this()](std::error_code ec) {
@@ -427,6 +434,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   void on_request() {
+    request_done_ = true;
+    request_timer_.cancel();
     Request req;
     if (!parse_request(request_head_, req)) {
       return reply_and_close(http_response(400, "", "Malformed HTTP request.\n"));
@@ -690,6 +699,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     delay_timer_.cancel();
     echo_timer_.cancel();
     close_timer_.cancel();
+    request_timer_.cancel();
     socket().close(ignored);
   }
 
@@ -740,7 +750,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   Stream stream_;
   const ServerOptions& opts_;
   Worker& worker_;
-  asio::steady_timer delay_timer_, echo_timer_, close_timer_;
+  asio::steady_timer delay_timer_, echo_timer_, close_timer_, request_timer_;
+  bool request_done_ = false;
 
   std::vector<std::uint8_t> rbuf_;
   std::size_t begin_ = 0, end_ = 0, need_ = 2;

@@ -92,7 +92,9 @@ std::vector<Case> comparison_cases(const RunResult& r) {
   std::vector<Case> cases;
   if (!r.comparison) return cases;
   for (const auto& m : r.comparison->metrics) {
-    Case c("regression: " + m.metric, "wslat.regression." + r.scenario_name);
+    // Info metrics (not gated) are reported but never fail: their cases only carry output.
+    Case c("regression: " + m.metric + (m.gated ? "" : " (info, not gated)"),
+           "wslat.regression." + r.scenario_name);
     const std::string summary =
         fmt::format("p50 {} -> {} ({}), p95 {} -> {} ({}), p = {}", format_ms(m.baseline_p50),
                     format_ms(m.current_p50), report::format_pct(m.delta_p50_pct),
@@ -101,7 +103,7 @@ std::vector<Case> comparison_cases(const RunResult& r) {
     if (m.verdict == "regressed") {
       c.failure = summary;
       c.failure_body = m.reason;
-    } else if (m.verdict == "inconclusive") {
+    } else if (m.verdict == "inconclusive" && m.gated) {
       c.skipped = "inconclusive: " + m.reason;
     } else {
       c.system_out = m.verdict + ": " + summary;

@@ -150,7 +150,7 @@ std::string errors_section(const RunResult& r, const Painter& paint) {
 const char* verdict_style(const std::string& verdict) {
   if (verdict == "regressed") return kRed;
   if (verdict == "improved") return kGreen;
-  if (verdict == "inconclusive") return kYellow;
+  if (verdict == "inconclusive" || verdict == "slower") return kYellow;
   return nullptr;
 }
 

@@ -2,6 +2,7 @@
 // written the way `wslat run` writes them.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,34 @@ TEST_CASE("wslat merge: two shard files become one exact result") {
   const auto twice = run_wslat({"merge", a, a, "-o", temp_dir() + "/merged/twice.json"});
   CHECK(twice.exit_code == 64);
   CHECK(twice.err.find("both shard 1/2") != std::string::npos);
+}
+
+// compare and merge were not interrupted themselves: an interrupted input is judged on what
+// it measured (exit 0 / 1 / 2 as usual, never 130) and the report says it was interrupted.
+TEST_CASE("wslat compare and merge judge an interrupted input, they do not exit 130") {
+  RunResult cut = result_with(0, "1/2");
+  cut.interrupted = true;
+  decide_verdict(cut);
+  REQUIRE(cut.exit_code == 130);
+  const std::string cut_file = write_result("interrupted-cut.json", cut);
+  const std::string base = write_result("interrupted-base.json", result_with(0));
+  const auto c = run_wslat({"compare", cut_file, base, "--format", "json"});
+  CAPTURE(c.err);
+  CHECK(c.exit_code == 0);
+  CHECK(c.out.find("is an interrupted run") != std::string::npos);
+
+  const std::string other = write_result("interrupted-other.json", result_with(0, "2/2"));
+  const std::string merged = temp_dir() + "/interrupted-merged.json";
+  const auto m = run_wslat({"merge", cut_file, other, "-o", merged});
+  CAPTURE(m.out);
+  CAPTURE(m.err);
+  CHECK(m.exit_code == 0);
+  const RunResult back = load_result_file(merged);
+  CHECK(back.interrupted);  // the data still says so
+  CHECK(back.exit_code == 0);
+  CHECK(std::any_of(back.warnings.begin(), back.warnings.end(), [](const std::string& w) {
+    return w.find("interrupted-cut.json is an interrupted run") != std::string::npos;
+  }));
 }
 
 TEST_CASE("wslat history: a trend table of the stored runs") {

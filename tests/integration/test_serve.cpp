@@ -173,6 +173,21 @@ TEST_CASE("EmbeddedServer answers a plain GET with 426 and oversized headers wit
   CHECK(big.rfind("HTTP/1.1 431 ", 0) == 0);
 }
 
+// A client that connects and never finishes its request must not hold a connection forever.
+TEST_CASE("EmbeddedServer closes a connection whose request never completes") {
+  ServerOptions opts;
+  opts.request_timeout = std::chrono::milliseconds(300);
+  EmbeddedServer server(opts);
+  server.start();
+  const auto start = std::chrono::steady_clock::now();
+  // raw_http gives up after 10 s; the server must close well before that.
+  const std::string answer = raw_http(server.port(), "GET / HTTP/1.1\r\nHost: x\r\n");
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(answer.empty());
+  CHECK(waited >= std::chrono::milliseconds(250));
+  CHECK(waited < std::chrono::seconds(8));
+}
+
 TEST_CASE("EmbeddedServer starts and stops repeatedly in one process") {
   ServerOptions opts;
   opts.threads = 2;

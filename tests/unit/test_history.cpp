@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -67,15 +68,18 @@ TEST_CASE("history loads the stored runs oldest first and skips unreadable files
   write_three_runs(dir);
   write_file_atomic(dir + "/runs/chat/2026-11-27T150000Z-1.json", "{ truncated");
   const History h = load_history(dir, "chat");
-  REQUIRE(h.runs.size() == 3);
-  CHECK(h.runs[0].result.started_at == "2026-11-27T14:00:00Z");
-  CHECK(h.runs[2].result.verdict == "regression");
+  REQUIRE(h.series.size() == 1);
+  const auto& runs = h.series[0].runs;
+  REQUIRE(runs.size() == 3);
+  CHECK(runs[0].result.started_at == "2026-11-27T14:00:00Z");
+  CHECK(runs[2].result.verdict == "regression");
   REQUIRE(h.warnings.size() == 1);
   CHECK(h.warnings[0].find("2026-11-27T150000Z-1.json: not valid JSON") != std::string::npos);
 
   const History last2 = load_history(dir, "chat", 2);
-  REQUIRE(last2.runs.size() == 2);
-  CHECK(last2.runs[0].result.started_at == "2026-11-27T15:00:00Z");
+  REQUIRE(last2.series.size() == 1);
+  REQUIRE(last2.series[0].runs.size() == 2);
+  CHECK(last2.series[0].runs[0].result.started_at == "2026-11-27T15:00:00Z");
 }
 
 TEST_CASE("history text: one row per run and a trend line per metric") {
@@ -90,7 +94,7 @@ TEST_CASE("history text: one row per run and a trend line per metric") {
   CHECK(text.find("2026-11-27 16:00:00  regression") != std::string::npos);
   CHECK(text.find("1%") != std::string::npos);  // 1 of 100 connections failed
 
-  const MetricTrend t = metric_trend(h, "handshake");
+  const MetricTrend t = metric_trend(h.series.at(0), "handshake");
   REQUIRE(t.first_p50.has_value());
   CHECK(*t.first_p50 == doctest::Approx(10.5).epsilon(0.02));  // first run only
   CHECK(*t.last_p50 == doctest::Approx(31.5).epsilon(0.02));   // last run only
@@ -120,4 +124,61 @@ TEST_CASE("history html is one self-contained page with an SVG chart per metric"
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find("<link") == std::string::npos);
   CHECK(html.find("<img") == std::string::npos);
+}
+
+// Six targets, open and closed models, a shard, an interrupted run and another scenario's
+// result in one folder: each comparable group is its own trend, the rest is said, not mixed.
+TEST_CASE("history groups runs by target, profile and load shape; skips interrupted and foreign") {
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
+  auto store = [&](RunResult r) {
+    write_file_atomic(run_result_path(dir, "chat", r.started_at), to_json(r).dump());
+  };
+  RunResult a1 = run_at("2026-11-27T10:00:00Z", 10, "pass");
+  a1.target = "ws://a/";
+  RunResult a2 = run_at("2026-11-27T11:00:00Z", 11, "pass");
+  a2.target = "ws://a/";
+  RunResult b = run_at("2026-11-27T12:00:00Z", 50, "pass");
+  b.target = "ws://b/";
+  RunResult open = run_at("2026-11-27T13:00:00Z", 12, "pass");
+  open.target = "ws://a/";
+  open.load.model = "open";
+  open.load.target_rate = 20;
+  RunResult staging = run_at("2026-11-27T14:00:00Z", 12, "pass");
+  staging.target = "ws://a/";
+  staging.profile_name = "staging";
+  RunResult shard = run_at("2026-11-27T15:00:00Z", 12, "pass");
+  shard.target = "ws://a/";
+  shard.shard = "1/4";
+  RunResult cut = run_at("2026-11-27T16:00:00Z", 90, "interrupted");
+  cut.target = "ws://a/";
+  cut.interrupted = true;
+  RunResult foreign = run_at("2026-11-27T17:00:00Z", 12, "pass");
+  foreign.target = "ws://a/";
+  foreign.scenario_name = "other";
+  for (const auto& r : {a1, a2, b, open, staging, shard, cut, foreign}) store(r);
+
+  const History h = load_history(dir, "chat");
+  CHECK(h.interrupted_skipped == 1);
+  REQUIRE(h.warnings.size() == 1);
+  CHECK(h.warnings[0].find("a result of scenario \"other\"") != std::string::npos);
+  REQUIRE(h.series.size() == 5);  // a closed, b, a open, a staging, a shard
+  // The newest run's series first; a1 and a2 are the only pair.
+  CHECK(h.series[0].label.find("shard 1/4") != std::string::npos);
+  const auto pair = std::find_if(h.series.begin(), h.series.end(),
+                                 [](const HistorySeries& s) { return s.runs.size() == 2; });
+  REQUIRE(pair != h.series.end());
+  CHECK(pair->label == "ws://a/ · profile local · closed: 100 connections, 1 at once");
+  CHECK(pair->runs[0].result.started_at == "2026-11-27T10:00:00Z");
+  const std::string text = render_history_text(h);
+  CAPTURE(text);
+  CHECK(text.find("6 runs in 5 series") != std::string::npos);
+  CHECK(text.find("1 interrupted run left out") != std::string::npos);
+  CHECK(text.find("open: 20/s") != std::string::npos);
+
+  const History all = load_history(dir, "chat", 20, true);
+  CHECK(all.interrupted_skipped == 0);
+  std::size_t runs = 0;
+  for (const auto& s : all.series) runs += s.runs.size();
+  CHECK(runs == 7);
 }

@@ -101,7 +101,8 @@ TEST_CASE("merging 4 shards equals one run over the union of their samples") {
   CHECK(m.failed == 8);
   CHECK(m.errors.at("close.1011") == 8);
   CHECK(m.started_at == "2026-11-27T14:00:01Z");  // the earliest
-  CHECK(m.duration_ms == 1003.0);
+  // The wall span: shard 1/4 starts 3 s after the earliest (4/4) and runs 1000 ms.
+  CHECK(m.duration_ms == 4000.0);
   CHECK(m.shards == 4);
   CHECK(m.load.achieved_rate == 40);
   CHECK(m.load.concurrency == 20);
@@ -134,6 +135,10 @@ TEST_CASE("the merged timeline is in time order and at most 5000 points") {
       m.timeline.begin(), m.timeline.end(),
       [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ms < b.t_ms; }));
   CHECK(m.timeline.back().t_ms > 5900);  // decimated evenly, not truncated
+  // Each shard's points moved by its start's offset: shard 1/4 started 3 s after 4/4, so
+  // its last point (5996 ms into its own run) sits near 8996 ms of the merged run.
+  CHECK(m.timeline.back().t_ms > 8900);
+  CHECK(m.timeline.front().t_ms < 10);
 }
 
 TEST_CASE("merge refuses results of different scenarios and a shard given twice") {

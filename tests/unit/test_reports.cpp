@@ -106,6 +106,28 @@ TEST_CASE("junit counts tests, failures and skipped cases") {
   CHECK(xml.find("classname=\"wslat.regression.chat-golden-path\"") != std::string::npos);
 }
 
+// A passing run (only handshake gated) whose info metrics moved: no report may fail them.
+TEST_CASE("an info metric that moved fails no report: junit, markdown, html, text") {
+  wslat::RunResult r = fixture_result();
+  REQUIRE(r.comparison);
+  r.comparison->regressed = false;
+  for (auto& m : r.comparison->metrics) {
+    m.gated = m.metric == "handshake";
+    if (!m.gated) m.verdict = "slower";
+    else m.verdict = "unchanged";
+  }
+  const std::string xml = wslat::render_junit(r);
+  // The failing threshold of the fixture is its only failure.
+  CHECK(count_of(xml, "<failure ") == 1);
+  CHECK(xml.find("(info, not gated)") != std::string::npos);
+  CHECK(count_of(xml, "<skipped ") == 0);
+  const std::string md = wslat::render_markdown(r);
+  CHECK(md.find("regressed") == std::string::npos);
+  CHECK(md.find("slower") != std::string::npos);
+  const std::string html = wslat::render_html(r);
+  CHECK(html.find(">regressed<") == std::string::npos);
+}
+
 TEST_CASE("junit escapes hostile names and reports an all-failed run as an error") {
   wslat::RunResult r = fixture_result();
   r.scenario_name = "a<b>&\"c'\x01";
