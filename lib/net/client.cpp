@@ -361,6 +361,19 @@ struct RunPlan {
   TimePoint run_start;
 };
 
+// What a server can make wslat hold for one connection (see README, Errors). Beyond these the
+// connection fails with the category named at each check, instead of growing without bound:
+// a ping flood queued 1.19 GB of pongs in 4.8 s on one connection before these bounds.
+constexpr std::size_t kMaxUnwrittenPongs = 1024;         // pongs queued, not yet written
+constexpr std::size_t kMaxInboxMessages = 10'000;        // unmatched messages kept for an expect
+constexpr std::size_t kMinInboxBytes = 16u << 20;        // ... and their bytes (or max message)
+constexpr std::size_t kMinSendBacklogBytes = 16u << 20;  // bytes of sends the server has not read
+
+std::string format_bytes(std::size_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  return std::to_string(n) + " bytes";
+}
+
 double ms_between(TimePoint a, TimePoint b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -457,6 +470,38 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     con_->set_pong_handler(
         [self](websocketpp::connection_hdl, std::string) { self->on_pong(); });
     con_->set_pong_timeout_handler([](websocketpp::connection_hdl, std::string) {});
+    con_->set_ping_handler(
+        [self](websocketpp::connection_hdl, std::string payload) { return self->on_ping(payload); });
+  }
+
+  // websocketpp answers every ping with a pong on an unbounded queue; a server that pings
+  // faster than the pongs are written grows it without end. The pongs are sent here instead, as
+  // messages whose release (websocketpp drops a message once written) says it left.
+  bool on_ping(const std::string& payload) {
+    if (finished_ || failed_) return false;
+    while (!pongs_.empty() && pongs_.front().expired()) pongs_.pop_front();
+    if (pongs_.size() >= kMaxUnwrittenPongs) {
+      fail("ping.flood", "the server sent pings faster than they could be answered: " +
+                             std::to_string(kMaxUnwrittenPongs) + " pongs waiting to be written");
+      return false;
+    }
+    auto msg = con_->get_message(websocketpp::frame::opcode::pong, payload.size());
+    // A final, masked pong frame (client frames are masked; control payloads are <= 125 bytes).
+    const std::uint32_t key = worker_.mask_key();
+    std::string header(6, '\0');
+    header[0] = static_cast<char>(0x80 | websocketpp::frame::opcode::pong);
+    header[1] = static_cast<char>(0x80 | payload.size());
+    std::memcpy(&header[2], &key, 4);
+    std::string masked = payload;
+    for (std::size_t i = 0; i < masked.size(); ++i) {
+      masked[i] = static_cast<char>(masked[i] ^ header[2 + (i & 3)]);
+    }
+    msg->set_header(header);
+    msg->set_payload(masked);
+    msg->set_prepared(true);
+    websocketpp::lib::error_code ec = con_->send(msg);
+    if (!ec) pongs_.push_back(msg);
+    return false;
   }
 
   void on_tcp() {
@@ -619,6 +664,17 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     websocketpp::lib::error_code ec;
     TemplateContext ctx{index_, iteration};
     const TimePoint now = Clock::now();
+    // A server that stops reading leaves every send queued in wslat's memory.
+    const std::size_t limit =
+        std::max(kMinSendBacklogBytes, static_cast<std::size_t>(plan_.scenario->max_message_bytes));
+    const std::size_t next = s.kind == SendStep::Kind::kSize     ? s.size
+                             : s.kind == SendStep::Kind::kBinary ? s.binary.size()
+                                                                 : 0;
+    if (con_->get_buffered_amount() + next > limit) {
+      fail("send.backlog", "the server is not reading: more than " + format_bytes(limit) +
+                               " of messages wait to be written to it");
+      return false;
+    }
     switch (s.kind) {
       case SendStep::Kind::kText:
       case SendStep::Kind::kJson:
@@ -646,6 +702,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     while (!inbox_.empty()) {
       auto [arrived, payload] = std::move(inbox_.front());
       inbox_.pop_front();
+      inbox_bytes_ -= payload.size();
       if (matches(st.expect, payload)) {
         complete_expect(st, arrived);
         return true;
@@ -692,6 +749,19 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       }
       return;  // non-matching messages are skipped while an expect waits
     }
+    // Kept for a later expect, within bounds: a server that floods messages nobody waits for
+    // must not grow wslat's memory without end.
+    const std::size_t byte_limit =
+        std::max(kMinInboxBytes, static_cast<std::size_t>(plan_.scenario->max_message_bytes));
+    if (inbox_.size() >= kMaxInboxMessages || inbox_bytes_ + msg->get_payload().size() > byte_limit) {
+      fail("message.flood",
+           "more than " + std::to_string(kMaxInboxMessages) + " messages or " +
+               format_bytes(byte_limit) +
+               " arrived while no expect was waiting (they are kept for the next expect): "
+               "expect them, or shorten the sleep or ping before the expect");
+      return;
+    }
+    inbox_bytes_ += msg->get_payload().size();
     inbox_.emplace_back(now, msg->get_payload());
   }
 
@@ -815,6 +885,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   TimePoint expect_started_{};
   std::optional<TimePoint> first_send_, last_send_, last_expect_done_;
   std::deque<std::pair<TimePoint, std::string>> inbox_;
+  std::size_t inbox_bytes_ = 0;
+  std::deque<std::weak_ptr<typename MessagePtr::element_type>> pongs_;  // sent, not yet written
   std::string verify_error_;
   bool opened_ = false, closing_ = false, finished_ = false, failed_ = false;
   bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
@@ -895,6 +967,13 @@ class Worker {
     if (result_.error_examples.count(category) == 0) {
       result_.error_examples[category] = message;  // assemble_result redacts
     }
+  }
+  // A masking key for a frame wslat builds itself (xorshift: masks need not be secret here).
+  std::uint32_t mask_key() {
+    rng_state_ ^= rng_state_ << 13;
+    rng_state_ ^= rng_state_ >> 7;
+    rng_state_ ^= rng_state_ << 17;
+    return static_cast<std::uint32_t>(rng_state_);
   }
   const std::string& filler(std::size_t size) {
     if (filler_.size() != size) filler_.assign(size, 'x');
@@ -1075,6 +1154,7 @@ class Worker {
   std::int64_t max_live_ = 1;
   TimePoint schedule_end_{};
   std::string filler_;
+  std::uint64_t rng_state_ = std::random_device{}() | 1ULL;
   std::size_t next_source_ = 0;
   bool stopping_ = false, interrupted_ = false;
 };
