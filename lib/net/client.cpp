@@ -898,9 +898,14 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
 // ---------------------------------------------------------------------------------------------
 // A worker: one thread, one io_context, one endpoint, its own sessions and histograms.
 
-struct Arrival {
-  std::int64_t index = 0;
-  Duration offset{};
+// A worker's share of the load, as arithmetic progressions of connection indices (first,
+// first + stride, ...) rather than lists: planning takes memory independent of the count.
+struct ClosedPart {
+  std::int64_t first = 0, end = 0, stride = 1;  // indices first + j * stride < end
+};
+struct OpenPart {
+  const ArrivalSchedule* schedule = nullptr;
+  std::int64_t first = 0, stride = 1;  // arrivals first + j * stride < schedule->size()
 };
 
 template <typename Client>
@@ -922,17 +927,20 @@ class Worker {
 
   // Closed model: `indices` connections, at most `concurrency` at once, each started as soon
   // as a slot frees (t0 = actual start).
-  void run_closed(std::vector<std::int64_t> indices, std::int64_t concurrency) {
-    closed_ = std::move(indices);
-    ramp_left_ = std::min<std::int64_t>(concurrency, static_cast<std::int64_t>(closed_.size()));
+  void run_closed(ClosedPart part, std::int64_t concurrency) {
+    closed_ = part;
+    const std::int64_t count =
+        part.end > part.first ? (part.end - part.first + part.stride - 1) / part.stride : 0;
+    ramp_left_ = std::min<std::int64_t>(concurrency, count);
     ramp_up();
     loop();
   }
 
   // Open model: arrivals at intended times; at most `max_concurrency` live sessions; an arrival
   // that finds no free slot waits (and is charged its wait) until the schedule ends.
-  void run_open(std::vector<Arrival> arrivals, std::int64_t max_concurrency, Duration end) {
-    arrivals_ = std::move(arrivals);
+  void run_open(OpenPart part, std::int64_t max_concurrency, Duration end) {
+    open_ = part;
+    next_arrival_ = due_arrival_ = part.first;
     max_live_ = std::max<std::int64_t>(1, max_concurrency);
     schedule_end_ = plan_.run_start + end;
     arrival_timer_.emplace(io_);
@@ -1043,45 +1051,51 @@ class Worker {
   }
 
   void start_next_closed() {
-    if (next_closed_ >= closed_.size()) return;
-    start(closed_[next_closed_++], Clock::now());
+    if (closed_.first >= closed_.end) return;
+    start(closed_.first, Clock::now());
+    closed_.first += closed_.stride;
   }
 
+  bool arrivals_left() const { return next_arrival_ < open_.schedule->size(); }
+  TimePoint intended(std::int64_t arrival) const {
+    return plan_.run_start + open_.schedule->offset(arrival);
+  }
+
+  // Arrivals [due_arrival_, next_arrival_) (step open_.stride) are due and wait for a slot.
   void schedule_arrivals() {
-    if (next_arrival_ >= arrivals_.size() || stopping_) return;
-    const TimePoint when = plan_.run_start + arrivals_[next_arrival_].offset;
-    arrival_timer_->expires_at(when);
+    if (!arrivals_left() || stopping_) return;
+    arrival_timer_->expires_at(intended(next_arrival_));
     arrival_timer_->async_wait([this](const asio::error_code& ec) {
       if (ec || stopping_) return;
       const TimePoint now = Clock::now();
-      for (int batch = 0; batch < 16 && next_arrival_ < arrivals_.size() &&
-                          plan_.run_start + arrivals_[next_arrival_].offset <= now;
+      for (int batch = 0; batch < 16 && arrivals_left() && intended(next_arrival_) <= now;
            ++batch) {
-        const Arrival& a = arrivals_[next_arrival_++];
-        if (static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
-          start(a.index, plan_.run_start + a.offset);
-        } else {
-          backlog_.push_back(a);
-        }
+        next_arrival_ += open_.stride;
       }
+      start_due();
       schedule_arrivals();
     });
   }
 
+  // Due arrivals start in order as slots free up.
+  void start_due() {
+    while (due_arrival_ < next_arrival_ &&
+           static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
+      start(due_arrival_, intended(due_arrival_));
+      due_arrival_ += open_.stride;
+    }
+  }
+
   void drop_backlog() {
-    result_.dropped += static_cast<std::int64_t>(backlog_.size());
-    backlog_.clear();
+    result_.dropped += (next_arrival_ - due_arrival_) / open_.stride;
+    due_arrival_ = next_arrival_;
     maybe_finish();
   }
 
   void refill() {
     if (!stopping_) {
       if (arrival_timer_) {
-        while (!backlog_.empty() && static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
-          const Arrival a = backlog_.front();
-          backlog_.pop_front();
-          start(a.index, plan_.run_start + a.offset);
-        }
+        start_due();
       } else {
         start_next_closed();
       }
@@ -1090,8 +1104,8 @@ class Worker {
   }
 
   bool all_started() const {
-    if (arrival_timer_) return next_arrival_ >= arrivals_.size() && backlog_.empty();
-    return next_closed_ >= closed_.size() && ramp_left_ == 0;
+    if (arrival_timer_) return !arrivals_left() && due_arrival_ == next_arrival_;
+    return closed_.first >= closed_.end && ramp_left_ == 0;
   }
 
   void maybe_finish() {
@@ -1119,8 +1133,9 @@ class Worker {
   void interrupt() {
     stopping_ = true;
     interrupted_ = true;
+    interrupted_at_ = Clock::now();
     if (arrival_timer_) arrival_timer_->cancel();
-    backlog_.clear();
+    due_arrival_ = next_arrival_;  // waiting arrivals are not started (nor dropped: stopped)
     const auto live = live_sessions_;  // sessions remove themselves as they finish
     for (const auto& s : live) s->interrupt();
     maybe_finish();
@@ -1145,12 +1160,11 @@ class Worker {
   std::optional<asio::steady_timer> arrival_timer_, end_timer_;
   WorkerResult result_;
   std::vector<SessionPtr> live_sessions_;
-  std::vector<std::int64_t> closed_;
-  std::size_t next_closed_ = 0;
+  ClosedPart closed_;  // first: the next index to start
   std::int64_t ramp_left_ = 0;
-  std::vector<Arrival> arrivals_;
-  std::size_t next_arrival_ = 0;
-  std::deque<Arrival> backlog_;
+  OpenPart open_;
+  std::int64_t next_arrival_ = 0, due_arrival_ = 0;
+  std::optional<TimePoint> interrupted_at_;
   std::int64_t max_live_ = 1;
   TimePoint schedule_end_{};
   std::string filler_;
@@ -1316,32 +1330,23 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
 
   const Load& load = opts.load;
   const bool open = load.open_model();
-  std::vector<std::vector<std::int64_t>> closed_parts;
-  std::vector<std::vector<Arrival>> open_parts;
   std::int64_t threads = std::max(1, opts.threads);
   std::int64_t total = 0;
   std::int64_t concurrency = 0;
+  // Worker t takes every threads-th connection of this shard, computed as it goes.
+  std::optional<ArrivalSchedule> schedule;
+  std::int64_t first = 0;  // closed: the shard's first connection index
   if (open) {
-    const auto offsets = open_schedule(load, opts.shard);
-    total = static_cast<std::int64_t>(offsets.size());
+    schedule.emplace(load);
+    total = shard_part(schedule->size(), opts.shard);  // arrivals k with k % N == shard index
     threads = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, std::max<std::int64_t>(1, total)));
     concurrency = shard_part(load.max_concurrency, opts.shard);
-    open_parts.resize(static_cast<std::size_t>(threads));
-    for (std::size_t k = 0; k < offsets.size(); ++k) {
-      const auto index = opts.shard.index + static_cast<std::int64_t>(k) * opts.shard.count;
-      open_parts[k % static_cast<std::size_t>(threads)].push_back({index, offsets[k]});
-    }
   } else {
     total = shard_part(load.connections, opts.shard);
     concurrency = std::max<std::int64_t>(1, shard_part(load.concurrency, opts.shard));
     concurrency = std::min(concurrency, std::max<std::int64_t>(1, total));
     threads = std::min(threads, concurrency);
-    std::int64_t first = 0;
     for (std::int64_t i = 0; i < opts.shard.index; ++i) first += shard_part(load.connections, {i, opts.shard.count});
-    closed_parts.resize(static_cast<std::size_t>(threads));
-    for (std::int64_t k = 0; k < total; ++k) {
-      closed_parts[static_cast<std::size_t>(k % threads)].push_back(first + k);
-    }
   }
 
   plan.sources = source_addresses(plan, opts.source_addresses, concurrency);
@@ -1364,9 +1369,11 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
     const auto i = static_cast<std::size_t>(t);
     pool.emplace_back([&, i, t] {
       if (open) {
-        workers[i]->run_open(std::move(open_parts[i]), part(concurrency, threads, t), open_end);
+        const OpenPart share{&*schedule, opts.shard.index + opts.shard.count * t,
+                             opts.shard.count * threads};
+        workers[i]->run_open(share, part(concurrency, threads, t), open_end);
       } else {
-        workers[i]->run_closed(std::move(closed_parts[i]), part(concurrency, threads, t));
+        workers[i]->run_closed({first + t, first + total, threads}, part(concurrency, threads, t));
       }
       std::lock_guard<std::mutex> lock(mu);
       --running;
