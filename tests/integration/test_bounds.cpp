@@ -101,5 +101,114 @@ TEST_CASE("bounds: sends to a server that stops reading fail with send.backlog")
   CHECK(r.result["duration_ms"].get<double>() < 2000);
 }
 
+// --- item 7: bounds of the command line, planning independent of the connection count ---------
+
+TEST_CASE("bounds: --connections, --concurrency and --threads out of range exit 64 at once") {
+  const auto file = write_temp_file(
+      "bounds-cli.json", scenario("bounds-cli", "", sleep_then_close("1ms")).dump(2));
+  const std::vector<std::vector<std::string>> bad = {
+      {"--connections", "1000000000"},           // grew to 2 GB of plan and ignored SIGINT
+      {"--connections", "99999999999999999999"},  // ended in std::bad_alloc
+      {"--connections", "0"},
+      {"--concurrency", "2000000"},
+      {"--threads", "-1"},
+      {"--threads", "0"},
+      {"--threads", "100000"},
+      {"--rate", "10/s", "--duration", "1s", "--max-concurrency", "0"}};
+  for (const auto& flags : bad) {
+    std::vector<std::string> args{"run", file, "--no-save", "--quiet"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto r = run_wslat(args, std::chrono::seconds(20));
+    INFO(flags[0] << " " << flags[1] << ": " << r.err);
+    CHECK(r.exit_code == 64);
+    CHECK(r.wall_ms < 5000);
+    CHECK(r.err.find(flags[flags.size() - 2]) != std::string::npos);  // names the option
+    CHECK(r.err.find("internal error") == std::string::npos);
+  }
+}
+
+TEST_CASE("bounds: 100,000,000 connections plan at once, in little memory, and stop on SIGINT") {
+  auto server = start_serve();
+  const auto file = write_temp_file(
+      "bounds-1e8.json",
+      scenario("bounds-1e8", server.url(), sleep_then_close("1ms"),
+               {{"connections", 100'000'000}, {"concurrency", 4}})
+          .dump(2));
+  const std::string exported = temp_dir() + "/bounds-1e8.result.json";
+  Child c({"run", file, "--env", "production", "--no-save", "--threads", "2", "--export-json",
+           exported});
+  REQUIRE_MESSAGE(c.pump_until([&] { return running(c); }, 15000), "stderr: " << c.err());
+  // Planning 1e8 connections as lists took 800 MB before the first connection.
+  const std::string status = read_file("/proc/" + std::to_string(c.pid()) + "/status");
+  const auto at = status.find("VmHWM:");
+  REQUIRE(at != std::string::npos);
+  const long peak_kib = std::stol(status.substr(at + 6));
+  MESSAGE("peak RSS after 1 s: " << peak_kib << " KiB");
+  CHECK(peak_kib < 200 * 1024);
+  const auto signalled = Clock::now();
+  c.signal(SIGINT);
+  CHECK(c.wait(20000) == 130);
+  CHECK(ms_since(signalled) < 5000);
+  const json r = json::parse(read_file(exported));
+  CHECK(r["interrupted"] == true);
+  INFO("errors: " << r["errors"].dump());
+  CHECK(r["errors"].empty());  // stopped sessions are not server errors
+}
+
+// --- item 14: command-line load options are applied or refused, never ignored ----------------
+
+json staged_load() {
+  return {{"stages", json::array({{{"duration", "2s"}, {"target", "100/s"}},
+                                  {{"duration", "2s"}, {"target", "100/s"}}})},
+          {"max_concurrency", 50}};
+}
+
+TEST_CASE("bounds: closed-model options replace a scenario's stages") {
+  // Was: all the stages' arrivals ran and the options were dropped.
+  const auto r = run(scenario("cli-closed-over-stages", "", sleep_then_close("1ms"), staged_load()),
+                     {"--connections", "10", "--concurrency", "2"});
+  CHECK(r.process.exit_code == 0);
+  CHECK(r.result["load"]["model"] == "closed");
+  CHECK(r.result["connections"]["attempted"] == 10);
+  CHECK(r.result["load"]["concurrency"] == 2);
+}
+
+TEST_CASE("bounds: load options that cannot apply, or mix the two models, exit 64") {
+  struct Case {
+    json load;
+    std::vector<std::string> flags;
+    std::string says;
+  };
+  const json closed = {{"connections", 5}, {"concurrency", 5}};
+  const std::vector<Case> cases = {
+      {closed, {"--duration", "2s"}, "--duration belongs to the open model"},  // was ignored
+      {closed, {"--max-concurrency", "3"}, "--max-concurrency belongs to the open model"},
+      {closed, {"--rate", "10/s", "--duration", "1s", "--connections", "5"}, "cannot be combined"},
+      {staged_load(), {"--concurrency", "2"}, "add --connections"},
+      {staged_load(), {"--duration", "1s"}, "stages"},
+  };
+  for (const auto& c : cases) {
+    const auto file = write_temp_file(
+        "bounds-mix.json", scenario("bounds-mix", "", sleep_then_close("1ms"), c.load).dump(2));
+    std::vector<std::string> args{"run", file, "--no-save", "--quiet"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    const auto r = run_wslat(args, std::chrono::seconds(20));
+    INFO(c.flags[0] << ": " << r.err);
+    CHECK(r.exit_code == 64);
+    CHECK(r.err.find(c.says) != std::string::npos);
+  }
+}
+
+TEST_CASE("bounds: --duration shortens a rate-based scenario, --rate replaces a closed one") {
+  const json rate_load = {{"rate", "20/s"}, {"duration", "30s"}};
+  const auto shortened = run(scenario("cli-duration", "", sleep_then_close("1ms"), rate_load),
+                             {"--duration", "500ms"});
+  CHECK(shortened.result["connections"]["attempted"] == 10);
+  const auto opened = run(scenario("cli-rate", "", sleep_then_close("1ms")),
+                          {"--rate", "20/s", "--duration", "500ms"});
+  CHECK(opened.result["load"]["model"] == "open");
+  CHECK(opened.result["connections"]["attempted"] == 10);
+}
+
 }  // namespace
 }  // namespace wslat::test
