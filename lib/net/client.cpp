@@ -132,6 +132,34 @@ void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
                                  static_cast<std::size_t>(n)));
 }
 
+// Why a 101 answer is not a valid upgrade, in the user's terms (websocketpp says "A required
+// HTTP header is missing" for a wrong Sec-WebSocket-Accept).
+enum class UpgradeProblem { kNoUpgrade = 1, kNoConnection, kNoAccept, kWrongAccept };
+
+class UpgradeProblemCategory : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "wslat.upgrade"; }
+  std::string message(int problem) const override {
+    switch (static_cast<UpgradeProblem>(problem)) {
+      case UpgradeProblem::kNoUpgrade:
+        return "the 101 answer has no \"Upgrade: websocket\" header";
+      case UpgradeProblem::kNoConnection:
+        return "the 101 answer has no \"Connection: Upgrade\" header";
+      case UpgradeProblem::kNoAccept:
+        return "the 101 answer has no Sec-WebSocket-Accept header";
+      case UpgradeProblem::kWrongAccept:
+        return "the Sec-WebSocket-Accept header does not match the request's Sec-WebSocket-Key "
+               "(the server, or a proxy before it, does not implement the WebSocket handshake)";
+    }
+    return "invalid upgrade answer";
+  }
+};
+
+std::error_code upgrade_error(UpgradeProblem p) {
+  static const UpgradeProblemCategory category;
+  return {static_cast<int>(p), category};
+}
+
 // hybi13::validate_server_handshake_response with one pass over the response headers instead of
 // case-insensitive map look-ups and locale-based searches (~12k instructions per connection):
 // the same checks (101, Upgrade contains "websocket", Connection contains "Upgrade", the SHA-1
@@ -153,9 +181,9 @@ websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
       accept = &value;
     }
   }
-  if (!upgrade || !connection || accept == nullptr) {
-    return perr::make_error_code(perr::missing_required_header);
-  }
+  if (!upgrade) return upgrade_error(UpgradeProblem::kNoUpgrade);
+  if (!connection) return upgrade_error(UpgradeProblem::kNoConnection);
+  if (accept == nullptr) return upgrade_error(UpgradeProblem::kNoAccept);
   // websocketpp's SHA-1 (OpenSSL 3's one-shot SHA1() fetches the algorithm each call: 40% more
   // instructions) and OpenSSL's base64 (no std::string).
   std::string key = req.get_header("Sec-WebSocket-Key");
@@ -166,7 +194,7 @@ websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
   const int n = EVP_EncodeBlock(expected.data(), digest, sizeof digest);
   if (accept->size() != static_cast<std::size_t>(n) ||
       std::memcmp(accept->data(), expected.data(), accept->size()) != 0) {
-    return perr::make_error_code(perr::missing_required_header);
+    return upgrade_error(UpgradeProblem::kWrongAccept);
   }
   return {};
 }
@@ -420,6 +448,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   // Stop (interrupt): close politely, the close timeout still applies.
   void interrupt() {
     if (finished_) return;
+    interrupted_ = true;  // not a failure, and not a whole session either
     if (!opened_) {
       abandon();
       return;
@@ -532,7 +561,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   }
 
   void on_fail() {
-    if (finished_) return;
+    if (finished_ || abandoned_) return;  // abandoned: wslat ended it, the server did nothing
     const auto ec = con_->get_ec();
     // The transport code says most (refused, reset); websocketpp's own code says the rest.
     const auto tec = con_->get_transport_ec() ? con_->get_transport_ec() : ec;
@@ -551,6 +580,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       fail("tls", tls_message(tec));
     } else if (is_reset(tec) || is_reset(ec)) {
       fail("reset", "connection closed during the upgrade: " + tec.message());
+    } else if (ec == websocketpp::error::general) {  // websocketpp's HTTP parser threw
+      fail("upgrade.invalid", "invalid upgrade response: the answer is not HTTP");
     } else {
       fail("upgrade.invalid", "invalid upgrade response: " + ec.message());
     }
@@ -584,7 +615,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   }
 
   void on_close() {
-    if (finished_) return;
+    if (finished_ || abandoned_) return;
     const TimePoint now = Clock::now();
     timer_.cancel();
     if (closing_) {
@@ -603,13 +634,16 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
         local == websocketpp::close::status::invalid_payload ||
         local == websocketpp::close::status::message_too_big ||
         local == websocketpp::close::status::unsupported_data) {
+      std::string why = con_->get_local_close_reason();
+      const auto ec = con_->get_ec();
+      if (ec && ec.message() != why) why += (why.empty() ? "" : ": ") + ec.message();
       fail("protocol", "protocol violation by the server (closed with " +
-                           std::to_string(local) + "): " + con_->get_local_close_reason() +
-                           " " + con_->get_ec().message());
+                           std::to_string(local) + ")" + (why.empty() ? "" : ": " + why));
     } else if (remote == websocketpp::close::status::abnormal_close ||
                remote == websocketpp::close::status::no_status) {
-      fail("reset", "connection lost without a close frame: " +
-                        con_->get_transport_ec().message());
+      const auto tec = con_->get_transport_ec();
+      fail("reset", "connection lost without a close frame" +
+                        (tec ? ": " + tec.message() : std::string()));
     } else {
       fail("close." + std::to_string(remote),
            "server closed the connection with " + std::to_string(remote) +
@@ -843,6 +877,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   // Ends the session now, tearing the connection down without waiting for anything.
   void abandon() {
     if (finished_) return;
+    abandoned_ = true;  // websocketpp calls on_fail / on_close from terminate()
     timer_.cancel();
     if (con_) {
       websocketpp::lib::error_code ignored;
@@ -855,7 +890,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
-    if (!failed_) {
+    if (!failed_ && !interrupted_) {
       record(kSession, now - t0_);
       if (!perceived_done_ && last_expect_done_ && !plan_.has_ready_mark) {
         record(kPerceived, *last_expect_done_ - t0_);
@@ -891,6 +926,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   bool opened_ = false, closing_ = false, finished_ = false, failed_ = false;
   bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
   bool awaiting_pong_ = false;
+  bool interrupted_ = false, abandoned_ = false;
   double e2e_ms_ = -1, perceived_ms_ = -1;
   std::size_t slot_ = 0;  // index in the worker's list of live sessions
 };

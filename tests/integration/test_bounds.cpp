@@ -210,5 +210,53 @@ TEST_CASE("bounds: --duration shortens a rate-based scenario, --rate replaces a 
   CHECK(opened.result["connections"]["attempted"] == 10);
 }
 
+// --- item 15: wording ---------------------------------------------------------------------------
+
+std::string example_of(const std::string& mode, const std::string& category) {
+  auto server = start_serve({"--mode", mode});
+  json steps = json::array({{{"connect", json::object()}},
+                            {{"send", {{"text", "hello"}}}},
+                            {{"expect", {{"text", "hello"}, {"within", "1s"}}}},
+                            {{"close", {{"code", 1000}}}}});
+  const auto r = run(scenario("wording-" + mode, server.url(), steps));
+  INFO("errors: " << r.result["errors"].dump());
+  CHECK(r.result["errors"].value(category, 0) == kConnections);
+  const std::string example = r.result["error_examples"].value(category, "");
+  CHECK(example.find("Success") == std::string::npos);
+  CHECK(r.process.out.find(": Success") == std::string::npos);
+  return example;
+}
+
+TEST_CASE("bounds: upgrade, protocol and reset errors say what happened (never 'Success')") {
+  const std::string accept = example_of("bad-accept", "upgrade.invalid");
+  CHECK(accept.find("Sec-WebSocket-Accept") != std::string::npos);
+  CHECK(accept.find("missing") == std::string::npos);  // was "A required HTTP header is missing"
+  const std::string garbage = example_of("garbage", "upgrade.invalid");
+  CHECK(garbage.find("not HTTP") != std::string::npos);  // was "Generic error"
+  CHECK(garbage.find("Generic") == std::string::npos);
+  CHECK(example_of("invalid-utf8", "protocol").find("protocol violation") != std::string::npos);
+  CHECK(example_of("reset-after-open", "reset").find("without a close frame") !=
+        std::string::npos);
+}
+
+TEST_CASE("bounds: SIGINT during the ramp counts no upgrade errors") {
+  // Was: every connection still in its handshake was counted as upgrade.invalid ("Success").
+  auto server = start_serve({"--handshake-delay", "5s"});
+  const auto file = write_temp_file(
+      "bounds-ramp.json", scenario("bounds-ramp", server.url(), sleep_then_close("1ms"),
+                                   {{"connections", 300}, {"concurrency", 300}})
+                              .dump(2));
+  const std::string exported = temp_dir() + "/bounds-ramp.result.json";
+  Child c({"run", file, "--env", "production", "--no-save", "--export-json", exported});
+  REQUIRE_MESSAGE(c.pump_until([&] { return running(c); }, 15000), "stderr: " << c.err());
+  c.signal(SIGINT);
+  CHECK(c.wait(20000) == 130);
+  const json r = json::parse(read_file(exported));
+  INFO("errors: " << r["errors"].dump());
+  CHECK(r["errors"].empty());
+  CHECK(r["connections"]["failed"] == 0);
+  CHECK(r["connections"]["attempted"] == 300);
+}
+
 }  // namespace
 }  // namespace wslat::test
