@@ -990,6 +990,8 @@ class Worker {
   }
 
   WorkerResult& result() { return result_; }
+  // When a stop request reached this worker (nullopt: it never did).
+  std::optional<TimePoint> interrupted_at() const { return interrupted_at_; }
 
   // --- used by Session ------------------------------------------------------------------------
   const RunPlan& plan() const { return plan_; }
@@ -1451,9 +1453,24 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
   const double elapsed_s = out.duration_ms / 1000.0;
   out.load.achieved_rate = elapsed_s > 0 ? static_cast<double>(out.attempted) / elapsed_s : 0;
   if (open && open_end.count() > 0) {
-    // Arrivals per second over the scheduled window (a run that drains longer is not faster).
-    out.load.achieved_rate = static_cast<double>(out.attempted) /
-                             std::max(elapsed_s, std::chrono::duration<double>(open_end).count());
+    // Arrivals started per second of the schedule's window: not of the drain after it (the
+    // last sessions finishing), and only up to an interruption (the rest was never due).
+    double window_s = std::chrono::duration<double>(open_end).count();
+    for (auto& w : workers) {
+      if (w->interrupted_at()) window_s = std::min(window_s, ms_between(plan.run_start, *w->interrupted_at()) / 1000.0);
+    }
+    out.load.achieved_rate =
+        window_s > 0 ? static_cast<double>(out.attempted) / window_s : 0;
+  }
+  // A dropped arrival is a connection the load called for and nobody got: counted as attempted
+  // and failed (category "dropped"), so the errors threshold sees a load that was not applied.
+  if (out.load.dropped > 0) {
+    out.attempted += out.load.dropped;
+    out.failed += out.load.dropped;
+    out.errors["dropped"] += out.load.dropped;
+    out.error_examples.emplace(
+        "dropped", "the arrival found max_concurrency (" + std::to_string(concurrency) +
+                       ") connections live until the schedule ended: never started");
   }
   return out;
 }

@@ -258,5 +258,35 @@ TEST_CASE("bounds: SIGINT during the ramp counts no upgrade errors") {
   CHECK(r["connections"]["attempted"] == 300);
 }
 
+TEST_CASE("bounds: an interrupted open-model run reports its rate over the time it ran") {
+  auto server = start_serve();
+  const auto file = write_temp_file(
+      "bounds-rate.json", scenario("bounds-rate", server.url(), sleep_then_close("1ms"),
+                                   {{"rate", "50/s"}, {"duration", "30s"}})
+                              .dump(2));
+  const std::string exported = temp_dir() + "/bounds-rate.result.json";
+  Child c({"run", file, "--env", "production", "--no-save", "--export-json", exported});
+  REQUIRE_MESSAGE(c.pump_until([&] { return running(c); }, 15000), "stderr: " << c.err());
+  c.signal(SIGINT);
+  CHECK(c.wait(20000) == 130);
+  const json r = json::parse(read_file(exported));
+  // Was attempted / 30 s: about 7/s for a run stopped after 4 s at 50/s.
+  const double achieved = r["load"]["achieved_rate"];
+  CHECK(achieved > 40.0);
+  CHECK(achieved < 55.0);
+}
+
+TEST_CASE("bounds: a stages run's achieved rate does not count the drain") {
+  // 20 arrivals over 1 s, each session lasting 1 s: the run ends about 1 s after the schedule.
+  json load = {{"stages", json::array({{{"duration", "1s"}, {"target", "40/s"}}})},
+               {"max_concurrency", 100}};
+  const auto r = run(scenario("stages-drain", "", sleep_then_close("1s"), load));
+  CHECK(r.result["connections"]["attempted"] == 20);
+  const double target = r.result["load"]["target_rate"];
+  const double achieved = r.result["load"]["achieved_rate"];
+  CHECK(target == doctest::Approx(20.0));
+  CHECK(achieved == doctest::Approx(target));  // was 20 / ~2 s = 10/s
+}
+
 }  // namespace
 }  // namespace wslat::test
