@@ -500,7 +500,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
         [self](websocketpp::connection_hdl, std::string) { self->on_pong(); });
     con_->set_pong_timeout_handler([](websocketpp::connection_hdl, std::string) {});
     con_->set_ping_handler(
-        [self](websocketpp::connection_hdl, std::string payload) { return self->on_ping(payload); });
+        [self](websocketpp::connection_hdl, std::string payload) {
+          return self->on_ping(payload);
+        });
   }
 
   // websocketpp answers every ping with a pong on an unbounded queue; a server that pings
@@ -787,7 +789,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     // must not grow wslat's memory without end.
     const std::size_t byte_limit =
         std::max(kMinInboxBytes, static_cast<std::size_t>(plan_.scenario->max_message_bytes));
-    if (inbox_.size() >= kMaxInboxMessages || inbox_bytes_ + msg->get_payload().size() > byte_limit) {
+    if (inbox_.size() >= kMaxInboxMessages ||
+        inbox_bytes_ + msg->get_payload().size() > byte_limit) {
       fail("message.flood",
            "more than " + std::to_string(kMaxInboxMessages) + " messages or " +
                format_bytes(byte_limit) +
@@ -1457,7 +1460,9 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
     // last sessions finishing), and only up to an interruption (the rest was never due).
     double window_s = std::chrono::duration<double>(open_end).count();
     for (auto& w : workers) {
-      if (w->interrupted_at()) window_s = std::min(window_s, ms_between(plan.run_start, *w->interrupted_at()) / 1000.0);
+      if (w->interrupted_at()) {
+        window_s = std::min(window_s, ms_between(plan.run_start, *w->interrupted_at()) / 1000.0);
+      }
     }
     out.load.achieved_rate =
         window_s > 0 ? static_cast<double>(out.attempted) / window_s : 0;
