@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -30,9 +32,10 @@ struct RunArgs {
   std::string target;
   std::optional<std::string> env;
   bool conservative = false;
-  std::optional<std::int64_t> connections, concurrency, max_concurrency;
+  // Kept as written, so that an out-of-range value is quoted as given (CLI11 saturates it).
+  std::optional<std::string> connections, concurrency, max_concurrency;
   std::string rate, duration;
-  int threads = 0;
+  std::optional<std::string> threads;
   int source_addresses = 0;
   std::vector<std::string> headers;
   bool insecure = false;
@@ -71,25 +74,90 @@ std::pair<std::string, std::string> parse_header_flag(const std::string& flag) {
   return {flag.substr(0, colon), value};
 }
 
-// Load overrides from the command line: --rate/--duration switch to the open model.
+// The bounds the scenario file puts on its load block, so that a flag cannot ask for more.
+constexpr std::int64_t kMaxConnections = 100'000'000;
+constexpr std::int64_t kMaxConcurrency = 1'000'000;
+// More worker threads than this only add contention (one io_context each).
+constexpr std::int64_t kMaxThreads = 256;
+
+// A count option: a whole number from 1 to `max`.
+std::optional<std::int64_t> count_flag(const std::optional<std::string>& text, const char* flag,
+                                       std::int64_t max) {
+  if (!text) return std::nullopt;
+  std::int64_t v = 0;
+  const char* end = text->data() + text->size();
+  const auto res = std::from_chars(text->data(), end, v);
+  if (text->empty() || res.ec != std::errc() || res.ptr != end || v < 1 || v > max) {
+    throw UsageError(
+        fmt::format("{} {}: expected a whole number from 1 to {}", flag, *text, max));
+  }
+  return v;
+}
+
+// Load from the command line: options of one model replace the scenario's load block (values
+// not given are kept when the scenario uses the same model); options of both models at once,
+// or options that cannot apply, are errors, so that no option is ever silently ignored.
 Load effective_load(const Scenario& s, const RunArgs& a) {
+  const auto connections = count_flag(a.connections, "--connections", kMaxConnections);
+  const auto concurrency = count_flag(a.concurrency, "--concurrency", kMaxConcurrency);
+  const auto max_concurrency =
+      count_flag(a.max_concurrency, "--max-concurrency", kMaxConcurrency);
+  const bool closed = connections || concurrency;
+  const bool open = !a.rate.empty() || !a.duration.empty() || max_concurrency;
+  if (closed && open) {
+    throw UsageError(
+        "--connections/--concurrency (closed model) cannot be combined with "
+        "--rate/--duration/--max-concurrency (open model): give the options of one model");
+  }
   Load load = s.load;
-  if (a.connections) load.connections = *a.connections;
-  if (a.concurrency) load.concurrency = *a.concurrency;
-  if (a.max_concurrency) load.max_concurrency = *a.max_concurrency;
-  if (!a.rate.empty()) {
+  const Load defaults;
+  if (closed) {
+    if (load.open_model()) {
+      if (!connections) {
+        throw UsageError(
+            "--concurrency: the scenario's load is open (rate or stages); add --connections N to "
+            "run the closed model instead");
+      }
+      load = defaults;
+    }
+    if (connections) load.connections = *connections;
+    if (concurrency) load.concurrency = *concurrency;
+    return load;
+  }
+  if (!open) return load;
+  const char* given = !a.duration.empty() ? "--duration" : "--max-concurrency";
+  if (a.rate.empty()) {
+    if (!load.open_model()) {
+      throw UsageError(fmt::format(
+          "{} belongs to the open model, but the scenario's load is closed (connections, "
+          "concurrency): add --rate R (and --duration D) to run the open model",
+          given));
+    }
+    if (!load.stages.empty() && !a.duration.empty()) {
+      throw UsageError(
+          "--duration: the scenario's load is made of stages, each with its own duration; give "
+          "--rate R too to replace the stages by a constant rate, or edit the stages");
+    }
+  } else {
+    const Load scenario = load;
+    load = defaults;
     load.rate = parse_rate_or_throw(a.rate, "--rate");
-    load.stages.clear();
+    if (scenario.rate) load.duration = scenario.duration;  // a rate-based scenario's duration
+    if (scenario.open_model()) load.max_concurrency = scenario.max_concurrency;
   }
   if (!a.duration.empty()) load.duration = parse_duration_or_throw(a.duration, "--duration");
+  if (max_concurrency) load.max_concurrency = *max_concurrency;
   if (load.rate && !load.duration) {
     throw UsageError("--rate needs a duration: add --duration (e.g. --duration 30s) or "
                      "\"duration\" under \"load\" in the scenario");
   }
-  if (load.connections < 1 || load.concurrency < 1 || load.max_concurrency < 1) {
-    throw UsageError("--connections, --concurrency and --max-concurrency must be at least 1");
-  }
   return load;
+}
+
+int worker_threads(const std::optional<std::string>& text) {
+  if (const auto n = count_flag(text, "--threads", kMaxThreads)) return static_cast<int>(*n);
+  return static_cast<int>(
+      std::clamp<std::int64_t>(std::thread::hardware_concurrency(), 1, kMaxThreads));
 }
 
 std::string resolve_target(const Scenario& s, const Profile& p, const RunArgs& a) {
@@ -226,8 +294,7 @@ int run_command(const RunArgs& a) {
     opts.shard = parse_shard(a.shard);
     ctx.shard = a.shard;
   }
-  opts.threads = a.threads > 0 ? a.threads
-                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  opts.threads = worker_threads(a.threads);
   opts.source_addresses = a.source_addresses;
   opts.insecure = a.insecure;
   opts.ca_file = a.ca;
@@ -300,12 +367,19 @@ void add_run(CLI::App& app, Action& action) {
   sub->add_option("--target", args->target, "ws:// or wss:// URL (overrides the scenario)");
   sub->add_option("--env", args->env, "Profile: production|staging|development|local|test");
   sub->add_flag("--conservative", args->conservative, "Force production budgets");
-  sub->add_option("--connections", args->connections, "Closed model: connections in total");
-  sub->add_option("--concurrency", args->concurrency, "Closed model: connections at once");
+  sub->add_option("--connections", args->connections,
+                  "Closed model: connections in total, 1..100000000")
+      ->type_name("INT");
+  sub->add_option("--concurrency", args->concurrency,
+                  "Closed model: connections at once, 1..1000000")
+      ->type_name("INT");
   sub->add_option("--rate", args->rate, "Open model: arrival rate, e.g. 20/s");
   sub->add_option("--duration", args->duration, "Open model: how long to keep the rate, e.g. 30s");
-  sub->add_option("--max-concurrency", args->max_concurrency, "Open model: live connections cap");
-  sub->add_option("--threads", args->threads, "Worker threads (default: cores)");
+  sub->add_option("--max-concurrency", args->max_concurrency,
+                  "Open model: live connections cap, 1..1000000")
+      ->type_name("INT");
+  sub->add_option("--threads", args->threads, "Worker threads, 1..256 (default: cores)")
+      ->type_name("INT");
   sub->add_option("--source-addresses", args->source_addresses,
                   "Spread connections over 127.0.0.1..N (loopback targets; default: as needed "
                   "beyond ~20k connections)");

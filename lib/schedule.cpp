@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <iterator>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -84,7 +85,7 @@ std::int64_t shard_part(std::int64_t total, const Shard& shard) {
   return base + (shard.index < total % shard.count ? 1 : 0);
 }
 
-std::vector<Duration> open_schedule(const Load& load, const Shard& shard) {
+ArrivalSchedule::ArrivalSchedule(const Load& load) {
   const std::vector<Segment> segments = segments_of(load);
   double expected = 0;
   for (const Segment& s : segments) expected += s.arrivals();
@@ -96,23 +97,40 @@ std::vector<Duration> open_schedule(const Load& load, const Shard& shard) {
                     "load with --shard",
                     expected));
   }
-  std::vector<Duration> out;
-  out.reserve(static_cast<std::size_t>(expected / static_cast<double>(shard.count)) + 1);
-  std::int64_t k = 0;  // next arrival, counted over the whole (unsharded) schedule
-  double before = 0;   // arrivals accumulated before the current segment
+  double before = 0;  // arrivals accumulated before the current segment
   Duration start{0};
+  std::int64_t first = 0;
   for (const Segment& s : segments) {
     const double end = before + s.arrivals();
-    // An arrival exactly at a segment's end belongs to the next one (or, at the
-    // very end of the load, to nobody); the epsilon keeps binary rounding from
-    // deciding that.
-    for (; static_cast<double>(k) < end - 1e-9 * std::max(1.0, end); ++k) {
-      if (k % shard.count != shard.index) continue;
-      const double t = time_of(s, static_cast<double>(k) - before);
-      out.push_back(start + Duration(static_cast<Duration::rep>(std::llround(t * kNsPerSecond))));
-    }
+    // An arrival exactly at a segment's end belongs to the next one (or, at the very end of
+    // the load, to nobody); the epsilon keeps binary rounding from deciding that. Arrival k
+    // is in this segment while k < end - epsilon.
+    const double bound = end - 1e-9 * std::max(1.0, end);
+    const auto last = std::max(first, static_cast<std::int64_t>(std::ceil(bound)));
+    pieces_.push_back({first, before, start, s.length, s.from, s.to});
+    first = last;
     before = end;
     start += s.length;
+  }
+  size_ = first;
+}
+
+Duration ArrivalSchedule::offset(std::int64_t k) const {
+  // The last piece starting at or before k (pieces holding no arrival are skipped over).
+  auto it = std::upper_bound(pieces_.begin(), pieces_.end(), k,
+                             [](std::int64_t v, const Piece& p) { return v < p.first; });
+  const Piece& p = *std::prev(it);
+  const Segment s{p.length, p.from, p.to};
+  const double t = time_of(s, static_cast<double>(k) - p.before);
+  return p.start + Duration(static_cast<Duration::rep>(std::llround(t * kNsPerSecond)));
+}
+
+std::vector<Duration> open_schedule(const Load& load, const Shard& shard) {
+  const ArrivalSchedule schedule(load);
+  std::vector<Duration> out;
+  out.reserve(static_cast<std::size_t>(shard_part(schedule.size(), shard)));
+  for (std::int64_t k = shard.index; k < schedule.size(); k += shard.count) {
+    out.push_back(schedule.offset(k));
   }
   return out;
 }

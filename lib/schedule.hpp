@@ -27,6 +27,25 @@ std::int64_t shard_part(std::int64_t total, const Shard& shard);
 // (arrival k belongs to shard k % N), so N shards together make exactly the unsharded
 // schedule. Throws UsageError when the schedule would exceed 10,000,000 arrivals.
 std::vector<Duration> open_schedule(const Load& load, const Shard& shard);
+
+// The same schedule computed on demand, so that planning a run takes memory independent of its
+// number of arrivals: offset(k) == open_schedule(load, {0, 1})[k].
+class ArrivalSchedule {
+ public:
+  explicit ArrivalSchedule(const Load& load);  // throws UsageError as open_schedule does
+  std::int64_t size() const { return size_; }   // arrivals of the whole (unsharded) load
+  Duration offset(std::int64_t k) const;        // intended start of arrival k, 0 <= k < size()
+
+ private:
+  struct Piece {  // one segment of the rate curve and the arrivals before it
+    std::int64_t first = 0;
+    double before = 0;
+    Duration start{}, length{};
+    double from = 0, to = 0;
+  };
+  std::vector<Piece> pieces_;
+  std::int64_t size_ = 0;
+};
 // The whole duration of an open-model load (sum of stages, or `duration`).
 Duration open_duration(const Load& load);
 

@@ -60,6 +60,20 @@ struct Quantity {
   std::string_view rest;
 };
 
+// "1e9/s": say what is wrong and how the number is written in full.
+std::string exponent_problem(std::string_view s) {
+  double v = 0;
+  const auto res = std::from_chars(s.data(), s.data() + s.size(), v);
+  const std::string_view written = s.substr(0, static_cast<std::size_t>(res.ptr - s.data()));
+  std::string out = "exponent notation is not accepted";
+  if (res.ec == std::errc() && std::isfinite(v) && v < 1e15 && v == std::floor(v)) {
+    out += fmt::format(": write {} as {:.0f}", written, v);
+  } else {
+    out += ": write the number in full";
+  }
+  return out;
+}
+
 std::optional<Quantity> split_number(std::string_view s, std::string* problem) {
   std::size_t i = 0;
   std::size_t digits = 0;
@@ -76,6 +90,11 @@ std::optional<Quantity> split_number(std::string_view s, std::string* problem) {
     } else {
       *problem = "it does not start with a number";
     }
+    return std::nullopt;
+  }
+  if (i + 1 < s.size() && (s[i] == 'e' || s[i] == 'E') &&
+      (is_digit(s[i + 1]) || s[i + 1] == '+' || s[i + 1] == '-')) {
+    *problem = exponent_problem(s);
     return std::nullopt;
   }
   Quantity q;

@@ -133,6 +133,34 @@ void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
                                  static_cast<std::size_t>(n)));
 }
 
+// Why a 101 answer is not a valid upgrade, in the user's terms (websocketpp says "A required
+// HTTP header is missing" for a wrong Sec-WebSocket-Accept).
+enum class UpgradeProblem { kNoUpgrade = 1, kNoConnection, kNoAccept, kWrongAccept };
+
+class UpgradeProblemCategory : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "wslat.upgrade"; }
+  std::string message(int problem) const override {
+    switch (static_cast<UpgradeProblem>(problem)) {
+      case UpgradeProblem::kNoUpgrade:
+        return "the 101 answer has no \"Upgrade: websocket\" header";
+      case UpgradeProblem::kNoConnection:
+        return "the 101 answer has no \"Connection: Upgrade\" header";
+      case UpgradeProblem::kNoAccept:
+        return "the 101 answer has no Sec-WebSocket-Accept header";
+      case UpgradeProblem::kWrongAccept:
+        return "the Sec-WebSocket-Accept header does not match the request's Sec-WebSocket-Key "
+               "(the server, or a proxy before it, does not implement the WebSocket handshake)";
+    }
+    return "invalid upgrade answer";
+  }
+};
+
+std::error_code upgrade_error(UpgradeProblem p) {
+  static const UpgradeProblemCategory category;
+  return {static_cast<int>(p), category};
+}
+
 // hybi13::validate_server_handshake_response with one pass over the response headers instead of
 // case-insensitive map look-ups and locale-based searches (~12k instructions per connection):
 // the same checks (101, Upgrade contains "websocket", Connection contains "Upgrade", the SHA-1
@@ -154,9 +182,9 @@ websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
       accept = &value;
     }
   }
-  if (!upgrade || !connection || accept == nullptr) {
-    return perr::make_error_code(perr::missing_required_header);
-  }
+  if (!upgrade) return upgrade_error(UpgradeProblem::kNoUpgrade);
+  if (!connection) return upgrade_error(UpgradeProblem::kNoConnection);
+  if (accept == nullptr) return upgrade_error(UpgradeProblem::kNoAccept);
   // websocketpp's SHA-1 (OpenSSL 3's one-shot SHA1() fetches the algorithm each call: 40% more
   // instructions) and OpenSSL's base64 (no std::string).
   std::string key = req.get_header("Sec-WebSocket-Key");
@@ -167,7 +195,7 @@ websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
   const int n = EVP_EncodeBlock(expected.data(), digest, sizeof digest);
   if (accept->size() != static_cast<std::size_t>(n) ||
       std::memcmp(accept->data(), expected.data(), accept->size()) != 0) {
-    return perr::make_error_code(perr::missing_required_header);
+    return upgrade_error(UpgradeProblem::kWrongAccept);
   }
   return {};
 }
@@ -362,6 +390,19 @@ struct RunPlan {
   TimePoint run_start;
 };
 
+// What a server can make wslat hold for one connection (see README, Errors). Beyond these the
+// connection fails with the category named at each check, instead of growing without bound:
+// a ping flood queued 1.19 GB of pongs in 4.8 s on one connection before these bounds.
+constexpr std::size_t kMaxUnwrittenPongs = 1024;         // pongs queued, not yet written
+constexpr std::size_t kMaxInboxMessages = 10'000;        // unmatched messages kept for an expect
+constexpr std::size_t kMinInboxBytes = 16u << 20;        // ... and their bytes (or max message)
+constexpr std::size_t kMinSendBacklogBytes = 16u << 20;  // bytes of sends the server has not read
+
+std::string format_bytes(std::size_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  return std::to_string(n) + " bytes";
+}
+
 double ms_between(TimePoint a, TimePoint b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -408,6 +449,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   // Stop (interrupt): close politely, the close timeout still applies.
   void interrupt() {
     if (finished_) return;
+    interrupted_ = true;  // not a failure, and not a whole session either
     if (!opened_) {
       abandon();
       return;
@@ -460,6 +502,40 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     con_->set_pong_handler(
         [self](websocketpp::connection_hdl, std::string) { self->on_pong(); });
     con_->set_pong_timeout_handler([](websocketpp::connection_hdl, std::string) {});
+    con_->set_ping_handler(
+        [self](websocketpp::connection_hdl, std::string payload) {
+          return self->on_ping(payload);
+        });
+  }
+
+  // websocketpp answers every ping with a pong on an unbounded queue; a server that pings
+  // faster than the pongs are written grows it without end. The pongs are sent here instead, as
+  // messages whose release (websocketpp drops a message once written) says it left.
+  bool on_ping(const std::string& payload) {
+    if (finished_ || failed_) return false;
+    while (!pongs_.empty() && pongs_.front().expired()) pongs_.pop_front();
+    if (pongs_.size() >= kMaxUnwrittenPongs) {
+      fail("ping.flood", "the server sent pings faster than they could be answered: " +
+                             std::to_string(kMaxUnwrittenPongs) + " pongs waiting to be written");
+      return false;
+    }
+    auto msg = con_->get_message(websocketpp::frame::opcode::pong, payload.size());
+    // A final, masked pong frame (client frames are masked; control payloads are <= 125 bytes).
+    const std::uint32_t key = worker_.mask_key();
+    std::string header(6, '\0');
+    header[0] = static_cast<char>(0x80 | websocketpp::frame::opcode::pong);
+    header[1] = static_cast<char>(0x80 | payload.size());
+    std::memcpy(&header[2], &key, 4);
+    std::string masked = payload;
+    for (std::size_t i = 0; i < masked.size(); ++i) {
+      masked[i] = static_cast<char>(masked[i] ^ header[2 + (i & 3)]);
+    }
+    msg->set_header(header);
+    msg->set_payload(masked);
+    msg->set_prepared(true);
+    websocketpp::lib::error_code ec = con_->send(msg);
+    if (!ec) pongs_.push_back(msg);
+    return false;
   }
 
   void on_tcp() {
@@ -492,7 +568,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   }
 
   void on_fail() {
-    if (finished_) return;
+    if (finished_ || abandoned_) return;  // abandoned: wslat ended it, the server did nothing
     const auto ec = con_->get_ec();
     // The transport code says most (refused, reset); websocketpp's own code says the rest.
     const auto tec = con_->get_transport_ec() ? con_->get_transport_ec() : ec;
@@ -508,6 +584,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       fail("tls", tls_message(tec));
     } else if (is_reset(tec) || is_reset(ec)) {
       fail("reset", "connection closed during the upgrade: " + tec.message());
+    } else if (ec == websocketpp::error::general) {  // websocketpp's HTTP parser threw
+      fail("upgrade.invalid", "invalid upgrade response: the answer is not HTTP");
     } else {
       fail("upgrade.invalid", "invalid upgrade response: " + ec.message());
     }
@@ -541,7 +619,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   }
 
   void on_close() {
-    if (finished_) return;
+    if (finished_ || abandoned_) return;
     const TimePoint now = Clock::now();
     disarm();
     if (closing_) {
@@ -562,13 +640,16 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
         local == websocketpp::close::status::invalid_payload ||
         local == websocketpp::close::status::message_too_big ||
         local == websocketpp::close::status::unsupported_data) {
+      std::string why = con_->get_local_close_reason();
+      const auto ec = con_->get_ec();
+      if (ec && ec.message() != why) why += (why.empty() ? "" : ": ") + ec.message();
       fail("protocol", "protocol violation by the server (closed with " +
-                           std::to_string(local) + "): " + con_->get_local_close_reason() +
-                           " " + con_->get_ec().message());
+                           std::to_string(local) + ")" + (why.empty() ? "" : ": " + why));
     } else if (remote == websocketpp::close::status::abnormal_close ||
                remote == websocketpp::close::status::no_status) {
-      fail("reset", "connection lost without a close frame: " +
-                        con_->get_transport_ec().message());
+      const auto tec = con_->get_transport_ec();
+      fail("reset", "connection lost without a close frame" +
+                        (tec ? ": " + tec.message() : std::string()));
     } else {
       fail("close." + std::to_string(remote),
            "server closed the connection with " + std::to_string(remote) +
@@ -624,6 +705,17 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     websocketpp::lib::error_code ec;
     TemplateContext ctx{index_, iteration};
     const TimePoint now = Clock::now();
+    // A server that stops reading leaves every send queued in wslat's memory.
+    const std::size_t limit =
+        std::max(kMinSendBacklogBytes, static_cast<std::size_t>(plan_.scenario->max_message_bytes));
+    const std::size_t next = s.kind == SendStep::Kind::kSize     ? s.size
+                             : s.kind == SendStep::Kind::kBinary ? s.binary.size()
+                                                                 : 0;
+    if (con_->get_buffered_amount() + next > limit) {
+      fail("send.backlog", "the server is not reading: more than " + format_bytes(limit) +
+                               " of messages wait to be written to it");
+      return false;
+    }
     switch (s.kind) {
       case SendStep::Kind::kText:
       case SendStep::Kind::kJson:
@@ -651,6 +743,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     while (!inbox_.empty()) {
       auto [arrived, payload] = std::move(inbox_.front());
       inbox_.pop_front();
+      inbox_bytes_ -= payload.size();
       if (matches(st.expect, payload)) {
         complete_expect(st, arrived);
         return true;
@@ -697,6 +790,20 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       }
       return;  // non-matching messages are skipped while an expect waits
     }
+    // Kept for a later expect, within bounds: a server that floods messages nobody waits for
+    // must not grow wslat's memory without end.
+    const std::size_t byte_limit =
+        std::max(kMinInboxBytes, static_cast<std::size_t>(plan_.scenario->max_message_bytes));
+    if (inbox_.size() >= kMaxInboxMessages ||
+        inbox_bytes_ + msg->get_payload().size() > byte_limit) {
+      fail("message.flood",
+           "more than " + std::to_string(kMaxInboxMessages) + " messages or " +
+               format_bytes(byte_limit) +
+               " arrived while no expect was waiting (they are kept for the next expect): "
+               "expect them, or shorten the sleep or ping before the expect");
+      return;
+    }
+    inbox_bytes_ += msg->get_payload().size();
     inbox_.emplace_back(now, msg->get_payload());
   }
 
@@ -795,6 +902,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   // Ends the session now, tearing the connection down without waiting for anything.
   void abandon() {
     if (finished_) return;
+    abandoned_ = true;  // websocketpp calls on_fail / on_close from terminate()
     disarm();
     if (con_) {
       websocketpp::lib::error_code ignored;
@@ -807,7 +915,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     if (finished_) return;
     finished_ = true;
     disarm();
-    if (!failed_) {
+    if (!failed_ && !interrupted_) {
       record(kSession, now - t0_);
       if (!perceived_done_ && last_expect_done_ && !plan_.has_ready_mark) {
         record(kPerceived, *last_expect_done_ - t0_);
@@ -837,10 +945,13 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   TimePoint expect_started_{};
   std::optional<TimePoint> first_send_, last_send_, last_expect_done_;
   std::deque<std::pair<TimePoint, std::string>> inbox_;
+  std::size_t inbox_bytes_ = 0;
+  std::deque<std::weak_ptr<typename MessagePtr::element_type>> pongs_;  // sent, not yet written
   std::string verify_error_;
   bool opened_ = false, closing_ = false, finished_ = false, failed_ = false;
   bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
   bool awaiting_pong_ = false;
+  bool interrupted_ = false, abandoned_ = false;
   std::uint64_t timer_gen_ = 0;  // see disarm()
   double e2e_ms_ = -1, perceived_ms_ = -1;
   std::size_t slot_ = 0;  // index in the worker's list of live sessions
@@ -849,9 +960,14 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
 // ---------------------------------------------------------------------------------------------
 // A worker: one thread, one io_context, one endpoint, its own sessions and histograms.
 
-struct Arrival {
-  std::int64_t index = 0;
-  Duration offset{};
+// A worker's share of the load, as arithmetic progressions of connection indices (first,
+// first + stride, ...) rather than lists: planning takes memory independent of the count.
+struct ClosedPart {
+  std::int64_t first = 0, end = 0, stride = 1;  // indices first + j * stride < end
+};
+struct OpenPart {
+  const ArrivalSchedule* schedule = nullptr;
+  std::int64_t first = 0, stride = 1;  // arrivals first + j * stride < schedule->size()
 };
 
 template <typename Client>
@@ -873,17 +989,20 @@ class Worker {
 
   // Closed model: `indices` connections, at most `concurrency` at once, each started as soon
   // as a slot frees (t0 = actual start).
-  void run_closed(std::vector<std::int64_t> indices, std::int64_t concurrency) {
-    closed_ = std::move(indices);
-    ramp_left_ = std::min<std::int64_t>(concurrency, static_cast<std::int64_t>(closed_.size()));
+  void run_closed(ClosedPart part, std::int64_t concurrency) {
+    closed_ = part;
+    const std::int64_t count =
+        part.end > part.first ? (part.end - part.first + part.stride - 1) / part.stride : 0;
+    ramp_left_ = std::min<std::int64_t>(concurrency, count);
     ramp_up();
     loop();
   }
 
   // Open model: arrivals at intended times; at most `max_concurrency` live sessions; an arrival
   // that finds no free slot waits (and is charged its wait) until the schedule ends.
-  void run_open(std::vector<Arrival> arrivals, std::int64_t max_concurrency, Duration end) {
-    arrivals_ = std::move(arrivals);
+  void run_open(OpenPart part, std::int64_t max_concurrency, Duration end) {
+    open_ = part;
+    next_arrival_ = due_arrival_ = part.first;
     max_live_ = std::max<std::int64_t>(1, max_concurrency);
     schedule_end_ = plan_.run_start + end;
     arrival_timer_.emplace(io_);
@@ -897,6 +1016,8 @@ class Worker {
   }
 
   WorkerResult& result() { return result_; }
+  // When a stop request reached this worker (nullopt: it never did).
+  std::optional<TimePoint> interrupted_at() const { return interrupted_at_; }
 
   // --- used by Session ------------------------------------------------------------------------
   const RunPlan& plan() const { return plan_; }
@@ -918,6 +1039,13 @@ class Worker {
     if (result_.error_examples.count(category) == 0) {
       result_.error_examples[category] = message;  // assemble_result redacts
     }
+  }
+  // A masking key for a frame wslat builds itself (xorshift: masks need not be secret here).
+  std::uint32_t mask_key() {
+    rng_state_ ^= rng_state_ << 13;
+    rng_state_ ^= rng_state_ >> 7;
+    rng_state_ ^= rng_state_ << 17;
+    return static_cast<std::uint32_t>(rng_state_);
   }
   const std::string& filler(std::size_t size) {
     if (filler_.size() != size) filler_.assign(size, 'x');
@@ -987,45 +1115,51 @@ class Worker {
   }
 
   void start_next_closed() {
-    if (next_closed_ >= closed_.size()) return;
-    start(closed_[next_closed_++], Clock::now());
+    if (closed_.first >= closed_.end) return;
+    start(closed_.first, Clock::now());
+    closed_.first += closed_.stride;
   }
 
+  bool arrivals_left() const { return next_arrival_ < open_.schedule->size(); }
+  TimePoint intended(std::int64_t arrival) const {
+    return plan_.run_start + open_.schedule->offset(arrival);
+  }
+
+  // Arrivals [due_arrival_, next_arrival_) (step open_.stride) are due and wait for a slot.
   void schedule_arrivals() {
-    if (next_arrival_ >= arrivals_.size() || stopping_) return;
-    const TimePoint when = plan_.run_start + arrivals_[next_arrival_].offset;
-    arrival_timer_->expires_at(when);
+    if (!arrivals_left() || stopping_) return;
+    arrival_timer_->expires_at(intended(next_arrival_));
     arrival_timer_->async_wait([this](const asio::error_code& ec) {
       if (ec || stopping_) return;
       const TimePoint now = Clock::now();
-      for (int batch = 0; batch < 16 && next_arrival_ < arrivals_.size() &&
-                          plan_.run_start + arrivals_[next_arrival_].offset <= now;
+      for (int batch = 0; batch < 16 && arrivals_left() && intended(next_arrival_) <= now;
            ++batch) {
-        const Arrival& a = arrivals_[next_arrival_++];
-        if (static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
-          start(a.index, plan_.run_start + a.offset);
-        } else {
-          backlog_.push_back(a);
-        }
+        next_arrival_ += open_.stride;
       }
+      start_due();
       schedule_arrivals();
     });
   }
 
+  // Due arrivals start in order as slots free up.
+  void start_due() {
+    while (due_arrival_ < next_arrival_ &&
+           static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
+      start(due_arrival_, intended(due_arrival_));
+      due_arrival_ += open_.stride;
+    }
+  }
+
   void drop_backlog() {
-    result_.dropped += static_cast<std::int64_t>(backlog_.size());
-    backlog_.clear();
+    result_.dropped += (next_arrival_ - due_arrival_) / open_.stride;
+    due_arrival_ = next_arrival_;
     maybe_finish();
   }
 
   void refill() {
     if (!stopping_) {
       if (arrival_timer_) {
-        while (!backlog_.empty() && static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
-          const Arrival a = backlog_.front();
-          backlog_.pop_front();
-          start(a.index, plan_.run_start + a.offset);
-        }
+        start_due();
       } else {
         start_next_closed();
       }
@@ -1034,8 +1168,8 @@ class Worker {
   }
 
   bool all_started() const {
-    if (arrival_timer_) return next_arrival_ >= arrivals_.size() && backlog_.empty();
-    return next_closed_ >= closed_.size() && ramp_left_ == 0;
+    if (arrival_timer_) return !arrivals_left() && due_arrival_ == next_arrival_;
+    return closed_.first >= closed_.end && ramp_left_ == 0;
   }
 
   void maybe_finish() {
@@ -1063,8 +1197,9 @@ class Worker {
   void interrupt() {
     stopping_ = true;
     interrupted_ = true;
+    interrupted_at_ = Clock::now();
     if (arrival_timer_) arrival_timer_->cancel();
-    backlog_.clear();
+    due_arrival_ = next_arrival_;  // waiting arrivals are not started (nor dropped: stopped)
     const auto live = live_sessions_;  // sessions remove themselves as they finish
     for (const auto& s : live) s->interrupt();
     maybe_finish();
@@ -1089,15 +1224,15 @@ class Worker {
   std::optional<asio::steady_timer> arrival_timer_, end_timer_;
   WorkerResult result_;
   std::vector<SessionPtr> live_sessions_;
-  std::vector<std::int64_t> closed_;
-  std::size_t next_closed_ = 0;
+  ClosedPart closed_;  // first: the next index to start
   std::int64_t ramp_left_ = 0;
-  std::vector<Arrival> arrivals_;
-  std::size_t next_arrival_ = 0;
-  std::deque<Arrival> backlog_;
+  OpenPart open_;
+  std::int64_t next_arrival_ = 0, due_arrival_ = 0;
+  std::optional<TimePoint> interrupted_at_;
   std::int64_t max_live_ = 1;
   TimePoint schedule_end_{};
   std::string filler_;
+  std::uint64_t rng_state_ = std::random_device{}() | 1ULL;
   std::size_t next_source_ = 0;
   bool stopping_ = false, interrupted_ = false;
 };
@@ -1259,32 +1394,23 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
 
   const Load& load = opts.load;
   const bool open = load.open_model();
-  std::vector<std::vector<std::int64_t>> closed_parts;
-  std::vector<std::vector<Arrival>> open_parts;
   std::int64_t threads = std::max(1, opts.threads);
   std::int64_t total = 0;
   std::int64_t concurrency = 0;
+  // Worker t takes every threads-th connection of this shard, computed as it goes.
+  std::optional<ArrivalSchedule> schedule;
+  std::int64_t first = 0;  // closed: the shard's first connection index
   if (open) {
-    const auto offsets = open_schedule(load, opts.shard);
-    total = static_cast<std::int64_t>(offsets.size());
+    schedule.emplace(load);
+    total = shard_part(schedule->size(), opts.shard);  // arrivals k with k % N == shard index
     threads = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, std::max<std::int64_t>(1, total)));
     concurrency = shard_part(load.max_concurrency, opts.shard);
-    open_parts.resize(static_cast<std::size_t>(threads));
-    for (std::size_t k = 0; k < offsets.size(); ++k) {
-      const auto index = opts.shard.index + static_cast<std::int64_t>(k) * opts.shard.count;
-      open_parts[k % static_cast<std::size_t>(threads)].push_back({index, offsets[k]});
-    }
   } else {
     total = shard_part(load.connections, opts.shard);
     concurrency = std::max<std::int64_t>(1, shard_part(load.concurrency, opts.shard));
     concurrency = std::min(concurrency, std::max<std::int64_t>(1, total));
     threads = std::min(threads, concurrency);
-    std::int64_t first = 0;
     for (std::int64_t i = 0; i < opts.shard.index; ++i) first += shard_part(load.connections, {i, opts.shard.count});
-    closed_parts.resize(static_cast<std::size_t>(threads));
-    for (std::int64_t k = 0; k < total; ++k) {
-      closed_parts[static_cast<std::size_t>(k % threads)].push_back(first + k);
-    }
   }
 
   plan.sources = source_addresses(plan, opts.source_addresses, concurrency);
@@ -1307,9 +1433,11 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
     const auto i = static_cast<std::size_t>(t);
     pool.emplace_back([&, i, t] {
       if (open) {
-        workers[i]->run_open(std::move(open_parts[i]), part(concurrency, threads, t), open_end);
+        const OpenPart share{&*schedule, opts.shard.index + opts.shard.count * t,
+                             opts.shard.count * threads};
+        workers[i]->run_open(share, part(concurrency, threads, t), open_end);
       } else {
-        workers[i]->run_closed(std::move(closed_parts[i]), part(concurrency, threads, t));
+        workers[i]->run_closed({first + t, first + total, threads}, part(concurrency, threads, t));
       }
       std::lock_guard<std::mutex> lock(mu);
       --running;
@@ -1351,9 +1479,26 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
   const double elapsed_s = out.duration_ms / 1000.0;
   out.load.achieved_rate = elapsed_s > 0 ? static_cast<double>(out.attempted) / elapsed_s : 0;
   if (open && open_end.count() > 0) {
-    // Arrivals per second over the scheduled window (a run that drains longer is not faster).
-    out.load.achieved_rate = static_cast<double>(out.attempted) /
-                             std::max(elapsed_s, std::chrono::duration<double>(open_end).count());
+    // Arrivals started per second of the schedule's window: not of the drain after it (the
+    // last sessions finishing), and only up to an interruption (the rest was never due).
+    double window_s = std::chrono::duration<double>(open_end).count();
+    for (auto& w : workers) {
+      if (w->interrupted_at()) {
+        window_s = std::min(window_s, ms_between(plan.run_start, *w->interrupted_at()) / 1000.0);
+      }
+    }
+    out.load.achieved_rate =
+        window_s > 0 ? static_cast<double>(out.attempted) / window_s : 0;
+  }
+  // A dropped arrival is a connection the load called for and nobody got: counted as attempted
+  // and failed (category "dropped"), so the errors threshold sees a load that was not applied.
+  if (out.load.dropped > 0) {
+    out.attempted += out.load.dropped;
+    out.failed += out.load.dropped;
+    out.errors["dropped"] += out.load.dropped;
+    out.error_examples.emplace(
+        "dropped", "the arrival found max_concurrency (" + std::to_string(concurrency) +
+                       ") connections live until the schedule ended: never started");
   }
   return out;
 }

@@ -492,12 +492,30 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     } else {
       close_after_open();
     }
+    flood();
     if (opts_.mode == "stall-reads") {
       // Keep the connection (and its socket) alive without ever reading it again.
       close_timer_.expires_at(asio::steady_timer::time_point::max());
       close_timer_.async_wait([self = this->shared_from_this()](std::error_code) {});
     } else {
       read_frames();
+    }
+  }
+
+  // ping-flood / message-flood: a batch of pings (or of messages no expect matches) each time
+  // the previous batch is written, for as long as the connection is open.
+  void flood() {
+    const bool pings = opts_.mode == "ping-flood";
+    if ((!pings && opts_.mode != "message-flood") || close_sent_ || closed_) return;
+    // 8192 empty pings are 16 KiB, websocketpp's read buffer: a client's reads then hold more
+    // pings than its bound on unwritten pongs (1024) before any pong can be written, so the
+    // bound is hit on a fast, idle machine too.
+    for (int i = 0; i < (pings ? 8192 : 1024); ++i) {
+      if (pings) {
+        send(kPing, std::string());
+      } else {
+        send(kText, "flood " + std::to_string(flooded_++));
+      }
     }
   }
 
@@ -743,6 +761,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     inflight_.clear();
     if (ec) return close_now();
     flush();
+    if (!writing_) flood();
     finish_if_closed();
     if (open_ && !draining_ && opts_.mode != "stall-reads") read_frames();
   }
@@ -772,6 +791,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::vector<OutFrame> queue_, inflight_;
   std::vector<asio::const_buffer> buffers_;
   std::size_t queued_bytes_ = 0;
+  std::uint64_t flooded_ = 0;
 
   bool reading_ = false, writing_ = false, open_ = false;
   bool close_sent_ = false, close_received_ = false, draining_ = false, closed_ = false;
@@ -841,7 +861,7 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const ServerOptions& opts) 
 const std::vector<std::string>& server_modes() {
   static const std::vector<std::string> modes{
       "silent",   "garbage",      "bad-accept",     "close-in-handshake", "reset-after-open",
-      "oversize", "invalid-utf8", "no-close-reply", "stall-reads"};
+      "oversize", "invalid-utf8", "no-close-reply", "stall-reads", "ping-flood", "message-flood"};
   return modes;
 }
 

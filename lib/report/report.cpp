@@ -133,9 +133,17 @@ std::string exit_reason_text(int code) {
 std::string describe_verdict(const RunResult& r) {
   std::string s = fmt::format("{} (exit {})", r.verdict, r.exit_code);
   std::vector<std::string> reasons;
-  if (r.interrupted) reasons.push_back(exit_reason_text(exit_code::kInterrupted) + " (130)");
+  if (r.interrupted) reasons.push_back(exit_reason_text(exit_code::kInterrupted) + " (exit 130)");
+  // "(exit N)": a bare "(1)" after "threshold breached" read as a count of thresholds.
   for (int code : r.exit_reasons) {
-    reasons.push_back(fmt::format("{} ({})", exit_reason_text(code), code));
+    std::string text = exit_reason_text(code);
+    if (code == exit_code::kThresholdBreached) {
+      const auto failed = std::count_if(r.thresholds.begin(), r.thresholds.end(),
+                                        [](const ThresholdOutcome& t) { return !t.pass; });
+      text = fmt::format("{} of {} threshold{} breached", failed, r.thresholds.size(),
+                         r.thresholds.size() == 1 ? "" : "s");
+    }
+    reasons.push_back(fmt::format("{} (exit {})", text, code));
   }
   if (reasons.empty()) return s + ": every threshold met, no regression";
   s += ": ";

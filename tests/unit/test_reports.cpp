@@ -71,8 +71,15 @@ TEST_CASE("text report colours only when asked") {
 
 TEST_CASE("text report states the verdict, every exit reason and the profile") {
   const std::string out = wslat::render_text(fixture_result(), {});
-  CHECK(out.find("verdict: FAIL (exit 1): threshold breached (1), regression against the "
-                 "baseline (2)") != std::string::npos);
+  // How many thresholds failed, and each reason's exit code said as one ("threshold breached
+  // (1)" read as one breached threshold whatever the count).
+  CHECK(out.find("verdict: FAIL (exit 1): 1 of 2 thresholds breached (exit 1), regression "
+                 "against the baseline (exit 2)") != std::string::npos);
+  auto three = fixture_result();
+  for (auto& t : three.thresholds) t.pass = false;
+  three.thresholds.push_back(three.thresholds.front());
+  CHECK(wslat::render_text(three, {}).find("3 of 3 thresholds breached (exit 1)") !=
+        std::string::npos);
   CHECK(out.find("local (x0.3, margin 0%, chosen by default)") != std::string::npos);
   CHECK(out.find("✗  e2e p95 < 1s") != std::string::npos);
 }

@@ -99,6 +99,18 @@ TEST_CASE("parse_rate rejects bare numbers, zero, negatives and junk with the ac
   CHECK_THROWS_AS(wslat::parse_rate_or_throw("20", "--rate"), wslat::UsageError);
 }
 
+TEST_CASE("parse_rate and parse_duration say that exponent notation is not accepted") {
+  // Was: expected "/" and a unit after the count.
+  CHECK(rate_error("1e9/s") ==
+        "\"1e9/s\" is not a rate: exponent notation is not accepted: write 1e9 as 1000000000; "
+        "give a count per unit, e.g. 20/s, 1200/m, 3600/h");
+  CHECK(rate_error("2.5E+3/m").find("write 2.5E+3 as 2500") != std::string::npos);
+  CHECK(duration_error("1e3ms").find("exponent notation is not accepted: write 1e3 as 1000") !=
+        std::string::npos);
+  CHECK(rate_error("1e-3/s").find("exponent notation is not accepted: write the number in full") !=
+        std::string::npos);
+}
+
 TEST_CASE("format_duration picks the largest unit and trims to 3 decimals") {
   CHECK(wslat::format_duration(1500ms) == "1.5s");
   CHECK(wslat::format_duration(250ms) == "250ms");
