@@ -32,6 +32,10 @@ using nlohmann::json;
 
 constexpr std::int64_t kMaxRepeatTimes = 1'000'000;
 constexpr std::int64_t kMaxFlatSteps = 1'000'000;
+// Profile overrides in "environments" (see the README's Profiles section).
+constexpr double kMinMultiplier = 0.001;
+constexpr double kMaxMultiplier = 1000.0;
+constexpr double kMaxMargin = 100.0;
 constexpr const char* kPlaceholderForms =
     "${env:NAME}, ${iteration}, ${connection}, ${uuid} or ${now_ms} (write $${ for a literal ${)";
 
@@ -426,8 +430,8 @@ class Checker {
   std::optional<std::int64_t> get_positive_int(const json& j, const std::string& ptr,
                                                std::int64_t max);
   std::optional<std::int64_t> get_size(const json& j, const std::string& ptr);
-  std::optional<double> get_number(const json& j, const std::string& ptr, double min,
-                                   bool min_inclusive);
+  std::optional<double> get_number(const json& j, const std::string& ptr, double lo, double hi,
+                                   const char* meaning);
 
   Template compile(const std::string& text, const std::string& ptr, TemplateScope scope);
   void compile_json(Template& out, const json& j, const std::string& ptr);
@@ -533,14 +537,11 @@ std::optional<std::int64_t> Checker::get_size(const json& j, const std::string& 
   return std::nullopt;
 }
 
-std::optional<double> Checker::get_number(const json& j, const std::string& ptr, double min,
-                                          bool min_inclusive) {
-  if (j.is_number()) {
-    const double v = j.get<double>();
-    if (v > min || (min_inclusive && v == min)) return v;
-  }
-  issue(ptr, fmt::format("{} is not allowed here: expected a number {} {}", describe(j),
-                         min_inclusive ? ">=" : ">", min));
+std::optional<double> Checker::get_number(const json& j, const std::string& ptr, double lo,
+                                          double hi, const char* meaning) {
+  if (j.is_number() && j.get<double>() >= lo && j.get<double>() <= hi) return j.get<double>();
+  issue(ptr, fmt::format("{} is not allowed here: expected a number from {} to {} ({})",
+                         describe(j), lo, hi, meaning));
   return std::nullopt;
 }
 
@@ -864,10 +865,16 @@ std::map<std::string, ProfileOverride> Checker::check_environments(const json& j
     if (!require_object(value, np, "a profile override")) continue;
     check_keys(value, np, {"multiplier", "margin", "target"}, "a profile override");
     ProfileOverride o;
+    // Bounded so that scaled durations stay meaningful: 1e308 overflowed every `within` in
+    // `run` (negative: immediate timeouts), and a tiny multiplier scaled them all to zero.
     if (value.contains("multiplier")) {
-      o.multiplier = get_number(value["multiplier"], np + "/multiplier", 0.0, false);
+      o.multiplier = get_number(value["multiplier"], np + "/multiplier", kMinMultiplier,
+                                kMaxMultiplier, "thresholds and timeouts are multiplied by it");
     }
-    if (value.contains("margin")) o.margin = get_number(value["margin"], np + "/margin", 0.0, true);
+    if (value.contains("margin")) {
+      o.margin = get_number(value["margin"], np + "/margin", 0.0, kMaxMargin,
+                            "timeouts also grow by it: 0.2 is 20%");
+    }
     if (value.contains("target")) o.target = resolve_target(value["target"], np + "/target");
     out[*canonical] = o;
   }

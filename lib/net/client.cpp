@@ -33,6 +33,7 @@
 
 #include "assemble.hpp"
 #include "error.hpp"
+#include "profile.hpp"
 #include "runner.hpp"
 
 namespace wslat {
@@ -611,8 +612,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     if (!finished_ && !closing_ && step_ >= plan_.program.size()) begin_close(1000, "");
   }
 
+  // The profile's timeout scaling, saturating exactly as `validate`'s (scale_timeout).
   Duration scaled(Duration written) const {
-    return std::chrono::duration_cast<Duration>(written * plan_.opts->timeout_scale);
+    return scale_duration(written, plan_.opts->timeout_scale);
   }
 
   bool send(const SendStep& s, std::int64_t iteration) {

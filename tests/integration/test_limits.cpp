@@ -1,0 +1,86 @@
+// The real binary against hostile input: deeply nested files, regexes against messages built
+// for backtracking engines, messages beyond 16 KiB, an address-space limit, and profile
+// numbers or `within`s that would overflow a duration once scaled.
+#include <string>
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace wslat::test {
+namespace {
+
+using nlohmann::json;
+
+// An address-space limit cannot be combined with a sanitizer's shadow memory (terabytes of
+// reserved address space), so those checks run in plain builds only.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+constexpr const char* kAddressSpace768M = "--as=805306368";
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::string scenario_file(const std::string& name, const std::string& url, json steps,
+                          const json& extra = json::object()) {
+  json s = {
+      {"name", name},
+      {"target", url},
+      {"timeouts", {{"connect", "2s"}, {"handshake", "2s"}, {"message", "5s"}, {"close", "2s"}}},
+      {"steps", std::move(steps)}};
+  s.merge_patch(extra);
+  return write_temp_file(name + ".json", s.dump(2));
+}
+
+ProcessResult run(const std::string& file, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args{"run", file, "--env", "production", "--no-save", "--quiet"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_wslat(args, std::chrono::seconds(60));
+}
+
+TEST_CASE("limits: a multiplier of 1e308 is the same located error in validate and run") {
+  const auto path = write_temp_file("huge-multiplier.json", R"({
+  "name": "huge-multiplier",
+  "steps": [{"send": {"text": "x"}}, {"expect": {"text": "x", "within": "1s"}}],
+  "environments": {"staging": {"multiplier": 1e308}}
+})");
+  const std::string where = path + ":4:46: /environments/staging/multiplier: 1e+308";
+  const auto v = run_wslat({"validate", path, "--env", "staging"});
+  INFO(v.out << v.err);
+  CHECK(v.exit_code == 64);
+  CHECK(contains(v.err, where));
+  const auto r = run_wslat({"run", path, "--env", "staging", "--no-save", "--quiet"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 64);
+  CHECK(contains(r.err, where));
+}
+
+TEST_CASE("limits: a `within` that overflows once scaled saturates in run as in validate") {
+  // 2,400,000 h (274 years) fit in a duration; ×1.2 under production they do not. The run
+  // once turned it negative: every expect timed out at once.
+  auto server = start_serve();
+  const auto file =
+      scenario_file("long-within", server.url(),
+                    json::array({{{"send", {{"text", "hi"}}}},
+                                 {{"expect", {{"text", "hi"}, {"within", "2400000h"}}}},
+                                 {{"close", json::object()}}}));
+  const auto v = run_wslat({"validate", file, "--env", "production"});
+  INFO(v.out << v.err);
+  CHECK(v.exit_code == 0);
+  const auto r = run(file, {"--format", "json"});
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 0);
+  const json result = json::parse(r.out);
+  CHECK(result["errors"].empty());
+}
+
+}  // namespace
+}  // namespace wslat::test
