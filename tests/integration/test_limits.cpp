@@ -45,6 +45,18 @@ ProcessResult run(const std::string& file, const std::vector<std::string>& extra
   return run_wslat(args, std::chrono::seconds(60));
 }
 
+TEST_CASE("limits: validate refuses a 100 KB file of nested arrays with its location") {
+  const std::string deep = std::string(50'000, '[') + std::string(50'000, ']');
+  const auto path = write_temp_file("deep.json", deep);
+  // It once took 4.9 GB and then crashed: under 768 MiB it must not even come close.
+  std::vector<std::string> argv{wslat_binary(), "validate", path};
+  if (!kSanitized) argv.insert(argv.begin(), {"prlimit", kAddressSpace768M});
+  const auto r = run_process(argv, std::chrono::seconds(60));
+  INFO(r.err);
+  CHECK(r.exit_code == 64);
+  CHECK(contains(r.err, path + ":1:129: invalid JSON: nested deeper than 128"));
+}
+
 TEST_CASE("limits: a multiplier of 1e308 is the same located error in validate and run") {
   const auto path = write_temp_file("huge-multiplier.json", R"({
   "name": "huge-multiplier",

@@ -51,7 +51,78 @@ Scenario parse_ok(const std::string& text) {
   return {};
 }
 
+std::string with_steps(const std::string& steps) {
+  return "{\"name\": \"t\", \"steps\": [" + steps + "]}";
+}
+
+std::string nested_arrays(std::size_t depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+// Peak resident memory of this process (each doctest case runs in its own process).
+long peak_rss_kib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
 }  // namespace
+
+TEST_CASE("limits: 50,000 nested arrays (100 KB) are a located error, not a crash") {
+  const long before = peak_rss_kib();
+  const auto issue = only_issue(nested_arrays(50'000));
+  CHECK(issue.line == 1);
+  CHECK(issue.column == 129);  // the bracket that opens level 129
+  CHECK(issue.message.find("nested deeper than 128") != std::string::npos);
+  // It once took 4.9 GB (a JSON pointer per level, each as long as its depth).
+  CHECK(peak_rss_kib() - before < 64 * 1024);
+}
+
+TEST_CASE("limits: send.json, expect.json and repeat nested 10,000 deep are located errors") {
+  const std::string deep_json = nested_arrays(10'000);
+  for (const std::string& step :
+       {R"({"send": {"json": )" + deep_json + "}}", R"({"expect": {"json": )" + deep_json + "}}"}) {
+    const auto issue = only_issue(with_steps(step));
+    INFO(step.substr(0, 40));
+    CHECK(issue.line == 1);
+    CHECK(issue.message.find("nested deeper than 128") != std::string::npos);
+  }
+  std::string repeat;
+  for (int i = 0; i < 10'000; ++i) repeat += R"({"repeat": {"times": 1, "steps": [)";
+  repeat += R"({"sleep": "1ms"})";
+  for (int i = 0; i < 10'000; ++i) repeat += "]}}";
+  const auto issue = only_issue(with_steps(repeat));
+  CHECK(issue.message.find("nested deeper than 128") != std::string::npos);
+}
+
+TEST_CASE("limits: JSON nested exactly 128 deep is accepted, 129 is not") {
+  // The file is level 1, steps 2, the step 3, expect 4, its json value 5 and deeper.
+  const auto expect_json = [](std::size_t depth) {
+    return with_steps(R"({"expect": {"json": )" + nested_arrays(depth) + "}}");
+  };
+  const Scenario s = parse_ok(expect_json(124));
+  CHECK(s.steps[1].expect.kind == wslat::ExpectStep::Kind::kJson);
+  const auto issue = only_issue(expect_json(125));
+  CHECK(issue.line == 1);
+  CHECK(issue.column == 44 + 125);  // `{"name": "t", "steps": [{"expect": {"json": `, 125th [
+}
+
+TEST_CASE("limits: locating issues takes memory linear in the file (a long key over many values)") {
+  // An unknown profile named by a 16 KiB key over 20,000 values: the old scanner stored a
+  // JSON pointer (the key included) for each value, 330 MB for this 60 KB file.
+  std::string values;
+  for (int i = 0; i < 20'000; ++i) values += i == 0 ? "0" : ",0";
+  const std::string key(16 * 1024, 'k');
+  const std::string text = R"({"name": "t", "steps": [{"sleep": "1ms"}],
+  "environments": {")" + key +
+                           R"(": [)" + values + "]}}";
+  const long before = peak_rss_kib();
+  const auto issue = only_issue(text);
+  CHECK(issue.line == 2);
+  CHECK(issue.column == 20);  // the key
+  CHECK(issue.message.find("unknown profile") != std::string::npos);
+  CHECK(peak_rss_kib() - before < 64 * 1024);
+}
 
 TEST_CASE("limits: a profile multiplier or margin that would overflow durations is rejected") {
   for (const std::string field : {"multiplier", "margin"}) {
@@ -73,3 +144,22 @@ TEST_CASE("limits: a profile multiplier or margin that would overflow durations 
   CHECK(s.environments.at("staging").multiplier == std::optional<double>(1000));
 }
 
+TEST_CASE("limits: a result or baseline file nested 50,000 deep is refused with its location") {
+  const auto path =
+      (std::filesystem::temp_directory_path() / "wslat-limits-deep-result.json").string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "{\"schema\": " << nested_arrays(50'000) << "}";
+  }
+  std::string message;
+  try {
+    (void)wslat::load_result_file(path);
+  } catch (const wslat::UsageError& e) {
+    message = e.what();
+  }
+  std::remove(path.c_str());
+  INFO(message);
+  // The object is level 1: its 128th '[' (column 139) opens level 129.
+  CHECK(message.find(path + ": not valid JSON at line 1 column 139") != std::string::npos);
+  CHECK(message.find("nested deeper than 128") != std::string::npos);
+}
