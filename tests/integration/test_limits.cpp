@@ -45,6 +45,58 @@ ProcessResult run(const std::string& file, const std::vector<std::string>& extra
   return run_wslat(args, std::chrono::seconds(60));
 }
 
+TEST_CASE("limits: (a+)+$ against a 100 KB hostile message is answered well within `within`") {
+  // A backtracking engine took 7.2 s for 27 a's and a b, and 654 s (ignoring SIGTERM) for
+  // 16,383. Here 3,200 runs of 31 a's and a b (100 KiB): the first 16 KiB, all that
+  // std::regex was shown, end in a b too.
+  auto server = start_serve();
+  std::string hostile;
+  for (int i = 0; i < 3'200; ++i) hostile += std::string(31, 'a') + "b";
+  const auto file =
+      scenario_file("hostile-regex", server.url(),
+                    json::array({{{"send", {{"text", hostile}}}},
+                                 {{"send", {{"text", "ok"}}}},
+                                 {{"expect", {{"regex", "(a+)+$|^ok$"}, {"within", "5s"}}}},
+                                 {{"close", json::object()}}}));
+  const auto r = run(file);
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.wall_ms < 20'000);  // the expect's within is 6 s under production
+}
+
+TEST_CASE("limits: a regex expectation matches a 20 KiB message in full") {
+  auto server = start_serve();
+  const auto file =
+      scenario_file("long-regex", server.url(),
+                    json::array({{{"send", {{"text", std::string(20 * 1024, 'x') + "END"}}}},
+                                 {{"expect", {{"regex", "^x+END$"}, {"within", "5s"}}}},
+                                 {{"close", json::object()}}}));
+  const auto r = run(file);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("limits: a run works under a 768 MiB address-space limit (prlimit --as)") {
+  if (kSanitized) {
+    MESSAGE("skipped under a sanitizer: its shadow memory needs more address space");
+    return;
+  }
+  // Workers once reserved 256 MiB stacks each for std::regex: 4 threads need 1 GiB.
+  auto server = start_serve();
+  const auto file =
+      scenario_file("prlimit", server.url(),
+                    json::array({{{"send", {{"text", "hello"}}}},
+                                 {{"expect", {{"regex", "^hel+o$"}, {"within", "5s"}}}},
+                                 {{"close", json::object()}}}),
+                    {{"load", {{"connections", 8}, {"concurrency", 4}}}});
+  const auto r = run_process({"prlimit", kAddressSpace768M, wslat_binary(), "run", file, "--env",
+                              "production", "--no-save", "--quiet", "--threads", "4"},
+                             std::chrono::seconds(60));
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+}
+
 TEST_CASE("limits: validate refuses a 100 KB file of nested arrays with its location") {
   const std::string deep = std::string(50'000, '[') + std::string(50'000, ']');
   const auto path = write_temp_file("deep.json", deep);

@@ -66,6 +66,13 @@ long peak_rss_kib() {
   return u.ru_maxrss;
 }
 
+// The expectation of the regex step of a scenario whose only step is `expect: {regex}`.
+wslat::ExpectStep regex_expect(const std::string& pattern_json) {
+  const Scenario s = parse_ok(with_steps(R"({"expect": {"regex": )" + pattern_json + "}}"));
+  REQUIRE(s.steps.size() == 2);
+  return s.steps[1].expect;
+}
+
 }  // namespace
 
 TEST_CASE("limits: 50,000 nested arrays (100 KB) are a located error, not a crash") {
@@ -122,6 +129,39 @@ TEST_CASE("limits: locating issues takes memory linear in the file (a long key o
   CHECK(issue.column == 20);  // the key
   CHECK(issue.message.find("unknown profile") != std::string::npos);
   CHECK(peak_rss_kib() - before < 64 * 1024);
+}
+
+TEST_CASE("limits: (a+)+$ against 100 KiB of runs of a's ending in b answers at once") {
+  const auto expect = regex_expect(R"("(a+)+$")");
+  // 3,200 runs of 31 a's and a b: a backtracking engine tries 2^31 ways per run (it took
+  // 7.2 s for a single run of 27), also within the first 16 KiB it was once limited to.
+  std::string hostile;
+  for (int i = 0; i < 3'200; ++i) hostile += std::string(31, 'a') + "b";
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(wslat::matches(expect, hostile));
+  CHECK(wslat::matches(expect, hostile + "a"));
+  // RE2 is linear (well under a millisecond here); 2 s leaves room for a sanitizer build on a
+  // busy machine.
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+}
+
+TEST_CASE("limits: a regex sees the whole message, beyond 16 KiB") {
+  const auto expect = regex_expect(R"("z$")");
+  CHECK(wslat::matches(expect, std::string(20 * 1024, 'x') + "z"));
+  CHECK(wslat::matches(expect, std::string(4 * 1024 * 1024, 'x') + "z"));
+  CHECK_FALSE(wslat::matches(expect, std::string(20 * 1024, 'x') + "zx"));
+}
+
+TEST_CASE("limits: what RE2 cannot express (backreferences, lookaround) is a located error") {
+  for (const std::string pattern : {R"x("(a)\\1")x", R"x("a(?=b)")x", R"x("(?<!a)b")x"}) {
+    INFO(pattern);
+    const auto issue = only_issue(with_steps(R"({"expect": {"regex": )" + pattern + "}}"));
+    CHECK(issue.pointer == "/steps/0/expect/regex");
+    CHECK(issue.line == 1);
+    CHECK(issue.column == 46);
+    CHECK(issue.message.find("is not a valid regular expression") != std::string::npos);
+    CHECK(issue.message.find("RE2") != std::string::npos);
+  }
 }
 
 TEST_CASE("limits: a profile multiplier or margin that would overflow durations is rejected") {
