@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "history.hpp"
+#include "json_text.hpp"
 #include "store.hpp"
 
 namespace wslat::cli {
@@ -31,14 +32,14 @@ std::string scenario_name(const std::string& arg) {
   std::error_code ec;
   if (!fs::is_regular_file(fs::path(arg), ec)) return arg;
   const std::string text = read_text_file(arg);
-  const auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("name") || !j["name"].is_string()) {
+  const auto j = try_parse_json_bounded(text);
+  if (!j || !j->is_object() || !j->contains("name") || !j->at("name").is_string()) {
     throw UsageError(
         fmt::format("{}: cannot find the scenario's \"name\" in it; give a valid "
                     "scenario file or the bare scenario name",
                     arg));
   }
-  return j["name"].get<std::string>();
+  return j->at("name").get<std::string>();
 }
 
 std::string known_scenarios(const std::string& results_dir) {

@@ -1,5 +1,7 @@
 // Fuzzes the scenario parser: any bytes must give a Scenario or a located ScenarioError
-// (UsageError), never a crash, a hang or another exception.
+// (UsageError), never a crash, a hang or another exception. It runs on a small stack
+// (small_stack.hpp) so that recursion growing with the input shows within -max_len: the
+// deep-* seeds nest arrays, send.json, expect.json and repeats thousands deep.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -7,6 +9,7 @@
 
 #include "error.hpp"
 #include "scenario.hpp"
+#include "small_stack.hpp"
 
 namespace {
 
@@ -17,10 +20,7 @@ std::optional<std::string> fixed_env(const std::string& name) {
   return std::nullopt;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string text(reinterpret_cast<const char*>(data), size);
+void check(const std::string& text) {
   try {
     const wslat::Scenario s = wslat::parse_scenario(text, "fuzz.json", fixed_env);
     // What validate and the runner do next with an accepted scenario.
@@ -29,5 +29,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const wslat::UsageError&) {
     // Rejected with a message: the expected outcome for bad input.
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  wslat::fuzz::run_on_small_stack([&text] { check(text); });
   return 0;
 }

@@ -104,14 +104,14 @@ void apply_overrides(Profile& p, const Scenario& scenario) {
   }
 }
 
-Duration scaled(Duration d, double factor) {
+}  // namespace
+
+Duration scale_duration(Duration d, double factor) {
   const double ns = static_cast<double>(d.count()) * factor;
   // Saturate rather than overflow: a budget beyond ~292 years means "no limit" anyway.
-  if (ns >= 9.2e18) return Duration::max();
+  if (!(ns < 9.2e18)) return Duration::max();  // also inf and NaN
   return Duration(static_cast<Duration::rep>(std::llround(ns)));
 }
-
-}  // namespace
 
 std::optional<std::string> canonical_profile_name(const std::string& name) {
   const std::string n = normalized(name);
@@ -148,10 +148,10 @@ ProfileChoice choose_profile(
   return choice;
 }
 
-Duration scale_threshold(Duration d, const Profile& p) { return scaled(d, p.multiplier); }
+Duration scale_threshold(Duration d, const Profile& p) { return scale_duration(d, p.multiplier); }
 
 Duration scale_timeout(Duration d, const Profile& p) {
-  return scaled(d, p.multiplier * (1.0 + p.margin));
+  return scale_duration(d, p.multiplier * (1.0 + p.margin));
 }
 
 std::string timeout_scale_note(const Profile& p) {

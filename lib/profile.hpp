@@ -38,6 +38,9 @@ ProfileChoice choose_profile(const std::optional<std::string>& cli_env, bool cli
                              const Scenario& scenario,
                              const std::function<std::optional<std::string>(const std::string&)>& env);
 
+// d × factor, saturating at Duration::max() instead of overflowing. The runner scales each
+// step's `within` with it too (by RunOptions::timeout_scale), so `validate` and `run` agree.
+Duration scale_duration(Duration d, double factor);
 Duration scale_threshold(Duration d, const Profile& p);  // d * multiplier
 Duration scale_timeout(Duration d, const Profile& p);    // d * multiplier * (1 + margin)
 Timeouts effective_timeouts(const Timeouts& t, const Profile& p);

@@ -3,6 +3,7 @@
 #include "scenario.hpp"
 
 #include "json_pointer.hpp"
+#include "json_text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -21,6 +22,7 @@
 
 #include <fmt/core.h>
 #include <openssl/evp.h>
+#include <re2/re2.h>
 
 #include "profile.hpp"
 #include "threshold.hpp"
@@ -32,13 +34,19 @@ using nlohmann::json;
 
 constexpr std::int64_t kMaxRepeatTimes = 1'000'000;
 constexpr std::int64_t kMaxFlatSteps = 1'000'000;
+// Profile overrides in "environments" (see the README's Profiles section).
+constexpr double kMinMultiplier = 0.001;
+constexpr double kMaxMultiplier = 1000.0;
+constexpr double kMaxMargin = 100.0;
 constexpr const char* kPlaceholderForms =
     "${env:NAME}, ${iteration}, ${connection}, ${uuid} or ${now_ms} (write $${ for a literal ${)";
 
 // ---------------------------------------------------------------------------------------------
 // Locations: nlohmann 3.11 does not expose where a value sits in the text, so a small scanner
-// walks the (already syntax-checked) text once and records the byte offset of every value and
-// every object key by JSON pointer.
+// walks the (already parsed, so valid and depth-bounded) text once, without recursion, and
+// records where every value and every object key starts as a tree parallel to the document.
+// Memory is linear in the text: storing a JSON pointer per value instead took 4.9 GB for
+// 100 KB of nested arrays (each pointer as long as its depth, or as its ancestors' keys).
 
 std::string escape_pointer_token(const std::string& k) { return json_pointer_token(k); }
 
@@ -50,15 +58,44 @@ std::string child_pointer(const std::string& parent, std::size_t index) {
   return parent + "/" + std::to_string(index);
 }
 
-class LocationScanner {
+class LocationIndex {
  public:
-  explicit LocationScanner(std::string_view text) : text_(text) {}
+  explicit LocationIndex(std::string_view text) : text_(text) { scan(); }
 
-  void scan() { value(""); }
-  std::map<std::string, std::size_t> values;
-  std::map<std::string, std::size_t> keys;
+  // Offset of the value at `pointer`, else of its nearest ancestor in the text.
+  std::optional<std::size_t> value_at(const std::string& pointer) const {
+    const auto path = walk(pointer).first;
+    if (path.empty()) return std::nullopt;
+    return nodes_[path.back()].at;
+  }
+
+  // Offset of the key naming the value at `pointer`, else of the key of its nearest ancestor
+  // that is an object member; nullopt when there is none (e.g. the document itself).
+  std::optional<std::size_t> key_at(const std::string& pointer) const {
+    const auto path = walk(pointer).first;
+    for (auto it = path.rbegin(); it != path.rend(); ++it) {
+      if (nodes_[*it].key_at != kNone) return nodes_[*it].key_at;
+    }
+    return std::nullopt;
+  }
+
+  // Offset of the key naming exactly the value at `pointer`, or nullopt.
+  std::optional<std::size_t> exact_key_at(const std::string& pointer) const {
+    const auto [path, complete] = walk(pointer);
+    if (!complete || path.empty() || nodes_[path.back()].key_at == kNone) return std::nullopt;
+    return nodes_[path.back()].key_at;
+  }
 
  private:
+  static constexpr std::size_t kNone = std::string_view::npos;
+
+  struct Node {
+    std::size_t at = 0;          // first byte of the value
+    std::size_t key_at = kNone;  // first byte of its key, when an object member
+    char kind = 0;               // '{', '[' or 0 for a scalar
+    std::vector<std::size_t> items;  // array elements, in order
+  };
+
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
 
   void skip_ws() {
@@ -67,54 +104,64 @@ class LocationScanner {
     }
   }
 
-  void value(const std::string& ptr) {
+  // Records the value starting at pos_ and moves past it, or into it when it is a container
+  // (then it becomes the innermost open one).
+  std::size_t begin_value(std::size_t key_at) {
+    const std::size_t id = nodes_.size();
+    nodes_.push_back({pos_, key_at, 0, {}});
+    const char c = peek();
+    if (c == '{' || c == '[') {
+      nodes_[id].kind = c;
+      ++pos_;
+      open_.push_back(id);
+    } else if (c == '"') {
+      skip_string();
+    } else {
+      while (pos_ < text_.size() &&
+             std::string_view(",]} \t\r\n").find(text_[pos_]) == std::string_view::npos) {
+        ++pos_;
+      }
+    }
+    return id;
+  }
+
+  void scan() {
     skip_ws();
-    values[ptr] = pos_;
-    switch (peek()) {
-      case '{':
-        object(ptr);
-        break;
-      case '[':
-        array(ptr);
-        break;
-      case '"':
-        string();
-        break;
-      default:
-        while (pos_ < text_.size() &&
-               std::string_view(",]} \t\r\n").find(text_[pos_]) == std::string_view::npos) {
-          ++pos_;
-        }
+    begin_value(kNone);
+    while (!open_.empty()) {
+      skip_ws();
+      const char c = peek();
+      if (pos_ >= text_.size() || c == '}' || c == ']') {
+        ++pos_;
+        open_.pop_back();
+        continue;
+      }
+      if (c == ',') {
+        ++pos_;
+        skip_ws();
+      }
+      const std::size_t parent = open_.back();
+      const std::size_t before = pos_;
+      if (nodes_[parent].kind == '{') {
+        const std::size_t key_at = pos_;
+        std::string key = string();
+        skip_ws();
+        if (peek() == ':') ++pos_;
+        skip_ws();
+        const std::size_t id = begin_value(key_at);
+        members_[{parent, std::move(key)}] = id;  // a repeated key: the last one, as nlohmann
+      } else {
+        const std::size_t id = begin_value(kNone);
+        nodes_[parent].items.push_back(id);
+      }
+      if (pos_ == before) ++pos_;  // only on text nlohmann rejected: always move on
     }
   }
 
-  void object(const std::string& ptr) {
+  void skip_string() {
     ++pos_;
-    skip_ws();
-    while (pos_ < text_.size() && peek() != '}') {
-      const std::size_t key_at = pos_;
-      const std::string child = child_pointer(ptr, string());
-      keys[child] = key_at;
-      skip_ws();
-      if (peek() == ':') ++pos_;
-      value(child);
-      skip_ws();
-      if (peek() != ',') break;
-      ++pos_;
-      skip_ws();
-    }
-    ++pos_;
-  }
-
-  void array(const std::string& ptr) {
-    ++pos_;
-    skip_ws();
-    for (std::size_t i = 0; pos_ < text_.size() && peek() != ']'; ++i) {
-      value(child_pointer(ptr, i));
-      skip_ws();
-      if (peek() != ',') break;
-      ++pos_;
-      skip_ws();
+    while (pos_ < text_.size() && text_[pos_] != '"') {
+      pos_ += text_[pos_] == '\\' ? 2 : 1;
     }
     ++pos_;
   }
@@ -122,17 +169,59 @@ class LocationScanner {
   // Returns the decoded string (escapes included) and moves past it.
   std::string string() {
     const std::size_t start = pos_;
-    ++pos_;
-    while (pos_ < text_.size() && text_[pos_] != '"') {
-      pos_ += text_[pos_] == '\\' ? 2 : 1;
-    }
-    ++pos_;
+    skip_string();
     const json decoded = json::parse(text_.substr(start, pos_ - start), nullptr, false);
     return decoded.is_string() ? decoded.get<std::string>() : std::string();
   }
 
+  // The nodes along `pointer` from the document down, as far as the text has them, and
+  // whether the whole pointer was found.
+  std::pair<std::vector<std::size_t>, bool> walk(const std::string& pointer) const {
+    std::vector<std::size_t> path;
+    if (nodes_.empty()) return {path, false};
+    path.push_back(0);
+    std::size_t i = 0;
+    while (i < pointer.size()) {
+      const std::size_t end = std::min(pointer.find('/', i + 1), pointer.size());
+      const std::string token = unescape_token(pointer.substr(i + 1, end - i - 1));
+      i = end;
+      const std::size_t id = path.back();
+      const Node& node = nodes_[id];
+      std::optional<std::size_t> next;
+      if (node.kind == '{') {
+        const auto it = members_.find({id, token});
+        if (it != members_.end()) next = it->second;
+      } else if (node.kind == '[' && !token.empty() && token.size() < 19 &&
+                 std::all_of(token.begin(), token.end(),
+                             [](char c) { return c >= '0' && c <= '9'; })) {
+        const auto index = static_cast<std::size_t>(std::stoull(token));
+        if (index < node.items.size()) next = node.items[index];
+      }
+      if (!next) return {path, false};
+      path.push_back(*next);
+    }
+    return {path, true};
+  }
+
+  static std::string unescape_token(const std::string& token) {
+    std::string out;
+    for (std::size_t i = 0; i < token.size(); ++i) {
+      const char next = i + 1 < token.size() ? token[i + 1] : '\0';
+      if (token[i] == '~' && (next == '0' || next == '1')) {
+        out += next == '0' ? '~' : '/';
+        ++i;
+      } else {
+        out += token[i];
+      }
+    }
+    return out;
+  }
+
   std::string_view text_;
   std::size_t pos_ = 0;
+  std::vector<Node> nodes_;
+  std::vector<std::size_t> open_;  // containers being read, innermost last
+  std::map<std::pair<std::size_t, std::string>, std::size_t> members_;  // (object, key) -> value
 };
 
 // 1-based line and column (in characters, not bytes) of a byte offset.
@@ -234,8 +323,8 @@ Duration saturating_mul(Duration d, std::int64_t times) {
   return d * times;
 }
 
-// std::regex compiles recursively: thousands of nested groups overflow the stack (a crash in
-// `validate`), so deeper patterns are refused before compiling.
+// RE2 parses and compiles without recursion, but walks a pattern with a visit budget and logs
+// to stderr past it (a million nested groups): patterns nested this deep are refused first.
 constexpr int kMaxRegexDepth = 100;
 
 int group_depth(const std::string& pattern) {
@@ -368,47 +457,35 @@ const std::vector<std::string> kStepKinds = {"connect", "send",  "expect", "slee
 class Checker {
  public:
   Checker(const std::string& text, std::string file, const EnvLookup& env)
-      : text_(text), file_(std::move(file)), env_(env) {
-    LocationScanner scanner(text_);
-    scanner.scan();
-    values_ = std::move(scanner.values);
-    keys_ = std::move(scanner.keys);
-  }
+      : text_(text), file_(std::move(file)), env_(env), locations_(text_) {}
 
   Scenario check(const json& doc);
 
  private:
-  // Location of the value at `ptr`, else of its nearest ancestor that has one.
-  ScenarioIssue located(const std::map<std::string, std::size_t>& where, std::string ptr,
+  // The issue at a byte offset of the text (line 0 when unknown).
+  ScenarioIssue located(std::optional<std::size_t> offset, std::string ptr,
                         std::string message) const {
-    ScenarioIssue issue{file_, 0, 0, ptr, std::move(message)};
-    for (;;) {
-      const auto it = where.find(ptr);
-      if (it != where.end()) {
-        std::tie(issue.line, issue.column) = line_column(text_, it->second);
-        return issue;
-      }
-      if (ptr.empty()) return issue;
-      const auto slash = ptr.rfind('/');
-      ptr = slash == std::string::npos ? std::string() : ptr.substr(0, slash);
-    }
+    ScenarioIssue issue{file_, 0, 0, std::move(ptr), std::move(message)};
+    if (offset) std::tie(issue.line, issue.column) = line_column(text_, *offset);
+    return issue;
   }
 
+  // At the value `ptr` names, else at its nearest ancestor in the text.
   void issue(const std::string& ptr, std::string message) {
-    issues_.push_back(located(values_, ptr, std::move(message)));
+    issues_.push_back(located(locations_.value_at(ptr), ptr, std::move(message)));
   }
+  // At the key naming `ptr` (or the nearest ancestor's key), else as issue().
   void key_issue(const std::string& ptr, std::string message) {
-    auto found = located(keys_, ptr, message);
-    if (found.line == 0) found = located(values_, ptr, std::move(message));
-    issues_.push_back(std::move(found));
+    const auto key = locations_.key_at(ptr);
+    issues_.push_back(located(key ? key : locations_.value_at(ptr), ptr, std::move(message)));
   }
 
   // Keys of an object in file order (nlohmann sorts them), so output follows the file.
   std::vector<std::string> ordered_keys(const json& obj, const std::string& ptr) const {
     std::vector<std::pair<std::size_t, std::string>> keyed;
     for (const auto& item : obj.items()) {
-      const auto it = keys_.find(child_pointer(ptr, item.key()));
-      keyed.emplace_back(it == keys_.end() ? 0 : it->second, item.key());
+      keyed.emplace_back(locations_.exact_key_at(child_pointer(ptr, item.key())).value_or(0),
+                         item.key());
     }
     std::stable_sort(keyed.begin(), keyed.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -426,8 +503,8 @@ class Checker {
   std::optional<std::int64_t> get_positive_int(const json& j, const std::string& ptr,
                                                std::int64_t max);
   std::optional<std::int64_t> get_size(const json& j, const std::string& ptr);
-  std::optional<double> get_number(const json& j, const std::string& ptr, double min,
-                                   bool min_inclusive);
+  std::optional<double> get_number(const json& j, const std::string& ptr, double lo, double hi,
+                                   const char* meaning);
 
   Template compile(const std::string& text, const std::string& ptr, TemplateScope scope);
   void compile_json(Template& out, const json& j, const std::string& ptr);
@@ -454,7 +531,7 @@ class Checker {
   const std::string& text_;
   std::string file_;
   const EnvLookup& env_;
-  std::map<std::string, std::size_t> values_, keys_;
+  LocationIndex locations_;
   std::vector<ScenarioIssue> issues_;
   std::vector<std::string> secrets_;
   bool closed_ = false;  // a top-level close was seen: later steps are issues
@@ -533,14 +610,11 @@ std::optional<std::int64_t> Checker::get_size(const json& j, const std::string& 
   return std::nullopt;
 }
 
-std::optional<double> Checker::get_number(const json& j, const std::string& ptr, double min,
-                                          bool min_inclusive) {
-  if (j.is_number()) {
-    const double v = j.get<double>();
-    if (v > min || (min_inclusive && v == min)) return v;
-  }
-  issue(ptr, fmt::format("{} is not allowed here: expected a number {} {}", describe(j),
-                         min_inclusive ? ">=" : ">", min));
+std::optional<double> Checker::get_number(const json& j, const std::string& ptr, double lo,
+                                          double hi, const char* meaning) {
+  if (j.is_number() && j.get<double>() >= lo && j.get<double>() <= hi) return j.get<double>();
+  issue(ptr, fmt::format("{} is not allowed here: expected a number from {} to {} ({})",
+                         describe(j), lo, hi, meaning));
   return std::nullopt;
 }
 
@@ -864,10 +938,16 @@ std::map<std::string, ProfileOverride> Checker::check_environments(const json& j
     if (!require_object(value, np, "a profile override")) continue;
     check_keys(value, np, {"multiplier", "margin", "target"}, "a profile override");
     ProfileOverride o;
+    // Bounded so that scaled durations stay meaningful: 1e308 overflowed every `within` in
+    // `run` (negative: immediate timeouts), and a tiny multiplier scaled them all to zero.
     if (value.contains("multiplier")) {
-      o.multiplier = get_number(value["multiplier"], np + "/multiplier", 0.0, false);
+      o.multiplier = get_number(value["multiplier"], np + "/multiplier", kMinMultiplier,
+                                kMaxMultiplier, "thresholds and timeouts are multiplied by it");
     }
-    if (value.contains("margin")) o.margin = get_number(value["margin"], np + "/margin", 0.0, true);
+    if (value.contains("margin")) {
+      o.margin = get_number(value["margin"], np + "/margin", 0.0, kMaxMargin,
+                            "timeouts also grow by it: 0.2 is 20%");
+    }
     if (value.contains("target")) o.target = resolve_target(value["target"], np + "/target");
     out[*canonical] = o;
   }
@@ -1013,17 +1093,15 @@ void Checker::check_expect(const json& j, const std::string& ptr, ExpectStep& ex
       expect.text = get_string(value, mp, "the exact text expected").value_or("");
     } else if (given.front() == "regex") {
       expect.kind = ExpectStep::Kind::kRegex;
-      expect.text = get_string(value, mp, "a regular expression (ECMAScript)").value_or("");
+      expect.text = get_string(value, mp, "a regular expression (RE2 syntax)").value_or("");
+      std::string error;
       if (group_depth(expect.text) > kMaxRegexDepth) {
         issue(mp, fmt::format("the regular expression nests groups deeper than {}: simplify it",
                               kMaxRegexDepth));
-      } else {
-        try {
-          expect.regex = std::make_shared<const std::regex>(expect.text, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-          issue(mp,
-                fmt::format("{} is not a valid regular expression: {}", describe(value), e.what()));
-        }
+      } else if (expect.regex = compile_regex(expect.text, &error); expect.regex == nullptr) {
+        issue(mp, fmt::format("{} is not a valid regular expression: {} (wslat uses RE2 syntax: "
+                              "no backreferences or lookaround)",
+                              describe(value), error));
       }
     } else {
       expect.kind = ExpectStep::Kind::kAny;
@@ -1363,19 +1441,25 @@ bool matches(const ExpectStep& expect, const std::string& message) {
       return true;
     case ExpectStep::Kind::kText:
       return message == expect.text;
-    case ExpectStep::Kind::kRegex: {
-      // libstdc++'s regex recurses once per character: a hostile server's 200 KiB message
-      // overflowed the stack. The pattern sees at most the first kRegexWindow bytes.
-      const auto end = message.begin() + static_cast<std::ptrdiff_t>(
-                                             std::min(message.size(), kRegexWindow));
-      return expect.regex != nullptr && std::regex_search(message.begin(), end, *expect.regex);
-    }
+    case ExpectStep::Kind::kRegex:
+      // RE2 matches in time linear in the message, whatever the pattern: no cut, no deep stack.
+      return expect.regex != nullptr && RE2::PartialMatch(message, *expect.regex);
     case ExpectStep::Kind::kJson: {
-      const json actual = json::parse(message, nullptr, false);
-      return !actual.is_discarded() && json_subset(expect.json, actual);
+      // Bounded nesting: the parse stops at the first level too many instead of building it.
+      const auto actual = try_parse_json_bounded(message);
+      return actual && json_subset(expect.json, *actual);
     }
   }
   return false;
+}
+
+std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, std::string* error) {
+  RE2::Options options;  // UTF-8, Perl-like classes, longest_match off: search semantics
+  options.set_log_errors(false);
+  auto re = std::make_shared<const RE2>(pattern, options);
+  if (re->ok()) return re;
+  if (error != nullptr) *error = re->error();
+  return nullptr;
 }
 
 std::vector<FlatStep> flatten(const std::vector<Step>& steps) {
@@ -1398,7 +1482,10 @@ ScenarioError::ScenarioError(std::vector<ScenarioIssue> issues)
 Scenario parse_scenario(const std::string& text, const std::string& file, const EnvLookup& env) {
   json doc;
   try {
-    doc = json::parse(text);
+    doc = parse_json_bounded(text);
+  } catch (const JsonTooDeep& e) {
+    const auto [line, column] = line_column(text, e.offset());
+    throw ScenarioError({{file, line, column, "", std::string("invalid JSON: ") + e.what()}});
   } catch (const json::parse_error& e) {
     throw ScenarioError({syntax_issue(text, file, e)});
   } catch (const json::out_of_range& e) {

@@ -7,7 +7,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -15,6 +14,10 @@
 
 #include "error.hpp"
 #include "units.hpp"
+
+namespace re2 {
+class RE2;
+}
 
 namespace wslat {
 
@@ -49,15 +52,18 @@ struct ExpectStep {
   enum class Kind { kJson, kText, kRegex, kAny } kind = Kind::kAny;
   nlohmann::json json;        // kJson: subset to match
   std::string text;           // kText: exact text; kRegex: the pattern source
-  std::shared_ptr<const std::regex> regex;  // kRegex (ECMAScript, search semantics)
+  std::shared_ptr<const re2::RE2> regex;  // kRegex (RE2 syntax, search semantics)
   std::optional<Duration> within;  // else timeouts.message
   std::string mark;           // "ready" marks perceived latency
 };
-// A regex expectation looks at the first 16 KiB of a message (libstdc++'s std::regex
-// recurses per character; longer input could overflow the stack).
-inline constexpr std::size_t kRegexWindow = 16 * 1024;
-// True when `message` (one received text/binary message) satisfies the expectation.
+// True when `message` (one received text/binary message) satisfies the expectation: what the
+// runner calls for every message while an expect waits. A regex sees the whole message and
+// answers in time linear in it; a json expectation never matches a message nested deeper than
+// kMaxJsonDepth (json_text.hpp).
 bool matches(const ExpectStep& expect, const std::string& message);
+// Compiles a regex expectation's pattern as scenario files are (RE2 syntax, UTF-8). nullptr,
+// with RE2's reason in `error`, when RE2 cannot express it (backreferences, lookaround).
+std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, std::string* error);
 
 struct SleepStep {
   Duration duration{};

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
+#include "json_text.hpp"
 
 namespace wslat {
 namespace fs = std::filesystem;
@@ -197,7 +198,11 @@ RunResult load_result_file(const std::string& path) {
   const std::string text = read_text_file(path);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = parse_json_bounded(text);
+  } catch (const JsonTooDeep& e) {
+    const auto [line, column] = line_column(text, e.offset() + 1);
+    throw UsageError(
+        fmt::format("{}: not valid JSON at line {} column {}: {}", path, line, column, e.what()));
   } catch (const nlohmann::json::parse_error& e) {
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
       throw UsageError(

@@ -6,6 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libwebsocketpp-dev libasio-dev libssl-dev openssl
   libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev
+  libre2-dev                   # regex expectations (linear-time matching)
   python3 python3-websockets   # third-party WebSocket peer for the tests
   chromium                     # headless screenshot of the HTML report (tests)
   procps time                  # ps and /usr/bin/time for the benchmarks

@@ -697,8 +697,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     if (!finished_ && !closing_ && step_ >= plan_.program.size()) begin_close(1000, "");
   }
 
+  // The profile's timeout scaling, saturating exactly as `validate`'s (scale_timeout).
   Duration scaled(Duration written) const {
-    return std::chrono::duration_cast<Duration>(written * plan_.opts->timeout_scale);
+    return scale_duration(written, plan_.opts->timeout_scale);
   }
 
   bool send(const SendStep& s, std::int64_t iteration) {
@@ -1332,26 +1333,24 @@ void merge_into(RawRun& out, std::array<Histogram, kMetricCount>& merged, Worker
   timeline.insert(timeline.end(), w.timeline.begin(), w.timeline.end());
 }
 
-// A worker thread with a 256 MiB stack (reserved, committed only as touched): libstdc++'s
-// std::regex recurses per character of the message it matches, about 2 KiB of stack per
-// character under ASan; a regex expectation sees up to kRegexWindow (16 KiB) of a message.
-class BigStackThread {
+// A worker thread on the default stack (RLIMIT_STACK, usually 8 MiB): nothing on it recurses
+// with its input any more (RE2 matches without recursion; JSON nesting is bounded). Workers
+// once reserved 256 MiB each for std::regex, so a run under `prlimit --as 768M` failed. Joins
+// on destruction, so a failure to start the next worker leaves none running unjoined.
+class WorkerThread {
  public:
-  explicit BigStackThread(std::function<void()> fn) : fn_(std::make_unique<std::function<void()>>(std::move(fn))) {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, std::size_t{256} << 20);
-    const int rc = pthread_create(&id_, &attr, &BigStackThread::entry, fn_.get());
-    pthread_attr_destroy(&attr);
+  explicit WorkerThread(std::function<void()> fn)
+      : fn_(std::make_unique<std::function<void()>>(std::move(fn))) {
+    const int rc = pthread_create(&id_, nullptr, &WorkerThread::entry, fn_.get());
     if (rc != 0) throw RunError("cannot start a worker thread: " + std::string(std::strerror(rc)));
   }
-  BigStackThread(BigStackThread&& other) noexcept : id_(other.id_), fn_(std::move(other.fn_)) {
+  WorkerThread(WorkerThread&& other) noexcept : id_(other.id_), fn_(std::move(other.fn_)) {
     other.joinable_ = false;
   }
-  BigStackThread(const BigStackThread&) = delete;
-  BigStackThread& operator=(const BigStackThread&) = delete;
-  BigStackThread& operator=(BigStackThread&&) = delete;
-  ~BigStackThread() { join(); }
+  WorkerThread(const WorkerThread&) = delete;
+  WorkerThread& operator=(const WorkerThread&) = delete;
+  WorkerThread& operator=(WorkerThread&&) = delete;
+  ~WorkerThread() { join(); }
   void join() {
     if (joinable_) pthread_join(id_, nullptr);
     joinable_ = false;
@@ -1427,7 +1426,7 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
   std::mutex mu;
   std::condition_variable cv;
   int running = static_cast<int>(threads);
-  std::vector<BigStackThread> pool;
+  std::vector<WorkerThread> pool;
   pool.reserve(static_cast<std::size_t>(threads));
   for (std::int64_t t = 0; t < threads; ++t) {
     const auto i = static_cast<std::size_t>(t);
