@@ -1,6 +1,7 @@
 // Ctrl-C during `wslat run`: the first SIGINT stops the run politely (open connections close
 // within the close timeout) and still writes every output marked "interrupted", exit 130; a
-// second SIGINT leaves at once and never leaves a half-written file behind.
+// second SIGINT leaves at once and never leaves a half-written file behind. A reader of
+// stdout or stderr going away loses nothing.
 #include <dirent.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -38,7 +39,10 @@ class Child {
  public:
   explicit Child(const std::vector<std::string>& args) {
     std::array<int, 2> out{}, err{};
-    if (::pipe(out.data()) != 0 || ::pipe(err.data()) != 0) throw std::runtime_error("pipe");
+    // Close-on-exec: the child must not hold the read ends, or it never sees its reader go.
+    if (::pipe2(out.data(), O_CLOEXEC) != 0 || ::pipe2(err.data(), O_CLOEXEC) != 0) {
+      throw std::runtime_error("pipe");
+    }
     std::vector<std::string> argv{wslat_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = ::fork();
@@ -61,6 +65,12 @@ class Child {
   Child& operator=(const Child&) = delete;
 
   void signal(int sig) const { ::kill(pid_, sig); }
+  // The reader of stdout (0) or stderr (1) goes away, as `| head` or a closed terminal does.
+  void close_stream(int which) {
+    auto& fd = fds_[static_cast<std::size_t>(which)];
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
 
   // Reads output for at most `ms`; false once both pipes are closed (the child is done).
   bool pump(int ms) {
@@ -128,6 +138,7 @@ class Child {
          {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"}) {
       ::unsetenv(name);
     }
+    ::signal(SIGPIPE, SIG_DFL);  // as a shell leaves it
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
     const int devnull = ::open("/dev/null", O_RDONLY);
@@ -265,6 +276,52 @@ TEST_CASE("interrupt: a second SIGINT leaves at once and leaves no half-written 
       CHECK(json::accept(read_file(f)));
     }
   }
+}
+
+// A scenario against the embedded server that passes: exit 0 is the verdict to keep.
+std::string passing_scenario(const std::string& name, const std::string& duration) {
+  json s = {{"name", name},
+            {"load", {{"rate", "20/s"}, {"duration", duration}}},
+            {"steps", json::array({{{"send", {{"text", "hi"}}}},
+                                   {{"expect", {{"text", "hi"}}}},
+                                   {{"close", {{"code", 1000}}}}})}};
+  return write_temp_file(name + ".json", s.dump(2));
+}
+
+TEST_CASE(
+    "closed stdout: `run --format json | head -c 10` keeps the verdict, the run and exports") {
+  const std::string dir = fresh_dir("closed-stdout");
+  const std::string results = dir + "/results";
+  const auto file = passing_scenario("closed-stdout", "500ms");
+  Child run({"run", file, "--format", "json", "--export-junit", dir + "/r.xml", "--results-dir",
+             results, "-q"});
+  run.close_stream(0);  // the reader is gone before the report is written
+  const int code = run.wait(30000);
+  INFO("stderr: " << run.err());
+  CHECK(code == 0);  // the verdict, not 141 (killed by SIGPIPE)
+  CHECK(run.err().find("could not be written to stdout") != std::string::npos);
+  CHECK(read_file(dir + "/r.xml").find("</testsuites>") != std::string::npos);
+  const auto stored = files_under(results);
+  REQUIRE(stored.size() == 1);
+  CHECK(json::parse(read_file(stored.front()))["verdict"] == "pass");
+}
+
+TEST_CASE("closed stderr: progress lines into a closed pipe do not kill the run; stdout says so") {
+  const std::string dir = fresh_dir("closed-stderr");
+  const std::string results = dir + "/results";
+  // Lasts over a second, so a progress line is written while stderr is closed.
+  const auto file = passing_scenario("closed-stderr", "1500ms");
+  Child run({"run", file, "--results-dir", results});
+  run.close_stream(1);
+  const int code = run.wait(30000);
+  INFO("stdout: " << run.out());
+  CHECK(code == 0);
+  CHECK(run.out().find("stderr was closed during the run") != std::string::npos);
+  const auto stored = files_under(results);
+  REQUIRE(stored.size() == 1);
+  const json r = json::parse(read_file(stored.front()));
+  CHECK(r["verdict"] == "pass");
+  CHECK(r["warnings"].dump().find("stderr was closed") != std::string::npos);
 }
 
 }  // namespace
