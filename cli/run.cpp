@@ -54,12 +54,13 @@ extern "C" void on_signal(int) {
   if (g_stop.exchange(true)) _exit(exit_code::kInterrupted);  // second signal: leave at once
 }
 
+// Ctrl-C, kill, a dropped ssh session (SIGHUP) and Ctrl-\ or a CI cancel (SIGQUIT) all
+// stop the run politely and keep what was measured.
 void install_signal_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
 }
 
 std::pair<std::string, std::string> parse_header_flag(const std::string& flag) {

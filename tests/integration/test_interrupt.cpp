@@ -1,7 +1,7 @@
 // Ctrl-C during `wslat run`: the first SIGINT stops the run politely (open connections close
 // within the close timeout) and still writes every output marked "interrupted", exit 130; a
-// second SIGINT leaves at once and never leaves a half-written file behind. A reader of
-// stdout or stderr going away loses nothing.
+// second SIGINT leaves at once and never leaves a half-written file behind. SIGTERM, SIGHUP
+// and SIGQUIT do the same; a reader of stdout or stderr going away loses nothing.
 #include <dirent.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -275,6 +275,31 @@ TEST_CASE("interrupt: a second SIGINT leaves at once and leaves no half-written 
     if (f.size() > 5 && f.compare(f.size() - 5, 5, ".json") == 0) {
       CHECK(json::accept(read_file(f)));
     }
+  }
+}
+
+// A dropped ssh session (SIGHUP) or a CI cancel (SIGQUIT, Ctrl-\\) used to kill the run with
+// nothing written.
+TEST_CASE("interrupt: SIGHUP and SIGQUIT stop the run like SIGINT, outputs written, exit 130") {
+  auto server = start_serve();
+  for (const int sig : {SIGHUP, SIGQUIT}) {
+    const std::string name = sig == SIGHUP ? "hup" : "quit";
+    CAPTURE(name);
+    const std::string dir = fresh_dir("interrupt-" + name);
+    const std::string results = dir + "/results";
+    const auto file = long_scenario("interrupt-" + name, server.url(), "1s");
+    Child run({"run", file, "--env", "production", "--export-json", dir + "/r.json",
+               "--results-dir", results});
+    REQUIRE_MESSAGE(run.pump_until([&] { return running(run); }, 15000),
+                    "no progress line; stderr: " << run.err());
+    run.signal(sig);
+    const int code = run.wait(20000);
+    INFO("stderr: " << run.err());
+    CHECK(code == 130);
+    CHECK(json::parse(read_file(dir + "/r.json"))["interrupted"] == true);
+    const auto stored = files_under(results);
+    REQUIRE(stored.size() == 1);
+    CHECK(json::parse(read_file(stored.front()))["verdict"] == "interrupted");
   }
 }
 
