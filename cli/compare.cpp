@@ -21,6 +21,7 @@ struct CompareArgs {
 
 int run_compare(const CompareArgs& a) {
   parse_report_format(a.output.format);
+  survive_closed_streams();
   const CompareOptions opts = compare_options(a.gate);
   for (const auto& path : a.output.export_paths()) check_writable_file(path);
   RunResult current = load_result_file(a.current_file);

@@ -72,7 +72,7 @@ int run_history(const HistoryArgs& a) {
   }
   const std::string out = a.format == "html" ? render_history_html(h) : render_history_text(h);
   if (!a.output.empty()) {
-    write_file_atomic(a.output, out);
+    write_output_file(a.output, out);
     return exit_code::kPass;
   }
   std::fwrite(out.data(), 1, out.size(), stdout);

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "error.hpp"
+#include "output.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"wslat: how long it takes to connect to a WebSocket service and get an answer"};
@@ -29,11 +30,11 @@ int main(int argc, char** argv) {
     return action ? action() : wslat::exit_code::kUsage;
   } catch (const wslat::Error& e) {
     std::fflush(stdout);
-    fmt::print(stderr, "wslat: {}\n", e.what());
+    wslat::cli::print_stderr(fmt::format("wslat: {}\n", e.what()));  // never throws
     return e.exit_code();
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    fmt::print(stderr, "wslat: internal error: {}\n", e.what());
+    wslat::cli::print_stderr(fmt::format("wslat: internal error: {}\n", e.what()));
     return wslat::exit_code::kCouldNotRun;
   }
 }

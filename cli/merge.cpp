@@ -26,6 +26,7 @@ struct MergeArgs {
 
 int run_merge(const MergeArgs& a) {
   parse_report_format(a.report.format);
+  survive_closed_streams();
   // Fail before reading many large files if the result could not be stored anyway.
   check_writable_file(a.output);
   for (const auto& path : a.report.export_paths()) check_writable_file(path);
@@ -33,12 +34,12 @@ int run_merge(const MergeArgs& a) {
   parts.reserve(a.inputs.size());
   for (const auto& f : a.inputs) parts.push_back(load_result_file(f));
   const RunResult merged = merge_results(parts, a.inputs);
-  write_file_atomic(a.output, render_json(merged));
+  write_output_file(a.output, render_json(merged));
   write_outputs(merged, a.report);
   if (a.report.format != "json") {
-    fmt::print(stderr, "wslat: merged {} result{} ({} shard{}) into {}\n", parts.size(),
-               parts.size() == 1 ? "" : "s", merged.shards, merged.shards == 1 ? "" : "s",
-               a.output);
+    print_stderr(fmt::format("wslat: merged {} result{} ({} shard{}) into {}\n", parts.size(),
+                             parts.size() == 1 ? "" : "s", merged.shards,
+                             merged.shards == 1 ? "" : "s", a.output));
   }
   return merged.exit_code;
 }

@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <map>
 
 #include <fmt/core.h>
 
@@ -42,28 +46,124 @@ bool want_color(const OutputArgs& out, ReportFormat format) {
   return ::isatty(STDOUT_FILENO) == 1;
 }
 
+namespace {
+
+bool g_stdout_failed = false;
+bool g_stderr_failed = false;
+std::string g_stdout_error;
+
+// Writes to a stdio stream and flushes; false (and the stream's error cleared, so a later
+// short write is not blamed on it) when the reader is gone or the terminal hung up.
+bool put(std::FILE* f, const std::string& text, std::string& error) {
+  errno = 0;
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+  if (!ok) {
+    error = std::strerror(errno != 0 ? errno : EIO);
+    std::clearerr(f);
+  }
+  return ok;
+}
+
+}  // namespace
+
+void survive_closed_streams() { std::signal(SIGPIPE, SIG_IGN); }
+
+bool print_stdout(const std::string& text) {
+  if (g_stdout_failed) return false;
+  if (!put(stdout, text, g_stdout_error)) g_stdout_failed = true;
+  return !g_stdout_failed;
+}
+
+void print_stderr(const std::string& text) {
+  std::string ignored;
+  if (!g_stderr_failed && !put(stderr, text, ignored)) g_stderr_failed = true;
+}
+
+bool stderr_failed() { return g_stderr_failed; }
+
 void write_outputs(const RunResult& r, const OutputArgs& out) {
   const ReportFormat format = parse_report_format(out.format);
   if (format != ReportFormat::kText) {
-    for (const auto& w : r.warnings) fmt::print(stderr, "wslat: warning: {}\n", w);
+    for (const auto& w : r.warnings) print_stderr(fmt::format("wslat: warning: {}\n", w));
     if (r.comparison) {
-      for (const auto& w : r.comparison->warnings) fmt::print(stderr, "wslat: warning: {}\n", w);
+      for (const auto& w : r.comparison->warnings) {
+        print_stderr(fmt::format("wslat: warning: {}\n", w));
+      }
     }
   }
   RenderOptions opts;
   opts.color = want_color(out, format);
-  const std::string text = render(r, format, opts);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-  if (!out.export_json.empty()) write_file_atomic(out.export_json, render_json(r));
-  if (!out.export_junit.empty()) write_file_atomic(out.export_junit, render_junit(r));
-  if (!out.export_markdown.empty()) write_file_atomic(out.export_markdown, render_markdown(r));
-  if (!out.export_html.empty()) write_file_atomic(out.export_html, render_html(r));
+  if (!print_stdout(render(r, format, opts))) {
+    // Everything else is still written: the files are what CI keeps.
+    print_stderr(
+        fmt::format("wslat: warning: the report could not be written to stdout ({}); the files are "
+                    "written all the same\n",
+                    g_stdout_error));
+  }
+  std::vector<std::string> failed;
+  const auto write = [&failed](const std::string& path, const auto& render_fn) {
+    if (path.empty()) return;
+    try {
+      write_output_file(path, render_fn());
+    } catch (const BrokenStream& e) {  // --export-* /dev/stdout and a closed stdout
+      print_stderr(fmt::format("wslat: warning: {}\n", e.what()));
+    } catch (const Error& e) {
+      failed.emplace_back(e.what());
+    }
+  };
+  write(out.export_json, [&] { return render_json(r); });
+  write(out.export_junit, [&] { return render_junit(r); });
+  write(out.export_markdown, [&] { return render_markdown(r); });
+  write(out.export_html, [&] { return render_html(r); });
   if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary) {
     std::ofstream f(summary, std::ios::app);
     f << render_markdown(r) << "\n";
-    if (!f) fmt::print(stderr, "wslat: warning: cannot append to GITHUB_STEP_SUMMARY={}\n", summary);
+    f.flush();
+    if (!f) {
+      print_stderr(
+          fmt::format("wslat: warning: cannot append to GITHUB_STEP_SUMMARY={}\n", summary));
+    }
   }
+  if (failed.empty()) return;
+  std::string all = failed.front();
+  for (std::size_t i = 1; i < failed.size(); ++i) all += "\nwslat: " + failed[i];
+  throw RunError(all);
+}
+
+std::uintmax_t max_export_bytes(ReportFormat format) {
+  // The largest result a run can produce, rendered by the real renderer: every metric with
+  // every bucket filled and counts of 2^30, the full 5000-point timeline with long numbers,
+  // a comparison of every metric. Free text (errors, thresholds, headers, warnings) is not
+  // bounded by the shape, so a fixed allowance covers it.
+  static const RunResult worst = [] {
+    RunResult r;
+    r.started_at = "2026-11-27T14:00:00.123Z";
+    Histogram h;
+    for (std::size_t i = 0; i < h.bucket_count(); ++i) h.record_ns(h.bucket_midpoint_ns(i));
+    for (int doubling = 0; doubling < 30; ++doubling) h.add(Histogram(h));
+    Comparison c;
+    for (const auto& name : metric_order()) {
+      r.metrics[name].histogram = h;
+      MetricComparison m;
+      m.metric = name;
+      m.gated = true;
+      m.verdict = "inconclusive";
+      m.reason = std::string(200, 'x');
+      c.metrics.push_back(m);
+    }
+    r.comparison = c;
+    refresh_summaries(r);
+    for (int i = 0; i < 5000; ++i) {
+      const double t = 123456.78901234567 + i;
+      r.timeline.push_back({t, t / 3, t / 7, t / 11, i % 2 == 0});
+    }
+    return r;
+  }();
+  constexpr std::uintmax_t kFreeTextAllowance = 256 * 1024;
+  static std::map<ReportFormat, std::uintmax_t> bytes;  // rendered once per format
+  auto [it, fresh] = bytes.emplace(format, 0);
+  if (fresh) it->second = render(worst, format, RenderOptions{}).size() + kFreeTextAllowance;
+  return it->second;
 }
 
 void add_gate_options(CLI::App& sub, GateArgs& gate) {

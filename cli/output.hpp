@@ -2,6 +2,7 @@
 // files, --no-color; and the regression-gate options shared by run and compare.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,23 @@ void add_output_options(CLI::App& sub, OutputArgs& out, bool exports = true);
 bool want_color(const OutputArgs& out, ReportFormat format);
 
 // Prints the report in `format` on stdout (warnings go to stderr for machine formats, the text
-// report lists them itself), writes every --export-* file atomically, and appends the
-// Markdown summary to $GITHUB_STEP_SUMMARY when it is set.
+// report lists them itself), writes every --export-* file (store.hpp write_output_file), and
+// appends the Markdown summary to $GITHUB_STEP_SUMMARY when it is set. A closed stdout is a
+// warning; an export that cannot be written does not stop the others: RunError at the end
+// names every one that failed.
 void write_outputs(const RunResult& r, const OutputArgs& out);
+
+// Upper bound of the size of a report in `format` of any run (see output.cpp), for checking
+// free space before the run.
+std::uintmax_t max_export_bytes(ReportFormat format);
+
+// stdout and stderr may lose their reader at any time (`| head`, a dropped ssh session):
+// commands that write files call survive_closed_streams() first (SIGPIPE ignored), then
+// writes to the streams go through these, which never throw; a failure is remembered.
+void survive_closed_streams();
+bool print_stdout(const std::string& text);  // false when it could not be written
+void print_stderr(const std::string& text);
+bool stderr_failed();
 
 struct GateArgs {
   std::string tolerance = "10%";

@@ -39,7 +39,7 @@ int run_report(const ReportArgs& a) {
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
   } else {
-    write_file_atomic(a.output, out);
+    write_output_file(a.output, out);
   }
   return exit_code::kPass;
 }

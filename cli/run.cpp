@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <thread>
 
@@ -56,12 +57,13 @@ extern "C" void on_signal(int) {
   if (g_stop.exchange(true)) _exit(exit_code::kInterrupted);  // second signal: leave at once
 }
 
+// Ctrl-C, kill, a dropped ssh session (SIGHUP) and Ctrl-\ or a CI cancel (SIGQUIT) all
+// stop the run politely and keep what was measured.
 void install_signal_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
 }
 
 std::pair<std::string, std::string> parse_header_flag(const std::string& flag) {
@@ -215,12 +217,7 @@ void print_progress(const RunOptions::Progress& p, bool tty) {
   const std::string line =
       fmt::format("wslat: {} · {:.1f}/s · {} errors · p95 handshake {}", where, p.achieved_rate,
                   p.errors, format_ms(p.live_p95_handshake_ms));
-  if (tty) {
-    fmt::print(stderr, "\r\033[2K{}", line);
-  } else {
-    fmt::print(stderr, "{}\n", line);
-  }
-  std::fflush(stderr);
+  print_stderr(tty ? "\r\033[2K" + line : line + "\n");
 }
 
 struct Progress {
@@ -237,7 +234,7 @@ struct Progress {
     print_progress(p, tty);
   }
   void finish() const {
-    if (printed && tty) fmt::print(stderr, "\r\033[2K");
+    if (printed && tty) print_stderr("\r\033[2K");
   }
 };
 
@@ -268,8 +265,77 @@ std::optional<std::pair<std::string, RunResult>> load_baseline(const RunArgs& a,
   return std::make_pair(path, std::move(base));
 }
 
+// Every file the run will write, checked before connecting: writable (user-named files in an
+// existing directory), and room for all of them at their largest.
+void check_outputs(const RunArgs& a, const std::string& save_baseline,
+                   const std::string& runs_dir) {
+  std::vector<PlannedFile> planned;
+  const std::pair<const std::string*, ReportFormat> exports[] = {
+      {&a.output.export_json, ReportFormat::kJson},
+      {&a.output.export_junit, ReportFormat::kJunit},
+      {&a.output.export_markdown, ReportFormat::kMarkdown},
+      {&a.output.export_html, ReportFormat::kHtml}};
+  for (const auto& [path, format] : exports) {
+    if (path->empty()) continue;
+    check_writable_file(*path);
+    planned.push_back({*path, max_export_bytes(format)});
+  }
+  const std::uintmax_t result_bytes = max_export_bytes(ReportFormat::kJson);
+  if (!save_baseline.empty()) {
+    if (a.save_baseline == "auto") {
+      check_writable_dir(std::filesystem::path(save_baseline).parent_path().string());
+    } else {
+      check_writable_file(save_baseline);
+    }
+    planned.push_back({save_baseline, result_bytes});
+  }
+  if (!a.no_save) {
+    check_writable_dir(runs_dir);
+    planned.push_back({runs_dir + "/run.json", result_bytes});
+  }
+  check_free_space(planned);
+}
+
+// Writes the baseline and stores the run even when an export failed, then reports every
+// failure (exit 3). A closed stdout or stderr is only a warning: the verdict's code stands.
+void store_result(const RunArgs& a, const RunResult& result, const std::string& save_baseline) {
+  std::vector<std::string> failed;
+  const auto attempt = [&failed](const auto& write) {
+    try {
+      write();
+    } catch (const BrokenStream& e) {
+      print_stderr(fmt::format("wslat: warning: {}\n", e.what()));
+    } catch (const Error& e) {
+      failed.emplace_back(e.what());
+    }
+  };
+  attempt([&] { write_outputs(result, a.output); });
+  const std::string stored = render_json(result);
+  if (!save_baseline.empty()) {
+    // A partial or failed run would make every later comparison meaningless.
+    if (result.interrupted || result.opened == 0) {
+      print_stderr(
+          fmt::format("wslat: warning: not saving the baseline {}: the run was {}\n", save_baseline,
+                      result.interrupted ? "interrupted" : "unable to open any connection"));
+    } else if (a.save_baseline == "auto") {
+      attempt([&] { write_file_atomic(save_baseline, stored); });
+    } else {
+      attempt([&] { write_output_file(save_baseline, stored); });
+    }
+  }
+  if (!a.no_save) {
+    attempt(
+        [&] { write_run_file(a.results_dir, result.scenario_name, result.started_at, stored); });
+  }
+  if (failed.empty()) return;
+  std::string all = failed.front();
+  for (std::size_t i = 1; i < failed.size(); ++i) all += "\nwslat: " + failed[i];
+  throw RunError(all);
+}
+
 int run_command(const RunArgs& a) {
   parse_report_format(a.output.format);  // a typo fails now, not after the run
+  survive_closed_streams();
   const Scenario scenario = load_scenario(a.scenario, process_env());
   ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
   const Profile& profile = choice.profile;
@@ -305,10 +371,7 @@ int run_command(const RunArgs& a) {
   const std::string save_baseline = a.save_baseline == "auto"
                                         ? baseline_path(a.results_dir, scenario.name, profile.name)
                                         : a.save_baseline;
-  std::vector<std::string> outputs = a.output.export_paths();
-  if (!save_baseline.empty()) outputs.push_back(save_baseline);
-  for (const auto& path : outputs) check_writable_file(path);
-  if (!a.no_save) check_writable_dir(a.results_dir + "/runs/" + safe_file_name(scenario.name));
+  check_outputs(a, save_baseline, a.results_dir + "/runs/" + safe_file_name(scenario.name));
   auto baseline = load_baseline(a, scenario, profile, ctx.warnings);
 
   std::optional<EmbeddedServer> embedded;
@@ -341,20 +404,11 @@ int run_command(const RunArgs& a) {
     result.comparison = compare_results(result, baseline->second, compare_opts, baseline->first);
     decide_verdict(result);
   }
-  write_outputs(result, a.output);
-  const std::string stored = render_json(result);
-  if (!save_baseline.empty()) {
-    // A partial or failed run would make every later comparison meaningless.
-    if (result.interrupted || result.opened == 0) {
-      fmt::print(stderr, "wslat: warning: not saving the baseline {}: the run was {}\n",
-                 save_baseline, result.interrupted ? "interrupted" : "unable to open any connection");
-    } else {
-      write_file_atomic(save_baseline, stored);
-    }
+  if (stderr_failed()) {  // said where the report (stdout) and the stored result will show it
+    result.warnings.push_back(
+        "stderr was closed during the run: progress lines and warnings written there were lost");
   }
-  if (!a.no_save) {
-    write_file_atomic(run_result_path(a.results_dir, scenario.name, result.started_at), stored);
-  }
+  store_result(a, result, save_baseline);
   return result.exit_code;
 }
 

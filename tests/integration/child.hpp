@@ -29,7 +29,10 @@ class Child {
  public:
   explicit Child(const std::vector<std::string>& args) {
     std::array<int, 2> out{}, err{};
-    if (::pipe(out.data()) != 0 || ::pipe(err.data()) != 0) throw std::runtime_error("pipe");
+    // Close-on-exec: the child must not hold the read ends, or it never sees its reader go.
+    if (::pipe2(out.data(), O_CLOEXEC) != 0 || ::pipe2(err.data(), O_CLOEXEC) != 0) {
+      throw std::runtime_error("pipe");
+    }
     std::vector<std::string> argv{wslat_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = ::fork();
@@ -52,6 +55,12 @@ class Child {
   Child& operator=(const Child&) = delete;
 
   void signal(int sig) const { ::kill(pid_, sig); }
+  // The reader of stdout (0) or stderr (1) goes away, as `| head` or a closed terminal does.
+  void close_stream(int which) {
+    auto& fd = fds_[static_cast<std::size_t>(which)];
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
   int pid() const { return pid_; }
 
   // Reads output for at most `ms`; false once both pipes are closed (the child is done).
@@ -120,6 +129,7 @@ class Child {
          {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"}) {
       ::unsetenv(name);
     }
+    ::signal(SIGPIPE, SIG_DFL);  // as a shell leaves it
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
     const int devnull = ::open("/dev/null", O_RDONLY);

@@ -1,6 +1,7 @@
 // `wslat compare`, `wslat merge` and `wslat history` run as a user runs them, on result files
 // written the way `wslat run` writes them.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <string>
@@ -127,6 +128,8 @@ TEST_CASE("wslat compare: a changed scenario needs --force; bad options are usag
 TEST_CASE("wslat merge: two shard files become one exact result") {
   const std::string a = write_result("shard-1.json", result_with(0, "1/2"));
   const std::string b = write_result("shard-2.json", result_with(1, "2/2"));
+  // wslat creates no directories for files the user names.
+  ::mkdir((temp_dir() + "/merged").c_str(), 0755);
   const std::string out = temp_dir() + "/merged/all.json";
   const auto p = run_wslat({"merge", a, b, "-o", out});
   CAPTURE(p.out);

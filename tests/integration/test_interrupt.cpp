@@ -1,6 +1,7 @@
 // Ctrl-C during `wslat run`: the first SIGINT stops the run politely (open connections close
 // within the close timeout) and still writes every output marked "interrupted", exit 130; a
-// second SIGINT leaves at once and never leaves a half-written file behind.
+// second SIGINT leaves at once and never leaves a half-written file behind. SIGTERM, SIGHUP
+// and SIGQUIT do the same; a reader of stdout or stderr going away loses nothing.
 #include <dirent.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -140,6 +141,77 @@ TEST_CASE("interrupt: a second SIGINT leaves at once and leaves no half-written 
       CHECK(json::accept(read_file(f)));
     }
   }
+}
+
+// A dropped ssh session (SIGHUP) or a CI cancel (SIGQUIT, Ctrl-\\) used to kill the run with
+// nothing written.
+TEST_CASE("interrupt: SIGHUP and SIGQUIT stop the run like SIGINT, outputs written, exit 130") {
+  auto server = start_serve();
+  for (const int sig : {SIGHUP, SIGQUIT}) {
+    const std::string name = sig == SIGHUP ? "hup" : "quit";
+    CAPTURE(name);
+    const std::string dir = fresh_dir("interrupt-" + name);
+    const std::string results = dir + "/results";
+    const auto file = long_scenario("interrupt-" + name, server.url(), "1s");
+    Child run({"run", file, "--env", "production", "--export-json", dir + "/r.json",
+               "--results-dir", results});
+    REQUIRE_MESSAGE(run.pump_until([&] { return running(run); }, 15000),
+                    "no progress line; stderr: " << run.err());
+    run.signal(sig);
+    const int code = run.wait(20000);
+    INFO("stderr: " << run.err());
+    CHECK(code == 130);
+    CHECK(json::parse(read_file(dir + "/r.json"))["interrupted"] == true);
+    const auto stored = files_under(results);
+    REQUIRE(stored.size() == 1);
+    CHECK(json::parse(read_file(stored.front()))["verdict"] == "interrupted");
+  }
+}
+
+// A scenario against the embedded server that passes: exit 0 is the verdict to keep.
+std::string passing_scenario(const std::string& name, const std::string& duration) {
+  json s = {{"name", name},
+            {"load", {{"rate", "20/s"}, {"duration", duration}}},
+            {"steps", json::array({{{"send", {{"text", "hi"}}}},
+                                   {{"expect", {{"text", "hi"}}}},
+                                   {{"close", {{"code", 1000}}}}})}};
+  return write_temp_file(name + ".json", s.dump(2));
+}
+
+TEST_CASE(
+    "closed stdout: `run --format json | head -c 10` keeps the verdict, the run and exports") {
+  const std::string dir = fresh_dir("closed-stdout");
+  const std::string results = dir + "/results";
+  const auto file = passing_scenario("closed-stdout", "500ms");
+  Child run({"run", file, "--format", "json", "--export-junit", dir + "/r.xml", "--results-dir",
+             results, "-q"});
+  run.close_stream(0);  // the reader is gone before the report is written
+  const int code = run.wait(30000);
+  INFO("stderr: " << run.err());
+  CHECK(code == 0);  // the verdict, not 141 (killed by SIGPIPE)
+  CHECK(run.err().find("could not be written to stdout") != std::string::npos);
+  CHECK(read_file(dir + "/r.xml").find("</testsuites>") != std::string::npos);
+  const auto stored = files_under(results);
+  REQUIRE(stored.size() == 1);
+  CHECK(json::parse(read_file(stored.front()))["verdict"] == "pass");
+}
+
+TEST_CASE("closed stderr: progress lines into a closed pipe do not kill the run; stdout says so") {
+  const std::string dir = fresh_dir("closed-stderr");
+  const std::string results = dir + "/results";
+  // Lasts over a second, so a progress line is written while stderr is closed.
+  const auto file = passing_scenario("closed-stderr", "1500ms");
+  Child run({"run", file, "--results-dir", results});
+  run.close_stream(1);
+  const int code = run.wait(30000);
+  INFO("stdout: " << run.out());
+  CHECK(code == 0);
+  CHECK(run.out().find("stderr was closed during the run") != std::string::npos);
+  const auto stored = files_under(results);
+  REQUIRE(stored.size() == 1);
+  const json r = json::parse(read_file(stored.front()));
+  CHECK(r["verdict"] == "pass");
+  CHECK(r["warnings"].dump().find("stderr was closed") != std::string::npos);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Load models, shards and baselines through the real binary against `wslat serve`.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <iterator>
@@ -123,6 +124,7 @@ TEST_CASE("2000 concurrent connections from one process") {
 
 TEST_CASE("baseline: the same server is not a regression, +20 ms handshake is") {
   const std::string dir = temp_dir() + "/baseline-results";
+  ::mkdir(dir.c_str(), 0755);  // wslat creates no directories for files the user names
   const std::string baseline = dir + "/base.json";
   // One scenario file for both servers (same sha256); the target comes from --target.
   json s = json::parse(read_file(echo_scenario("gate", "ws://127.0.0.1:1/",

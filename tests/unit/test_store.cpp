@@ -1,13 +1,21 @@
 // Files wslat writes and reads: atomic writes, writability probes, result loading errors,
 // the results folder layout.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "error.hpp"
 #include "store.hpp"
@@ -123,8 +131,139 @@ TEST_CASE("check_writable_dir creates the directory and leaves no probe behind")
   check_writable_dir(dir + "/results/runs");
   CHECK(fs::is_directory(dir + "/results/runs"));
   CHECK(entries(dir + "/results/runs").empty());
+  fs::create_directory(dir + "/out");
   check_writable_file(dir + "/out/report.html");
   CHECK(entries(dir + "/out").empty());
+}
+
+TEST_CASE("a file the user names in a missing directory is an error, no directory is made") {
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
+  const std::string path = dir + "/typo/report.html";
+  std::string msg = error_of([&] { check_writable_file(path); });
+  CHECK(msg.find("directory " + dir + "/typo does not exist") != std::string::npos);
+  msg = error_of([&] { write_output_file(path, "x"); });
+  CHECK(msg.find("directory " + dir + "/typo does not exist") != std::string::npos);
+  CHECK_THROWS_AS(write_output_file(path, "x"), RunError);
+  CHECK(entries(dir).empty());
+}
+
+TEST_CASE("write_output_file writes through a symlink and keeps the link and the file's mode") {
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
+  fs::create_directory(dir + "/real");
+  spit(dir + "/real/r.json", "old");
+  fs::permissions(dir + "/real/r.json", fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_symlink("real/r.json", dir + "/link.json");
+  check_writable_file(dir + "/link.json");
+  write_output_file(dir + "/link.json", "new");
+  CHECK(fs::is_symlink(dir + "/link.json"));
+  CHECK(fs::read_symlink(dir + "/link.json") == "real/r.json");
+  CHECK(slurp(dir + "/real/r.json") == "new");
+  CHECK(fs::status(dir + "/real/r.json").permissions() ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(entries(dir + "/real") == std::vector<std::string>{"r.json"});  // no temp left
+
+  // A dangling link is written through as well: the file appears where it points.
+  fs::create_symlink("real/later.json", dir + "/dangling.json");
+  write_output_file(dir + "/dangling.json", "created");
+  CHECK(fs::is_symlink(dir + "/dangling.json"));
+  CHECK(slurp(dir + "/real/later.json") == "created");
+}
+
+TEST_CASE("write_output_file writes a FIFO in place and check_writable_file never opens it") {
+  const TempDir tmp;
+  const std::string fifo = tmp.path + "/pipe";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  // Would block (no reader) or tell a reader the output ended if it opened the FIFO.
+  check_writable_file(fifo);
+  CHECK(fs::is_fifo(fifo));
+  // The reader never blocks the test: a non-blocking open and a bounded poll.
+  const int rd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  REQUIRE(rd >= 0);
+  std::string got;
+  std::thread reader([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{rd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::read(rd, buf, sizeof buf);
+      if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+      if (n == 0) break;  // the writer closed: end of the output
+    }
+  });
+  try {
+    write_output_file(fifo, "through the pipe");
+  } catch (...) {
+  }
+  reader.join();
+  ::close(rd);
+  CHECK(got == "through the pipe");
+  CHECK(fs::is_fifo(fifo));
+  CHECK(entries(tmp.path) == std::vector<std::string>{"pipe"});
+}
+
+TEST_CASE("write_output_file writes a character device in place (as root: a mknod'ed /dev/full)") {
+  const TempDir tmp;
+  const std::string full = tmp.path + "/full";
+  // A private copy of /dev/full, so a regression replaces the copy, not the system's node.
+  if (::mknod(full.c_str(), S_IFCHR | 0666, makedev(1, 7)) != 0) {
+    MESSAGE("skipped: mknod needs privileges");
+    return;
+  }
+  check_writable_file(full);
+  const std::string msg = error_of([&] { write_output_file(full, "{}"); });
+  CHECK(msg.find("cannot write " + full) != std::string::npos);
+  CHECK(msg.find("No space left on device") != std::string::npos);
+  CHECK(fs::is_character_file(full));
+  CHECK(entries(tmp.path) == std::vector<std::string>{"full"});
+}
+
+TEST_CASE("check_free_space allocates and removes a probe, and names the folder when full") {
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
+  check_free_space({{dir + "/a.json", 64 * 1024}, {dir + "/b.html", 64 * 1024}});
+  CHECK(entries(dir).empty());
+  // No file system holds an exbibyte: the check must refuse before anything is written.
+  const std::uintmax_t huge = std::uintmax_t{1} << 60;
+  const std::string msg = error_of([&] { check_free_space({{dir + "/a.json", huge}}); });
+  CHECK(msg.find("not enough free space for the outputs in " + dir) != std::string::npos);
+  CHECK(msg.find(dir + "/a.json") != std::string::npos);
+  CHECK(entries(dir).empty());
+}
+
+TEST_CASE("write_run_file: runs stored at once under one time stamp all keep their own file") {
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::atomic<int> ready{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();  // start together
+      for (int i = 0; i < kPerThread; ++i) {
+        try {
+          write_run_file(dir, "chat", "2026-11-27T14:00:00.123Z",
+                         "{\"writer\": " + std::to_string(t * 1000 + i) + "}");
+        } catch (...) {
+          errors.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(errors.load() == 0);
+  const auto runs = list_runs(dir, "chat");
+  CHECK(runs.size() == static_cast<std::size_t>(kThreads * kPerThread));
+  std::set<std::string> contents;
+  for (const auto& f : runs) contents.insert(slurp(f));
+  CHECK(contents.size() == runs.size());                     // none overwritten by another
+  CHECK(entries(dir + "/runs/chat").size() == runs.size());  // no temp file left
+  CHECK(runs.front() == dir + "/runs/chat/2026-11-27T140000.123Z.json");
 }
 
 TEST_CASE("load_result_file names the file and the problem") {
