@@ -46,13 +46,13 @@ std::optional<std::string> token_problem(std::string_view text, const char* what
 }
 
 bool is_host_char(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 bool is_ipv6_char(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-         c == ':' || c == '.';
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+         c == '.';
 }
 
 // Splits "HOST[:PORT]" (the authority) into `out`; returns the problem or nullopt.
@@ -149,9 +149,10 @@ std::optional<std::string> header_value_problem(std::string_view value) {
   for (const char ch : value) {
     const auto c = static_cast<unsigned char>(ch);
     if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      return fmt::format("{} is not allowed in a header value: one line of visible text, "
-                         "spaces and tabs only",
-                         describe_byte(c));
+      return fmt::format(
+          "{} is not allowed in a header value: one line of visible text, "
+          "spaces and tabs only",
+          describe_byte(c));
     }
   }
   return std::nullopt;
@@ -189,13 +190,15 @@ std::optional<WsUrl> parse_ws_url(std::string_view url, std::string* problem) {
   for (const char ch : tail) {
     const auto c = static_cast<unsigned char>(ch);
     if (c == '#') {
-      return fail("a fragment ('#') is not sent to the server (RFC 6455): remove it, or write "
-                  "%23 for a literal '#'");
+      return fail(
+          "a fragment ('#') is not sent to the server (RFC 6455): remove it, or write "
+          "%23 for a literal '#'");
     }
     if (c <= 0x20 || c >= 0x7f) {
-      return fail(fmt::format("{} is not allowed in the path or query: percent-encode it "
-                              "(e.g. %20 for a space)",
-                              describe_byte(c)));
+      return fail(
+          fmt::format("{} is not allowed in the path or query: percent-encode it "
+                      "(e.g. %20 for a space)",
+                      describe_byte(c)));
     }
   }
   out.resource = tail.empty() || tail.front() != '/' ? "/" + std::string(tail) : std::string(tail);

@@ -32,10 +32,10 @@ std::string quote_escaped(std::string_view text);
 
 // A target URL split into what the runner connects to and what the request line carries.
 struct WsUrl {
-  bool secure = false;         // wss
-  std::string host;            // name, IPv4, or IPv6 without brackets
-  std::uint16_t port = 0;      // 1..65535; 80/443 when not written
-  std::string resource;        // path and query, starting with '/'
+  bool secure = false;     // wss
+  std::string host;        // name, IPv4, or IPv6 without brackets
+  std::uint16_t port = 0;  // 1..65535; 80/443 when not written
+  std::string resource;    // path and query, starting with '/'
 };
 // Parses ws://HOST[:PORT][/PATH][?QUERY] or wss://... . HOST is a name of letters, digits and
 // -._~ or an [IPv6] literal; PORT 1..65535; PATH and QUERY visible ASCII without '#'.

@@ -661,7 +661,8 @@ void Checker::check_headers(const json& j, Scenario& s) {
     const json& value = j[name];
     const std::string ptr = child_pointer("/headers", name);
     if (const auto why = header_name_problem(name)) {
-      key_issue(ptr, fmt::format("{} is not a valid HTTP header name: {}", quote_escaped(name), *why));
+      key_issue(ptr,
+                fmt::format("{} is not a valid HTTP header name: {}", quote_escaped(name), *why));
     }
     const auto text = get_string(value, ptr, "a header value (a string)");
     if (!text) continue;

@@ -457,7 +457,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
         }
         if (!why) con_->add_subprotocol(p);
       }
-    } catch (const websocketpp::exception& e) {
+    } catch (const std::exception& e) {  // websocketpp::exception or ::http::exception
       why = std::string("websocketpp refused the request: ") + e.what();
     }
     if (!why) return true;
@@ -1116,8 +1116,8 @@ websocketpp::uri target_uri(const std::string& target, const std::vector<std::st
   std::string problem;
   const auto url = parse_ws_url(target, &problem);
   if (!url) {
-    throw UsageError("invalid target URL " + quote_escaped(redact(target, secrets)) + ": " + problem +
-                     "; expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH");
+    throw UsageError("invalid target URL " + quote_escaped(redact(target, secrets)) + ": " +
+                     problem + "; expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH");
   }
   return websocketpp::uri(url->secure, url->host, url->port, url->resource);
 }
@@ -1137,7 +1137,8 @@ void check_request_fields(const Scenario& scenario,
   }
   for (const auto& p : scenario.subprotocols) {
     if (const auto why = subprotocol_problem(p)) {
-      throw UsageError("scenario " + scenario.file + ": subprotocol " + quote_escaped(p) + ": " + *why);
+      throw UsageError("scenario " + scenario.file + ": subprotocol " + quote_escaped(p) + ": " +
+                       *why);
     }
   }
 }

@@ -91,10 +91,11 @@ class CapturingListener {
 };
 
 std::string scenario(const std::string& name, const json& patch) {
-  json s = {{"name", name},
-            {"load", {{"connections", 1}, {"concurrency", 1}}},
-            {"timeouts", {{"connect", "2s"}, {"handshake", "2s"}, {"message", "2s"}, {"close", "1s"}}},
-            {"steps", json::array({{{"connect", json::object()}}})}};
+  json s = {
+      {"name", name},
+      {"load", {{"connections", 1}, {"concurrency", 1}}},
+      {"timeouts", {{"connect", "2s"}, {"handshake", "2s"}, {"message", "2s"}, {"close", "1s"}}},
+      {"steps", json::array({{{"connect", json::object()}}})}};
   s.merge_patch(patch);
   return write_temp_file(name + ".json", s.dump(2));
 }
@@ -121,7 +122,8 @@ void check_refused(const ProcessResult& r, const std::string& where, const std::
 
 }  // namespace
 
-TEST_CASE("injection: bad --header and --target values are refused by run (64) before any connection") {
+TEST_CASE(
+    "injection: bad --header and --target values are refused by run (64) before any connection") {
   CapturingListener listener;
   const std::string file = scenario("inject-cli", {{"target", listener.url()}});
   const struct {
@@ -145,7 +147,9 @@ TEST_CASE("injection: bad --header and --target values are refused by run (64) b
   CHECK(listener.requests().empty());
 }
 
-TEST_CASE("injection: the scenario target, ${env:X} in it and subprotocols are refused by validate and run alike") {
+TEST_CASE(
+    "injection: the scenario target, ${env:X} in it and subprotocols are refused by validate and "
+    "run alike") {
   CapturingListener listener;
   const std::map<std::string, std::string> env{{"INJECT_PATH", "x\r\nX-Injected: 1"}};
   const struct {
@@ -188,11 +192,12 @@ TEST_CASE("injection: the scenario target, ${env:X} in it and subprotocols are r
 
 TEST_CASE("injection: valid headers, subprotocols and query reach the wire each on its own line") {
   CapturingListener listener;
-  const std::string file = scenario(
-      "inject-control", {{"target", listener.url("/ws?a=1")},
-                         {"headers", {{"X-Scenario", "s ${connection}"}}},
-                         {"subprotocols", {"chat.v1", "chat.v2"}}});
-  const ProcessResult r = run_against(file, {"--header", "X-Cli:\tv\tw", "--header", "X-Utf8: café"});
+  const std::string file =
+      scenario("inject-control", {{"target", listener.url("/ws?a=1")},
+                                  {"headers", {{"X-Scenario", "s ${connection}"}}},
+                                  {"subprotocols", {"chat.v1", "chat.v2"}}});
+  const ProcessResult r =
+      run_against(file, {"--header", "X-Cli:\tv\tw", "--header", "X-Utf8: café"});
   INFO("stderr: " << r.err);
   CHECK_FALSE(r.timed_out);
   CHECK(r.exit_code == exit_code::kCouldNotRun);  // the listener answers nothing
@@ -208,7 +213,8 @@ TEST_CASE("injection: valid headers, subprotocols and query reach the wire each 
 }
 
 TEST_CASE("injection: the runner's own request assembly refuses what the CLI refuses") {
-  const std::string req = upgrade_request_text("ws://h:81/p?q", {{"X-A", "1"}, {"X-A", "2"}}, {"p1"});
+  const std::string req =
+      upgrade_request_text("ws://h:81/p?q", {{"X-A", "1"}, {"X-A", "2"}}, {"p1"});
   CHECK(req.rfind("GET /p?q HTTP/1.1\r\n", 0) == 0);
   CHECK(req.find("\r\nHost: h:81\r\n") != std::string::npos);
   CHECK(req.find("\r\nX-A: 1, 2\r\n") != std::string::npos);

@@ -26,9 +26,9 @@ TEST_CASE("http syntax: a header value is one line without control bytes") {
   CHECK_FALSE(header_value_problem("Bearer abc.def=="));
   CHECK_FALSE(header_value_problem("a\tb c, \"d\""));
   CHECK_FALSE(header_value_problem("caf\xc3\xa9"));  // obs-text: not an injection
-  for (const std::string& bad : {std::string("v\r\nX-Injected: 1"), std::string("v\nX: 1"),
-                                std::string("v\r"), std::string("v\0w", 3),
-                                std::string("v\x1b[31m"), std::string("v\x7f")}) {
+  for (const std::string& bad :
+       {std::string("v\r\nX-Injected: 1"), std::string("v\nX: 1"), std::string("v\r"),
+        std::string("v\0w", 3), std::string("v\x1b[31m"), std::string("v\x7f")}) {
     CAPTURE(bad);
     const auto why = header_value_problem(bad);
     REQUIRE(why);
