@@ -57,7 +57,7 @@ bool is_ipv6_char(unsigned char c) {
 
 // Splits "HOST[:PORT]" (the authority) into `out`; returns the problem or nullopt.
 std::optional<std::string> parse_authority(std::string_view authority, WsUrl& out) {
-  if (authority.empty()) return std::string("the host is missing: write ws://HOST[:PORT]/PATH");
+  if (authority.empty()) return std::string("the host is missing");
   if (authority.find('@') != std::string_view::npos) {
     return std::string(
         "user info (USER@ or USER:PASSWORD@) is not supported: remove it and send credentials "
@@ -90,7 +90,7 @@ std::optional<std::string> parse_authority(std::string_view authority, WsUrl& ou
       host = authority.substr(0, colon);
       port = authority.substr(colon + 1);
     }
-    if (host.empty()) return std::string("the host is missing: write ws://HOST[:PORT]/PATH");
+    if (host.empty()) return std::string("the host is missing");
     for (const char ch : host) {
       if (!is_host_char(static_cast<unsigned char>(ch))) {
         return fmt::format(
