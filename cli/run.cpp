@@ -18,6 +18,7 @@
 #include "baseline.hpp"
 #include "commands.hpp"
 #include "error.hpp"
+#include "http_syntax.hpp"
 #include "output.hpp"
 #include "profile.hpp"
 #include "report.hpp"
@@ -66,14 +67,35 @@ void install_signal_handlers() {
   for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
 }
 
+// The message names the header but never quotes its value (it may be a token).
 std::pair<std::string, std::string> parse_header_flag(const std::string& flag) {
   const auto colon = flag.find(':');
   if (colon == std::string::npos || colon == 0) {
-    throw UsageError("--header '" + flag + "': expected 'Name: value'");
+    throw UsageError(std::string("--header: ") +
+                     (colon == 0 ? "the name before ':' is empty" : "no ':' in the argument") +
+                     ": expected 'Name: value', e.g. --header 'X-Trace: 1'");
+  }
+  std::string name = flag.substr(0, colon);
+  if (const auto why = header_name_problem(name)) {
+    throw UsageError("--header " + quote_escaped(name) + ": not a valid header name: " + *why);
   }
   std::string value = flag.substr(colon + 1);
   value.erase(0, value.find_first_not_of(" \t"));
-  return {flag.substr(0, colon), value};
+  if (const auto why = header_value_problem(value)) {
+    throw UsageError("--header " + quote_escaped(name) + ": " + *why);
+  }
+  return {std::move(name), std::move(value)};
+}
+
+// --target is checked as the scenario's "target" is, before anything runs. The URL is not
+// quoted back: it may carry a token in its query.
+void check_target_flag(const std::string& target) {
+  if (target.empty() || target == "embedded") return;
+  std::string problem;
+  if (!parse_ws_url(target, &problem)) {
+    throw UsageError("--target: not a WebSocket URL: " + problem +
+                     "; expected ws://HOST[:PORT]/PATH, wss://HOST[:PORT]/PATH or embedded");
+  }
 }
 
 // The bounds the scenario file puts on its load block, so that a flag cannot ask for more.
@@ -336,6 +358,7 @@ void store_result(const RunArgs& a, const RunResult& result, const std::string& 
 int run_command(const RunArgs& a) {
   parse_report_format(a.output.format);  // a typo fails now, not after the run
   survive_closed_streams();
+  check_target_flag(a.target);
   const Scenario scenario = load_scenario(a.scenario, process_env());
   ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
   const Profile& profile = choice.profile;

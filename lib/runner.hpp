@@ -59,4 +59,11 @@ struct RawRun {
 
 RawRun run_scenario(const Scenario& scenario, const RunOptions& opts);
 
+// The bytes of the upgrade request the runner would send to `target` with these headers (in
+// order, as --header adds them) and subprotocols: the same checks and the same websocketpp
+// request building. Throws UsageError for anything the runner refuses. For tests and fuzzing.
+std::string upgrade_request_text(const std::string& target,
+                                 const std::vector<std::pair<std::string, std::string>>& headers,
+                                 const std::vector<std::string>& subprotocols);
+
 }  // namespace wslat

@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <re2/re2.h>
 
+#include "http_syntax.hpp"
 #include "profile.hpp"
 #include "threshold.hpp"
 
@@ -717,14 +718,13 @@ std::string Checker::resolve_target(const json& j, const std::string& ptr) {
   const std::size_t before = issues_.size();
   const std::string url = expand(compile(*written, ptr, TemplateScope::kEnvOnly), {});
   if (issues_.size() != before || url.empty() || url == "embedded") return url;
-  const auto scheme_end = url.find("://");
-  const std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
-  const bool has_host =
-      scheme_end != std::string::npos && scheme_end + 3 < url.size() && url[scheme_end + 3] != '/';
-  if ((scheme != "ws" && scheme != "wss") || !has_host) {
-    issue(ptr, fmt::format("{} is not a WebSocket URL: expected ws://HOST[:PORT]/PATH, "
+  // Checked after ${env:...} expansion: that is what goes into the request line. The message
+  // quotes the value as written, never the expansion (a secret).
+  std::string problem;
+  if (!parse_ws_url(url, &problem)) {
+    issue(ptr, fmt::format("{} is not a WebSocket URL: {}; expected ws://HOST[:PORT]/PATH, "
                            "wss://HOST[:PORT]/PATH or \"embedded\"",
-                           describe(j)));
+                           describe(j), problem));
   }
   return url;
 }
@@ -734,18 +734,16 @@ void Checker::check_headers(const json& j, Scenario& s) {
   for (const auto& name : ordered_keys(j, "/headers")) {
     const json& value = j[name];
     const std::string ptr = child_pointer("/headers", name);
-    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-             std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    });
-    if (!token) key_issue(ptr, fmt::format("\"{}\" is not a valid HTTP header name", name));
+    if (const auto why = header_name_problem(name)) {
+      key_issue(ptr,
+                fmt::format("{} is not a valid HTTP header name: {}", quote_escaped(name), *why));
+    }
     const auto text = get_string(value, ptr, "a header value (a string)");
     if (!text) continue;
     Template t = compile(*text, ptr, TemplateScope::kAll);
-    const std::string constant = expand(t, {});
-    if (constant.find_first_of("\r\n") != std::string::npos) {
-      issue(ptr, "header value contains a line break (CR or LF): remove it");
-    }
+    // Every literal byte, ${env:...} values included; the runtime placeholders expand to
+    // digits, hex and '-' only (the runner checks the expansion again before sending).
+    if (const auto why = header_value_problem(expand(t, {}))) issue(ptr, *why);
     s.headers.emplace_back(name, std::move(t));
   }
 }
@@ -1233,6 +1231,13 @@ Scenario Checker::check(const json& doc) {
   if (doc.contains("headers")) check_headers(doc["headers"], s);
   if (doc.contains("subprotocols")) {
     s.subprotocols = get_string_array(doc["subprotocols"], "/subprotocols");
+    const json& list = doc["subprotocols"];
+    for (std::size_t i = 0; list.is_array() && i < list.size(); ++i) {
+      if (!list[i].is_string() || list[i].get<std::string>().empty()) continue;  // said above
+      if (const auto why = subprotocol_problem(list[i].get<std::string>())) {
+        issue(child_pointer("/subprotocols", i), *why);
+      }
+    }
   }
   if (doc.contains("redact")) s.redact = get_string_array(doc["redact"], "/redact");
   if (doc.contains("load")) s.load = check_load(doc["load"], "/load");

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (clang, ASan+UBSan) and runs each for SECONDS (default 60)
-# from its committed seed corpus. Fails on the first crash, leak, timeout or sanitizer report;
+# from its committed seed corpus, then the CLI itself (same build) under argv mutation for
+# SECONDS (scripts/fuzz_cli.py). Fails on the first crash, leak, timeout or sanitizer report;
 # the reproducer is left in BUILD_DIR/fuzz-artifacts/<harness>/ (once fixed, add it to
-# fuzz/corpus/<harness>/ as a regression seed). Usage: scripts/fuzz.sh [SECONDS] [BUILD_DIR]
+# fuzz/corpus/<harness>/ as a regression seed; for the CLI, a test of the argv it names).
+# Usage: scripts/fuzz.sh [SECONDS] [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 dir=${2:-build-fuzz}
-harnesses=(scenario units threshold result regex)
+harnesses=(scenario units threshold result regex request)
 
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DWSLAT_FUZZ=ON -DWSLAT_TESTS=OFF -DWSLAT_WERROR=OFF >/dev/null
-cmake --build "$dir" -j "$(nproc)" --target "${harnesses[@]/#/fuzz_}"
+cmake --build "$dir" -j "$(nproc)" --target "${harnesses[@]/#/fuzz_}" wslat
 
 for h in "${harnesses[@]}"; do
   work="$dir/fuzz-corpus/$h"          # new inputs go here, not into the committed seeds
@@ -31,4 +33,7 @@ for h in "${harnesses[@]}"; do
     exit 1
   fi
 done
-echo "fuzz: all ${#harnesses[@]} harnesses ran ${seconds}s each without a finding"
+echo "== wslat CLI (argv mutation) for ${seconds}s"
+/usr/bin/python3 scripts/fuzz_cli.py --binary "$dir/wslat" --seconds "$seconds" \
+  --artifacts "$dir/fuzz-artifacts/cli"
+echo "fuzz: all ${#harnesses[@]} harnesses and the CLI ran ${seconds}s each without a finding"

@@ -33,6 +33,7 @@
 
 #include "assemble.hpp"
 #include "error.hpp"
+#include "http_syntax.hpp"
 #include "profile.hpp"
 #include "runner.hpp"
 
@@ -469,6 +470,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       fail("connect.error", "cannot create connection: " + ec.message());
       return;
     }
+    if (!add_request_fields()) return;
     configure();
     arm(plan_.opts->timeouts.connect, Duration::zero(), "connect.timeout",
         "TCP connect timed out");
@@ -478,13 +480,39 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     worker_.client().connect(con_);
   }
 
+  // Headers and subprotocols, each checked as it will be sent (after this connection's
+  // template expansion). make_plan already refused every literal problem before the run, so a
+  // failure here is a session error (`request.invalid`), never bytes on the wire or an
+  // exception escaping the worker thread.
+  bool add_request_fields() {
+    const Scenario& s = *plan_.scenario;
+    const TemplateContext ctx{index_, 0};
+    std::optional<std::string> why;
+    const auto add_header = [this, &why](const std::string& name, const std::string& value) {
+      if (!why) why = header_problem(name, value);
+      if (!why) con_->append_header(name, value);
+    };
+    try {
+      for (const auto& [name, value] : s.headers) add_header(name, expand(value, ctx));
+      for (const auto& [name, value] : plan_.opts->extra_headers) add_header(name, value);
+      for (const auto& p : s.subprotocols) {
+        if (const auto bad = subprotocol_problem(p); bad && !why) {
+          why = "subprotocol " + quote_escaped(p) + ": " + *bad;
+        }
+        if (!why) con_->add_subprotocol(p);
+      }
+    } catch (const std::exception& e) {  // websocketpp::exception or ::http::exception
+      why = std::string("websocketpp refused the request: ") + e.what();
+    }
+    if (!why) return true;
+    con_.reset();  // never connected: nothing to tear down
+    fail("request.invalid", *why + " (nothing was sent)");
+    return false;
+  }
+
   void configure() {
     auto self = this->shared_from_this();
     const Scenario& s = *plan_.scenario;
-    TemplateContext ctx{index_, 0};
-    for (const auto& [name, value] : s.headers) con_->append_header(name, expand(value, ctx));
-    for (const auto& [name, value] : plan_.opts->extra_headers) con_->append_header(name, value);
-    for (const auto& p : s.subprotocols) con_->add_subprotocol(p);
     con_->set_max_message_size(static_cast<std::size_t>(s.max_message_bytes));
     // 0: websocketpp's own open-handshake timer stays off; ours (armed in on_tls) replaces it.
     // Its handler does not look at the state: when it expired while the worker was busy and the
@@ -1241,6 +1269,39 @@ class Worker {
 // ---------------------------------------------------------------------------------------------
 // The run: plan, split the load across workers, run them, merge.
 
+// The target as websocketpp sees it, built from wslat's own parse (lib/http_syntax), so the
+// Host header and the request line carry only what parse_ws_url allows.
+websocketpp::uri target_uri(const std::string& target, const std::vector<std::string>& secrets) {
+  std::string problem;
+  const auto url = parse_ws_url(target, &problem);
+  if (!url) {
+    throw UsageError("invalid target URL " + quote_escaped(redact(target, secrets)) + ": " +
+                     problem + "; expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH");
+  }
+  return websocketpp::uri(url->secure, url->host, url->port, url->resource);
+}
+
+// Refuses (UsageError, exit 64, before any connection) a header or subprotocol that may not
+// go on the wire. Scenario headers are checked as expanded for connection 0: that covers every
+// literal byte, ${env:...} values included.
+void check_request_fields(const Scenario& scenario,
+                          const std::vector<std::pair<std::string, std::string>>& extra_headers) {
+  for (const auto& [name, value] : scenario.headers) {
+    if (const auto why = header_problem(name, expand(value, TemplateContext{}))) {
+      throw UsageError("scenario " + scenario.file + ": " + *why);
+    }
+  }
+  for (const auto& [name, value] : extra_headers) {
+    if (const auto why = header_problem(name, value)) throw UsageError("--" + *why);
+  }
+  for (const auto& p : scenario.subprotocols) {
+    if (const auto why = subprotocol_problem(p)) {
+      throw UsageError("scenario " + scenario.file + ": subprotocol " + quote_escaped(p) + ": " +
+                       *why);
+    }
+  }
+}
+
 RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   RunPlan plan;
   plan.scenario = &scenario;
@@ -1255,17 +1316,8 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
       plan.has_ready_mark = true;
     }
   }
-  try {
-    plan.uri = std::make_shared<websocketpp::uri>(opts.target);
-  } catch (const std::exception& e) {
-    throw UsageError("invalid target URL " + redact(opts.target, plan.secrets) + ": " +
-                     e.what());
-  }
-  if (!plan.uri->get_valid() ||
-      (plan.uri->get_scheme() != "ws" && plan.uri->get_scheme() != "wss")) {
-    throw UsageError("invalid target URL " + redact(opts.target, plan.secrets) +
-                     ": expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH");
-  }
+  plan.uri = std::make_shared<websocketpp::uri>(target_uri(opts.target, plan.secrets));
+  check_request_fields(scenario, opts.extra_headers);
   plan.secure = plan.uri->get_secure();
   plan.host = plan.uri->get_host();
   plan.port = plan.uri->get_port_str();
@@ -1503,6 +1555,22 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
 }
 
 }  // namespace
+
+std::string upgrade_request_text(const std::string& target,
+                                 const std::vector<std::pair<std::string, std::string>>& headers,
+                                 const std::vector<std::string>& subprotocols) {
+  const websocketpp::uri uri = target_uri(target, {});
+  Scenario scenario;
+  scenario.file = "(request)";
+  scenario.subprotocols = subprotocols;
+  check_request_fields(scenario, headers);
+  // What connection::append_header does before connecting, then the processor's request.
+  FastRequest req;
+  for (const auto& [name, value] : headers) req.append_header(name, value);
+  FastRng<std::uint32_t, websocketpp::concurrency::none> rng;
+  build_upgrade_request(req, uri, subprotocols, rng);
+  return req.raw();
+}
 
 RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   if (opts.target.rfind("wss://", 0) == 0) return run_with<TlsClient>(scenario, opts);

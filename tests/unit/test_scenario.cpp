@@ -504,3 +504,44 @@ TEST_CASE("compile_regex compiles as scenario files do, for matches() outside th
   CHECK(wslat::compile_regex("(a)\\1", &error) == nullptr);
   CHECK(error == "invalid escape sequence: \\1");
 }
+
+TEST_CASE("scenario: what goes on the wire is checked as sent: target, headers, subprotocols") {
+  const auto target = [](const std::string& url, std::map<std::string, std::string> vars = {}) {
+    return only_issue(R"({"name": "t", "target": ")" + url + R"(", "steps": [{"sleep": "1s"}]})",
+                      std::move(vars));
+  };
+  // The port run refused, the host run sent to :80, a CRLF into the request line.
+  CHECK(target("ws://127.0.0.1:99999/").message.find("port is out of range") != std::string::npos);
+  CHECK(target("ws://127.0.0.1:0/").message.find("port is 0") != std::string::npos);
+  CHECK(target("ws:///p").message.find("host is missing") != std::string::npos);
+  CHECK(target(R"(ws://h/p\r\nX-Injected: 1)").message.find("CR") != std::string::npos);
+  // After ${env:...} expansion, and without quoting the secret value.
+  const auto env = target("ws://h/${env:P}", {{"P", "x\r\nX-Injected: 1"}});
+  CHECK(env.pointer == "/target");
+  CHECK(env.line == 1);
+  CHECK(env.message.find("a line break (CR") != std::string::npos);
+  CHECK(env.message.find("X-Injected") == std::string::npos);
+  CHECK(env.message.find("${env:P}") != std::string::npos);
+  const auto override_target = only_issue(
+      R"({"name": "t", "environments": {"staging": {"target": "ws://h:65536/"}}, "steps": [{"sleep": "1s"}]})");
+  CHECK(override_target.pointer == "/environments/staging/target");
+
+  const auto name = only_issue(R"({"name": "t", "headers": {"X C": "1"}, "steps": [{"sleep": "1s"}]})");
+  CHECK(name.pointer == "/headers/X C");
+  CHECK(name.message.find("\"X C\" is not a valid HTTP header name: a space") == 0);
+  const auto value = only_issue(
+      R"({"name": "t", "headers": {"X-A": "v\u0000w"}, "steps": [{"sleep": "1s"}]})");
+  CHECK(value.message.find("a NUL byte is not allowed in a header value") == 0);
+  const auto env_value = only_issue(
+      R"({"name": "t", "headers": {"Authorization": "Bearer ${env:T}"}, "steps": [{"sleep": "1s"}]})",
+      {{"T", "tok\nX-Injected: 1"}});
+  CHECK(env_value.message.find("LF") != std::string::npos);
+  CHECK(env_value.message.find("X-Injected") == std::string::npos);
+
+  const auto proto = only_issue(
+      R"({"name": "t", "subprotocols": ["chat.v1", "chat\r\nX-Injected: 1"], "steps": [{"sleep": "1s"}]})");
+  CHECK(proto.pointer == "/subprotocols/1");
+  CHECK(proto.message.find("not allowed in a subprotocol") != std::string::npos);
+  CHECK(only_issue(R"({"name": "t", "subprotocols": ["a b"], "steps": [{"sleep": "1s"}]})")
+            .pointer == "/subprotocols/0");
+}

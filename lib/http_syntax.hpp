@@ -1,0 +1,45 @@
+// The syntax of what wslat puts on the wire before the WebSocket opens: header names and
+// values, subprotocols (RFC 7230) and the ws:// / wss:// target (RFC 3986, RFC 6455 §3).
+// One set of rules used by the scenario checker, the command line and the runner, so a CR or
+// LF can never turn one value into two header lines (or a request line into a header), and
+// websocketpp never sees a value it would throw on.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wslat {
+
+// Each returns std::nullopt when the text is valid, else why it is not, written for the user
+// and without quoting the text (it may hold a secret from ${env:...}). Callers say where.
+
+// A header name: one or more RFC 7230 token characters (letters, digits, !#$%&'*+-.^_`|~).
+std::optional<std::string> header_name_problem(std::string_view name);
+// A header value: visible ASCII, SP, HTAB and bytes >= 0x80 (e.g. UTF-8); no CR, LF, NUL or
+// other control byte.
+std::optional<std::string> header_value_problem(std::string_view value);
+// A subprotocol name: a token, as for header names.
+std::optional<std::string> subprotocol_problem(std::string_view name);
+
+// "header \"NAME\": why" for an invalid name or value, else std::nullopt.
+std::optional<std::string> header_problem(std::string_view name, std::string_view value);
+
+// `text` in double quotes with control bytes, '"' and '\\' escaped (\r, \n, \x07), so a
+// message naming a bad header name stays one line. Not for secrets: callers quote names only.
+std::string quote_escaped(std::string_view text);
+
+// A target URL split into what the runner connects to and what the request line carries.
+struct WsUrl {
+  bool secure = false;     // wss
+  std::string host;        // name, IPv4, or IPv6 without brackets
+  std::uint16_t port = 0;  // 1..65535; 80/443 when not written
+  std::string resource;    // path and query, starting with '/'
+};
+// Parses ws://HOST[:PORT][/PATH][?QUERY] or wss://... . HOST is a name of letters, digits and
+// -._~ or an [IPv6] literal; PORT 1..65535; PATH and QUERY visible ASCII without '#'.
+// On failure returns std::nullopt and sets `problem`.
+std::optional<WsUrl> parse_ws_url(std::string_view url, std::string* problem);
+
+}  // namespace wslat
