@@ -38,7 +38,7 @@ json run_json(const std::vector<std::string>& args, int* exit_code = nullptr) {
   return json::parse(r.out);
 }
 
-TEST_CASE("open model at a sustainable rate recovers the injected handshake delay") {
+TEST_CASE("open model at a sustainable rate recovers the injected handshake delay" * doctest::test_suite("timing")) {
   auto server = start_serve({"--handshake-delay", "50ms"});
   const auto file = echo_scenario("open-rate", server.url(),
                                   {{"rate", "40/s"}, {"duration", "1s"}, {"max_concurrency", 100}});
@@ -122,7 +122,7 @@ TEST_CASE("2000 concurrent connections from one process") {
   CHECK(rc == 0);
 }
 
-TEST_CASE("baseline: the same server is not a regression, +20 ms handshake is") {
+TEST_CASE("baseline: the same server is not a regression but +20 ms handshake is" * doctest::test_suite("timing")) {
   const std::string dir = temp_dir() + "/baseline-results";
   ::mkdir(dir.c_str(), 0755);  // wslat creates no directories for files the user names
   const std::string baseline = dir + "/base.json";

@@ -61,7 +61,7 @@ void check_recovers(double measured_ms, double injected_ms, double slack_ms) {
   CHECK(measured_ms <= injected_ms * 1.01 + 0.5 + slack_ms);
 }
 
-TEST_CASE("an injected handshake delay is recovered in upgrade and handshake") {
+TEST_CASE("an injected handshake delay is recovered in upgrade and handshake" * doctest::test_suite("timing")) {
   auto server = start_serve({"--handshake-delay", "40ms"});
   const auto m = run_json(scenario_file("handshake-delay", server.url(), 10, false));
   CHECK(m.process.exit_code == 0);
@@ -71,7 +71,7 @@ TEST_CASE("an injected handshake delay is recovered in upgrade and handshake") {
   CHECK(p50(m.result, "rtt") < 20);
 }
 
-TEST_CASE("injected welcome and echo delays are recovered in first_message, rtt, e2e, perceived") {
+TEST_CASE("injected welcome and echo delays are recovered in first_message and rtt and e2e and perceived" * doctest::test_suite("timing")) {
   auto server = start_serve({"--welcome", "welcome", "--welcome-delay", "30ms", "--echo-delay",
                              "20ms"});
   const auto m = run_json(scenario_file("welcome-echo", server.url(), 10, true));
@@ -174,7 +174,7 @@ TEST_CASE("third-party server (python websockets): echo delay recovered in rtt" 
   check_recovers(p50(m.result, "first_message"), 15, 8);
 }
 
-TEST_CASE("the embedded server is used when the scenario has no target") {
+TEST_CASE("the embedded server is used when the scenario has no target" * doctest::test_suite("timing")) {
   const auto file = write_temp_file(
       "embedded.json",
       R"({"name": "embedded", "embedded": {"echo_delay": "10ms"},
