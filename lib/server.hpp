@@ -1,5 +1,5 @@
 // The embedded WebSocket target (`wslat serve`, and `run` without a target): echo server with
-// fault injection. Plain header: the implementation in lib/net/server.cpp uses raw Asio.
+// fault injection. Plain header: the implementation in lib/net/server*.cpp uses raw Asio.
 #pragma once
 
 #include <cstdint>

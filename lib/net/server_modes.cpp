@@ -1,0 +1,100 @@
+#include "server_modes.hpp"
+
+#include <utility>
+
+#include "server.hpp"
+
+namespace wslat::embedded {
+namespace {
+
+// Also the order in which `--help` and error messages list the modes.
+constexpr std::pair<FaultMode, std::string_view> kModeNames[] = {
+    {FaultMode::kSilent, "silent"},
+    {FaultMode::kGarbage, "garbage"},
+    {FaultMode::kBadAccept, "bad-accept"},
+    {FaultMode::kCloseInHandshake, "close-in-handshake"},
+    {FaultMode::kResetAfterOpen, "reset-after-open"},
+    {FaultMode::kOversize, "oversize"},
+    {FaultMode::kInvalidUtf8, "invalid-utf8"},
+    {FaultMode::kNoCloseReply, "no-close-reply"},
+    {FaultMode::kStallReads, "stall-reads"},
+    {FaultMode::kPingFlood, "ping-flood"},
+    {FaultMode::kMessageFlood, "message-flood"},
+};
+
+}  // namespace
+
+std::optional<FaultMode> parse_fault_mode(std::string_view name) {
+  if (name.empty()) return FaultMode::kNone;
+  for (const auto& [mode, mode_name] : kModeNames) {
+    if (mode_name == name) return mode;
+  }
+  return std::nullopt;
+}
+
+// silent never answers, so it never gives up on a request either.
+bool Faults::times_out_requests() const { return mode_ != FaultMode::kSilent; }
+
+bool Faults::swallows_requests() const { return mode_ == FaultMode::kSilent; }
+
+bool Faults::closes_after_request() const { return mode_ == FaultMode::kCloseInHandshake; }
+
+std::string Faults::accept_key_input(std::string_view client_key) const {
+  std::string key(client_key);
+  if (mode_ == FaultMode::kBadAccept) key += "x";  // a well-formed but wrong accept value
+  return key;
+}
+
+std::optional<std::string> Faults::replaced_upgrade_answer() const {
+  if (mode_ != FaultMode::kGarbage) return std::nullopt;
+  return "SSH-2.0-OpenSSH_9.2 this is not HTTP\r\n\x01\x02\x03garbage\r\n";
+}
+
+std::vector<OutFrame> Faults::frames_on_open() const {
+  std::vector<OutFrame> frames;
+  if (mode_ == FaultMode::kInvalidUtf8) frames.push_back(make_frame(kText, "\xC3\x28"));
+  if (mode_ == FaultMode::kOversize)
+    frames.push_back(make_frame(kBinary, {}, kMaxMessageBytes + 1));
+  return frames;
+}
+
+bool Faults::reads_after_open() const { return mode_ != FaultMode::kStallReads; }
+
+bool Faults::floods() const {
+  return mode_ == FaultMode::kPingFlood || mode_ == FaultMode::kMessageFlood;
+}
+
+std::vector<OutFrame> Faults::flood_batch(std::uint64_t& sent) const {
+  std::vector<OutFrame> frames;
+  if (mode_ == FaultMode::kPingFlood) {
+    // 8192 empty pings are 16 KiB, websocketpp's read buffer: a client's reads then hold more
+    // pings than its bound on unwritten pongs (1024) before any pong can be written, so the
+    // bound is hit on a fast, idle machine too.
+    frames.reserve(8192);
+    for (int i = 0; i < 8192; ++i) frames.push_back(make_frame(kPing, std::string()));
+  } else if (mode_ == FaultMode::kMessageFlood) {
+    frames.reserve(1024);
+    for (int i = 0; i < 1024; ++i)
+      frames.push_back(make_frame(kText, "flood " + std::to_string(sent++)));
+  }
+  return frames;
+}
+
+bool Faults::resets_on_message() const { return mode_ == FaultMode::kResetAfterOpen; }
+
+bool Faults::answers_close() const { return mode_ != FaultMode::kNoCloseReply; }
+
+}  // namespace wslat::embedded
+
+namespace wslat {
+
+const std::vector<std::string>& server_modes() {
+  static const std::vector<std::string> modes = [] {
+    std::vector<std::string> names;
+    for (const auto& [mode, name] : embedded::kModeNames) names.emplace_back(name);
+    return names;
+  }();
+  return modes;
+}
+
+}  // namespace wslat
