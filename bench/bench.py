@@ -210,7 +210,7 @@ class Clients:
 
 
 def wslat_figures(j):
-    """The same figures from a wslat.result/1 document (SPEC "Result JSON")."""
+    """The same figures from a wslat.result/1 document (docs/result-schema.md)."""
     metrics = j.get("metrics", {})
     conns = j.get("connections", {})
     opened = conns.get("opened", 0)

@@ -1,4 +1,4 @@
-// Baseline comparison and the regression gate (SPEC "Baselines and regression").
+// Baseline comparison and the regression gate (README, "Baselines and regression").
 #pragma once
 
 #include <string>

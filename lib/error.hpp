@@ -1,4 +1,4 @@
-// User-facing errors and the exit codes they map to (SPEC "Exit codes").
+// User-facing errors and the exit codes they map to (README, "Exit codes").
 #pragma once
 
 #include <stdexcept>

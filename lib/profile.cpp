@@ -20,7 +20,7 @@ struct Builtin {
   double margin;
 };
 
-// The SPEC's table: scenario durations are written for production.
+// The README's Profiles table: scenario durations are written for production.
 constexpr std::array<Builtin, 5> kProfiles{{{"production", "prod", 1.0, 0.20},
                                             {"staging", "stage", 0.7, 0.10},
                                             {"development", "dev", 0.5, 0.0},

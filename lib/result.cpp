@@ -551,7 +551,7 @@ void refresh_summaries(RunResult& r) {
 
 namespace {
 
-// SPEC "Exit codes": where several apply, the first of this list wins.
+// README, "Exit codes": where several apply, the first of this list wins.
 constexpr int kPrecedence[] = {exit_code::kUsage, exit_code::kCouldNotRun,
                                exit_code::kThresholdBreached, exit_code::kRegression};
 

@@ -1,6 +1,6 @@
 // RunResult: everything a run produced, as a value. Its JSON is schema "wslat.result/1"
-// (documented in the README); every reporter renders from it, `merge`, `compare` and
-// `report` read it back.
+// (documented field by field in docs/result-schema.md); every reporter renders from it,
+// `merge`, `compare` and `report` read it back.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +19,7 @@ namespace wslat {
 
 inline constexpr const char* kResultSchema = "wslat.result/1";
 
-// The metrics of the SPEC, in report order.
+// The metrics of the README's Metrics table, in report order.
 const std::vector<std::string>& metric_order();
 
 struct MetricResult {
@@ -115,7 +115,7 @@ RunResult result_from_json(const nlohmann::json& j);
 void refresh_summaries(RunResult& r);
 
 // Decides verdict, exit_code and exit_reasons from thresholds, comparison, errors and
-// interruption, applying the SPEC precedence (64, 3, 1, 2; 130 when interrupted).
+// interruption, applying the README's "Exit codes" precedence (64, 3, 1, 2; 130 when interrupted).
 // `interruption_decides` = false is for commands that judge stored data (compare, merge): they
 // were not interrupted themselves, so an interrupted input is judged on what it measured.
 void decide_verdict(RunResult& r, bool interruption_decides = true);

@@ -61,7 +61,7 @@ std::string read_text_file(const std::string& path);
 // "FILE: not a wslat result: <problem>" for corrupt, truncated or foreign JSON.
 RunResult load_result_file(const std::string& path);
 
-// Results folder (SPEC "Results folder").
+// Results folder (README, "Results folder").
 // <dir>/runs/<scenario>/<UTC timestamp>.json  (timestamp like 20261127T140000.123Z), or
 // <stamp>-N.json when that name is taken: the first free name at the time of the call.
 std::string run_result_path(const std::string& results_dir, const std::string& scenario_name,

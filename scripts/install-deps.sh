@@ -10,6 +10,7 @@ packages=(
   python3 python3-websockets   # third-party WebSocket peer for the tests
   chromium                     # headless screenshot of the HTML report (tests)
   procps time                  # ps and /usr/bin/time for the benchmarks
+  clang-format clang-tidy      # scripts/lint.sh (Debian 12: version 14)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 apt-get update -qq

@@ -10,7 +10,7 @@
 
 namespace wslat::report {
 
-// Metric names present in the result, in the SPEC's order, unknown names last (sorted).
+// Metric names present in the result, in the README's Metrics order, unknown names last (sorted).
 std::vector<std::string> ordered_metrics(const RunResult& r);
 
 // "local (x0.3, margin 0%, chosen by default)" -- the profile and how it was chosen.

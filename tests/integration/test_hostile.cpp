@@ -1,6 +1,6 @@
 // `wslat run` against hostile servers (`wslat serve --mode ...`): every misbehaviour ends up
 // in its error category, in time (each phase has a timeout), counted in the report, with the
-// exit code the SPEC gives. Loopback only; every run has a deadline.
+// exit code the README gives. Loopback only; every run has a deadline.
 #include <doctest/doctest.h>
 
 #include <fstream>

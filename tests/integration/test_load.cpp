@@ -64,7 +64,7 @@ TEST_CASE("open model with max_concurrency far too low reports late and dropped 
   CHECK(dropped > 0);
   CHECK(r["load"]["achieved_rate"].get<double>() < 25.0);
   // A dropped arrival is an attempted connection that failed ("dropped"): the errors threshold
-  // sees the load that was not applied (README, design decisions).
+  // sees the load that was not applied (docs/design.md, "Design decisions").
   CHECK(r["connections"]["attempted"] == 50);
   CHECK(r["errors"].value("dropped", 0) == dropped);
   CHECK(r["connections"]["failed"].get<std::int64_t>() >= dropped);

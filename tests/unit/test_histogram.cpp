@@ -30,7 +30,7 @@ Histogram record_all(const std::vector<std::int64_t>& values) {
   return h;
 }
 
-// Percentiles of an in-range distribution within 1% of the exact sample (the SPEC's promise).
+// Percentiles of an in-range distribution within 1% of the exact sample (the README's promise).
 void check_percentiles(std::vector<std::int64_t> values) {
   const Histogram h = record_all(values);
   std::sort(values.begin(), values.end());

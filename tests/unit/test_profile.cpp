@@ -31,7 +31,7 @@ wslat::ProfileChoice choose(const FakeEnv& env, std::optional<std::string> cli =
 
 }  // namespace
 
-TEST_CASE("builtin profiles follow the SPEC's table") {
+TEST_CASE("builtin profiles follow the README's Profiles table") {
   struct Row {
     const char* name;
     double multiplier, margin;

@@ -48,7 +48,7 @@ TEST_CASE("result JSON round trip is exact, histograms included") {
   CHECK(back.thresholds[1].actual == r.thresholds[1].actual);
 }
 
-TEST_CASE("result JSON carries every stable field of the SPEC under its name") {
+TEST_CASE("result JSON carries every stable field of docs/result-schema.md under its name") {
   const json j = wslat::to_json(fixture_result());
   for (const char* key : {"schema", "tool", "scenario", "target", "profile", "started_at",
                           "duration_ms", "connections", "errors", "metrics", "thresholds",
@@ -200,7 +200,7 @@ TEST_CASE("result_from_json accepts a minimal result of the stable core only") {
   CHECK(r.shards == 1);
 }
 
-TEST_CASE("metric_order lists the SPEC's metrics in report order") {
+TEST_CASE("metric_order lists the README's metrics in report order") {
   CHECK(wslat::metric_order() ==
         std::vector<std::string>{"dns", "tcp", "tls", "upgrade", "handshake", "first_message",
                                  "e2e", "rtt", "perceived", "ping", "close", "session"});
@@ -227,7 +227,7 @@ wslat::RunResult verdict_case(bool threshold_fails, bool regressed) {
 
 }  // namespace
 
-TEST_CASE("decide_verdict applies the SPEC precedence and lists every reason") {
+TEST_CASE("decide_verdict applies the README's exit-code precedence and lists every reason") {
   using V = std::vector<int>;
   wslat::RunResult r = verdict_case(false, false);
   CHECK(r.verdict == "pass");

@@ -85,7 +85,7 @@ const char* kSpecExample = R"({
 
 }  // namespace
 
-TEST_CASE("scenario: the SPEC example parses into the values it states") {
+TEST_CASE("scenario: the chat example of the docs parses into the values it states") {
   const Scenario s = parse_ok(kSpecExample, {{"CHAT_TOKEN", "tok-123"}});
   CHECK(s.name == "chat-golden-path");
   CHECK(s.target == "ws://127.0.0.1:8080/ws");

@@ -119,7 +119,7 @@ TEST_CASE("--threshold flags are METRIC: EXPR") {
                        doctest::Contains("--threshold"), wslat::UsageError);
 }
 
-TEST_CASE("known_metrics lists the SPEC's metrics and errors") {
+TEST_CASE("known_metrics lists the README's metrics and errors") {
   const auto& m = wslat::known_metrics();
   CHECK(m.size() == 13);
   CHECK(std::find(m.begin(), m.end(), "perceived") != m.end());
