@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "metrics.hpp"
+
 namespace wslat {
 
 std::string redact(std::string text, const std::vector<std::string>& secrets) {
@@ -105,10 +107,21 @@ std::vector<ThresholdSpec> applicable_thresholds(const Scenario& s) {
       expect_after_send = expect_after_send || sent;
     }
   }
+  const auto reached = [&](MetricReach reach) {
+    switch (reach) {
+      case MetricReach::kConnect:
+        return true;
+      case MetricReach::kExpect:
+        return expects;
+      case MetricReach::kExpectAfterSend:
+        return expect_after_send;
+    }
+    return true;
+  };
   std::vector<ThresholdSpec> out;
   for (const auto& t : s.thresholds) {
-    if ((t.metric == "e2e" && !expect_after_send) || (t.metric == "perceived" && !expects)) continue;
-    out.push_back(t);
+    const MetricDef* m = find_metric(t.metric);
+    if (m == nullptr || reached(m->reach)) out.push_back(t);
   }
   return out;
 }

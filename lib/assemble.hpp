@@ -28,8 +28,9 @@ struct RunContext {
   std::vector<std::string> warnings;
 };
 
-// The scenario's thresholds; when it has none, the SPEC defaults for the phases its steps can
-// reach (a scenario that never sends has no e2e, one that never expects no perceived).
+// The scenario's thresholds; when it has none, the registry's defaults for the phases its steps
+// can reach (MetricDef::reach: a scenario that never sends has no e2e, one that never expects
+// no perceived).
 std::vector<ThresholdSpec> applicable_thresholds(const Scenario& s);
 
 RunResult assemble_result(const RunContext& ctx, RawRun raw);

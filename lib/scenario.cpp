@@ -25,6 +25,7 @@
 #include <re2/re2.h>
 
 #include "http_syntax.hpp"
+#include "metrics.hpp"
 #include "profile.hpp"
 #include "threshold.hpp"
 
@@ -883,7 +884,7 @@ std::vector<ThresholdSpec> Checker::check_thresholds(const json& j, const std::s
   for (const auto& metric : ordered_keys(j, ptr)) {
     const json& exprs = j[metric];
     const std::string mp = child_pointer(ptr, metric);
-    if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
+    if (!takes_thresholds(metric)) {
       const auto suggestion = closest(metric, metrics);
       key_issue(mp, fmt::format("unknown metric \"{}\"{} (known metrics: {})", metric,
                                 suggestion ? ": did you mean \"" + *suggestion + "\"?" : "",
@@ -1520,10 +1521,12 @@ EnvLookup process_env() {
 }
 
 std::vector<ThresholdSpec> default_thresholds() {
-  return {{"handshake", "p95 < 3s", "default"},
-          {"e2e", "p95 < 1s", "default"},
-          {"perceived", "p95 < 2s", "default"},
-          {"errors", "rate < 1%", "default"}};
+  std::vector<ThresholdSpec> out;
+  for (const MetricDef& m : kMetricRegistry) {
+    if (m.default_threshold.empty()) continue;
+    out.push_back({std::string(m.name), std::string(m.default_threshold), "default"});
+  }
+  return out;
 }
 
 TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective) {

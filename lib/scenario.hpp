@@ -192,8 +192,8 @@ Scenario load_scenario(const std::string& path, const EnvLookup& env);
 Scenario parse_scenario(const std::string& text, const std::string& file, const EnvLookup& env);
 EnvLookup process_env();
 
-// The default thresholds of the SPEC: handshake p95 < 3s, e2e p95 < 1s,
-// perceived p95 < 2s, errors rate < 1%.
+// The default thresholds of the metric registry (lib/metrics.hpp): handshake p95 < 3s,
+// e2e p95 < 1s, perceived p95 < 2s, errors rate < 1%.
 std::vector<ThresholdSpec> default_thresholds();
 
 // Worst case time the steps can take with the given (effective) timeouts: the sum of

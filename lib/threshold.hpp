@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "histogram.hpp"
+#include "metrics.hpp"
 #include "profile.hpp"
 #include "scenario.hpp"
 
@@ -30,8 +31,6 @@ Threshold parse_threshold(const std::string& metric, const std::string& expr,
                           const std::string& where);
 // "METRIC: EXPR" as given on the command line.
 ThresholdSpec parse_threshold_flag(const std::string& flag);
-// The metric names thresholds may name (the SPEC's metric table plus "errors").
-const std::vector<std::string>& known_metrics();
 
 struct ThresholdOutcome {
   std::string metric;

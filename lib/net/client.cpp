@@ -34,6 +34,7 @@
 #include "assemble.hpp"
 #include "error.hpp"
 #include "http_syntax.hpp"
+#include "metrics.hpp"
 #include "profile.hpp"
 #include "runner.hpp"
 
@@ -331,15 +332,22 @@ using TlsClient = websocketpp::client<TlsConfig>;
 using SslContextPtr = std::shared_ptr<asio::ssl::context>;
 
 // ---------------------------------------------------------------------------------------------
-// Metrics recorded by a worker: fixed slots instead of a map on the hot path.
+// Metrics recorded by a worker: the registry's fixed histogram slots (lib/metrics.hpp) instead
+// of a map on the hot path; slot i is metric_order()[i]. A name the registry lacks fails to build.
 
-enum Metric : std::size_t {
-  kDns, kTcp, kTls, kUpgrade, kHandshake, kFirstMessage, kE2e, kRtt, kPerceived, kPing, kClose,
-  kSession, kMetricCount
-};
-constexpr std::array<const char*, kMetricCount> kMetricNames = {
-    "dns", "tcp", "tls", "upgrade", "handshake", "first_message", "e2e", "rtt", "perceived",
-    "ping", "close", "session"};
+using Metric = std::size_t;
+constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"),
+                 kTls = latency_slot("tls"), kUpgrade = latency_slot("upgrade"),
+                 kHandshake = latency_slot("handshake"),
+                 kFirstMessage = latency_slot("first_message"), kE2e = latency_slot("e2e"),
+                 kRtt = latency_slot("rtt"), kPerceived = latency_slot("perceived"),
+                 kPing = latency_slot("ping"), kClose = latency_slot("close"),
+                 kSession = latency_slot("session");
+constexpr std::size_t kMetricCount = kLatencySlotCount;
+// The main phases a session puts on the timeline (TimelinePoint::ms).
+constexpr std::size_t kTimelineHandshake = timeline_slot("handshake"),
+                      kTimelineE2e = timeline_slot("e2e"),
+                      kTimelinePerceived = timeline_slot("perceived");
 
 // Counters the coordinating thread reads for the progress line: written by one worker,
 // read relaxed by the coordinator, once per session (not per message).
@@ -953,9 +961,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     }
     TimelinePoint p;
     p.t_ms = ms_between(plan_.run_start, t0_);
-    if (opened_) p.handshake_ms = ms_between(t0_, open_time_);
-    p.e2e_ms = e2e_ms_;
-    p.perceived_ms = perceived_ms_;
+    if (opened_) p.ms[kTimelineHandshake] = ms_between(t0_, open_time_);
+    p.ms[kTimelineE2e] = e2e_ms_;
+    p.ms[kTimelinePerceived] = perceived_ms_;
     p.ok = !failed_;
     worker_.session_done(*this, p, failed_);
     con_.reset();
@@ -1514,7 +1522,7 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
     out.interrupted = out.interrupted || w->interrupted();
   }
   for (std::size_t m = 0; m < kMetricCount; ++m) {
-    if (!merged[m].empty()) out.metrics.emplace(kMetricNames[m], std::move(merged[m]));
+    if (!merged[m].empty()) out.metrics.emplace(metric_order()[m], std::move(merged[m]));
   }
   std::sort(timeline.begin(), timeline.end(),
             [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ms < b.t_ms; });
