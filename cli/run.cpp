@@ -369,15 +369,12 @@ int run_command(const RunArgs& a) {
   ctx.scenario = &scenario;
   ctx.profile = profile;
   ctx.thresholds = merge_thresholds(applicable_thresholds(scenario), flags);
-  ctx.timeouts = effective_timeouts(scenario.timeouts, profile);
   ctx.warnings = choice.warnings;
   for (const auto& h : a.headers) ctx.extra_headers.push_back(parse_header_flag(h));
 
   RunOptions opts;
-  opts.timeouts = ctx.timeouts;
-  opts.timeout_scale = profile.multiplier * (1.0 + profile.margin);
-  opts.written_timeouts = scenario.timeouts;
-  opts.timeout_note = timeout_scale_note(profile);
+  opts.timeouts = plan_timeouts(scenario.timeouts, profile);
+  ctx.timeouts = opts.timeouts.effective;
   opts.load = effective_load(scenario, a);
   if (!a.shard.empty()) {
     opts.shard = parse_shard(a.shard);

@@ -115,27 +115,17 @@ std::optional<Duration> print_thresholds(const Scenario& s, const Profile& p) {
   return perceived;
 }
 
-void print_timeouts(const Timeouts& written, const Timeouts& effective, const Profile& p) {
-  const std::string note = timeout_scale_note(p);
-  fmt::print("\ntimeouts (as written → effective{})\n", note.empty() ? "" : ": " + note);
-  struct Row {
-    const char* name;
-    Duration written, effective;
-  };
-  const Row rows[] = {{"connect", written.connect, effective.connect},
-                      {"handshake", written.handshake, effective.handshake},
-                      {"message", written.message, effective.message},
-                      {"close", written.close, effective.close}};
-  for (const auto& row : rows) {
-    fmt::print("  {:<14} {:<18} → {}\n", row.name, format_duration(row.written),
-               format_duration(row.effective));
+void print_timeouts(const TimeoutPlan& t) {
+  fmt::print("\ntimeouts (as written → effective{})\n", t.note.empty() ? "" : ": " + t.note);
+  for (const TimeoutField& f : kTimeoutFields) {
+    fmt::print("  {:<14} {:<18} → {}\n", f.name, format_duration(t.written.*f.field),
+               format_duration(t.effective.*f.field));
   }
 }
 
-TimeoutBudget print_budget(const Scenario& s, const Profile& p, const Timeouts& effective) {
-  const TimeoutBudget budget =
-      worst_case_budget(s, effective, [&p](Duration d) { return scale_timeout(d, p); });
-  const std::string note = timeout_scale_note(p);
+TimeoutBudget print_budget(const Scenario& s, const TimeoutPlan& timeouts) {
+  const TimeoutBudget budget = worst_case_budget(s, timeouts);
+  const std::string& note = timeouts.note;
   fmt::print("\nworst-case timeout budget (every step waits until its timeout{})\n",
              note.empty() ? "" : "; scaled " + note);
   for (const auto& item : budget.items) {
@@ -156,9 +146,9 @@ int run_validate(const ValidateOptions& opts) {
 
   print_summary(s, p);
   const auto perceived_threshold = print_thresholds(s, p);
-  const Timeouts effective = effective_timeouts(s.timeouts, p);
-  print_timeouts(s.timeouts, effective, p);
-  const TimeoutBudget budget = print_budget(s, p, effective);
+  const TimeoutPlan timeouts = plan_timeouts(s.timeouts, p);
+  print_timeouts(timeouts);
+  const TimeoutBudget budget = print_budget(s, timeouts);
 
   const Duration perceived =
       perceived_threshold.value_or(scale_threshold(std::chrono::seconds(2), p));

@@ -155,10 +155,9 @@ RunResult assemble_result(const RunContext& ctx, RawRun raw) {
   r.thresholds = evaluate_thresholds(ctx.thresholds, ctx.profile, hists, totals);
   r.interrupted = raw.interrupted;
   r.load = raw.load;
-  r.timeouts_ms = {{"connect", to_ms(ctx.timeouts.connect)},
-                   {"handshake", to_ms(ctx.timeouts.handshake)},
-                   {"message", to_ms(ctx.timeouts.message)},
-                   {"close", to_ms(ctx.timeouts.close)}};
+  for (const TimeoutField& f : kTimeoutFields) {
+    r.timeouts_ms[f.name] = to_ms(ctx.timeouts.*f.field);
+  }
   r.request_headers = shown_headers(ctx);
   r.timeline = std::move(raw.timeline);
   r.shard = ctx.shard;

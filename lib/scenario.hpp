@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
+#include "timeouts.hpp"
 #include "units.hpp"
 
 namespace re2 {
@@ -105,13 +106,6 @@ struct FlatStep {
 };
 // Unrolls repeats. Throws UsageError if the unrolled program exceeds 1,000,000 steps.
 std::vector<FlatStep> flatten(const std::vector<Step>& steps);
-
-struct Timeouts {
-  Duration connect = std::chrono::seconds(5);    // DNS + TCP (+ TLS)
-  Duration handshake = std::chrono::seconds(5);  // upgrade request -> 101
-  Duration message = std::chrono::seconds(5);    // default `within` of expect / ping
-  Duration close = std::chrono::seconds(2);      // close frame -> closed
-};
 
 // One threshold as written: metric name and expression text ("p95 < 3s").
 struct ThresholdSpec {
@@ -208,10 +202,9 @@ struct TimeoutBudget {
   Duration total{};
   std::vector<BudgetItem> items;
 };
-TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective);
-// Same, with each step's own `within` (expect, ping) passed through `scale_within` (the
-// profile's timeout scaling), since those are timeouts written for production too.
-TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective,
-                                const std::function<Duration(Duration)>& scale_within);
+// Each step's own `within` (expect, ping) counts as the plan scales it (TimeoutPlan::wait).
+TimeoutBudget worst_case_budget(const Scenario& s, const TimeoutPlan& timeouts);
+// The same for the timeouts as written (no profile).
+TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& written);
 
 }  // namespace wslat

@@ -440,7 +440,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     }
     auto self = this->shared_from_this();
     const TimePoint dns_start = Clock::now();
-    arm(plan_.opts->timeouts.connect, Duration::zero(), "dns", "name resolution timed out");
+    arm(plan_.opts->timeouts.effective.connect, Duration::zero(), "dns",
+        "name resolution timed out");
     worker_.resolver().async_resolve(
         plan_.host, plan_.port,
         [self, dns_start](const asio::error_code& ec, asio::ip::tcp::resolver::results_type res) {
@@ -480,7 +481,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     }
     if (!add_request_fields()) return;
     configure();
-    arm(plan_.opts->timeouts.connect, Duration::zero(), "connect.timeout",
+    arm(plan_.opts->timeouts.effective.connect, Duration::zero(), "connect.timeout",
         "TCP connect timed out");
     tcp_start_ = Clock::now();
     worker_.client().next_address = address;
@@ -527,7 +528,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     // 101 was read first, it terminated an open connection, which on_close counted as "reset".
     con_->set_open_handshake_timeout(0);
     con_->set_close_handshake_timeout(
-        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.close).count());
+        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.effective.close)
+            .count());
     con_->set_tcp_pre_init_handler([self](websocketpp::connection_hdl) { self->on_tcp(); });
     con_->set_tcp_post_init_handler([self](websocketpp::connection_hdl) { self->on_tls(); });
     con_->set_open_handler([self](websocketpp::connection_hdl) { self->on_open(); });
@@ -587,8 +589,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   // phase is recorded at open.
   void on_tls() {
     tls_done_ = Clock::now();
-    arm(plan_.opts->timeouts.handshake, plan_.opts->written_timeouts.handshake, "upgrade.timeout",
-        "no answer to the upgrade request within ");
+    arm(plan_.opts->timeouts.effective.handshake, plan_.opts->timeouts.written.handshake,
+        "upgrade.timeout", "no answer to the upgrade request within ");
   }
 
   void on_open() {
@@ -660,10 +662,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     disarm();
     if (closing_) {
       if (con_->get_ec() == websocketpp::error::close_handshake_timeout) {
+        const TimeoutPlan& t = plan_.opts->timeouts;
         fail("close.timeout", "the server did not answer the close frame within " +
-                                  describe_scaled_timeout(plan_.opts->written_timeouts.close,
-                                                          plan_.opts->timeouts.close,
-                                                          plan_.opts->timeout_note));
+                                  t.describe({t.written.close, t.effective.close}));
         return;
       }
       record(kClose, now - close_sent_);
@@ -709,9 +710,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
         case Step::Kind::kExpect:
           if (!check_inbox()) {
             expect_started_ = Clock::now();
-            arm(st.expect.within ? scaled(*st.expect.within) : plan_.opts->timeouts.message,
-                st.expect.within ? *st.expect.within : plan_.opts->written_timeouts.message,
-                "message.timeout", "no matching message for ", &st.pointer);
+            const ScaledTimeout wait = plan_.opts->timeouts.wait(st.expect.within);
+            arm(wait.effective, wait.written, "message.timeout", "no matching message for ",
+                &st.pointer);
             return;  // wait for on_message
           }
           break;
@@ -731,11 +732,6 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       }
     }
     if (!finished_ && !closing_ && step_ >= plan_.program.size()) begin_close(1000, "");
-  }
-
-  // The profile's timeout scaling, saturating exactly as `validate`'s (scale_timeout).
-  Duration scaled(Duration written) const {
-    return scale_duration(written, plan_.opts->timeout_scale);
   }
 
   bool send(const SendStep& s, std::int64_t iteration) {
@@ -864,9 +860,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       return;
     }
     awaiting_pong_ = true;
-    arm(p.within ? scaled(*p.within) : plan_.opts->timeouts.message,
-        p.within ? *p.within : plan_.opts->written_timeouts.message, "ping.timeout",
-        "no pong within ");
+    const ScaledTimeout wait = plan_.opts->timeouts.wait(p.within);
+    arm(wait.effective, wait.written, "ping.timeout", "no pong within ");
   }
 
   void on_pong() {
@@ -887,7 +882,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     con_->close(code, reason, ec);
     if (ec) fail("reset", "close failed: " + ec.message());
     // websocketpp's close handshake timeout ends it; our timer is the backstop.
-    arm(plan_.opts->timeouts.close + std::chrono::milliseconds(500), Duration::zero(),
+    arm(plan_.opts->timeouts.effective.close + std::chrono::milliseconds(500), Duration::zero(),
         "close.timeout", "the connection did not close within ");
   }
 
@@ -909,8 +904,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       if (subject != nullptr) message += *subject + " within ";
       if (!message.empty() && message.back() == ' ') {
         message += written == Duration::zero() ? format_duration(d)
-                                               : describe_scaled_timeout(
-                                                     written, d, self->plan_.opts->timeout_note);
+                                               : self->plan_.opts->timeouts.describe({written, d});
       }
       self->fail(category, message);
     });
