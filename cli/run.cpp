@@ -184,11 +184,10 @@ int worker_threads(const std::optional<std::string>& text) {
       std::clamp<std::int64_t>(std::thread::hardware_concurrency(), 1, kMaxThreads));
 }
 
-std::string resolve_target(const Scenario& s, const Profile& p, const RunArgs& a) {
+// --target, else the profile's override, else the scenario's own.
+std::string chosen_target(const Scenario& s, const Profile& p, const RunArgs& a) {
   if (!a.target.empty()) return a.target;
-  const auto o = s.environments.find(p.name);
-  if (!p.conservative && o != s.environments.end() && o->second.target) return *o->second.target;
-  return s.target;
+  return profile_target(s, p).value_or(s.target);
 }
 
 // One descriptor per live connection (two when the embedded server runs in-process), plus
@@ -395,7 +394,7 @@ int run_command(const RunArgs& a) {
   auto baseline = load_baseline(a, scenario, profile, ctx.warnings);
 
   std::optional<EmbeddedServer> embedded;
-  ctx.target = resolve_target(scenario, profile, a);
+  ctx.target = chosen_target(scenario, profile, a);
   if (ctx.target.empty() || ctx.target == "embedded") {
     const nlohmann::json block =
         scenario.embedded.is_null() ? nlohmann::json::object() : scenario.embedded;

@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "profile.hpp"
+#include "redact.hpp"
 #include "scenario.hpp"
 #include "threshold.hpp"
 #include "units.hpp"
@@ -24,34 +25,6 @@ struct ValidateOptions {
   std::string env;  // empty: detect
   bool conservative = false;
 };
-
-const char* op_text(Threshold::Op op) {
-  switch (op) {
-    case Threshold::Op::kLess:
-      return "<";
-    case Threshold::Op::kLessEqual:
-      return "<=";
-    case Threshold::Op::kGreater:
-      return ">";
-    case Threshold::Op::kGreaterEqual:
-      return ">=";
-    case Threshold::Op::kEqual:
-      return "==";
-    case Threshold::Op::kNotEqual:
-      return "!=";
-  }
-  return "?";
-}
-
-// Secrets resolved from ${env:...} may sit in the target URL (tokens in query strings).
-std::string redacted(std::string text, const std::vector<std::string>& secrets) {
-  for (const auto& secret : secrets) {
-    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3)) {
-      text.replace(at, secret.size(), "***");
-    }
-  }
-  return text;
-}
 
 std::string describe_load(const Load& load) {
   if (!load.open_model()) {
@@ -71,16 +44,12 @@ std::string describe_load(const Load& load) {
 
 void print_summary(const Scenario& s, const Profile& p) {
   // A profile override may point the scenario elsewhere (not under --conservative).
-  std::string written = s.target;
-  std::string origin;
-  const auto custom = s.environments.find(p.name);
-  if (!p.conservative && custom != s.environments.end() && custom->second.target) {
-    written = *custom->second.target;
-    origin = " (from environments." + p.name + ")";
-  }
+  const auto custom = profile_target(s, p);
+  const std::string written = custom.value_or(s.target);
+  const std::string origin = custom ? " (from environments." + p.name + ")" : "";
   const std::string target = written.empty() || written == "embedded"
                                  ? "embedded (in-process server on loopback)"
-                                 : redacted(written, s.secrets);
+                                 : redact(written, s.secrets);
   fmt::print("scenario   {} ({})\n", s.name, s.file);
   fmt::print("target     {}{}\n", target, origin);
   fmt::print("steps      {} ({} after unrolling repeats, connect included)\n", s.steps.size(),

@@ -97,12 +97,19 @@ bool forced_by_env(const std::function<std::optional<std::string>(const std::str
   return false;
 }
 
-void apply_overrides(Profile& p, const Scenario& scenario) {
+// The scenario's override for a profile (keys are canonical once parsed; aliases work too).
+const ProfileOverride* override_for(const Scenario& scenario, const std::string& name) {
   for (const auto& [key, custom] : scenario.environments) {
-    if (canonical_profile_name(key) != p.name) continue;
-    if (custom.multiplier) p.multiplier = *custom.multiplier;
-    if (custom.margin) p.margin = *custom.margin;
+    if (canonical_profile_name(key) == name) return &custom;
   }
+  return nullptr;
+}
+
+void apply_overrides(Profile& p, const Scenario& scenario) {
+  const ProfileOverride* custom = override_for(scenario, p.name);
+  if (custom == nullptr) return;
+  if (custom->multiplier) p.multiplier = *custom->multiplier;
+  if (custom->margin) p.margin = *custom->margin;
 }
 
 }  // namespace
@@ -140,6 +147,11 @@ ProfileChoice choose_profile(
       "{} (detected: {} from {})", cli_conservative ? "--conservative" : "WSLAT_FORCE_CONSERVATIVE",
       detected.name, detected.source);
   return choice;
+}
+
+std::optional<std::string> profile_target(const Scenario& scenario, const Profile& p) {
+  const ProfileOverride* custom = p.conservative ? nullptr : override_for(scenario, p.name);
+  return custom == nullptr ? std::nullopt : custom->target;
 }
 
 Duration scale_threshold(Duration d, const Profile& p) { return scale_duration(d, p.multiplier); }

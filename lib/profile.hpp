@@ -39,6 +39,10 @@ ProfileChoice choose_profile(const std::optional<std::string>& cli_env, bool cli
                              const Scenario& scenario,
                              const std::function<std::optional<std::string>(const std::string&)>& env);
 
+// The target the scenario's override for this profile names (environments.<name>.target);
+// nullopt when it names none, and always under --conservative (production budgets, as written).
+std::optional<std::string> profile_target(const Scenario& scenario, const Profile& p);
+
 Duration scale_threshold(Duration d, const Profile& p);  // d * multiplier
 
 // The one rule for timeouts: every timeout, and every step's own `within`, × multiplier ×

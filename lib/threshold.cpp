@@ -127,6 +127,13 @@ std::string key_of(const Threshold& t) {
 
 }  // namespace
 
+const char* op_text(Threshold::Op op) {
+  for (const OpName& o : kOps) {
+    if (o.op == op) return o.text.data();
+  }
+  return "?";
+}
+
 Threshold parse_threshold(const std::string& metric, const std::string& expr,
                           const std::string& where) {
   const auto fail = [&](const std::string& problem, const char* forms) -> UsageError {

@@ -26,6 +26,9 @@ struct Threshold {
   double limit_value = 0;  // error rate as a fraction (0.01) or count
 };
 
+// "<", "<=", ... as thresholds write the operator.
+const char* op_text(Threshold::Op op);
+
 // Throws UsageError naming `where` (pointer or "--threshold") and the accepted forms.
 Threshold parse_threshold(const std::string& metric, const std::string& expr,
                           const std::string& where);

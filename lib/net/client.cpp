@@ -31,11 +31,11 @@
 #include <websocketpp/logger/stub.hpp>
 #include <websocketpp/config/asio_client.hpp>
 
-#include "assemble.hpp"
 #include "error.hpp"
 #include "http_syntax.hpp"
 #include "metrics.hpp"
 #include "profile.hpp"
+#include "redact.hpp"
 #include "runner.hpp"
 
 namespace wslat {

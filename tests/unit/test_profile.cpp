@@ -193,3 +193,18 @@ TEST_CASE("timeout plan: a step's within scales by the same rule; the message ti
   dev.multiplier = 1.0;  // a scenario override that leaves timeouts as written
   CHECK(wslat::plan_timeouts(wslat::Timeouts(), dev).note.empty());
 }
+
+TEST_CASE("profile_target: the override's target for the chosen profile, never when conservative") {
+  wslat::Scenario s;
+  s.target = "ws://written.example/ws";
+  s.environments["staging"].target = "ws://staging.example/ws";
+  s.environments["dev"].multiplier = 0.8;  // an alias key, as a hand-built scenario may have
+  s.environments["dev"].target = "ws://dev.example/ws";
+  const auto staging = choose(FakeEnv{}, std::string("stage"), false, s).profile;
+  CHECK(wslat::profile_target(s, staging) == "ws://staging.example/ws");
+  const auto dev = choose(FakeEnv{}, std::string("development"), false, s).profile;
+  CHECK(dev.multiplier == doctest::Approx(0.8));
+  CHECK(wslat::profile_target(s, dev) == "ws://dev.example/ws");  // same lookup as the override
+  CHECK_FALSE(wslat::profile_target(s, choose(FakeEnv{}, std::string("local"), false, s).profile));
+  CHECK_FALSE(wslat::profile_target(s, choose(FakeEnv{}, std::string("stage"), true, s).profile));
+}
