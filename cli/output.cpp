@@ -11,9 +11,10 @@
 #include <fstream>
 #include <map>
 
-#include <fmt/core.h>
+#include <fmt/format.h>
 
 #include "error.hpp"
+#include "metrics.hpp"
 #include "store.hpp"
 #include "units.hpp"
 
@@ -155,7 +156,9 @@ std::uintmax_t max_export_bytes(ReportFormat format) {
     refresh_summaries(r);
     for (int i = 0; i < 5000; ++i) {
       const double t = 123456.78901234567 + i;
-      r.timeline.push_back({t, t / 3, t / 7, t / 11, i % 2 == 0});
+      TimelinePoint p{t, {}, i % 2 == 0};
+      for (std::size_t m = 0; m < p.ms.size(); ++m) p.ms[m] = t / static_cast<double>(3 + 4 * m);
+      r.timeline.push_back(p);
     }
     return r;
   }();
@@ -173,7 +176,8 @@ void add_gate_options(CLI::App& sub, GateArgs& gate) {
       ->capture_default_str();
   sub.add_option("--alpha", gate.alpha, "Mann-Whitney significance level")->capture_default_str();
   sub.add_option("--gate", gate.gate,
-                 "Metrics the gate watches (default: handshake,e2e,perceived + thresholded)")
+                 fmt::format("Metrics the gate watches (default: {} + thresholded)",
+                             fmt::join(default_gate_metrics(), ",")))
       ->delimiter(',');
   sub.add_flag("--force", gate.force, "Compare even with a baseline of another scenario version");
 }

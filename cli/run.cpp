@@ -184,11 +184,10 @@ int worker_threads(const std::optional<std::string>& text) {
       std::clamp<std::int64_t>(std::thread::hardware_concurrency(), 1, kMaxThreads));
 }
 
-std::string resolve_target(const Scenario& s, const Profile& p, const RunArgs& a) {
+// --target, else the profile's override, else the scenario's own.
+std::string chosen_target(const Scenario& s, const Profile& p, const RunArgs& a) {
   if (!a.target.empty()) return a.target;
-  const auto o = s.environments.find(p.name);
-  if (!p.conservative && o != s.environments.end() && o->second.target) return *o->second.target;
-  return s.target;
+  return profile_target(s, p).value_or(s.target);
 }
 
 // One descriptor per live connection (two when the embedded server runs in-process), plus
@@ -369,15 +368,12 @@ int run_command(const RunArgs& a) {
   ctx.scenario = &scenario;
   ctx.profile = profile;
   ctx.thresholds = merge_thresholds(applicable_thresholds(scenario), flags);
-  ctx.timeouts = effective_timeouts(scenario.timeouts, profile);
   ctx.warnings = choice.warnings;
   for (const auto& h : a.headers) ctx.extra_headers.push_back(parse_header_flag(h));
 
   RunOptions opts;
-  opts.timeouts = ctx.timeouts;
-  opts.timeout_scale = profile.multiplier * (1.0 + profile.margin);
-  opts.written_timeouts = scenario.timeouts;
-  opts.timeout_note = timeout_scale_note(profile);
+  opts.timeouts = plan_timeouts(scenario.timeouts, profile);
+  ctx.timeouts = opts.timeouts.effective;
   opts.load = effective_load(scenario, a);
   if (!a.shard.empty()) {
     opts.shard = parse_shard(a.shard);
@@ -398,7 +394,7 @@ int run_command(const RunArgs& a) {
   auto baseline = load_baseline(a, scenario, profile, ctx.warnings);
 
   std::optional<EmbeddedServer> embedded;
-  ctx.target = resolve_target(scenario, profile, a);
+  ctx.target = chosen_target(scenario, profile, a);
   if (ctx.target.empty() || ctx.target == "embedded") {
     const nlohmann::json block =
         scenario.embedded.is_null() ? nlohmann::json::object() : scenario.embedded;

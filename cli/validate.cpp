@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "profile.hpp"
+#include "redact.hpp"
 #include "scenario.hpp"
 #include "threshold.hpp"
 #include "units.hpp"
@@ -24,34 +25,6 @@ struct ValidateOptions {
   std::string env;  // empty: detect
   bool conservative = false;
 };
-
-const char* op_text(Threshold::Op op) {
-  switch (op) {
-    case Threshold::Op::kLess:
-      return "<";
-    case Threshold::Op::kLessEqual:
-      return "<=";
-    case Threshold::Op::kGreater:
-      return ">";
-    case Threshold::Op::kGreaterEqual:
-      return ">=";
-    case Threshold::Op::kEqual:
-      return "==";
-    case Threshold::Op::kNotEqual:
-      return "!=";
-  }
-  return "?";
-}
-
-// Secrets resolved from ${env:...} may sit in the target URL (tokens in query strings).
-std::string redacted(std::string text, const std::vector<std::string>& secrets) {
-  for (const auto& secret : secrets) {
-    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3)) {
-      text.replace(at, secret.size(), "***");
-    }
-  }
-  return text;
-}
 
 std::string describe_load(const Load& load) {
   if (!load.open_model()) {
@@ -71,16 +44,12 @@ std::string describe_load(const Load& load) {
 
 void print_summary(const Scenario& s, const Profile& p) {
   // A profile override may point the scenario elsewhere (not under --conservative).
-  std::string written = s.target;
-  std::string origin;
-  const auto custom = s.environments.find(p.name);
-  if (!p.conservative && custom != s.environments.end() && custom->second.target) {
-    written = *custom->second.target;
-    origin = " (from environments." + p.name + ")";
-  }
+  const auto custom = profile_target(s, p);
+  const std::string written = custom.value_or(s.target);
+  const std::string origin = custom ? " (from environments." + p.name + ")" : "";
   const std::string target = written.empty() || written == "embedded"
                                  ? "embedded (in-process server on loopback)"
-                                 : redacted(written, s.secrets);
+                                 : redact(written, s.secrets);
   fmt::print("scenario   {} ({})\n", s.name, s.file);
   fmt::print("target     {}{}\n", target, origin);
   fmt::print("steps      {} ({} after unrolling repeats, connect included)\n", s.steps.size(),
@@ -115,27 +84,17 @@ std::optional<Duration> print_thresholds(const Scenario& s, const Profile& p) {
   return perceived;
 }
 
-void print_timeouts(const Timeouts& written, const Timeouts& effective, const Profile& p) {
-  const std::string note = timeout_scale_note(p);
-  fmt::print("\ntimeouts (as written → effective{})\n", note.empty() ? "" : ": " + note);
-  struct Row {
-    const char* name;
-    Duration written, effective;
-  };
-  const Row rows[] = {{"connect", written.connect, effective.connect},
-                      {"handshake", written.handshake, effective.handshake},
-                      {"message", written.message, effective.message},
-                      {"close", written.close, effective.close}};
-  for (const auto& row : rows) {
-    fmt::print("  {:<14} {:<18} → {}\n", row.name, format_duration(row.written),
-               format_duration(row.effective));
+void print_timeouts(const TimeoutPlan& t) {
+  fmt::print("\ntimeouts (as written → effective{})\n", t.note.empty() ? "" : ": " + t.note);
+  for (const TimeoutField& f : kTimeoutFields) {
+    fmt::print("  {:<14} {:<18} → {}\n", f.name, format_duration(t.written.*f.field),
+               format_duration(t.effective.*f.field));
   }
 }
 
-TimeoutBudget print_budget(const Scenario& s, const Profile& p, const Timeouts& effective) {
-  const TimeoutBudget budget =
-      worst_case_budget(s, effective, [&p](Duration d) { return scale_timeout(d, p); });
-  const std::string note = timeout_scale_note(p);
+TimeoutBudget print_budget(const Scenario& s, const TimeoutPlan& timeouts) {
+  const TimeoutBudget budget = worst_case_budget(s, timeouts);
+  const std::string& note = timeouts.note;
   fmt::print("\nworst-case timeout budget (every step waits until its timeout{})\n",
              note.empty() ? "" : "; scaled " + note);
   for (const auto& item : budget.items) {
@@ -156,9 +115,9 @@ int run_validate(const ValidateOptions& opts) {
 
   print_summary(s, p);
   const auto perceived_threshold = print_thresholds(s, p);
-  const Timeouts effective = effective_timeouts(s.timeouts, p);
-  print_timeouts(s.timeouts, effective, p);
-  const TimeoutBudget budget = print_budget(s, p, effective);
+  const TimeoutPlan timeouts = plan_timeouts(s.timeouts, p);
+  print_timeouts(timeouts);
+  const TimeoutBudget budget = print_budget(s, timeouts);
 
   const Duration perceived =
       perceived_threshold.value_or(scale_threshold(std::chrono::seconds(2), p));

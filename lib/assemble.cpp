@@ -10,42 +10,10 @@
 
 #include <fmt/format.h>
 
+#include "metrics.hpp"
+#include "redact.hpp"
+
 namespace wslat {
-
-std::string redact(std::string text, const std::vector<std::string>& secrets) {
-  for (const auto& s : secrets) {
-    if (s.empty()) continue;
-    for (auto pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos + 3)) {
-      text.replace(pos, s.size(), "***");
-    }
-  }
-  // ws://user:password@host/ -> ws://user:***@host/
-  const auto scheme = text.find("://");
-  if (scheme != std::string::npos) {
-    const auto at = text.find('@', scheme + 3);
-    const auto slash = text.find('/', scheme + 3);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      const auto colon = text.find(':', scheme + 3);
-      if (colon != std::string::npos && colon < at) text.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  return text;
-}
-
-bool is_secret_header(const std::string& name, const std::vector<std::string>& extra) {
-  auto lower = [](std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-  };
-  const std::string n = lower(name);
-  if (n == "authorization" || n == "cookie" || n == "proxy-authorization" ||
-      n == "sec-websocket-key") {
-    return true;
-  }
-  return std::any_of(extra.begin(), extra.end(),
-                     [&](const std::string& e) { return lower(e) == n; });
-}
 
 std::string utc_timestamp(std::chrono::system_clock::time_point t) {
   const auto secs = std::chrono::system_clock::to_time_t(t);
@@ -105,10 +73,21 @@ std::vector<ThresholdSpec> applicable_thresholds(const Scenario& s) {
       expect_after_send = expect_after_send || sent;
     }
   }
+  const auto reached = [&](MetricReach reach) {
+    switch (reach) {
+      case MetricReach::kConnect:
+        return true;
+      case MetricReach::kExpect:
+        return expects;
+      case MetricReach::kExpectAfterSend:
+        return expect_after_send;
+    }
+    return true;
+  };
   std::vector<ThresholdSpec> out;
   for (const auto& t : s.thresholds) {
-    if ((t.metric == "e2e" && !expect_after_send) || (t.metric == "perceived" && !expects)) continue;
-    out.push_back(t);
+    const MetricDef* m = find_metric(t.metric);
+    if (m == nullptr || reached(m->reach)) out.push_back(t);
   }
   return out;
 }
@@ -142,10 +121,9 @@ RunResult assemble_result(const RunContext& ctx, RawRun raw) {
   r.thresholds = evaluate_thresholds(ctx.thresholds, ctx.profile, hists, totals);
   r.interrupted = raw.interrupted;
   r.load = raw.load;
-  r.timeouts_ms = {{"connect", to_ms(ctx.timeouts.connect)},
-                   {"handshake", to_ms(ctx.timeouts.handshake)},
-                   {"message", to_ms(ctx.timeouts.message)},
-                   {"close", to_ms(ctx.timeouts.close)}};
+  for (const TimeoutField& f : kTimeoutFields) {
+    r.timeouts_ms[f.name] = to_ms(ctx.timeouts.*f.field);
+  }
   r.request_headers = shown_headers(ctx);
   r.timeline = std::move(raw.timeline);
   r.shard = ctx.shard;

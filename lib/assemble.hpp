@@ -28,18 +28,12 @@ struct RunContext {
   std::vector<std::string> warnings;
 };
 
-// The scenario's thresholds; when it has none, the defaults (docs/scenario-format.md,
-// "Thresholds") for the phases its steps can reach (a scenario that never sends has no e2e,
-// one that never expects no perceived).
+// The scenario's thresholds; when it has none, the registry's defaults for the phases its steps
+// can reach (MetricDef::reach: a scenario that never sends has no e2e, one that never expects
+// no perceived).
 std::vector<ThresholdSpec> applicable_thresholds(const Scenario& s);
 
 RunResult assemble_result(const RunContext& ctx, RawRun raw);
-
-// Replaces every secret value, and the password of a URL's user info, with ***.
-std::string redact(std::string text, const std::vector<std::string>& secrets);
-// True for Authorization, Cookie, Proxy-Authorization, Sec-WebSocket-Key and names listed in
-// `extra` (case-insensitive).
-bool is_secret_header(const std::string& name, const std::vector<std::string>& extra);
 
 // "2026-11-27T14:00:00.123Z" for a system_clock time.
 std::string utc_timestamp(std::chrono::system_clock::time_point t);

@@ -8,6 +8,7 @@
 
 #include "assemble.hpp"
 #include "error.hpp"
+#include "metrics.hpp"
 #include "stats.hpp"
 #include "threshold.hpp"
 #include "units.hpp"
@@ -32,34 +33,37 @@ std::string signed_pct(double fraction) {
 
 double relative(double delta, double base) { return base > 0 ? delta / base : 0.0; }
 
-// The metrics both sides have, in report order first, then any others alphabetically.
+// The metrics both sides have, in report order.
 std::vector<std::string> shared_metrics(const RunResult& a, const RunResult& b) {
   std::vector<std::string> out;
-  for (const auto& m : metric_order()) {
-    if (a.metrics.count(m) && b.metrics.count(m)) out.push_back(m);
-  }
   for (const auto& [m, unused] : a.metrics) {
-    if (b.metrics.count(m) && std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+    if (b.metrics.count(m)) out.push_back(m);
   }
+  sort_in_report_order(out);
   return out;
+}
+
+bool gateable(const std::string& metric) {
+  const MetricDef* def = find_metric(metric);
+  return def != nullptr && def->kind == MetricKind::kLatency;
 }
 
 std::set<std::string> gate_of(const RunResult& current, const CompareOptions& opts) {
   if (!opts.gate.empty()) {
-    const auto& known = metric_order();
     for (const auto& m : opts.gate) {
-      if (std::find(known.begin(), known.end(), m) == known.end()) {
+      if (!gateable(m)) {
         std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        for (const auto& k : metric_order()) list += (list.empty() ? "" : ", ") + k;
         throw UsageError(
             fmt::format("--gate: unknown metric '{}'; the gate can watch: {}", m, list));
       }
     }
     return {opts.gate.begin(), opts.gate.end()};
   }
-  std::set<std::string> gate{"handshake", "e2e", "perceived"};
+  const auto& defaults = default_gate_metrics();
+  std::set<std::string> gate(defaults.begin(), defaults.end());
   for (const auto& t : current.thresholds) {
-    if (t.metric != "errors") gate.insert(t.metric);
+    if (gateable(t.metric)) gate.insert(t.metric);
   }
   return gate;
 }

@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include "error.hpp"
+#include "metrics.hpp"
 #include "store.hpp"
 #include "units.hpp"
 
@@ -74,7 +75,7 @@ std::string pad(const std::string& s, std::size_t width) {
 // One row of the history table, cells in column order.
 std::vector<std::string> table_row(const RunResult& r) {
   std::vector<std::string> row{short_date(r.started_at), r.verdict};
-  for (const auto& m : history_metrics()) {
+  for (const auto& m : timeline_metrics()) {
     row.push_back(ms_or_missing(stat_of(r, m, false)) + " / " + ms_or_missing(stat_of(r, m, true)));
   }
   row.push_back(error_rate(r));
@@ -83,7 +84,7 @@ std::vector<std::string> table_row(const RunResult& r) {
 
 std::vector<std::string> table_header() {
   std::vector<std::string> head{"date (UTC)", "verdict"};
-  for (const auto& m : history_metrics()) head.push_back(m + " p50 / p95");
+  for (const auto& m : timeline_metrics()) head.push_back(m + " p50 / p95");
   head.push_back("errors");
   return head;
 }
@@ -119,11 +120,6 @@ std::string trend_line(const MetricTrend& t, std::size_t runs) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& history_metrics() {
-  static const std::vector<std::string> kMetrics{"handshake", "e2e", "perceived"};
-  return kMetrics;
-}
 
 std::string series_label(const RunResult& r) {
   std::string load;
@@ -258,7 +254,9 @@ std::string render_history_text(const History& h) {
         "\nTrend: median of the first {0} vs the last {0} run{1}; p95 per run, "
         "oldest to newest\n",
         std::max<std::size_t>(half, 1), half == 1 ? "" : "s");
-    for (const auto& m : history_metrics()) out += trend_line(metric_trend(s, m), s.runs.size());
+    for (const auto& m : timeline_metrics()) {
+      out += trend_line(metric_trend(s, m), s.runs.size());
+    }
   }
   return out;
 }
@@ -389,7 +387,7 @@ std::string render_history_html(const History& h) {
                            ? fmt::format("Series {} of {}: {}", i + 1, h.series.size(), s.label)
                            : s.label) +
            "</h2>\n" + html_table(s) + "\n<h3>p95 over runs (solid; p50 dashed)</h3>\n";
-    for (const auto& m : history_metrics()) {
+    for (const auto& m : timeline_metrics()) {
       const MetricTrend t = metric_trend(s, m);
       const bool any = std::any_of(t.p95.begin(), t.p95.end(), [](const auto& v) { return v; });
       out += "<figure><figcaption>" + html_escape(m) + ": " + html_escape(trend_caption(t)) +

@@ -41,16 +41,14 @@ History load_history(const std::string& results_dir, const std::string& scenario
 // The series a run belongs to, as shown to the user.
 std::string series_label(const RunResult& r);
 
-// Trend of one metric over the runs: p95 per run (nullopt where a run has no samples), and the
-// median p50/p95 of the first and the last half of the runs (the middle run of an odd count
-// belongs to neither).
+// Trend of one metric over the runs (a history shows one per timeline_metrics()): p95 per run
+// (nullopt where a run has no samples), and the median p50/p95 of the first and the last half
+// of the runs (the middle run of an odd count belongs to neither).
 struct MetricTrend {
   std::string metric;
   std::vector<std::optional<double>> p50, p95;
   std::optional<double> first_p50, last_p50, first_p95, last_p95;
 };
-// The metrics a history shows: handshake, e2e, perceived.
-const std::vector<std::string>& history_metrics();
 MetricTrend metric_trend(const HistorySeries& s, const std::string& metric);
 // One character per value, ▁ (lowest) .. █ (highest); a run without samples is "·".
 std::string sparkline(const std::vector<std::optional<double>>& values);

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -96,22 +97,22 @@ bool forced_by_env(const std::function<std::optional<std::string>(const std::str
   return false;
 }
 
-void apply_overrides(Profile& p, const Scenario& scenario) {
+// The scenario's override for a profile (keys are canonical once parsed; aliases work too).
+const ProfileOverride* override_for(const Scenario& scenario, const std::string& name) {
   for (const auto& [key, custom] : scenario.environments) {
-    if (canonical_profile_name(key) != p.name) continue;
-    if (custom.multiplier) p.multiplier = *custom.multiplier;
-    if (custom.margin) p.margin = *custom.margin;
+    if (canonical_profile_name(key) == name) return &custom;
   }
+  return nullptr;
+}
+
+void apply_overrides(Profile& p, const Scenario& scenario) {
+  const ProfileOverride* custom = override_for(scenario, p.name);
+  if (custom == nullptr) return;
+  if (custom->multiplier) p.multiplier = *custom->multiplier;
+  if (custom->margin) p.margin = *custom->margin;
 }
 
 }  // namespace
-
-Duration scale_duration(Duration d, double factor) {
-  const double ns = static_cast<double>(d.count()) * factor;
-  // Saturate rather than overflow: a budget beyond ~292 years means "no limit" anyway.
-  if (!(ns < 9.2e18)) return Duration::max();  // also inf and NaN
-  return Duration(static_cast<Duration::rep>(std::llround(ns)));
-}
 
 std::optional<std::string> canonical_profile_name(const std::string& name) {
   const std::string n = normalized(name);
@@ -148,32 +149,21 @@ ProfileChoice choose_profile(
   return choice;
 }
 
+std::optional<std::string> profile_target(const Scenario& scenario, const Profile& p) {
+  const ProfileOverride* custom = p.conservative ? nullptr : override_for(scenario, p.name);
+  return custom == nullptr ? std::nullopt : custom->target;
+}
+
 Duration scale_threshold(Duration d, const Profile& p) { return scale_duration(d, p.multiplier); }
 
-Duration scale_timeout(Duration d, const Profile& p) {
-  return scale_duration(d, p.multiplier * (1.0 + p.margin));
-}
-
-std::string timeout_scale_note(const Profile& p) {
+TimeoutPlan plan_timeouts(const Timeouts& written, const Profile& p) {
   const double factor = p.multiplier * (1.0 + p.margin);
-  if (factor == 1.0) return "";
-  return fmt::format("× {:g}, profile {}, chosen by {}", factor, p.name,
-                     p.source.empty() ? "default" : p.source);
-}
-
-std::string describe_scaled_timeout(Duration written, Duration effective,
-                                    const std::string& note) {
-  if (note.empty()) return format_duration(effective);
-  return fmt::format("{} ({} {})", format_duration(effective), format_duration(written), note);
-}
-
-Timeouts effective_timeouts(const Timeouts& t, const Profile& p) {
-  Timeouts out;
-  out.connect = scale_timeout(t.connect, p);
-  out.handshake = scale_timeout(t.handshake, p);
-  out.message = scale_timeout(t.message, p);
-  out.close = scale_timeout(t.close, p);
-  return out;
+  std::string note;
+  if (factor != 1.0) {
+    note = fmt::format("× {:g}, profile {}, chosen by {}", factor, p.name,
+                       p.source.empty() ? "default" : p.source);
+  }
+  return scaled_timeouts(written, factor, std::move(note));
 }
 
 }  // namespace wslat

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "scenario.hpp"
+#include "timeouts.hpp"
 
 namespace wslat {
 
@@ -38,17 +39,15 @@ ProfileChoice choose_profile(const std::optional<std::string>& cli_env, bool cli
                              const Scenario& scenario,
                              const std::function<std::optional<std::string>(const std::string&)>& env);
 
-// d × factor, saturating at Duration::max() instead of overflowing. The runner scales each
-// step's `within` with it too (by RunOptions::timeout_scale), so `validate` and `run` agree.
-Duration scale_duration(Duration d, double factor);
-Duration scale_threshold(Duration d, const Profile& p);  // d * multiplier
-Duration scale_timeout(Duration d, const Profile& p);    // d * multiplier * (1 + margin)
-Timeouts effective_timeouts(const Timeouts& t, const Profile& p);
+// The target the scenario's override for this profile names (environments.<name>.target);
+// nullopt when it names none, and always under --conservative (production budgets, as written).
+std::optional<std::string> profile_target(const Scenario& scenario, const Profile& p);
 
-// Where a scaled timeout came from, for every message that shows one:
-// "× 0.3, profile local, chosen by default"; "" when the profile leaves timeouts as written.
-std::string timeout_scale_note(const Profile& p);
-// "600ms (2s × 0.3, profile local, chosen by default)", or just "2s" when `note` is empty.
-std::string describe_scaled_timeout(Duration written, Duration effective, const std::string& note);
+Duration scale_threshold(Duration d, const Profile& p);  // d * multiplier
+
+// The one rule for timeouts: every timeout, and every step's own `within`, × multiplier ×
+// (1 + margin), with a note saying where that came from for every message that shows one
+// ("× 0.3, profile local, chosen by default"). Built once per run; `validate` and `run` read it.
+TimeoutPlan plan_timeouts(const Timeouts& written, const Profile& p);
 
 }  // namespace wslat

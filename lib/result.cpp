@@ -18,13 +18,6 @@ namespace wslat {
 
 using nlohmann::json;
 
-const std::vector<std::string>& metric_order() {
-  static const std::vector<std::string> order = {"dns",       "tcp",           "tls",   "upgrade",
-                                                 "handshake", "first_message", "e2e",   "rtt",
-                                                 "perceived", "ping",          "close", "session"};
-  return order;
-}
-
 // ---------------------------------------------------------------------------------------
 // Writing
 
@@ -109,13 +102,15 @@ json load_json(const LoadStats& l) {
 
 json phase_or_null(double ms) { return ms < 0 ? json(nullptr) : number_or_null(ms); }
 
-// Compact rows [t_ms, handshake_ms, e2e_ms, perceived_ms, ok]: up to 5000 of them, so no
-// repeated keys; an absent phase is null.
+// Compact rows [t_ms, handshake_ms, e2e_ms, perceived_ms, ok] (a column per timeline metric):
+// up to 5000 of them, so no repeated keys; an absent phase is null.
 json timeline_json(const std::vector<TimelinePoint>& points) {
   json rows = json::array();
   for (const auto& p : points) {
-    rows.push_back(json::array({p.t_ms, phase_or_null(p.handshake_ms), phase_or_null(p.e2e_ms),
-                                phase_or_null(p.perceived_ms), p.ok}));
+    json row = json::array({p.t_ms});
+    for (double ms : p.ms) row.push_back(phase_or_null(ms));
+    row.push_back(p.ok);
+    rows.push_back(std::move(row));
   }
   return rows;
 }
@@ -484,18 +479,19 @@ double read_phase(const json& v, const std::string& path) {
 void read_timeline(const Obj& o, RunResult& r) {
   if (!o.has("timeline")) return;
   o.each_element("timeline", [&](const json& row, const std::string& path) {
-    if (!row.is_array() || row.size() != 5) {
-      fail(path,
-           std::string("expected an array [t_ms, handshake_ms, e2e_ms, perceived_ms, "
-                       "ok], found ") +
-               (row.is_array() ? "an array of " + std::to_string(row.size()) : type_name(row)));
+    constexpr std::size_t kColumns = kTimelineMetricCount + 2;
+    if (!row.is_array() || row.size() != kColumns) {
+      std::string columns = "t_ms";
+      for (const auto& m : timeline_metrics()) columns += ", " + m + "_ms";
+      fail(path, "expected an array [" + columns + ", ok], found " +
+                     (row.is_array() ? "an array of " + std::to_string(row.size()) : type_name(row)));
     }
     TimelinePoint p;
     p.t_ms = Obj::as_number(row[0], path + "/0");
-    p.handshake_ms = read_phase(row[1], path + "/1");
-    p.e2e_ms = read_phase(row[2], path + "/2");
-    p.perceived_ms = read_phase(row[3], path + "/3");
-    p.ok = Obj::as_bool(row[4], path + "/4");
+    for (std::size_t i = 0; i < p.ms.size(); ++i) {
+      p.ms[i] = read_phase(row[i + 1], path + "/" + std::to_string(i + 1));
+    }
+    p.ok = Obj::as_bool(row[kColumns - 1], path + "/" + std::to_string(kColumns - 1));
     r.timeline.push_back(p);
   });
 }

@@ -3,6 +3,8 @@
 // `merge`, `compare` and `report` read it back.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,15 +14,13 @@
 #include <nlohmann/json.hpp>
 
 #include "histogram.hpp"
+#include "metrics.hpp"
 #include "stats.hpp"
 #include "threshold.hpp"
 
 namespace wslat {
 
 inline constexpr const char* kResultSchema = "wslat.result/1";
-
-// The metrics of the README's Metrics table, in report order.
-const std::vector<std::string>& metric_order();
 
 struct MetricResult {
   Summary summary;
@@ -30,10 +30,15 @@ struct MetricResult {
 // One point of "latency over the run" (the HTML chart): a connection's intended start
 // offset from the run start and its main phases; absent phases are < 0.
 struct TimelinePoint {
+  using Phases = std::array<double, kTimelineMetricCount>;
+  static constexpr Phases absent() {
+    Phases out{};
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = -1;
+    return out;
+  }
+
   double t_ms = 0;
-  double handshake_ms = -1;
-  double e2e_ms = -1;
-  double perceived_ms = -1;
+  Phases ms = absent();  // ms[timeline_slot("e2e")]: one per timeline_metrics(), in that order
   bool ok = true;
 };
 

@@ -14,15 +14,13 @@
 #include "result.hpp"
 #include "scenario.hpp"
 #include "schedule.hpp"
+#include "timeouts.hpp"
 
 namespace wslat {
 
 struct RunOptions {
   std::string target;   // ws:// or wss:// URL (already resolved from "embedded")
-  Timeouts timeouts;    // effective (profile-scaled)
-  double timeout_scale = 1.0;  // profile factor for per-step `within` values
-  Timeouts written_timeouts;   // as the scenario wrote them, for messages
-  std::string timeout_note;    // timeout_scale_note(profile): said with every scaled timeout
+  TimeoutPlan timeouts;  // plan_timeouts(scenario, profile): effective, written, their note
   Load load;            // effective (CLI overrides applied)
   Shard shard;
   int threads = 1;

@@ -25,6 +25,7 @@
 #include <re2/re2.h>
 
 #include "http_syntax.hpp"
+#include "metrics.hpp"
 #include "profile.hpp"
 #include "threshold.hpp"
 
@@ -864,14 +865,12 @@ void Checker::check_open_load(const json& j, const std::string& ptr, Load& load)
 Timeouts Checker::check_timeouts(const json& j, const std::string& ptr) {
   Timeouts t;
   if (!require_object(j, ptr, "\"timeouts\"")) return t;
-  check_keys(j, ptr, {"connect", "handshake", "message", "close"}, "\"timeouts\"");
-  const std::pair<const char*, Duration*> fields[] = {{"connect", &t.connect},
-                                                      {"handshake", &t.handshake},
-                                                      {"message", &t.message},
-                                                      {"close", &t.close}};
-  for (const auto& [key, target] : fields) {
-    if (!j.contains(key)) continue;
-    if (const auto d = get_duration(j[key], ptr + "/" + key, false)) *target = *d;
+  std::vector<std::string> keys;
+  for (const TimeoutField& f : kTimeoutFields) keys.emplace_back(f.name);
+  check_keys(j, ptr, keys, "\"timeouts\"");
+  for (const TimeoutField& f : kTimeoutFields) {
+    if (!j.contains(f.name)) continue;
+    if (const auto d = get_duration(j[f.name], ptr + "/" + f.name, false)) t.*f.field = *d;
   }
   return t;
 }
@@ -883,7 +882,7 @@ std::vector<ThresholdSpec> Checker::check_thresholds(const json& j, const std::s
   for (const auto& metric : ordered_keys(j, ptr)) {
     const json& exprs = j[metric];
     const std::string mp = child_pointer(ptr, metric);
-    if (std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
+    if (!takes_thresholds(metric)) {
       const auto suggestion = closest(metric, metrics);
       key_issue(mp, fmt::format("unknown metric \"{}\"{} (known metrics: {})", metric,
                                 suggestion ? ": did you mean \"" + *suggestion + "\"?" : "",
@@ -1345,34 +1344,31 @@ ScenarioIssue overflow_issue(const std::string& text, const std::string& file,
 }
 
 // Contribution of steps to the budget, without the items (used for repeats).
-Duration steps_budget(const std::vector<Step>& steps, const Timeouts& t,
-                      const std::function<Duration(Duration)>& scale,
+Duration steps_budget(const std::vector<Step>& steps, const TimeoutPlan& t,
                       std::vector<BudgetItem>* items);
 
-Duration step_budget(const Step& step, const Timeouts& t,
-                     const std::function<Duration(Duration)>& scale,
-                     std::vector<BudgetItem>* items) {
+Duration step_budget(const Step& step, const TimeoutPlan& t, std::vector<BudgetItem>* items) {
   auto add = [&](const std::string& what, Duration d) {
     if (items != nullptr) items->push_back({step.pointer, what, d});
     return d;
   };
   switch (step.kind) {
     case Step::Kind::kConnect: {
-      const Duration connect = add("connect timeout", t.connect);
-      return saturating_add(connect, add("handshake timeout", t.handshake));
+      const Duration connect = add("connect timeout", t.effective.connect);
+      return saturating_add(connect, add("handshake timeout", t.effective.handshake));
     }
     case Step::Kind::kExpect:
-      return step.expect.within ? add("expect within", scale(*step.expect.within))
-                                : add("expect (message timeout)", t.message);
+      return add(step.expect.within ? "expect within" : "expect (message timeout)",
+                 t.wait(step.expect.within).effective);
     case Step::Kind::kPing:
-      return step.ping.within ? add("ping within", scale(*step.ping.within))
-                              : add("ping (message timeout)", t.message);
+      return add(step.ping.within ? "ping within" : "ping (message timeout)",
+                 t.wait(step.ping.within).effective);
     case Step::Kind::kSleep:
       return add("sleep", step.sleep.duration);
     case Step::Kind::kClose:
-      return add("close timeout", t.close);
+      return add("close timeout", t.effective.close);
     case Step::Kind::kRepeat: {
-      const Duration once = steps_budget(step.repeat.steps, t, scale, nullptr);
+      const Duration once = steps_budget(step.repeat.steps, t, nullptr);
       return add(fmt::format("repeat ×{} ({} each)", step.repeat.times, format_duration(once)),
                  saturating_mul(once, step.repeat.times));
     }
@@ -1382,11 +1378,10 @@ Duration step_budget(const Step& step, const Timeouts& t,
   return Duration{};
 }
 
-Duration steps_budget(const std::vector<Step>& steps, const Timeouts& t,
-                      const std::function<Duration(Duration)>& scale,
+Duration steps_budget(const std::vector<Step>& steps, const TimeoutPlan& t,
                       std::vector<BudgetItem>* items) {
   Duration total{};
-  for (const auto& step : steps) total = saturating_add(total, step_budget(step, t, scale, items));
+  for (const auto& step : steps) total = saturating_add(total, step_budget(step, t, items));
   return total;
 }
 
@@ -1520,23 +1515,25 @@ EnvLookup process_env() {
 }
 
 std::vector<ThresholdSpec> default_thresholds() {
-  return {{"handshake", "p95 < 3s", "default"},
-          {"e2e", "p95 < 1s", "default"},
-          {"perceived", "p95 < 2s", "default"},
-          {"errors", "rate < 1%", "default"}};
+  std::vector<ThresholdSpec> out;
+  for (const MetricDef& m : kMetricRegistry) {
+    if (m.default_threshold.empty()) continue;
+    out.push_back({std::string(m.name), std::string(m.default_threshold), "default"});
+  }
+  return out;
 }
 
-TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective) {
-  return worst_case_budget(s, effective, [](Duration d) { return d; });
+TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& written) {
+  return worst_case_budget(s, unscaled_timeouts(written));
 }
 
-TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective,
-                                const std::function<Duration(Duration)>& scale_within) {
+TimeoutBudget worst_case_budget(const Scenario& s, const TimeoutPlan& timeouts) {
   TimeoutBudget budget;
-  budget.total = steps_budget(s.steps, effective, scale_within, &budget.items);
+  budget.total = steps_budget(s.steps, timeouts, &budget.items);
+  const Duration close = timeouts.effective.close;
   if (s.steps.empty() || s.steps.back().kind != Step::Kind::kClose) {
-    budget.items.push_back({"/steps", "implicit close at the end", effective.close});
-    budget.total = saturating_add(budget.total, effective.close);
+    budget.items.push_back({"/steps", "implicit close at the end", close});
+    budget.total = saturating_add(budget.total, close);
   }
   return budget;
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
+#include "timeouts.hpp"
 #include "units.hpp"
 
 namespace re2 {
@@ -106,13 +107,6 @@ struct FlatStep {
 // Unrolls repeats. Throws UsageError if the unrolled program exceeds 1,000,000 steps.
 std::vector<FlatStep> flatten(const std::vector<Step>& steps);
 
-struct Timeouts {
-  Duration connect = std::chrono::seconds(5);    // DNS + TCP (+ TLS)
-  Duration handshake = std::chrono::seconds(5);  // upgrade request -> 101
-  Duration message = std::chrono::seconds(5);    // default `within` of expect / ping
-  Duration close = std::chrono::seconds(2);      // close frame -> closed
-};
-
 // One threshold as written: metric name and expression text ("p95 < 3s").
 struct ThresholdSpec {
   std::string metric;
@@ -192,8 +186,8 @@ Scenario load_scenario(const std::string& path, const EnvLookup& env);
 Scenario parse_scenario(const std::string& text, const std::string& file, const EnvLookup& env);
 EnvLookup process_env();
 
-// The default thresholds (docs/scenario-format.md, "Thresholds"): handshake p95 < 3s, e2e p95 < 1s,
-// perceived p95 < 2s, errors rate < 1%.
+// The default thresholds of the metric registry (lib/metrics.hpp): handshake p95 < 3s,
+// e2e p95 < 1s, perceived p95 < 2s, errors rate < 1%.
 std::vector<ThresholdSpec> default_thresholds();
 
 // Worst case time the steps can take with the given (effective) timeouts: the sum of
@@ -208,10 +202,9 @@ struct TimeoutBudget {
   Duration total{};
   std::vector<BudgetItem> items;
 };
-TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective);
-// Same, with each step's own `within` (expect, ping) passed through `scale_within` (the
-// profile's timeout scaling), since those are timeouts written for production too.
-TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& effective,
-                                const std::function<Duration(Duration)>& scale_within);
+// Each step's own `within` (expect, ping) counts as the plan scales it (TimeoutPlan::wait).
+TimeoutBudget worst_case_budget(const Scenario& s, const TimeoutPlan& timeouts);
+// The same for the timeouts as written (no profile).
+TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& written);
 
 }  // namespace wslat

@@ -127,11 +127,11 @@ std::string key_of(const Threshold& t) {
 
 }  // namespace
 
-const std::vector<std::string>& known_metrics() {
-  static const std::vector<std::string> kMetrics{
-      "dns", "tcp",       "tls",  "upgrade", "handshake", "first_message", "e2e",
-      "rtt", "perceived", "ping", "close",   "session",   "errors"};
-  return kMetrics;
+const char* op_text(Threshold::Op op) {
+  for (const OpName& o : kOps) {
+    if (o.op == op) return o.text.data();
+  }
+  return "?";
 }
 
 Threshold parse_threshold(const std::string& metric, const std::string& expr,
@@ -140,12 +140,11 @@ Threshold parse_threshold(const std::string& metric, const std::string& expr,
     return UsageError(
         fmt::format("{}: threshold \"{}: {}\": {}; {}", where, metric, expr, problem, forms));
   };
-  const auto& known = known_metrics();
-  if (std::find(known.begin(), known.end(), metric) == known.end()) {
+  if (!takes_thresholds(metric)) {
     throw UsageError(fmt::format("{}: unknown metric \"{}\" in a threshold; known metrics: {}",
-                                 where, metric, fmt::join(known, " ")));
+                                 where, metric, fmt::join(known_metrics(), " ")));
   }
-  const bool errors = metric == "errors";
+  const bool errors = find_metric(metric)->kind == MetricKind::kErrors;
   const char* forms = errors ? kErrorForms : kLatencyForms;
   const auto parts = split(expr);
   if (!parts || parts->stat.empty() || parts->value.empty()) {

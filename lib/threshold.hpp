@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "histogram.hpp"
+#include "metrics.hpp"
 #include "profile.hpp"
 #include "scenario.hpp"
 
@@ -25,13 +26,14 @@ struct Threshold {
   double limit_value = 0;  // error rate as a fraction (0.01) or count
 };
 
+// "<", "<=", ... as thresholds write the operator.
+const char* op_text(Threshold::Op op);
+
 // Throws UsageError naming `where` (pointer or "--threshold") and the accepted forms.
 Threshold parse_threshold(const std::string& metric, const std::string& expr,
                           const std::string& where);
 // "METRIC: EXPR" as given on the command line.
 ThresholdSpec parse_threshold_flag(const std::string& flag);
-// The metric names thresholds may name (the README's Metrics table plus "errors").
-const std::vector<std::string>& known_metrics();
 
 struct ThresholdOutcome {
   std::string metric;

@@ -31,10 +31,11 @@
 #include <websocketpp/logger/stub.hpp>
 #include <websocketpp/config/asio_client.hpp>
 
-#include "assemble.hpp"
 #include "error.hpp"
 #include "http_syntax.hpp"
+#include "metrics.hpp"
 #include "profile.hpp"
+#include "redact.hpp"
 #include "runner.hpp"
 
 namespace wslat {
@@ -331,15 +332,22 @@ using TlsClient = websocketpp::client<TlsConfig>;
 using SslContextPtr = std::shared_ptr<asio::ssl::context>;
 
 // ---------------------------------------------------------------------------------------------
-// Metrics recorded by a worker: fixed slots instead of a map on the hot path.
+// Metrics recorded by a worker: the registry's fixed histogram slots (lib/metrics.hpp) instead
+// of a map on the hot path; slot i is metric_order()[i]. A name the registry lacks fails to build.
 
-enum Metric : std::size_t {
-  kDns, kTcp, kTls, kUpgrade, kHandshake, kFirstMessage, kE2e, kRtt, kPerceived, kPing, kClose,
-  kSession, kMetricCount
-};
-constexpr std::array<const char*, kMetricCount> kMetricNames = {
-    "dns", "tcp", "tls", "upgrade", "handshake", "first_message", "e2e", "rtt", "perceived",
-    "ping", "close", "session"};
+using Metric = std::size_t;
+constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"),
+                 kTls = latency_slot("tls"), kUpgrade = latency_slot("upgrade"),
+                 kHandshake = latency_slot("handshake"),
+                 kFirstMessage = latency_slot("first_message"), kE2e = latency_slot("e2e"),
+                 kRtt = latency_slot("rtt"), kPerceived = latency_slot("perceived"),
+                 kPing = latency_slot("ping"), kClose = latency_slot("close"),
+                 kSession = latency_slot("session");
+constexpr std::size_t kMetricCount = kLatencySlotCount;
+// The main phases a session puts on the timeline (TimelinePoint::ms).
+constexpr std::size_t kTimelineHandshake = timeline_slot("handshake"),
+                      kTimelineE2e = timeline_slot("e2e"),
+                      kTimelinePerceived = timeline_slot("perceived");
 
 // Counters the coordinating thread reads for the progress line: written by one worker,
 // read relaxed by the coordinator, once per session (not per message).
@@ -432,7 +440,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     }
     auto self = this->shared_from_this();
     const TimePoint dns_start = Clock::now();
-    arm(plan_.opts->timeouts.connect, Duration::zero(), "dns", "name resolution timed out");
+    arm(plan_.opts->timeouts.effective.connect, Duration::zero(), "dns",
+        "name resolution timed out");
     worker_.resolver().async_resolve(
         plan_.host, plan_.port,
         [self, dns_start](const asio::error_code& ec, asio::ip::tcp::resolver::results_type res) {
@@ -472,7 +481,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     }
     if (!add_request_fields()) return;
     configure();
-    arm(plan_.opts->timeouts.connect, Duration::zero(), "connect.timeout",
+    arm(plan_.opts->timeouts.effective.connect, Duration::zero(), "connect.timeout",
         "TCP connect timed out");
     tcp_start_ = Clock::now();
     worker_.client().next_address = address;
@@ -519,7 +528,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     // 101 was read first, it terminated an open connection, which on_close counted as "reset".
     con_->set_open_handshake_timeout(0);
     con_->set_close_handshake_timeout(
-        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.close).count());
+        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.effective.close)
+            .count());
     con_->set_tcp_pre_init_handler([self](websocketpp::connection_hdl) { self->on_tcp(); });
     con_->set_tcp_post_init_handler([self](websocketpp::connection_hdl) { self->on_tls(); });
     con_->set_open_handler([self](websocketpp::connection_hdl) { self->on_open(); });
@@ -579,8 +589,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   // phase is recorded at open.
   void on_tls() {
     tls_done_ = Clock::now();
-    arm(plan_.opts->timeouts.handshake, plan_.opts->written_timeouts.handshake, "upgrade.timeout",
-        "no answer to the upgrade request within ");
+    arm(plan_.opts->timeouts.effective.handshake, plan_.opts->timeouts.written.handshake,
+        "upgrade.timeout", "no answer to the upgrade request within ");
   }
 
   void on_open() {
@@ -652,10 +662,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     disarm();
     if (closing_) {
       if (con_->get_ec() == websocketpp::error::close_handshake_timeout) {
+        const TimeoutPlan& t = plan_.opts->timeouts;
         fail("close.timeout", "the server did not answer the close frame within " +
-                                  describe_scaled_timeout(plan_.opts->written_timeouts.close,
-                                                          plan_.opts->timeouts.close,
-                                                          plan_.opts->timeout_note));
+                                  t.describe({t.written.close, t.effective.close}));
         return;
       }
       record(kClose, now - close_sent_);
@@ -701,9 +710,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
         case Step::Kind::kExpect:
           if (!check_inbox()) {
             expect_started_ = Clock::now();
-            arm(st.expect.within ? scaled(*st.expect.within) : plan_.opts->timeouts.message,
-                st.expect.within ? *st.expect.within : plan_.opts->written_timeouts.message,
-                "message.timeout", "no matching message for ", &st.pointer);
+            const ScaledTimeout wait = plan_.opts->timeouts.wait(st.expect.within);
+            arm(wait.effective, wait.written, "message.timeout", "no matching message for ",
+                &st.pointer);
             return;  // wait for on_message
           }
           break;
@@ -723,11 +732,6 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       }
     }
     if (!finished_ && !closing_ && step_ >= plan_.program.size()) begin_close(1000, "");
-  }
-
-  // The profile's timeout scaling, saturating exactly as `validate`'s (scale_timeout).
-  Duration scaled(Duration written) const {
-    return scale_duration(written, plan_.opts->timeout_scale);
   }
 
   bool send(const SendStep& s, std::int64_t iteration) {
@@ -856,9 +860,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       return;
     }
     awaiting_pong_ = true;
-    arm(p.within ? scaled(*p.within) : plan_.opts->timeouts.message,
-        p.within ? *p.within : plan_.opts->written_timeouts.message, "ping.timeout",
-        "no pong within ");
+    const ScaledTimeout wait = plan_.opts->timeouts.wait(p.within);
+    arm(wait.effective, wait.written, "ping.timeout", "no pong within ");
   }
 
   void on_pong() {
@@ -879,7 +882,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     con_->close(code, reason, ec);
     if (ec) fail("reset", "close failed: " + ec.message());
     // websocketpp's close handshake timeout ends it; our timer is the backstop.
-    arm(plan_.opts->timeouts.close + std::chrono::milliseconds(500), Duration::zero(),
+    arm(plan_.opts->timeouts.effective.close + std::chrono::milliseconds(500), Duration::zero(),
         "close.timeout", "the connection did not close within ");
   }
 
@@ -901,8 +904,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       if (subject != nullptr) message += *subject + " within ";
       if (!message.empty() && message.back() == ' ') {
         message += written == Duration::zero() ? format_duration(d)
-                                               : describe_scaled_timeout(
-                                                     written, d, self->plan_.opts->timeout_note);
+                                               : self->plan_.opts->timeouts.describe({written, d});
       }
       self->fail(category, message);
     });
@@ -953,9 +955,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     }
     TimelinePoint p;
     p.t_ms = ms_between(plan_.run_start, t0_);
-    if (opened_) p.handshake_ms = ms_between(t0_, open_time_);
-    p.e2e_ms = e2e_ms_;
-    p.perceived_ms = perceived_ms_;
+    if (opened_) p.ms[kTimelineHandshake] = ms_between(t0_, open_time_);
+    p.ms[kTimelineE2e] = e2e_ms_;
+    p.ms[kTimelinePerceived] = perceived_ms_;
     p.ok = !failed_;
     worker_.session_done(*this, p, failed_);
     con_.reset();
@@ -1514,7 +1516,7 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
     out.interrupted = out.interrupted || w->interrupted();
   }
   for (std::size_t m = 0; m < kMetricCount; ++m) {
-    if (!merged[m].empty()) out.metrics.emplace(kMetricNames[m], std::move(merged[m]));
+    if (!merged[m].empty()) out.metrics.emplace(metric_order()[m], std::move(merged[m]));
   }
   std::sort(timeline.begin(), timeline.end(),
             [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ms < b.t_ms; });

@@ -2,10 +2,12 @@
 // be archived as a CI artifact and opened anywhere, offline.
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include <fmt/core.h>
 
 #include "common.hpp"
+#include "metrics.hpp"
 #include "report.hpp"
 #include "units.hpp"
 
@@ -187,14 +189,26 @@ std::string distribution_chart(const RunResult& r, const std::string& name) {
 // --- latency over the run --------------------------------------------------------------
 
 struct Series {
-  const char* name;
+  std::string name;
   const char* color;
-  double TimelinePoint::*field;
+  std::size_t column;  // in TimelinePoint::ms
 };
 
-constexpr Series kSeries[] = {{"handshake", "#0969da", &TimelinePoint::handshake_ms},
-                              {"e2e", "#bc4c00", &TimelinePoint::e2e_ms},
-                              {"perceived", "#1a7f37", &TimelinePoint::perceived_ms}};
+// A series per timeline metric of the registry (lib/metrics.hpp), coloured in its order.
+const std::vector<Series>& timeline_series() {
+  // Red is taken by the failed connections.
+  static constexpr const char* kPalette[] = {"#0969da", "#bc4c00", "#1a7f37",
+                                             "#8250df", "#bf8700", "#6e7781"};
+  static const std::vector<Series> series = [] {
+    std::vector<Series> out;
+    const auto& names = timeline_metrics();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      out.push_back({names[i], kPalette[i % std::size(kPalette)], i});
+    }
+    return out;
+  }();
+  return series;
+}
 
 // Latency limits worth drawing as the budget lines of the timeline chart.
 struct Limit {
@@ -207,7 +221,7 @@ std::vector<Limit> timeline_limits(const RunResult& r) {
   std::vector<Limit> out;
   for (const auto& t : r.thresholds) {
     if (t.unit != "ms" || t.limit <= 0) continue;
-    for (const auto& s : kSeries) {
+    for (const auto& s : timeline_series()) {
       if (t.metric == s.name) out.push_back({t.metric + " " + t.expr, t.limit, s.color});
     }
   }
@@ -218,10 +232,10 @@ std::string timeline_chart(const RunResult& r) {
   double lo = 1e300, hi = 0, t_max = 0;
   for (const auto& p : r.timeline) {
     t_max = std::max(t_max, p.t_ms);
-    for (const auto& s : kSeries) {
-      if (p.*s.field < 0) continue;
-      lo = std::min(lo, std::max(p.*s.field, 0.001));
-      hi = std::max(hi, p.*s.field);
+    for (const auto& s : timeline_series()) {
+      if (p.ms[s.column] < 0) continue;
+      lo = std::min(lo, std::max(p.ms[s.column], 0.001));
+      hi = std::max(hi, p.ms[s.column]);
     }
   }
   if (hi <= 0) return "<p class=\"muted\">No connection reached a measured phase.</p>\n";
@@ -263,10 +277,10 @@ std::string timeline_chart(const RunResult& r) {
   }
   // One path per series, a zero-length segment per point drawn as a round dot: compact
   // even for 5000 points.
-  for (const auto& s : kSeries) {
+  for (const auto& s : timeline_series()) {
     std::string d;
     for (const auto& p : r.timeline) {
-      if (p.*s.field >= 0) d += "M" + num(x(p.t_ms)) + " " + num(y(p.*s.field)) + "h0";
+      if (p.ms[s.column] >= 0) d += "M" + num(x(p.t_ms)) + " " + num(y(p.ms[s.column])) + "h0";
     }
     if (d.empty()) continue;
     out += fmt::format(
@@ -283,7 +297,7 @@ std::string timeline_chart(const RunResult& r) {
            "\" stroke=\"#cf222e\" stroke-width=\"2\"><title>failed connection</title></path>\n";
   }
   double lx = left;
-  for (const auto& s : kSeries) {
+  for (const auto& s : timeline_series()) {
     out += fmt::format(
         "<circle cx=\"{}\" cy=\"14\" r=\"4\" fill=\"{}\"/><text x=\"{}\" y=\"18\">{}</text>\n",
         num(lx), s.color, num(lx + 8), s.name);

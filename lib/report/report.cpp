@@ -9,6 +9,7 @@
 
 #include "common.hpp"
 #include "error.hpp"
+#include "metrics.hpp"
 #include "units.hpp"
 
 namespace wslat {
@@ -43,15 +44,8 @@ namespace report {
 
 std::vector<std::string> ordered_metrics(const RunResult& r) {
   std::vector<std::string> out;
-  for (const auto& name : metric_order()) {
-    if (r.metrics.count(name) != 0) out.push_back(name);
-  }
-  for (const auto& entry : r.metrics) {  // std::map: the rest comes sorted
-    const auto& known = metric_order();
-    if (std::find(known.begin(), known.end(), entry.first) == known.end()) {
-      out.push_back(entry.first);
-    }
-  }
+  for (const auto& entry : r.metrics) out.push_back(entry.first);
+  sort_in_report_order(out);
   return out;
 }
 

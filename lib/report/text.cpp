@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "common.hpp"
+#include "metrics.hpp"
 #include "report.hpp"
 #include "units.hpp"
 
@@ -202,7 +203,7 @@ std::string sparkline(const report::LogBins& bins) {
 std::string distribution_section(const RunResult& r, const Painter& paint) {
   Table t({"", "", "", ""}, {false, true, false, false});
   bool any = false;
-  for (const char* name : {"handshake", "e2e", "perceived"}) {
+  for (const std::string& name : timeline_metrics()) {
     auto it = r.metrics.find(name);
     if (it == r.metrics.end() || it->second.histogram.empty()) continue;
     const report::LogBins bins = report::log_bins(it->second.histogram, 32);

@@ -107,9 +107,9 @@ inline void fixture_timeline(RunResult& r) {
     p.t_ms = 6.0 * i;
     p.ok = i % 67 != 66;  // 3 failures, spread over the run
     if (p.ok) {
-      p.handshake_ms = fixture_latency_ms(i, 0.42, 0.35, 25, 0.9);
-      p.e2e_ms = fixture_latency_ms(i, 200.0, 150.0, 20, 140.0);
-      p.perceived_ms = fixture_latency_ms(i, 2.1, 1.5, 30, 6.0);
+      p.ms[timeline_slot("handshake")] = fixture_latency_ms(i, 0.42, 0.35, 25, 0.9);
+      p.ms[timeline_slot("e2e")] = fixture_latency_ms(i, 200.0, 150.0, 20, 140.0);
+      p.ms[timeline_slot("perceived")] = fixture_latency_ms(i, 2.1, 1.5, 30, 6.0);
     }
     r.timeline.push_back(p);
   }

@@ -63,7 +63,7 @@ RunResult shard(int i, const std::vector<double>& handshake) {
   r.load.achieved_rate = 10;
   r.load.concurrency = 5;
   r.shard = std::to_string(i + 1) + "/4";
-  for (int k = 0; k < 1500; ++k) r.timeline.push_back({k * 4.0 + i, 1, 2, 3, true});
+  for (int k = 0; k < 1500; ++k) r.timeline.push_back({k * 4.0 + i, {1, 2, 3}, true});
   refresh_summaries(r);
   return r;
 }

@@ -157,12 +157,54 @@ TEST_CASE("thresholds scale by the multiplier, timeouts also by the margin") {
   const wslat::Profile staging = wslat::builtin_profile("staging");
   CHECK(wslat::scale_threshold(3s, prod) == 3s);
   CHECK(wslat::scale_threshold(3s, local) == 900ms);
-  CHECK(wslat::scale_timeout(5s, prod) == 6s);
-  CHECK(wslat::scale_timeout(10s, staging) == 7700ms);
-  CHECK(wslat::scale_timeout(5s, local) == 1500ms);
-  const wslat::Timeouts t = wslat::effective_timeouts(wslat::Timeouts(), prod);
+  wslat::Timeouts written;
+  written.message = 10s;
+  CHECK(wslat::plan_timeouts(written, staging).effective.message == 7700ms);
+  CHECK(wslat::plan_timeouts(written, local).effective.message == 3s);
+  const wslat::TimeoutPlan plan = wslat::plan_timeouts(wslat::Timeouts(), prod);
+  const wslat::Timeouts& t = plan.effective;
   CHECK(t.connect == 6s);
   CHECK(t.handshake == 6s);
   CHECK(t.message == 6s);
   CHECK(t.close == 2400ms);
+  CHECK(plan.written.close == 2s);
+}
+
+TEST_CASE("timeout plan: a step's within scales by the same rule; the message timeout is its "
+          "default; messages say where the factor came from") {
+  wslat::Profile prod = wslat::builtin_profile("production");
+  prod.source = "--env";
+  const wslat::TimeoutPlan plan = wslat::plan_timeouts(wslat::Timeouts(), prod);
+  CHECK(plan.factor == doctest::Approx(1.2));
+  const wslat::ScaledTimeout within = plan.wait(500ms);
+  CHECK(within.written == 500ms);
+  CHECK(within.effective == 600ms);
+  const wslat::ScaledTimeout fallback = plan.wait(std::nullopt);
+  CHECK(fallback.written == 5s);
+  CHECK(fallback.effective == 6s);
+  CHECK(plan.describe(within) == "600ms (500ms × 1.2, profile production, chosen by --env)");
+  // Saturates instead of overflowing (a within near the largest duration).
+  CHECK(plan.wait(wslat::Duration::max()).effective == wslat::Duration::max());
+
+  const wslat::TimeoutPlan same = wslat::unscaled_timeouts(wslat::Timeouts());
+  CHECK(same.note.empty());
+  CHECK(same.describe(same.wait(500ms)) == "500ms");
+  wslat::Profile dev = wslat::builtin_profile("development");
+  dev.multiplier = 1.0;  // a scenario override that leaves timeouts as written
+  CHECK(wslat::plan_timeouts(wslat::Timeouts(), dev).note.empty());
+}
+
+TEST_CASE("profile_target: the override's target for the chosen profile, never when conservative") {
+  wslat::Scenario s;
+  s.target = "ws://written.example/ws";
+  s.environments["staging"].target = "ws://staging.example/ws";
+  s.environments["dev"].multiplier = 0.8;  // an alias key, as a hand-built scenario may have
+  s.environments["dev"].target = "ws://dev.example/ws";
+  const auto staging = choose(FakeEnv{}, std::string("stage"), false, s).profile;
+  CHECK(wslat::profile_target(s, staging) == "ws://staging.example/ws");
+  const auto dev = choose(FakeEnv{}, std::string("development"), false, s).profile;
+  CHECK(dev.multiplier == doctest::Approx(0.8));
+  CHECK(wslat::profile_target(s, dev) == "ws://dev.example/ws");  // same lookup as the override
+  CHECK_FALSE(wslat::profile_target(s, choose(FakeEnv{}, std::string("local"), false, s).profile));
+  CHECK_FALSE(wslat::profile_target(s, choose(FakeEnv{}, std::string("stage"), true, s).profile));
 }

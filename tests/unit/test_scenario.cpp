@@ -482,10 +482,9 @@ TEST_CASE(
   CHECK(budget.items[5].duration == 1500ms);
   CHECK(budget.items[6].duration == 5s);
 
-  // Step `within`s go through the profile's timeout scaling.
-  const auto doubled =
-      wslat::worst_case_budget(s, s.timeouts, [](wslat::Duration d) { return d * 2; });
-  CHECK(doubled.total == 21100ms);
+  // Step `within`s go through the profile's timeout scaling, as every timeout does.
+  const auto doubled = wslat::worst_case_budget(s, wslat::scaled_timeouts(s.timeouts, 2.0, "x2"));
+  CHECK(doubled.total == 33100ms);  // 2 x (16.5s of timeouts) + 0.1s of sleep
 
   const Scenario closed = parse_ok(with_steps(R"({"close": {}})"));
   const auto with_close = wslat::worst_case_budget(closed, closed.timeouts);

@@ -206,3 +206,10 @@ TEST_CASE("merge_thresholds reports a bad scenario threshold with its pointer") 
       wslat::merge_thresholds({{"handshake", "p95 < 3", "/thresholds/handshake/0"}}, {}),
       doctest::Contains("/thresholds/handshake/0"), wslat::UsageError);
 }
+
+TEST_CASE("op_text writes each operator as the parser reads it") {
+  for (const char* op : {"<", "<=", ">", ">=", "==", "!="}) {
+    const Threshold t = wslat::parse_threshold("handshake", std::string("p95 ") + op + " 1s", "x");
+    CHECK(std::string(wslat::op_text(t.op)) == op);
+  }
+}
