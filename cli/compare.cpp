@@ -29,7 +29,7 @@ int run_compare(const CompareArgs& a) {
   current.comparison = compare_results(current, baseline, opts, a.baseline_file);
   // compare was not interrupted: an interrupted input is judged on what it measured, and said.
   const std::pair<bool, const std::string*> sides[] = {{current.interrupted, &a.current_file},
-                                                        {baseline.interrupted, &a.baseline_file}};
+                                                       {baseline.interrupted, &a.baseline_file}};
   for (const auto& [interrupted, file] : sides) {
     if (interrupted) {
       current.warnings.push_back(

@@ -9,8 +9,8 @@
 
 #include "baseline.hpp"
 #include "commands.hpp"
-#include "output.hpp"
 #include "error.hpp"
+#include "output.hpp"
 #include "report.hpp"
 #include "store.hpp"
 

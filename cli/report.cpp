@@ -7,8 +7,8 @@
 #include <stdexcept>
 
 #include "commands.hpp"
-#include "output.hpp"
 #include "error.hpp"
+#include "output.hpp"
 #include "report.hpp"
 #include "store.hpp"
 

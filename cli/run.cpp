@@ -112,8 +112,7 @@ std::optional<std::int64_t> count_flag(const std::optional<std::string>& text, c
   const char* end = text->data() + text->size();
   const auto res = std::from_chars(text->data(), end, v);
   if (text->empty() || res.ec != std::errc() || res.ptr != end || v < 1 || v > max) {
-    throw UsageError(
-        fmt::format("{} {}: expected a whole number from 1 to {}", flag, *text, max));
+    throw UsageError(fmt::format("{} {}: expected a whole number from 1 to {}", flag, *text, max));
   }
   return v;
 }
@@ -124,8 +123,7 @@ std::optional<std::int64_t> count_flag(const std::optional<std::string>& text, c
 Load effective_load(const Scenario& s, const RunArgs& a) {
   const auto connections = count_flag(a.connections, "--connections", kMaxConnections);
   const auto concurrency = count_flag(a.concurrency, "--concurrency", kMaxConcurrency);
-  const auto max_concurrency =
-      count_flag(a.max_concurrency, "--max-concurrency", kMaxConcurrency);
+  const auto max_concurrency = count_flag(a.max_concurrency, "--max-concurrency", kMaxConcurrency);
   const bool closed = connections || concurrency;
   const bool open = !a.rate.empty() || !a.duration.empty() || max_concurrency;
   if (closed && open) {
@@ -172,8 +170,9 @@ Load effective_load(const Scenario& s, const RunArgs& a) {
   if (!a.duration.empty()) load.duration = parse_duration_or_throw(a.duration, "--duration");
   if (max_concurrency) load.max_concurrency = *max_concurrency;
   if (load.rate && !load.duration) {
-    throw UsageError("--rate needs a duration: add --duration (e.g. --duration 30s) or "
-                     "\"duration\" under \"load\" in the scenario");
+    throw UsageError(
+        "--rate needs a duration: add --duration (e.g. --duration 30s) or "
+        "\"duration\" under \"load\" in the scenario");
   }
   return load;
 }
@@ -210,8 +209,8 @@ void ensure_fd_limit(Load& load, bool embedded, std::vector<std::string>& warnin
   }
   getrlimit(RLIMIT_NOFILE, &lim);
   if (lim.rlim_cur >= needed) return;
-  const auto fit = static_cast<std::int64_t>((lim.rlim_cur > 64 ? lim.rlim_cur - 64 : 1)) /
-                   per_connection;
+  const auto fit =
+      static_cast<std::int64_t>((lim.rlim_cur > 64 ? lim.rlim_cur - 64 : 1)) / per_connection;
   if (!load.open_model()) {
     throw RunError(fmt::format(
         "{} concurrent connections need about {} file descriptors, but this process may open "
@@ -222,7 +221,8 @@ void ensure_fd_limit(Load& load, bool embedded, std::vector<std::string>& warnin
   load.max_concurrency = std::max<std::int64_t>(1, fit);
   warnings.push_back(fmt::format(
       "max_concurrency lowered from {} to {}: the file descriptor limit is {} (raise ulimit -n "
-      "to keep more connections open)", live, load.max_concurrency, lim.rlim_cur));
+      "to keep more connections open)",
+      live, load.max_concurrency, lim.rlim_cur));
 }
 
 std::string host_name() {
@@ -232,9 +232,8 @@ std::string host_name() {
 }
 
 void print_progress(const RunOptions::Progress& p, bool tty) {
-  const std::string where =
-      p.total > 0 ? fmt::format("{}/{} connections", p.done, p.total)
-                  : fmt::format("{:.1f}s/{:.1f}s", p.elapsed_s, p.duration_s);
+  const std::string where = p.total > 0 ? fmt::format("{}/{} connections", p.done, p.total)
+                                        : fmt::format("{:.1f}s/{:.1f}s", p.elapsed_s, p.duration_s);
   const std::string line =
       fmt::format("wslat: {} · {:.1f}/s · {} errors · p95 handshake {}", where, p.achieved_rate,
                   p.errors, format_ms(p.live_p95_handshake_ms));
@@ -260,8 +259,7 @@ struct Progress {
 };
 
 // The baseline to compare with, loaded before anything runs (a bad file fails fast).
-std::optional<std::pair<std::string, RunResult>> load_baseline(const RunArgs& a,
-                                                               const Scenario& s,
+std::optional<std::pair<std::string, RunResult>> load_baseline(const RunArgs& a, const Scenario& s,
                                                                const Profile& p,
                                                                std::vector<std::string>& warnings) {
   if (a.baseline.empty()) return std::nullopt;

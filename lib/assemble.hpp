@@ -19,11 +19,11 @@ struct RunContext {
   const Scenario* scenario = nullptr;
   Profile profile;
   std::vector<Threshold> thresholds;
-  Timeouts timeouts;        // effective
-  std::string target;       // as run (before redaction)
-  std::string started_at;   // UTC ISO 8601
+  Timeouts timeouts;       // effective
+  std::string target;      // as run (before redaction)
+  std::string started_at;  // UTC ISO 8601
   std::string host;
-  std::string shard;        // "I/N" or ""
+  std::string shard;                                               // "I/N" or ""
   std::vector<std::pair<std::string, std::string>> extra_headers;  // --header
   std::vector<std::string> warnings;
 };

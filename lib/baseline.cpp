@@ -118,8 +118,8 @@ Shift shift_of(const std::string& stat, double q, const MetricResult& base_m,
   // With hundreds of samples the U test calls any systematic shift significant, including the
   // few hundred microseconds a busy machine adds to a whole run; then the median too must
   // have moved by more than the floor between its confidence bounds.
-  const bool large = base_m.histogram.count() >= kP95MinSamples &&
-                     cur_m.histogram.count() >= kP95MinSamples;
+  const bool large =
+      base_m.histogram.count() >= kP95MinSamples && cur_m.histogram.count() >= kP95MinSamples;
   const bool bounded = q > 0.5 || large;
   s.slower = d > limit && d > opts.noise_floor_ms &&
              (!bounded || s.surely_slower_by > opts.noise_floor_ms);
@@ -490,8 +490,8 @@ RunResult merge_results(const std::vector<RunResult>& parts,
     add_load(merged.load, p.load);
     note_differences(merged, p, label(names, i));
     if (p.interrupted) {
-      add_unique(merged.warnings, label(names, i) +
-                                      " is an interrupted run: it measured only part of its load");
+      add_unique(merged.warnings,
+                 label(names, i) + " is an interrupted run: it measured only part of its load");
     }
     if (!p.host.empty()) add_unique(hosts, p.host);
     for (const auto& w : p.warnings) add_unique(merged.warnings, w);

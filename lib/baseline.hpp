@@ -9,12 +9,12 @@
 namespace wslat {
 
 struct CompareOptions {
-  double tolerance = 0.10;      // relative slow-down that counts (10%)
-  double noise_floor_ms = 0.5;  // absolute slow-down that counts
-  double alpha = 0.01;          // Mann-Whitney significance
+  double tolerance = 0.10;        // relative slow-down that counts (10%)
+  double noise_floor_ms = 0.5;    // absolute slow-down that counts
+  double alpha = 0.01;            // Mann-Whitney significance
   std::vector<std::string> gate;  // metrics watched; empty -> handshake, e2e, perceived +
                                   // every metric with a threshold
-  bool force = false;           // accept a baseline of a different scenario hash
+  bool force = false;             // accept a baseline of a different scenario hash
 };
 
 // Compares `current` to `baseline`. Throws UsageError when the scenario hash differs and

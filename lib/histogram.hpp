@@ -15,8 +15,8 @@ namespace wslat {
 
 class Histogram {
  public:
-  static constexpr std::int64_t kLowestNs = 1'000;                 // 1 us
-  static constexpr std::int64_t kHighestNs = 3'600'000'000'000;    // 1 h
+  static constexpr std::int64_t kLowestNs = 1'000;               // 1 us
+  static constexpr std::int64_t kHighestNs = 3'600'000'000'000;  // 1 h
 
   Histogram();
 
@@ -39,9 +39,8 @@ class Histogram {
 
   // Buckets in ascending value order with a non-zero count:
   // fn(lowest_equivalent_ns, highest_equivalent_ns, count).
-  void for_each_bucket(
-      const std::function<void(std::int64_t lo_ns, std::int64_t hi_ns, std::int64_t count)>& fn)
-      const;
+  void for_each_bucket(const std::function<void(std::int64_t lo_ns, std::int64_t hi_ns,
+                                                std::int64_t count)>& fn) const;
   // Raw access for statistics: number of buckets, count and representative (midpoint) value.
   std::size_t bucket_count() const { return counts_.size(); }
   std::int64_t count_at(std::size_t index) const { return counts_[index]; }

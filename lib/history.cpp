@@ -71,7 +71,6 @@ std::string pad(const std::string& s, std::size_t width) {
   return w >= width ? s + " " : s + std::string(width - w, ' ');
 }
 
-
 // One row of the history table, cells in column order.
 std::vector<std::string> table_row(const RunResult& r) {
   std::vector<std::string> row{short_date(r.started_at), r.verdict};
@@ -152,8 +151,8 @@ History load_history(const std::string& results_dir, const std::string& scenario
       continue;
     }
     if (r.scenario_name != scenario_name) {
-      h.warnings.push_back(fmt::format("skipped {}: a result of scenario \"{}\", not \"{}\"",
-                                       *it, r.scenario_name, scenario_name));
+      h.warnings.push_back(fmt::format("skipped {}: a result of scenario \"{}\", not \"{}\"", *it,
+                                       r.scenario_name, scenario_name));
       continue;
     }
     if (r.interrupted && !include_interrupted) {
@@ -222,9 +221,10 @@ std::string overview(const History& h) {
   const std::size_t n = run_count(h);
   std::string out = fmt::format("{} run{}", n, n == 1 ? "" : "s");
   if (h.series.size() > 1) {
-    out += fmt::format(" in {} series (a series is one target, profile and load shape; "
-                       "runs of different ones are never one trend)",
-                       h.series.size());
+    out += fmt::format(
+        " in {} series (a series is one target, profile and load shape; "
+        "runs of different ones are never one trend)",
+        h.series.size());
   }
   return out;
 }

@@ -13,11 +13,11 @@
 namespace wslat {
 
 struct Profile {
-  std::string name;        // canonical: production, staging, development, local, test
+  std::string name;  // canonical: production, staging, development, local, test
   double multiplier = 1.0;
   double margin = 0.0;
   bool conservative = false;  // forced to production budgets by --conservative / env
-  std::string source;      // how it was chosen: "--env", "WSLAT_ENV", "ENVIRONMENT", "CI", "default"
+  std::string source;  // how it was chosen: "--env", "WSLAT_ENV", "ENVIRONMENT", "CI", "default"
 };
 
 // Canonical name for a name or alias (prod, stage, dev), or nullopt when unknown.
@@ -35,9 +35,9 @@ struct ProfileChoice {
 // --conservative) or WSLAT_FORCE_CONSERVATIVE=true forces production numbers, keeping the
 // detected name visible in `source`. Scenario overrides under "environments" apply last
 // (not when conservative).
-ProfileChoice choose_profile(const std::optional<std::string>& cli_env, bool cli_conservative,
-                             const Scenario& scenario,
-                             const std::function<std::optional<std::string>(const std::string&)>& env);
+ProfileChoice choose_profile(
+    const std::optional<std::string>& cli_env, bool cli_conservative, const Scenario& scenario,
+    const std::function<std::optional<std::string>(const std::string&)>& env);
 
 // The target the scenario's override for this profile names (environments.<name>.target);
 // nullopt when it names none, and always under --conservative (production budgets, as written).

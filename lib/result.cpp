@@ -483,8 +483,9 @@ void read_timeline(const Obj& o, RunResult& r) {
     if (!row.is_array() || row.size() != kColumns) {
       std::string columns = "t_ms";
       for (const auto& m : timeline_metrics()) columns += ", " + m + "_ms";
-      fail(path, "expected an array [" + columns + ", ok], found " +
-                     (row.is_array() ? "an array of " + std::to_string(row.size()) : type_name(row)));
+      fail(path,
+           "expected an array [" + columns + ", ok], found " +
+               (row.is_array() ? "an array of " + std::to_string(row.size()) : type_name(row)));
     }
     TimelinePoint p;
     p.t_ms = Obj::as_number(row[0], path + "/0");

@@ -45,15 +45,15 @@ struct TimelinePoint {
 // Per-metric comparison against a baseline (filled by baseline::compare).
 struct MetricComparison {
   std::string metric;
-  bool gated = false;           // watched by the gate (else information only)
+  bool gated = false;  // watched by the gate (else information only)
   double baseline_p50 = 0, current_p50 = 0;
   double baseline_p95 = 0, current_p95 = 0;
   std::int64_t baseline_count = 0, current_count = 0;
   double delta_p50_ms = 0, delta_p50_pct = 0;
   double delta_p95_ms = 0, delta_p95_pct = 0;
-  double p_value = 1;           // one-sided Mann-Whitney p that current is slower
-  std::string verdict;          // "improved", "unchanged", "regressed", "inconclusive"
-  std::string reason;           // one sentence a person can read
+  double p_value = 1;   // one-sided Mann-Whitney p that current is slower
+  std::string verdict;  // "improved", "unchanged", "regressed", "inconclusive"
+  std::string reason;   // one sentence a person can read
 };
 
 struct Comparison {
@@ -84,16 +84,16 @@ struct RunResult {
   std::string tool_name = "wslat";
   std::string tool_version;
   std::string scenario_name, scenario_file, scenario_sha256;
-  std::string target;          // redacted
+  std::string target;  // redacted
   std::string profile_name;
   double profile_multiplier = 1.0, profile_margin = 0.0;
   bool profile_conservative = false;
   std::string profile_source;
-  std::string started_at;      // UTC, ISO 8601 "2026-11-27T14:00:00Z"
-  std::string host;            // machine that ran it
+  std::string started_at;  // UTC, ISO 8601 "2026-11-27T14:00:00Z"
+  std::string host;        // machine that ran it
   double duration_ms = 0;
   std::int64_t attempted = 0, opened = 0, failed = 0;
-  std::map<std::string, std::int64_t> errors;  // category -> count
+  std::map<std::string, std::int64_t> errors;         // category -> count
   std::map<std::string, std::string> error_examples;  // category -> one message (redacted)
   std::map<std::string, MetricResult> metrics;
   std::vector<ThresholdOutcome> thresholds;
@@ -105,9 +105,9 @@ struct RunResult {
   LoadStats load;
   std::map<std::string, double> timeouts_ms;  // effective: connect, handshake, message, close
   std::map<std::string, std::string> request_headers;  // redacted
-  std::vector<TimelinePoint> timeline;  // at most 5000 points, evenly decimated
-  int shards = 1;              // how many shard results this one holds
-  std::string shard;           // "I/N" when run with --shard
+  std::vector<TimelinePoint> timeline;                 // at most 5000 points, evenly decimated
+  int shards = 1;                                      // how many shard results this one holds
+  std::string shard;                                   // "I/N" when run with --shard
   std::vector<std::string> warnings;
 };
 

@@ -19,9 +19,9 @@
 namespace wslat {
 
 struct RunOptions {
-  std::string target;   // ws:// or wss:// URL (already resolved from "embedded")
+  std::string target;    // ws:// or wss:// URL (already resolved from "embedded")
   TimeoutPlan timeouts;  // plan_timeouts(scenario, profile): effective, written, their note
-  Load load;            // effective (CLI overrides applied)
+  Load load;             // effective (CLI overrides applied)
   Shard shard;
   int threads = 1;
   // Local addresses 127.0.0.1..N to spread connections over (loopback targets); 0 = as needed

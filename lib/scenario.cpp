@@ -92,9 +92,9 @@ class LocationIndex {
   static constexpr std::size_t kNone = std::string_view::npos;
 
   struct Node {
-    std::size_t at = 0;          // first byte of the value
-    std::size_t key_at = kNone;  // first byte of its key, when an object member
-    char kind = 0;               // '{', '[' or 0 for a scalar
+    std::size_t at = 0;              // first byte of the value
+    std::size_t key_at = kNone;      // first byte of its key, when an object member
+    char kind = 0;                   // '{', '[' or 0 for a scalar
     std::vector<std::size_t> items;  // array elements, in order
   };
 

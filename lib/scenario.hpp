@@ -44,18 +44,18 @@ struct ConnectStep {};
 
 struct SendStep {
   enum class Kind { kText, kJson, kBinary, kSize } kind = Kind::kText;
-  Template payload;           // text and json (json is serialized then templated)
-  std::string binary;         // decoded bytes for kBinary
-  std::size_t size = 0;       // kSize: generated payload of this many bytes (text, 'x'...)
+  Template payload;      // text and json (json is serialized then templated)
+  std::string binary;    // decoded bytes for kBinary
+  std::size_t size = 0;  // kSize: generated payload of this many bytes (text, 'x'...)
 };
 
 struct ExpectStep {
   enum class Kind { kJson, kText, kRegex, kAny } kind = Kind::kAny;
-  nlohmann::json json;        // kJson: subset to match
-  std::string text;           // kText: exact text; kRegex: the pattern source
+  nlohmann::json json;                    // kJson: subset to match
+  std::string text;                       // kText: exact text; kRegex: the pattern source
   std::shared_ptr<const re2::RE2> regex;  // kRegex (RE2 syntax, search semantics)
-  std::optional<Duration> within;  // else timeouts.message
-  std::string mark;           // "ready" marks perceived latency
+  std::optional<Duration> within;         // else timeouts.message
+  std::string mark;                       // "ready" marks perceived latency
 };
 // True when `message` (one received text/binary message) satisfies the expectation: what the
 // runner calls for every message while an expect waits. A regex sees the whole message and
@@ -140,20 +140,20 @@ struct ProfileOverride {
 
 struct Scenario {
   std::string name;
-  std::string file;     // path as given
-  std::string sha256;   // of the file's bytes
-  std::string target;   // "" or "embedded" -> the embedded server
+  std::string file;    // path as given
+  std::string sha256;  // of the file's bytes
+  std::string target;  // "" or "embedded" -> the embedded server
   std::vector<std::pair<std::string, Template>> headers;
   std::vector<std::string> subprotocols;
   std::vector<std::string> redact;   // extra header names to redact (case-insensitive)
   std::vector<std::string> secrets;  // values resolved from ${env:...}: never printed
   Load load;
   Timeouts timeouts;
-  std::vector<Step> steps;           // a leading connect is implied when missing
+  std::vector<Step> steps;                // a leading connect is implied when missing
   std::vector<ThresholdSpec> thresholds;  // the defaults when the file has none
   bool thresholds_defaulted = false;
   std::map<std::string, ProfileOverride> environments;
-  nlohmann::json embedded;           // "embedded": serve options (object) or null
+  nlohmann::json embedded;                            // "embedded": serve options (object) or null
   std::int64_t max_message_bytes = 16 * 1024 * 1024;  // "max_message_size"
 };
 

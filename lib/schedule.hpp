@@ -33,8 +33,8 @@ std::vector<Duration> open_schedule(const Load& load, const Shard& shard);
 class ArrivalSchedule {
  public:
   explicit ArrivalSchedule(const Load& load);  // throws UsageError as open_schedule does
-  std::int64_t size() const { return size_; }   // arrivals of the whole (unsharded) load
-  Duration offset(std::int64_t k) const;        // intended start of arrival k, 0 <= k < size()
+  std::int64_t size() const { return size_; }  // arrivals of the whole (unsharded) load
+  Duration offset(std::int64_t k) const;       // intended start of arrival k, 0 <= k < size()
 
  private:
   struct Piece {  // one segment of the rate curve and the arrivals before it

@@ -16,18 +16,18 @@ namespace wslat {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;            // 0 = ephemeral
-  Duration handshake_delay{};        // before answering the upgrade
+  std::uint16_t port = 0;              // 0 = ephemeral
+  Duration handshake_delay{};          // before answering the upgrade
   std::optional<std::string> welcome;  // text sent right after open
   Duration welcome_delay{};
-  Duration echo_delay{};             // before echoing each message
-  Duration jitter{};                 // uniform random extra [0, jitter) on every delay
+  Duration echo_delay{};  // before echoing each message
+  Duration jitter{};      // uniform random extra [0, jitter) on every delay
   // A client must complete its upgrade request (and TLS handshake) within this, or the
   // connection is closed; 0 = wait forever. Not in "silent" mode, which never answers.
   Duration request_timeout = std::chrono::seconds(10);
   std::optional<std::uint16_t> close_after_open;  // close with this code right after open
-  std::optional<int> reject_status;  // answer the upgrade with this HTTP status
-  std::string tls_cert, tls_key;     // both set -> wss
+  std::optional<int> reject_status;               // answer the upgrade with this HTTP status
+  std::string tls_cert, tls_key;                  // both set -> wss
   int threads = 1;
   // Hostile behaviours (tests and demos): "" (none), "silent" (accept TCP, never answer),
   // "garbage" (non-HTTP reply), "bad-accept" (101 with a wrong Sec-WebSocket-Accept),

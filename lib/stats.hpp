@@ -21,8 +21,8 @@ Summary summarize(const Histogram& h);
 double statistic_ms(const Histogram& h, const std::string& stat);
 
 struct MannWhitney {
-  double u = 0;        // U statistic of `current` (ties counted as 1/2)
-  double z = 0;        // normal approximation with tie correction; > 0 when current is slower
+  double u = 0;          // U statistic of `current` (ties counted as 1/2)
+  double z = 0;          // normal approximation with tie correction; > 0 when current is slower
   double p_greater = 1;  // one-sided p-value that `current` is stochastically greater (slower)
   double p_two_sided = 1;
   bool enough_samples = false;  // both sides >= 8 samples (else the test is not meaningful)

@@ -20,9 +20,9 @@ struct Threshold {
   std::string metric;  // "handshake", ..., or "errors"
   std::string expr;    // as written
   Kind kind = Kind::kLatency;
-  std::string stat;    // latency: "p95", "p(99.5)", "mean", ...
+  std::string stat;  // latency: "p95", "p(99.5)", "mean", ...
   Op op = Op::kLess;
-  Duration limit{};    // latency, as written (unscaled)
+  Duration limit{};        // latency, as written (unscaled)
   double limit_value = 0;  // error rate as a fraction (0.01) or count
 };
 
@@ -38,11 +38,11 @@ ThresholdSpec parse_threshold_flag(const std::string& flag);
 struct ThresholdOutcome {
   std::string metric;
   std::string expr;
-  std::string unit;        // "ms", "ratio" (errors rate) or "count"
-  double limit = 0;        // effective limit (ms scaled by the profile, ratio or count)
+  std::string unit;              // "ms", "ratio" (errors rate) or "count"
+  double limit = 0;              // effective limit (ms scaled by the profile, ratio or count)
   std::optional<double> actual;  // nullopt when the metric has no samples
-  bool pass = false;       // a latency threshold on a metric with no samples fails
-  std::string detail;      // e.g. "no samples: the scenario never reached this phase"
+  bool pass = false;             // a latency threshold on a metric with no samples fails
+  std::string detail;            // e.g. "no samples: the scenario never reached this phase"
 };
 
 struct ErrorTotals {
@@ -51,9 +51,10 @@ struct ErrorTotals {
   std::int64_t errors = 0;     // total error events
 };
 
-std::vector<ThresholdOutcome> evaluate_thresholds(
-    const std::vector<Threshold>& thresholds, const Profile& profile,
-    const std::map<std::string, Histogram>& metrics, const ErrorTotals& errors);
+std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& thresholds,
+                                                  const Profile& profile,
+                                                  const std::map<std::string, Histogram>& metrics,
+                                                  const ErrorTotals& errors);
 
 // Scenario thresholds with --threshold flags added (a flag for a metric+stat already present
 // overrides it).

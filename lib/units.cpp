@@ -1,8 +1,8 @@
 #include "units.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
-#include <algorithm>
 #include <cmath>
 #include <limits>
 

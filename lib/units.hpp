@@ -35,8 +35,6 @@ std::string format_ms(double ms);
 std::string format_rate(Rate r);
 
 constexpr double to_ms(Duration d) { return static_cast<double>(d.count()) / 1e6; }
-inline Duration from_ms(double ms) {
-  return Duration(static_cast<Duration::rep>(ms * 1e6));
-}
+inline Duration from_ms(double ms) { return Duration(static_cast<Duration::rep>(ms * 1e6)); }
 
 }  // namespace wslat

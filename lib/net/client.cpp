@@ -10,11 +10,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -28,8 +28,8 @@
 #include <strings.h>
 #include <websocketpp/client.hpp>
 #include <websocketpp/concurrency/none.hpp>
-#include <websocketpp/logger/stub.hpp>
 #include <websocketpp/config/asio_client.hpp>
+#include <websocketpp/logger/stub.hpp>
 
 #include "error.hpp"
 #include "http_syntax.hpp"
@@ -130,9 +130,8 @@ void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
   }
   std::array<unsigned char, 4 * ((sizeof key + 2) / 3) + 1> encoded;
   const int n = EVP_EncodeBlock(encoded.data(), key.data(), static_cast<int>(key.size()));
-  req.replace_header("Sec-WebSocket-Key",
-                     std::string(reinterpret_cast<const char*>(encoded.data()),
-                                 static_cast<std::size_t>(n)));
+  req.replace_header("Sec-WebSocket-Key", std::string(reinterpret_cast<const char*>(encoded.data()),
+                                                      static_cast<std::size_t>(n)));
 }
 
 // Why a 101 answer is not a valid upgrade, in the user's terms (websocketpp says "A required
@@ -204,7 +203,8 @@ websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
 
 // Binds before connecting; the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT) so the
 // 4-tuple, not the source address alone, must be unique. Errors surface from the connect.
-inline void bind_source(asio::ip::tcp::socket::lowest_layer_type& sock, const asio::ip::address& source) {
+inline void bind_source(asio::ip::tcp::socket::lowest_layer_type& sock,
+                        const asio::ip::address& source) {
   asio::error_code ec;
   sock.open(source.is_v4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);
   if (ec) return;
@@ -235,10 +235,9 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
     using websocketpp::lib::placeholders::_1;
     tcon->set_uri(u);
     typename Base::timer_ptr con_timer;  // bound while still empty, as Base does
-    con_timer = tcon->set_timer(
-        TransportConfig::timeout_connect,
-        websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect_timeout, this, tcon,
-                               con_timer, cb, _1));
+    con_timer = tcon->set_timer(TransportConfig::timeout_connect,
+                                websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect_timeout,
+                                                       this, tcon, con_timer, cb, _1));
     if (next_source) bind_source(tcon->get_raw_socket().lowest_layer(), *next_source);
     tcon->get_raw_socket().async_connect(
         next_address, websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect, this, tcon,
@@ -288,14 +287,14 @@ using TlsConfig = ClientConfig<websocketpp::config::asio_tls_client>;
 // websocketpp formats a log line for every open, close and failure in a std::stringstream
 // whatever the logger does with it (about 15% of a connection's instructions, measured with
 // callgrind). These explicit specializations, seen before any use, make them no-ops.
-#define WSLAT_SILENCE_CONNECTION_LOGS(CONFIG)                          \
-  template <>                                                           \
-  void websocketpp::connection<CONFIG>::log_open_result() {}           \
-  template <>                                                           \
-  void websocketpp::connection<CONFIG>::log_close_result() {}          \
-  template <>                                                           \
-  void websocketpp::connection<CONFIG>::log_fail_result() {}           \
-  template <>                                                           \
+#define WSLAT_SILENCE_CONNECTION_LOGS(CONFIG)                 \
+  template <>                                                 \
+  void websocketpp::connection<CONFIG>::log_open_result() {}  \
+  template <>                                                 \
+  void websocketpp::connection<CONFIG>::log_close_result() {} \
+  template <>                                                 \
+  void websocketpp::connection<CONFIG>::log_fail_result() {}  \
+  template <>                                                 \
   void websocketpp::connection<CONFIG>::log_http_result() {}
 WSLAT_SILENCE_CONNECTION_LOGS(wslat::PlainConfig)
 WSLAT_SILENCE_CONNECTION_LOGS(wslat::TlsConfig)
@@ -303,22 +302,22 @@ WSLAT_SILENCE_CONNECTION_LOGS(wslat::TlsConfig)
 
 // The client side of the upgrade without std::stringstream and locale look-ups (see
 // build_upgrade_request and check_upgrade_response).
-#define WSLAT_FAST_UPGRADE(CONFIG)                                                              \
-  template <>                                                                                   \
+#define WSLAT_FAST_UPGRADE(CONFIG)                                                               \
+  template <>                                                                                    \
   websocketpp::lib::error_code websocketpp::processor::hybi13<CONFIG>::client_handshake_request( \
-      request_type& req, uri_ptr uri, std::vector<std::string> const& subprotocols) const {     \
-    wslat::build_upgrade_request(req, *uri, subprotocols, m_rng);                               \
-    if (m_permessage_deflate.is_implemented()) {                                                \
-      std::string offer = m_permessage_deflate.generate_offer();                                \
-      if (!offer.empty()) req.replace_header("Sec-WebSocket-Extensions", offer);               \
-    }                                                                                           \
-    return {};                                                                                  \
-  }                                                                                             \
-  template <>                                                                                   \
-  websocketpp::lib::error_code                                                                  \
-  websocketpp::processor::hybi13<CONFIG>::validate_server_handshake_response(                  \
-      request_type const& req, response_type& res) const {                                      \
-    return wslat::check_upgrade_response(req, res);                                             \
+      request_type& req, uri_ptr uri, std::vector<std::string> const& subprotocols) const {      \
+    wslat::build_upgrade_request(req, *uri, subprotocols, m_rng);                                \
+    if (m_permessage_deflate.is_implemented()) {                                                 \
+      std::string offer = m_permessage_deflate.generate_offer();                                 \
+      if (!offer.empty()) req.replace_header("Sec-WebSocket-Extensions", offer);                 \
+    }                                                                                            \
+    return {};                                                                                   \
+  }                                                                                              \
+  template <>                                                                                    \
+  websocketpp::lib::error_code                                                                   \
+  websocketpp::processor::hybi13<CONFIG>::validate_server_handshake_response(                    \
+      request_type const& req, response_type& res) const {                                       \
+    return wslat::check_upgrade_response(req, res);                                              \
   }
 WSLAT_FAST_UPGRADE(wslat::PlainConfig)
 WSLAT_FAST_UPGRADE(wslat::TlsConfig)
@@ -336,9 +335,8 @@ using SslContextPtr = std::shared_ptr<asio::ssl::context>;
 // of a map on the hot path; slot i is metric_order()[i]. A name the registry lacks fails to build.
 
 using Metric = std::size_t;
-constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"),
-                 kTls = latency_slot("tls"), kUpgrade = latency_slot("upgrade"),
-                 kHandshake = latency_slot("handshake"),
+constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"), kTls = latency_slot("tls"),
+                 kUpgrade = latency_slot("upgrade"), kHandshake = latency_slot("handshake"),
                  kFirstMessage = latency_slot("first_message"), kE2e = latency_slot("e2e"),
                  kRtt = latency_slot("rtt"), kPerceived = latency_slot("perceived"),
                  kPing = latency_slot("ping"), kClose = latency_slot("close"),
@@ -537,13 +535,11 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     con_->set_close_handler([self](websocketpp::connection_hdl) { self->on_close(); });
     con_->set_message_handler(
         [self](websocketpp::connection_hdl, MessagePtr msg) { self->on_message(msg); });
-    con_->set_pong_handler(
-        [self](websocketpp::connection_hdl, std::string) { self->on_pong(); });
+    con_->set_pong_handler([self](websocketpp::connection_hdl, std::string) { self->on_pong(); });
     con_->set_pong_timeout_handler([](websocketpp::connection_hdl, std::string) {});
-    con_->set_ping_handler(
-        [self](websocketpp::connection_hdl, std::string payload) {
-          return self->on_ping(payload);
-        });
+    con_->set_ping_handler([self](websocketpp::connection_hdl, std::string payload) {
+      return self->on_ping(payload);
+    });
   }
 
   // websocketpp answers every ping with a pong on an unbounded queue; a server that pings
@@ -612,9 +608,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     const auto tec = con_->get_transport_ec() ? con_->get_transport_ec() : ec;
     const int status = static_cast<int>(con_->get_response_code());
     if (status != 0 && status != 101) {
-      fail("http." + std::to_string(status),
-           "server answered the upgrade with HTTP " + std::to_string(status) + " " +
-               con_->get_response_msg());
+      fail("http." + std::to_string(status), "server answered the upgrade with HTTP " +
+                                                 std::to_string(status) + " " +
+                                                 con_->get_response_msg());
     } else if (tcp_done_ == TimePoint{}) {
       fail(tec == asio::error::connection_refused ? "connect.refused" : "connect.error",
            "TCP connect to " + plan_.host + ":" + plan_.port + " failed: " + tec.message());
@@ -644,7 +640,8 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
 
   bool is_tls_failure(const std::error_code& ec, const std::error_code& tec) const {
     namespace sock = websocketpp::transport::asio::socket;
-    return !verify_error_.empty() || ec == sock::make_error_code(sock::error::tls_handshake_failed) ||
+    return !verify_error_.empty() ||
+           ec == sock::make_error_code(sock::error::tls_handshake_failed) ||
            ec == sock::make_error_code(sock::error::tls_handshake_timeout) ||
            tec.category() == asio::error::get_ssl_category() ||
            ec.category() == asio::error::get_ssl_category();
@@ -680,13 +677,13 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       std::string why = con_->get_local_close_reason();
       const auto ec = con_->get_ec();
       if (ec && ec.message() != why) why += (why.empty() ? "" : ": ") + ec.message();
-      fail("protocol", "protocol violation by the server (closed with " +
-                           std::to_string(local) + ")" + (why.empty() ? "" : ": " + why));
+      fail("protocol", "protocol violation by the server (closed with " + std::to_string(local) +
+                           ")" + (why.empty() ? "" : ": " + why));
     } else if (remote == websocketpp::close::status::abnormal_close ||
                remote == websocketpp::close::status::no_status) {
       const auto tec = con_->get_transport_ec();
-      fail("reset", "connection lost without a close frame" +
-                        (tec ? ": " + tec.message() : std::string()));
+      fail("reset",
+           "connection lost without a close frame" + (tec ? ": " + tec.message() : std::string()));
     } else {
       fail("close." + std::to_string(remote),
            "server closed the connection with " + std::to_string(remote) +
@@ -897,8 +894,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     auto self = this->shared_from_this();
     const auto gen = ++timer_gen_;
     timer_.expires_after(d);
-    timer_.async_wait([self, gen, category, text, subject, d,
-                       written](const asio::error_code& ec) {
+    timer_.async_wait([self, gen, category, text, subject, d, written](const asio::error_code& ec) {
       if (ec || self->finished_ || gen != self->timer_gen_) return;
       std::string message = text;
       if (subject != nullptr) message += *subject + " within ";
@@ -1230,7 +1226,7 @@ class Worker {
     interrupted_ = true;
     interrupted_at_ = Clock::now();
     if (arrival_timer_) arrival_timer_->cancel();
-    due_arrival_ = next_arrival_;  // waiting arrivals are not started (nor dropped: stopped)
+    due_arrival_ = next_arrival_;      // waiting arrivals are not started (nor dropped: stopped)
     const auto live = live_sessions_;  // sessions remove themselves as they finish
     for (const auto& s : live) s->interrupt();
     maybe_finish();
@@ -1362,8 +1358,9 @@ SslContextPtr make_ssl_context(const RunOptions& opts) {
   ctx->set_default_verify_paths(ec);
   if (!opts.ca_file.empty()) {
     ctx->load_verify_file(opts.ca_file, ec);
-    if (ec) throw UsageError("--ca " + opts.ca_file + ": cannot load CA certificates: " +
-                             ec.message() + " (give a PEM file)");
+    if (ec)
+      throw UsageError("--ca " + opts.ca_file + ": cannot load CA certificates: " + ec.message() +
+                       " (give a PEM file)");
   }
   return ctx;
 }
@@ -1456,14 +1453,16 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
   if (open) {
     schedule.emplace(load);
     total = shard_part(schedule->size(), opts.shard);  // arrivals k with k % N == shard index
-    threads = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, std::max<std::int64_t>(1, total)));
+    threads = std::max<std::int64_t>(
+        1, std::min<std::int64_t>(threads, std::max<std::int64_t>(1, total)));
     concurrency = shard_part(load.max_concurrency, opts.shard);
   } else {
     total = shard_part(load.connections, opts.shard);
     concurrency = std::max<std::int64_t>(1, shard_part(load.concurrency, opts.shard));
     concurrency = std::min(concurrency, std::max<std::int64_t>(1, total));
     threads = std::min(threads, concurrency);
-    for (std::int64_t i = 0; i < opts.shard.index; ++i) first += shard_part(load.connections, {i, opts.shard.count});
+    for (std::int64_t i = 0; i < opts.shard.index; ++i)
+      first += shard_part(load.connections, {i, opts.shard.count});
   }
 
   plan.sources = source_addresses(plan, opts.source_addresses, concurrency);
@@ -1473,7 +1472,8 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
   std::vector<LiveCounters> live(static_cast<std::size_t>(threads));
   std::vector<std::unique_ptr<Worker<Client>>> workers;
   for (std::int64_t t = 0; t < threads; ++t) {
-    workers.push_back(std::make_unique<Worker<Client>>(plan, live[static_cast<std::size_t>(t)], ssl));
+    workers.push_back(
+        std::make_unique<Worker<Client>>(plan, live[static_cast<std::size_t>(t)], ssl));
   }
   const Duration open_end = open ? open_duration(load) : Duration{};
   plan.run_start = Clock::now();
@@ -1527,7 +1527,8 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
   out.load.concurrency = concurrency;
   out.load.threads = static_cast<int>(threads);
   if (open && open_end.count() > 0) {
-    out.load.target_rate = static_cast<double>(total) / std::chrono::duration<double>(open_end).count();
+    out.load.target_rate =
+        static_cast<double>(total) / std::chrono::duration<double>(open_end).count();
   }
   const double elapsed_s = out.duration_ms / 1000.0;
   out.load.achieved_rate = elapsed_s > 0 ? static_cast<double>(out.attempted) / elapsed_s : 0;
@@ -1540,8 +1541,7 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
         window_s = std::min(window_s, ms_between(plan.run_start, *w->interrupted_at()) / 1000.0);
       }
     }
-    out.load.achieved_rate =
-        window_s > 0 ? static_cast<double>(out.attempted) / window_s : 0;
+    out.load.achieved_rate = window_s > 0 ? static_cast<double>(out.attempted) / window_s : 0;
   }
   // A dropped arrival is a connection the load called for and nobody got: counted as attempted
   // and failed (category "dropped"), so the errors threshold sees a load that was not applied.
@@ -1549,9 +1549,9 @@ RawRun run_with(const Scenario& scenario, const RunOptions& opts) {
     out.attempted += out.load.dropped;
     out.failed += out.load.dropped;
     out.errors["dropped"] += out.load.dropped;
-    out.error_examples.emplace(
-        "dropped", "the arrival found max_concurrency (" + std::to_string(concurrency) +
-                       ") connections live until the schedule ended: never started");
+    out.error_examples.emplace("dropped",
+                               "the arrival found max_concurrency (" + std::to_string(concurrency) +
+                                   ") connections live until the schedule ended: never started");
   }
   return out;
 }

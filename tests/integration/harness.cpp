@@ -2,9 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,8 +71,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   int open_fds = 2;
   std::array<char, 65536> buf{};
   while (open_fds > 0) {
-    const auto left = deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     Clock::now() - start);
+    const auto left =
+        deadline - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (left.count() <= 0) {
       result.timed_out = true;
       ::kill(-pid, SIGKILL);
@@ -98,8 +98,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
-  result.wall_ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  result.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   return result;
 }
@@ -109,8 +108,8 @@ ProcessResult run_wslat(const std::vector<std::string>& args, std::chrono::milli
   std::vector<std::string> argv{wslat_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> unset;
-  for (const char* name : {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE",
-                           "GITHUB_STEP_SUMMARY"}) {
+  for (const char* name :
+       {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"}) {
     if (env.count(name) == 0) unset.emplace_back(name);
   }
   return run_process(argv, deadline, env, unset);
@@ -132,7 +131,8 @@ BackgroundServer::BackgroundServer(const std::vector<std::string>& argv) {
   std::string line;
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (line.find('\n') == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     pollfd p{out_fd_, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
       throw std::runtime_error("server did not announce its address within 10 s: " + argv[0]);

@@ -10,7 +10,7 @@
 namespace wslat::test {
 
 struct ProcessResult {
-  int exit_code = -1;     // -1 when killed at the deadline
+  int exit_code = -1;  // -1 when killed at the deadline
   bool timed_out = false;
   std::string out, err;
   double wall_ms = 0;

@@ -38,8 +38,8 @@ Run run(const json& s, std::vector<std::string> extra = {},
   const std::string name = s.at("name");
   const auto file = write_temp_file("bounds-" + name + ".json", s.dump(2));
   const auto exported = temp_dir() + "/bounds-" + name + ".result.json";
-  std::vector<std::string> args{"run", file, "--env", "production", "--no-save", "--quiet",
-                                "--export-json", exported};
+  std::vector<std::string> args{"run",       file,      "--env",         "production",
+                                "--no-save", "--quiet", "--export-json", exported};
   args.insert(args.end(), extra.begin(), extra.end());
   Run r;
   r.process = run_wslat(args, deadline);
@@ -63,9 +63,8 @@ void check_all_failed_with(const Run& r, const std::string& category) {
 }
 
 json sleep_then_close(const std::string& sleep) {
-  return json::array({{{"connect", json::object()}},
-                      {{"sleep", sleep}},
-                      {{"close", {{"code", 1000}}}}});
+  return json::array(
+      {{{"connect", json::object()}}, {{"sleep", sleep}}, {{"close", {{"code", 1000}}}}});
 }
 
 // --- item 6: queues a server can fill ---------------------------------------------------------
@@ -107,10 +106,10 @@ TEST_CASE("bounds: sends to a server that stops reading fail with send.backlog")
 // --- item 7: bounds of the command line, planning independent of the connection count ---------
 
 TEST_CASE("bounds: --connections, --concurrency and --threads out of range exit 64 at once") {
-  const auto file = write_temp_file(
-      "bounds-cli.json", scenario("bounds-cli", "", sleep_then_close("1ms")).dump(2));
+  const auto file = write_temp_file("bounds-cli.json",
+                                    scenario("bounds-cli", "", sleep_then_close("1ms")).dump(2));
   const std::vector<std::vector<std::string>> bad = {
-      {"--connections", "1000000000"},           // grew to 2 GB of plan and ignored SIGINT
+      {"--connections", "1000000000"},            // grew to 2 GB of plan and ignored SIGINT
       {"--connections", "99999999999999999999"},  // ended in std::bad_alloc
       {"--connections", "0"},
       {"--concurrency", "2000000"},
@@ -132,11 +131,10 @@ TEST_CASE("bounds: --connections, --concurrency and --threads out of range exit 
 
 TEST_CASE("bounds: 100,000,000 connections plan at once, in little memory, and stop on SIGINT") {
   auto server = start_serve();
-  const auto file = write_temp_file(
-      "bounds-1e8.json",
-      scenario("bounds-1e8", server.url(), sleep_then_close("1ms"),
-               {{"connections", 100'000'000}, {"concurrency", 4}})
-          .dump(2));
+  const auto file = write_temp_file("bounds-1e8.json",
+                                    scenario("bounds-1e8", server.url(), sleep_then_close("1ms"),
+                                             {{"connections", 100'000'000}, {"concurrency", 4}})
+                                        .dump(2));
   const std::string exported = temp_dir() + "/bounds-1e8.result.json";
   Child c({"run", file, "--env", "production", "--no-save", "--threads", "2", "--export-json",
            exported});
@@ -238,17 +236,16 @@ TEST_CASE("bounds: upgrade, protocol and reset errors say what happened (never '
   CHECK(garbage.find("not HTTP") != std::string::npos);  // was "Generic error"
   CHECK(garbage.find("Generic") == std::string::npos);
   CHECK(example_of("invalid-utf8", "protocol").find("protocol violation") != std::string::npos);
-  CHECK(example_of("reset-after-open", "reset").find("without a close frame") !=
-        std::string::npos);
+  CHECK(example_of("reset-after-open", "reset").find("without a close frame") != std::string::npos);
 }
 
 TEST_CASE("bounds: SIGINT during the ramp counts no upgrade errors") {
   // Was: every connection still in its handshake was counted as upgrade.invalid ("Success").
   auto server = start_serve({"--handshake-delay", "5s"});
-  const auto file = write_temp_file(
-      "bounds-ramp.json", scenario("bounds-ramp", server.url(), sleep_then_close("1ms"),
-                                   {{"connections", 300}, {"concurrency", 300}})
-                              .dump(2));
+  const auto file = write_temp_file("bounds-ramp.json",
+                                    scenario("bounds-ramp", server.url(), sleep_then_close("1ms"),
+                                             {{"connections", 300}, {"concurrency", 300}})
+                                        .dump(2));
   const std::string exported = temp_dir() + "/bounds-ramp.result.json";
   Child c({"run", file, "--env", "production", "--no-save", "--export-json", exported});
   REQUIRE_MESSAGE(c.pump_until([&] { return running(c); }, 15000), "stderr: " << c.err());
@@ -263,10 +260,10 @@ TEST_CASE("bounds: SIGINT during the ramp counts no upgrade errors") {
 
 TEST_CASE("bounds: an interrupted open-model run reports its rate over the time it ran") {
   auto server = start_serve();
-  const auto file = write_temp_file(
-      "bounds-rate.json", scenario("bounds-rate", server.url(), sleep_then_close("1ms"),
-                                   {{"rate", "50/s"}, {"duration", "30s"}})
-                              .dump(2));
+  const auto file = write_temp_file("bounds-rate.json",
+                                    scenario("bounds-rate", server.url(), sleep_then_close("1ms"),
+                                             {{"rate", "50/s"}, {"duration", "30s"}})
+                                        .dump(2));
   const std::string exported = temp_dir() + "/bounds-rate.result.json";
   Child c({"run", file, "--env", "production", "--no-save", "--export-json", exported});
   REQUIRE_MESSAGE(c.pump_until([&] { return running(c); }, 15000), "stderr: " << c.err());

@@ -45,7 +45,6 @@ struct Outcome {
   std::string text;  // the text report on stdout
 };
 
-
 // Runs the scenario (text report on stdout, JSON exported) and checks the run ended within
 // `budget_ms` (the written timeouts that can apply, before profile scaling) plus slack.
 Outcome run_hostile(const json& scenario, double budget_ms) {

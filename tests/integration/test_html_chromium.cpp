@@ -14,10 +14,9 @@
 
 namespace {
 
-using wslat::test::run_process;
 using wslat::test::read_file;
+using wslat::test::run_process;
 using wslat::test::run_wslat;
-
 
 std::string fixture_result_file() {
   return wslat::test::write_temp_file("report-fixture.json",

@@ -29,12 +29,10 @@ namespace {
 
 using nlohmann::json;
 
-
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
-
 
 std::string fresh_dir(const std::string& name) {
   const std::string dir = temp_dir() + "/" + name;

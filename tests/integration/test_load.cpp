@@ -15,17 +15,17 @@ namespace {
 using nlohmann::json;
 
 std::string echo_scenario(const std::string& name, const std::string& url, const json& load) {
-  json s = {{"name", name},
-            {"target", url},
-            {"load", load},
-            {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
-            {"steps", json::array({{{"connect", json::object()}},
-                                   {{"send", {{"text", "x"}}}},
-                                   {{"expect", {{"text", "x"}}}},
-                                   {{"close", json::object()}}})}};
+  json s = {
+      {"name", name},
+      {"target", url},
+      {"load", load},
+      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
+      {"steps", json::array({{{"connect", json::object()}},
+                             {{"send", {{"text", "x"}}}},
+                             {{"expect", {{"text", "x"}}}},
+                             {{"close", json::object()}}})}};
   return write_temp_file(name + ".json", s.dump(2));
 }
-
 
 json run_json(const std::vector<std::string>& args, int* exit_code = nullptr) {
   std::vector<std::string> all{"run"};
@@ -38,7 +38,8 @@ json run_json(const std::vector<std::string>& args, int* exit_code = nullptr) {
   return json::parse(r.out);
 }
 
-TEST_CASE("open model at a sustainable rate recovers the injected handshake delay" * doctest::test_suite("timing")) {
+TEST_CASE("open model at a sustainable rate recovers the injected handshake delay" *
+          doctest::test_suite("timing")) {
   auto server = start_serve({"--handshake-delay", "50ms"});
   const auto file = echo_scenario("open-rate", server.url(),
                                   {{"rate", "40/s"}, {"duration", "1s"}, {"max_concurrency", 100}});
@@ -70,8 +71,8 @@ TEST_CASE("open model with max_concurrency far too low reports late and dropped 
   CHECK(r["connections"]["failed"].get<std::int64_t>() >= dropped);
   bool warned = false;
   for (const auto& w : r["warnings"]) {
-    warned = warned || w.get<std::string>().find("could not keep the intended schedule") !=
-                           std::string::npos;
+    warned = warned ||
+             w.get<std::string>().find("could not keep the intended schedule") != std::string::npos;
   }
   CHECK(warned);
   // The wait for a slot is charged: latency from the intended start, not the actual one.
@@ -80,13 +81,14 @@ TEST_CASE("open model with max_concurrency far too low reports late and dropped 
 
 TEST_CASE("four shards merged equal one unsharded run") {
   auto server = start_serve();
-  const auto file = echo_scenario("sharded", server.url(), {{"connections", 41}, {"concurrency", 4}});
+  const auto file =
+      echo_scenario("sharded", server.url(), {{"connections", 41}, {"concurrency", 4}});
   std::vector<std::string> merge_args{"merge"};
   std::int64_t total = 0;
   for (int i = 1; i <= 4; ++i) {
     const std::string out = temp_dir() + "/shard-" + std::to_string(i) + ".json";
-    const json r = run_json({file, "--no-save", "--shard", std::to_string(i) + "/4",
-                             "--export-json", out});
+    const json r =
+        run_json({file, "--no-save", "--shard", std::to_string(i) + "/4", "--export-json", out});
     CHECK(r["connections"]["attempted"] == (i == 1 ? 11 : 10));
     total += r["connections"]["attempted"].get<std::int64_t>();
     merge_args.push_back(out);
@@ -122,13 +124,14 @@ TEST_CASE("2000 concurrent connections from one process") {
   CHECK(rc == 0);
 }
 
-TEST_CASE("baseline: the same server is not a regression but +20 ms handshake is" * doctest::test_suite("timing")) {
+TEST_CASE("baseline: the same server is not a regression but +20 ms handshake is" *
+          doctest::test_suite("timing")) {
   const std::string dir = temp_dir() + "/baseline-results";
   ::mkdir(dir.c_str(), 0755);  // wslat creates no directories for files the user names
   const std::string baseline = dir + "/base.json";
   // One scenario file for both servers (same sha256); the target comes from --target.
-  json s = json::parse(read_file(echo_scenario("gate", "ws://127.0.0.1:1/",
-                                               {{"connections", 120}, {"concurrency", 2}})));
+  json s = json::parse(read_file(
+      echo_scenario("gate", "ws://127.0.0.1:1/", {{"connections", 120}, {"concurrency", 2}})));
   s.erase("target");
   const auto file = write_temp_file("gate-no-target.json", s.dump(2));
   {
@@ -137,9 +140,8 @@ TEST_CASE("baseline: the same server is not a regression but +20 ms handshake is
     run_json({file, "--target", server.url(), "--results-dir", dir, "--save-baseline", baseline},
              &rc);
     CHECK(rc == 0);
-    const json same =
-        run_json({file, "--target", server.url(), "--results-dir", dir, "--baseline", baseline},
-                 &rc);
+    const json same = run_json(
+        {file, "--target", server.url(), "--results-dir", dir, "--baseline", baseline}, &rc);
     CHECK(rc == 0);
     CHECK(same["comparison"]["regressed"] == false);
   }
@@ -152,8 +154,8 @@ TEST_CASE("baseline: the same server is not a regression but +20 ms handshake is
   CHECK(rc == 2);
   // What a CI consumer sees, through a real XML parser: a testcase per threshold and per
   // compared metric, the regressed handshake among the failures, counts that add up.
-  const auto parsed = run_process(
-      {"/usr/bin/python3", source_dir() + "/tests/peers/junit_summary.py", junit});
+  const auto parsed =
+      run_process({"/usr/bin/python3", source_dir() + "/tests/peers/junit_summary.py", junit});
   REQUIRE(parsed.exit_code == 0);
   const json xml = json::parse(parsed.out);
   int failures = 0;
@@ -186,7 +188,8 @@ namespace {
 
 TEST_CASE("connections spread over several loopback source addresses") {
   auto server = start_serve();
-  const auto file = echo_scenario("sources", server.url(), {{"connections", 40}, {"concurrency", 8}});
+  const auto file =
+      echo_scenario("sources", server.url(), {{"connections", 40}, {"concurrency", 8}});
   int rc = -1;
   const json r = run_json({file, "--no-save", "--source-addresses", "4"}, &rc);
   CHECK(rc == 0);

@@ -21,11 +21,12 @@ std::string scenario_file(const std::string& name, const std::string& url, int c
   steps.push_back({{"send", {{"text", "hello ${connection}"}}}});
   steps.push_back({{"expect", {{"regex", "^hello \\d+$"}, {"within", "5s"}}}});
   steps.push_back({{"close", {{"code", 1000}}}});
-  json s = {{"name", name},
-            {"target", url},
-            {"load", {{"connections", connections}, {"concurrency", 2}}},
-            {"timeouts", {{"connect", "2s"}, {"handshake", "2s"}, {"message", "5s"}, {"close", "2s"}}},
-            {"steps", steps}};
+  json s = {
+      {"name", name},
+      {"target", url},
+      {"load", {{"connections", connections}, {"concurrency", 2}}},
+      {"timeouts", {{"connect", "2s"}, {"handshake", "2s"}, {"message", "5s"}, {"close", "2s"}}},
+      {"steps", steps}};
   if (!extra.empty()) s.merge_patch(json::parse(extra));
   return write_temp_file(name + ".json", s.dump(2));
 }
@@ -37,8 +38,8 @@ struct Measured {
 
 // Runs with the production profile (x1.0) so written timeouts are the effective ones.
 Measured run_json(const std::string& scenario, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{"run", scenario, "--env", "production", "--format", "json",
-                                "--no-save", "--quiet"};
+  std::vector<std::string> args{"run",      scenario, "--env",     "production",
+                                "--format", "json",   "--no-save", "--quiet"};
   args.insert(args.end(), extra.begin(), extra.end());
   Measured m;
   m.process = run_wslat(args, std::chrono::seconds(60));
@@ -61,7 +62,8 @@ void check_recovers(double measured_ms, double injected_ms, double slack_ms) {
   CHECK(measured_ms <= injected_ms * 1.01 + 0.5 + slack_ms);
 }
 
-TEST_CASE("an injected handshake delay is recovered in upgrade and handshake" * doctest::test_suite("timing")) {
+TEST_CASE("an injected handshake delay is recovered in upgrade and handshake" *
+          doctest::test_suite("timing")) {
   auto server = start_serve({"--handshake-delay", "40ms"});
   const auto m = run_json(scenario_file("handshake-delay", server.url(), 10, false));
   CHECK(m.process.exit_code == 0);
@@ -71,9 +73,12 @@ TEST_CASE("an injected handshake delay is recovered in upgrade and handshake" * 
   CHECK(p50(m.result, "rtt") < 20);
 }
 
-TEST_CASE("injected welcome and echo delays are recovered in first_message and rtt and e2e and perceived" * doctest::test_suite("timing")) {
-  auto server = start_serve({"--welcome", "welcome", "--welcome-delay", "30ms", "--echo-delay",
-                             "20ms"});
+TEST_CASE(
+    "injected welcome and echo delays are recovered in first_message and rtt and e2e and "
+    "perceived" *
+    doctest::test_suite("timing")) {
+  auto server =
+      start_serve({"--welcome", "welcome", "--welcome-delay", "30ms", "--echo-delay", "20ms"});
   const auto m = run_json(scenario_file("welcome-echo", server.url(), 10, true));
   CHECK(m.process.exit_code == 0);
   const double handshake = p50(m.result, "handshake");
@@ -103,8 +108,8 @@ TEST_CASE("an upgrade rejected with 403 is counted as http.403 and nothing could
 
 TEST_CASE("a server that accepts TCP and never answers gives upgrade.timeout in time") {
   auto server = start_serve({"--mode", "silent"});
-  const auto file = scenario_file("silent", server.url(), 2, false,
-                                  R"({"timeouts": {"handshake": "300ms"}})");
+  const auto file =
+      scenario_file("silent", server.url(), 2, false, R"({"timeouts": {"handshake": "300ms"}})");
   const auto m = run_json(file);
   CHECK(m.result["errors"].value("upgrade.timeout", 0) == 2);
   // Production profile: 300 ms x 1.2 margin = 360 ms, plus process start and slack.
@@ -145,8 +150,9 @@ TEST_CASE("a breached threshold exits 1 and the report names it") {
 }
 
 TEST_CASE("a bad scenario exits 64 with a located message before connecting") {
-  const auto file = write_temp_file("bad.json", "{\n  \"name\": \"bad\",\n  \"steps\": [\n"
-                                                "    {\"sleep\": \"5\"}\n  ]\n}\n");
+  const auto file = write_temp_file("bad.json",
+                                    "{\n  \"name\": \"bad\",\n  \"steps\": [\n"
+                                    "    {\"sleep\": \"5\"}\n  ]\n}\n");
   const auto r = run_wslat({"run", file, "--no-save"});
   CHECK(r.exit_code == 64);
   CHECK(r.err.find("bad.json:4:") != std::string::npos);
@@ -163,10 +169,11 @@ TEST_CASE("the shipped scenarios pass against the embedded server") {
   }
 }
 
-TEST_CASE("third-party server (python websockets): echo delay recovered in rtt" * doctest::test_suite("peer")) {
+TEST_CASE("third-party server (python websockets): echo delay recovered in rtt" *
+          doctest::test_suite("peer")) {
   BackgroundServer server({"/usr/bin/python3", source_dir() + "/tests/peers/py_echo_server.py",
-                           "--echo-delay-ms", "25", "--welcome", "welcome",
-                           "--welcome-delay-ms", "15"});
+                           "--echo-delay-ms", "25", "--welcome", "welcome", "--welcome-delay-ms",
+                           "15"});
   const auto m = run_json(scenario_file("python-peer", server.url(), 8, true));
   CHECK(m.process.exit_code == 0);
   CHECK(m.result["connections"]["opened"] == 8);
@@ -174,10 +181,10 @@ TEST_CASE("third-party server (python websockets): echo delay recovered in rtt" 
   check_recovers(p50(m.result, "first_message"), 15, 8);
 }
 
-TEST_CASE("the embedded server is used when the scenario has no target" * doctest::test_suite("timing")) {
-  const auto file = write_temp_file(
-      "embedded.json",
-      R"({"name": "embedded", "embedded": {"echo_delay": "10ms"},
+TEST_CASE("the embedded server is used when the scenario has no target" *
+          doctest::test_suite("timing")) {
+  const auto file = write_temp_file("embedded.json",
+                                    R"({"name": "embedded", "embedded": {"echo_delay": "10ms"},
           "steps": [{"send": {"text": "x"}}, {"expect": {"text": "x"}}]})");
   const auto m = run_json(file);
   CHECK(m.process.exit_code == 0);
@@ -196,9 +203,8 @@ TEST_CASE("a huge message under a recursive regex expectation neither crashes no
   // the stack, and the fix (a 16 KiB window, 256 MiB worker stacks) could not run under TSan.
   // RE2 matches the whole message without recursion, in every build.
   auto server = start_serve();
-  const auto file = write_temp_file(
-      "huge-regex.json",
-      R"({"name": "huge-regex", "target": ")" + server.url() + R"(",
+  const auto file = write_temp_file("huge-regex.json",
+                                    R"({"name": "huge-regex", "target": ")" + server.url() + R"(",
           "steps": [{"send": {"size": "200KiB"}}, {"expect": {"regex": "^(x|y)*$"}}]})");
   const auto r = run_wslat({"run", file, "--env", "production", "--no-save", "--quiet"});
   INFO(r.err);

@@ -23,8 +23,6 @@ using nlohmann::json;
 const std::string kSecret = "sEcReTtOkEn7f3a9c41d";
 const std::map<std::string, std::string> kEnv = {{"SECRET_TOKEN", kSecret}};
 
-
-
 std::string scenario_with_secrets(const std::string& url) {
   json s = {
       {"name", "secrets"},

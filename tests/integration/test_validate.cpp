@@ -36,7 +36,8 @@ TEST_CASE("validate: a valid scenario exits 0 and prints thresholds, timeouts an
   CHECK(contains(r.out, "worst-case timeout budget"));
   // 1.2 (connect) + 1.2 (handshake) + 0.6 (expect) + 1.2 (close) under production's 20% margin.
   CHECK(contains(r.out, "4.2s"));
-  CHECK(contains(r.out, "timeouts (as written → effective: × 1.2, profile production, chosen by --env)"));
+  CHECK(contains(r.out,
+                 "timeouts (as written → effective: × 1.2, profile production, chosen by --env)"));
   CHECK_FALSE(contains(r.out, "warning:"));
 }
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "baseline.hpp"
-#include "test_support.hpp"
 #include "error.hpp"
+#include "test_support.hpp"
 
 using namespace wslat;
 
@@ -206,7 +206,7 @@ TEST_CASE("gate: handshake, e2e, perceived and thresholded metrics; others infor
   CHECK(metric(c, "rtt").verdict == "regressed");
   CHECK_FALSE(metric(c, "tcp").gated);
   CHECK(metric(c, "tcp").verdict == "slower");  // reported, for information: never "regressed"
-  CHECK(c.regressed);                              // because of rtt
+  CHECK(c.regressed);                           // because of rtt
 
   cur.thresholds.clear();
   CHECK_FALSE(compare_results(cur, base, {}, "base.json").regressed);  // tcp alone does not gate

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "baseline.hpp"
-#include "test_support.hpp"
 #include "error.hpp"
+#include "test_support.hpp"
 
 using namespace wslat;
 

@@ -170,8 +170,9 @@ TEST_CASE("thresholds scale by the multiplier, timeouts also by the margin") {
   CHECK(plan.written.close == 2s);
 }
 
-TEST_CASE("timeout plan: a step's within scales by the same rule; the message timeout is its "
-          "default; messages say where the factor came from") {
+TEST_CASE(
+    "timeout plan: a step's within scales by the same rule; the message timeout is its "
+    "default; messages say where the factor came from") {
   wslat::Profile prod = wslat::builtin_profile("production");
   prod.source = "--env";
   const wslat::TimeoutPlan plan = wslat::plan_timeouts(wslat::Timeouts(), prod);

@@ -120,8 +120,10 @@ TEST_CASE("an info metric that moved fails no report: junit, markdown, html, tex
   r.comparison->regressed = false;
   for (auto& m : r.comparison->metrics) {
     m.gated = m.metric == "handshake";
-    if (!m.gated) m.verdict = "slower";
-    else m.verdict = "unchanged";
+    if (!m.gated)
+      m.verdict = "slower";
+    else
+      m.verdict = "unchanged";
   }
   const std::string xml = wslat::render_junit(r);
   // The failing threshold of the fixture is its only failure.

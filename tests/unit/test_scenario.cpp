@@ -498,7 +498,7 @@ TEST_CASE("compile_regex compiles as scenario files do, for matches() outside th
   e.regex = wslat::compile_regex("^h.llo \\d+$", &error);
   REQUIRE(e.regex != nullptr);
   CHECK(error.empty());
-  CHECK(wslat::matches(e, "h\xc3\xa9llo 42"));  // `.` is one UTF-8 character
+  CHECK(wslat::matches(e, "h\xc3\xa9llo 42"));   // `.` is one UTF-8 character
   CHECK_FALSE(wslat::matches(e, "hello 42\n"));  // `$` is the end of the message
   CHECK(wslat::compile_regex("(a)\\1", &error) == nullptr);
   CHECK(error == "invalid escape sequence: \\1");
@@ -525,11 +525,12 @@ TEST_CASE("scenario: what goes on the wire is checked as sent: target, headers, 
       R"({"name": "t", "environments": {"staging": {"target": "ws://h:65536/"}}, "steps": [{"sleep": "1s"}]})");
   CHECK(override_target.pointer == "/environments/staging/target");
 
-  const auto name = only_issue(R"({"name": "t", "headers": {"X C": "1"}, "steps": [{"sleep": "1s"}]})");
+  const auto name =
+      only_issue(R"({"name": "t", "headers": {"X C": "1"}, "steps": [{"sleep": "1s"}]})");
   CHECK(name.pointer == "/headers/X C");
   CHECK(name.message.find("\"X C\" is not a valid HTTP header name: a space") == 0);
-  const auto value = only_issue(
-      R"({"name": "t", "headers": {"X-A": "v\u0000w"}, "steps": [{"sleep": "1s"}]})");
+  const auto value =
+      only_issue(R"({"name": "t", "headers": {"X-A": "v\u0000w"}, "steps": [{"sleep": "1s"}]})");
   CHECK(value.message.find("a NUL byte is not allowed in a header value") == 0);
   const auto env_value = only_issue(
       R"({"name": "t", "headers": {"Authorization": "Bearer ${env:T}"}, "steps": [{"sleep": "1s"}]})",
@@ -541,6 +542,7 @@ TEST_CASE("scenario: what goes on the wire is checked as sent: target, headers, 
       R"({"name": "t", "subprotocols": ["chat.v1", "chat\r\nX-Injected: 1"], "steps": [{"sleep": "1s"}]})");
   CHECK(proto.pointer == "/subprotocols/1");
   CHECK(proto.message.find("not allowed in a subprotocol") != std::string::npos);
-  CHECK(only_issue(R"({"name": "t", "subprotocols": ["a b"], "steps": [{"sleep": "1s"}]})")
-            .pointer == "/subprotocols/0");
+  CHECK(
+      only_issue(R"({"name": "t", "subprotocols": ["a b"], "steps": [{"sleep": "1s"}]})").pointer ==
+      "/subprotocols/0");
 }
