@@ -572,7 +572,11 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     return false;
   }
 
+  // The hooks below can still fire after finish(): a stop abandons a session whose TCP connect
+  // or TLS handshake is in flight, finish() drops con_, and websocketpp completes the pending
+  // operation anyway (a SIGSEGV in on_tcp on a stop under load). Such a session is over.
   void on_tcp() {
+    if (finished_) return;
     tcp_done_ = Clock::now();
     record(kTcp, tcp_done_ - tcp_start_);
     auto& sock = con_->get_raw_socket();
@@ -584,12 +588,14 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   // Called after the TLS handshake whether it worked or not (on_fail tells which); the
   // phase is recorded at open.
   void on_tls() {
+    if (finished_) return;
     tls_done_ = Clock::now();
     arm(plan_.opts->timeouts.effective.handshake, plan_.opts->timeouts.written.handshake,
         "upgrade.timeout", "no answer to the upgrade request within ");
   }
 
   void on_open() {
+    if (finished_) return;
     disarm();
     opened_ = true;
     open_time_ = Clock::now();
