@@ -192,6 +192,33 @@ TEST_CASE("scenario: a bad duration shows the value as written and the accepted 
   CHECK(zero.message.find("positive") != std::string::npos);
 }
 
+// The kinds are listed from Step's variant (StepBody): its order is the order users read.
+TEST_CASE("scenario: the step kinds named in messages come from the variant, in file order") {
+  CHECK(wslat::step_kind_names() ==
+        std::vector<std::string>{"connect", "send", "expect", "sleep", "ping", "close", "repeat"});
+  const auto unknown = only_issue(with_steps(R"({"sned": {"text": "x"}})"));
+  CHECK(unknown.message ==
+        "unknown step \"sned\": did you mean \"send\"? (steps: connect, send, expect, sleep, "
+        "ping, close, repeat)");
+  const auto not_a_step = only_issue(with_steps(R"("send")"));
+  CHECK(not_a_step.message ==
+        "\"send\" is not a step: a step is an object with exactly one key (connect, send, "
+        "expect, sleep, ping, close, repeat)");
+  // Each kind parses into its own alternative.
+  const Scenario s = parse_ok(with_steps(
+      R"({"send": {"text": "x"}}, {"expect": {"any": true}}, {"sleep": "1ms"}, {"ping": {}},
+         {"repeat": {"times": 2, "steps": [{"sleep": "1ms"}]}}, {"close": {}})"));
+  REQUIRE(s.steps.size() == 7);
+  CHECK(s.steps[0].is<wslat::ConnectStep>());
+  CHECK(s.steps[1].is<wslat::SendStep>());
+  CHECK(s.steps[2].is<wslat::ExpectStep>());
+  CHECK(s.steps[3].is<wslat::SleepStep>());
+  CHECK(s.steps[4].is<wslat::PingStep>());
+  CHECK(s.steps[5].is<wslat::RepeatStep>());
+  CHECK(s.steps[6].is<wslat::CloseStep>());
+  CHECK(s.steps[6].as<wslat::SendStep>() == nullptr);
+}
+
 TEST_CASE("scenario: bad steps") {
   SUBCASE("unknown step kind with suggestion") {
     const auto issue = only_issue(with_steps(R"({"sned": {"text": "x"}})"));
