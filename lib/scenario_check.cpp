@@ -15,8 +15,6 @@
 namespace wslat::scenario_detail {
 namespace {
 
-using nlohmann::json;
-
 // Profile overrides in "environments" (see the README's Profiles section).
 constexpr double kMinMultiplier = 0.001;
 constexpr double kMaxMultiplier = 1000.0;
