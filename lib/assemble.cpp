@@ -68,8 +68,8 @@ std::vector<ThresholdSpec> applicable_thresholds(const Scenario& s) {
   if (!s.thresholds_defaulted) return s.thresholds;
   bool sent = false, expects = false, expect_after_send = false;
   for (const auto& fs : flatten(s.steps)) {
-    if (fs.step->kind == Step::Kind::kSend) sent = true;
-    if (fs.step->kind == Step::Kind::kExpect) {
+    if (fs.step->is<SendStep>()) sent = true;
+    if (fs.step->is<ExpectStep>()) {
       expects = true;
       expect_after_send = expect_after_send || sent;
     }

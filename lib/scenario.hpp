@@ -1,4 +1,5 @@
-// The scenario file: structs, parsing with located errors, and effective budgets.
+// The scenario model: structs, parsing with located errors, and effective budgets. Where the
+// code lives: docs/design.md.
 // A Scenario is a value: parse once, validate everything at once, then hand it to the runner.
 #pragma once
 
@@ -8,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -40,9 +42,16 @@ struct TemplateContext {
 };
 std::string expand(const Template& t, const TemplateContext& ctx);
 
-struct ConnectStep {};
+// One struct per step kind, named in the file by kName. To add a kind: a struct here, an entry
+// in StepBody, then the compiler names every layer that must handle it (each visits the variant
+// without a catch-all): its parsing and budget (lib/scenario_steps.cpp) and its execution
+// (Session::run_step in lib/net/client.cpp).
+struct ConnectStep {
+  static constexpr const char* kName = "connect";
+};
 
 struct SendStep {
+  static constexpr const char* kName = "send";
   enum class Kind { kText, kJson, kBinary, kSize } kind = Kind::kText;
   Template payload;      // text and json (json is serialized then templated)
   std::string binary;    // decoded bytes for kBinary
@@ -50,6 +59,7 @@ struct SendStep {
 };
 
 struct ExpectStep {
+  static constexpr const char* kName = "expect";
   enum class Kind { kJson, kText, kRegex, kAny } kind = Kind::kAny;
   nlohmann::json json;                    // kJson: subset to match
   std::string text;                       // kText: exact text; kRegex: the pattern source
@@ -67,41 +77,55 @@ bool matches(const ExpectStep& expect, const std::string& message);
 std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, std::string* error);
 
 struct SleepStep {
+  static constexpr const char* kName = "sleep";
   Duration duration{};
 };
 
 struct PingStep {
+  static constexpr const char* kName = "ping";
   std::string payload;
   std::optional<Duration> within;  // else timeouts.message
 };
 
 struct CloseStep {
+  static constexpr const char* kName = "close";
   std::uint16_t code = 1000;
   std::string reason;
 };
 
 struct Step;
 struct RepeatStep {
+  static constexpr const char* kName = "repeat";
   std::int64_t times = 1;
   std::vector<Step> steps;
 };
 
+// The kinds in the order error messages list them.
+using StepBody =
+    std::variant<ConnectStep, SendStep, ExpectStep, SleepStep, PingStep, CloseStep, RepeatStep>;
+
 struct Step {
-  enum class Kind { kConnect, kSend, kExpect, kSleep, kPing, kClose, kRepeat } kind;
   std::string pointer;  // JSON pointer of the step in the file, e.g. "/steps/3"
-  ConnectStep connect;
-  SendStep send;
-  ExpectStep expect;
-  SleepStep sleep;
-  PingStep ping;
-  CloseStep close;
-  RepeatStep repeat;
+  StepBody body;
+
+  template <class Kind>
+  bool is() const {
+    return std::holds_alternative<Kind>(body);
+  }
+  // The payload when the step is of this kind, else nullptr.
+  template <class Kind>
+  const Kind* as() const {
+    return std::get_if<Kind>(&body);
+  }
 };
+
+// The step kinds' names ("connect", "send", ...) in StepBody order.
+std::vector<std::string> step_kind_names();
 
 // A step of the flattened program the runner executes: repeats unrolled, each step
 // carrying its template context iteration.
 struct FlatStep {
-  const Step* step = nullptr;  // never kRepeat
+  const Step* step = nullptr;  // never a RepeatStep
   std::int64_t iteration = 0;
 };
 // Unrolls repeats. Throws UsageError if the unrolled program exceeds 1,000,000 steps.

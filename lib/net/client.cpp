@@ -17,6 +17,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <variant>
 
 #include <pthread.h>
 
@@ -34,6 +35,7 @@
 #include "error.hpp"
 #include "http_syntax.hpp"
 #include "metrics.hpp"
+#include "overloaded.hpp"
 #include "profile.hpp"
 #include "redact.hpp"
 #include "runner.hpp"
@@ -704,37 +706,50 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   void run_steps() {
     while (!finished_ && !closing_ && step_ < plan_.program.size()) {
       const FlatStep& fs = plan_.program[step_];
-      const Step& st = *fs.step;
-      switch (st.kind) {
-        case Step::Kind::kSend:
-          if (!send(st.send, fs.iteration)) return;
-          ++step_;
-          break;
-        case Step::Kind::kExpect:
-          if (!check_inbox()) {
-            expect_started_ = Clock::now();
-            const ScaledTimeout wait = plan_.opts->timeouts.wait(st.expect.within);
-            arm(wait.effective, wait.written, "message.timeout", "no matching message for ",
-                &st.pointer);
-            return;  // wait for on_message
-          }
-          break;
-        case Step::Kind::kSleep:
-          sleep(st.sleep.duration);
-          return;
-        case Step::Kind::kPing:
-          ping(st.ping);
-          return;
-        case Step::Kind::kClose:
-          begin_close(st.close.code, st.close.reason);
-          return;
-        case Step::Kind::kConnect:
-        case Step::Kind::kRepeat:
-          ++step_;
-          break;
-      }
+      if (!run_step(*fs.step, fs.iteration)) return;  // it waits for an event
     }
     if (!finished_ && !closing_ && step_ >= plan_.program.size()) begin_close(1000, "");
+  }
+
+  // Starts the current step: true when it completed at once and the next may run, false when
+  // it waits for an event (message, timer, pong, close) or failed. One lambda per step kind.
+  bool run_step(const Step& st, std::int64_t iteration) {
+    return std::visit(Overloaded{
+                          [&](const ConnectStep& /*connect*/) {
+                            ++step_;  // done before the steps run
+                            return true;
+                          },
+                          [&](const SendStep& send_step) {
+                            if (!send(send_step, iteration)) return false;
+                            ++step_;
+                            return true;
+                          },
+                          [&](const ExpectStep& expect) {
+                            if (check_inbox()) return true;
+                            expect_started_ = Clock::now();
+                            const ScaledTimeout wait = plan_.opts->timeouts.wait(expect.within);
+                            arm(wait.effective, wait.written, "message.timeout",
+                                "no matching message for ", &st.pointer);
+                            return false;  // wait for on_message
+                          },
+                          [&](const SleepStep& sleep_step) {
+                            sleep(sleep_step.duration);
+                            return false;
+                          },
+                          [&](const PingStep& ping_step) {
+                            ping(ping_step);
+                            return false;
+                          },
+                          [&](const CloseStep& close) {
+                            begin_close(close.code, close.reason);
+                            return false;
+                          },
+                          [&](const RepeatStep& /*repeat*/) {
+                            ++step_;  // never in the flattened program
+                            return true;
+                          },
+                      },
+                      st.body);
   }
 
   bool send(const SendStep& s, std::int64_t iteration) {
@@ -775,20 +790,20 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
 
   // Consumes buffered messages up to the first one matching the current expect step.
   bool check_inbox() {
-    const Step& st = *plan_.program[step_].step;
+    const ExpectStep& expect = *plan_.program[step_].step->as<ExpectStep>();
     while (!inbox_.empty()) {
       auto [arrived, payload] = std::move(inbox_.front());
       inbox_.pop_front();
       inbox_bytes_ -= payload.size();
-      if (matches(st.expect, payload)) {
-        complete_expect(st, arrived);
+      if (matches(expect, payload)) {
+        complete_expect(expect, arrived);
         return true;
       }
     }
     return false;
   }
 
-  void complete_expect(const Step& st, TimePoint arrived) {
+  void complete_expect(const ExpectStep& expect, TimePoint arrived) {
     const TimePoint completed = std::max(arrived, expect_started_);
     if (last_send_) {
       record(kRtt, arrived - *last_send_);
@@ -799,7 +814,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       }
       last_send_.reset();
     }
-    if (st.expect.mark == "ready" && !perceived_done_) {
+    if (expect.mark == "ready" && !perceived_done_) {
       record(kPerceived, completed - t0_);
       perceived_done_ = true;
       perceived_ms_ = ms_between(t0_, completed);
@@ -817,11 +832,11 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
       first_message_done_ = true;
     }
     if (step_ >= plan_.program.size() || closing_) return;
-    const Step& st = *plan_.program[step_].step;
-    if (st.kind == Step::Kind::kExpect && expect_started_ != TimePoint{}) {
-      if (matches(st.expect, msg->get_payload())) {
+    const auto* expect = plan_.program[step_].step->as<ExpectStep>();
+    if (expect != nullptr && expect_started_ != TimePoint{}) {
+      if (matches(*expect, msg->get_payload())) {
         disarm();
-        complete_expect(st, now);
+        complete_expect(*expect, now);
         run_steps();
       }
       return;  // non-matching messages are skipped while an expect waits
@@ -1312,11 +1327,12 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   plan.opts = &opts;
   plan.secrets = scenario.secrets;
   plan.program = flatten(scenario.steps);
-  if (plan.program.empty() || plan.program.front().step->kind != Step::Kind::kConnect) {
+  if (plan.program.empty() || !plan.program.front().step->is<ConnectStep>()) {
     throw UsageError("scenario " + scenario.file + ": the steps must start with a connect");
   }
   for (const auto& fs : plan.program) {
-    if (fs.step->kind == Step::Kind::kExpect && fs.step->expect.mark == "ready") {
+    const auto* expect = fs.step->as<ExpectStep>();
+    if (expect != nullptr && expect->mark == "ready") {
       plan.has_ready_mark = true;
     }
   }

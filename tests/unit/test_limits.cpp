@@ -70,7 +70,7 @@ long peak_rss_kib() {
 wslat::ExpectStep regex_expect(const std::string& pattern_json) {
   const Scenario s = parse_ok(with_steps(R"({"expect": {"regex": )" + pattern_json + "}}"));
   REQUIRE(s.steps.size() == 2);
-  return s.steps[1].expect;
+  return (*s.steps[1].as<wslat::ExpectStep>());
 }
 
 }  // namespace
@@ -108,7 +108,7 @@ TEST_CASE("limits: JSON nested exactly 128 deep is accepted, 129 is not") {
     return with_steps(R"({"expect": {"json": )" + nested_arrays(depth) + "}}");
   };
   const Scenario s = parse_ok(expect_json(124));
-  CHECK(s.steps[1].expect.kind == wslat::ExpectStep::Kind::kJson);
+  CHECK((*s.steps[1].as<wslat::ExpectStep>()).kind == wslat::ExpectStep::Kind::kJson);
   const auto issue = only_issue(expect_json(125));
   CHECK(issue.line == 1);
   CHECK(issue.column == 44 + 125);  // `{"name": "t", "steps": [{"expect": {"json": `, 125th [

@@ -100,16 +100,19 @@ TEST_CASE("scenario: the chat example of the docs parses into the values it stat
   CHECK(s.timeouts.connect == 5s);
   CHECK(s.timeouts.close == 2s);
   REQUIRE(s.steps.size() == 7);
-  CHECK(s.steps[0].kind == Step::Kind::kConnect);
-  CHECK(s.steps[1].kind == Step::Kind::kExpect);
-  CHECK(s.steps[1].expect.mark == "ready");
-  CHECK(s.steps[1].expect.within == std::optional<wslat::Duration>(2s));
+  CHECK(s.steps[0].is<wslat::ConnectStep>());
+  REQUIRE(s.steps[1].is<wslat::ExpectStep>());
+  CHECK(s.steps[1].as<wslat::ExpectStep>()->mark == "ready");
+  CHECK(s.steps[1].as<wslat::ExpectStep>()->within == std::optional<wslat::Duration>(2s));
   CHECK(s.steps[1].pointer == "/steps/1");
-  CHECK(s.steps[4].kind == Step::Kind::kRepeat);
-  CHECK(s.steps[4].repeat.times == 5);
-  CHECK(s.steps[4].repeat.steps[1].pointer == "/steps/4/repeat/steps/1");
-  CHECK(s.steps[5].sleep.duration == 100ms);
-  CHECK(s.steps[6].close.code == 1000);
+  const auto* repeat = s.steps[4].as<wslat::RepeatStep>();
+  REQUIRE(repeat != nullptr);
+  CHECK(repeat->times == 5);
+  CHECK(repeat->steps[1].pointer == "/steps/4/repeat/steps/1");
+  REQUIRE(s.steps[5].is<wslat::SleepStep>());
+  CHECK(s.steps[5].as<wslat::SleepStep>()->duration == 100ms);
+  REQUIRE(s.steps[6].is<wslat::CloseStep>());
+  CHECK(s.steps[6].as<wslat::CloseStep>()->code == 1000);
   REQUIRE(s.thresholds.size() == 4);
   CHECK(s.thresholds[0].metric == "handshake");  // file order, not alphabetical
   CHECK(s.thresholds[1].pointer == "/thresholds/e2e/0");
@@ -127,8 +130,8 @@ TEST_CASE("scenario: defaults: embedded target, implied connect, default thresho
   const Scenario s = parse_ok(with_steps(R"({"send": {"text": "hi"}})"));
   CHECK(s.target.empty());
   REQUIRE(s.steps.size() == 2);
-  CHECK(s.steps[0].kind == Step::Kind::kConnect);
-  CHECK(s.steps[1].kind == Step::Kind::kSend);
+  CHECK(s.steps[0].is<wslat::ConnectStep>());
+  CHECK(s.steps[1].is<wslat::SendStep>());
   CHECK(s.thresholds_defaulted);
   REQUIRE(s.thresholds.size() == 4);
   CHECK(s.thresholds[0].expr == "p95 < 3s");
@@ -189,6 +192,33 @@ TEST_CASE("scenario: a bad duration shows the value as written and the accepted 
   CHECK(zero.message.find("positive") != std::string::npos);
 }
 
+// The kinds are listed from Step's variant (StepBody): its order is the order users read.
+TEST_CASE("scenario: the step kinds named in messages come from the variant, in file order") {
+  CHECK(wslat::step_kind_names() ==
+        std::vector<std::string>{"connect", "send", "expect", "sleep", "ping", "close", "repeat"});
+  const auto unknown = only_issue(with_steps(R"({"sned": {"text": "x"}})"));
+  CHECK(unknown.message ==
+        "unknown step \"sned\": did you mean \"send\"? (steps: connect, send, expect, sleep, "
+        "ping, close, repeat)");
+  const auto not_a_step = only_issue(with_steps(R"("send")"));
+  CHECK(not_a_step.message ==
+        "\"send\" is not a step: a step is an object with exactly one key (connect, send, "
+        "expect, sleep, ping, close, repeat)");
+  // Each kind parses into its own alternative.
+  const Scenario s = parse_ok(with_steps(
+      R"({"send": {"text": "x"}}, {"expect": {"any": true}}, {"sleep": "1ms"}, {"ping": {}},
+         {"repeat": {"times": 2, "steps": [{"sleep": "1ms"}]}}, {"close": {}})"));
+  REQUIRE(s.steps.size() == 7);
+  CHECK(s.steps[0].is<wslat::ConnectStep>());
+  CHECK(s.steps[1].is<wslat::SendStep>());
+  CHECK(s.steps[2].is<wslat::ExpectStep>());
+  CHECK(s.steps[3].is<wslat::SleepStep>());
+  CHECK(s.steps[4].is<wslat::PingStep>());
+  CHECK(s.steps[5].is<wslat::RepeatStep>());
+  CHECK(s.steps[6].is<wslat::CloseStep>());
+  CHECK(s.steps[6].as<wslat::SendStep>() == nullptr);
+}
+
 TEST_CASE("scenario: bad steps") {
   SUBCASE("unknown step kind with suggestion") {
     const auto issue = only_issue(with_steps(R"({"sned": {"text": "x"}})"));
@@ -236,10 +266,10 @@ TEST_CASE("scenario: bad steps") {
 TEST_CASE("scenario: send forms decode to what goes on the wire") {
   const Scenario s = parse_ok(with_steps(
       R"({"send": {"binary": "00ff10"}}, {"send": {"size": "4KiB"}}, {"send": {"size": 10}})"));
-  CHECK(s.steps[1].send.kind == wslat::SendStep::Kind::kBinary);
-  CHECK(s.steps[1].send.binary == std::string("\x00\xff\x10", 3));
-  CHECK(s.steps[2].send.size == 4096);
-  CHECK(s.steps[3].send.size == 10);
+  CHECK(s.steps[1].as<wslat::SendStep>()->kind == wslat::SendStep::Kind::kBinary);
+  CHECK(s.steps[1].as<wslat::SendStep>()->binary == std::string("\x00\xff\x10", 3));
+  CHECK(s.steps[2].as<wslat::SendStep>()->size == 4096);
+  CHECK(s.steps[3].as<wslat::SendStep>()->size == 10);
   const auto too_big = only_issue(
       R"({"name": "t", "max_message_size": "1KiB", "steps": [{"send": {"size": 2000}}]})");
   CHECK(too_big.pointer == "/steps/0/send/size");
@@ -403,9 +433,9 @@ TEST_CASE("scenario: flatten unrolls nested repeats with the innermost iteration
   std::vector<std::int64_t> iterations;
   for (const auto& f : flat) {
     REQUIRE(f.step != nullptr);
-    CHECK(f.step->kind != Step::Kind::kRepeat);
-    order += f.step->kind == Step::Kind::kSend ? wslat::expand(f.step->send.payload, {})
-                                               : std::string(1, '.');
+    CHECK_FALSE(f.step->is<wslat::RepeatStep>());
+    const auto* send = f.step->as<wslat::SendStep>();
+    order += send != nullptr ? wslat::expand(send->payload, {}) : std::string(1, '.');
     iterations.push_back(f.iteration);
   }
   CHECK(order == ".abcccbccc.");
@@ -413,16 +443,9 @@ TEST_CASE("scenario: flatten unrolls nested repeats with the innermost iteration
 }
 
 TEST_CASE("scenario: flatten refuses a program of more than a million steps") {
-  Step leaf{};
-  leaf.kind = Step::Kind::kSleep;
-  Step inner{};
-  inner.kind = Step::Kind::kRepeat;
-  inner.repeat.times = 1001;
-  inner.repeat.steps = {leaf};
-  Step outer{};
-  outer.kind = Step::Kind::kRepeat;
-  outer.repeat.times = 1000;
-  outer.repeat.steps = {inner};
+  const Step leaf{"/steps/0", wslat::SleepStep{}};
+  const Step inner{"/steps/0", wslat::RepeatStep{1001, {leaf}}};
+  const Step outer{"/steps/0", wslat::RepeatStep{1000, {inner}}};
   CHECK_THROWS_AS(wslat::flatten({outer}), wslat::UsageError);
   // The parser catches it first, as an issue.
   CHECK(
@@ -451,7 +474,7 @@ TEST_CASE("scenario: matches") {
   CHECK_FALSE(wslat::matches(e, "ping "));
 
   const Scenario s = parse_ok(with_steps(R"({"expect": {"regex": "^hel+o \\d+$"}})"));
-  const auto& re = s.steps[1].expect;
+  const auto& re = (*s.steps[1].as<wslat::ExpectStep>());
   CHECK(wslat::matches(re, "hello 42"));
   CHECK_FALSE(wslat::matches(re, "hello"));
 

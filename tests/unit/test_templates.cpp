@@ -26,7 +26,7 @@ wslat::Template send_payload(const std::string& send,
   const std::string text = R"({"name": "t", "steps": [{"send": )" + send + "}]}";
   const auto s = wslat::parse_scenario(text, "t.json", env_of(std::move(vars)));
   REQUIRE(s.steps.size() == 2);
-  return s.steps[1].send.payload;
+  return s.steps[1].as<wslat::SendStep>()->payload;
 }
 
 std::string template_issue(const std::string& send) {
@@ -86,7 +86,7 @@ TEST_CASE("templates: env values are resolved at load, constant, and recorded as
   const auto s = wslat::parse_scenario(text, "t.json", env_of({{"KEY", "s3cret"}}));
   CHECK(s.headers[0].second.is_constant());
   CHECK(wslat::expand(s.headers[0].second, {}) == "k=s3cret");
-  CHECK(wslat::expand(s.steps[1].send.payload, {}) == "s3cret");
+  CHECK(wslat::expand(s.steps[1].as<wslat::SendStep>()->payload, {}) == "s3cret");
   CHECK(s.secrets == std::vector<std::string>{"s3cret", "s3cret"});
 }
 

@@ -1,0 +1,104 @@
+// The scenario checker (internal to lib/scenario_*.cpp): walks the parsed document, builds the
+// Scenario and collects every issue with its location. The top level, load, timeouts,
+// thresholds and environments are checked in scenario_check.cpp, steps (one overload of
+// check_body per kind) in scenario_steps.cpp, templates in scenario_template.cpp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scenario.hpp"
+#include "scenario_diagnostics.hpp"
+
+namespace wslat::scenario_detail {
+
+constexpr std::int64_t kMaxRepeatTimes = 1'000'000;
+constexpr std::int64_t kMaxFlatSteps = 1'000'000;
+
+enum class TemplateScope { kEnvOnly, kAll };
+
+class Checker {
+ public:
+  using json = nlohmann::json;
+
+  Checker(const std::string& text, std::string file, const EnvLookup& env)
+      : text_(text), file_(std::move(file)), env_(env), locations_(text_) {}
+
+  Scenario check(const json& doc);
+
+ private:
+  // Where a step's body is checked: the step's pointer ("/steps/2"), its body's
+  // ("/steps/2/send"), how many repeats enclose it and its index in its array.
+  struct StepSite {
+    std::string step;
+    std::string body;
+    int depth = 0;
+    std::size_t index = 0;
+  };
+
+  ScenarioIssue located(std::optional<std::size_t> offset, std::string ptr,
+                        std::string message) const;
+  // At the value `ptr` names, else at its nearest ancestor in the text.
+  void issue(const std::string& ptr, std::string message);
+  // At the key naming `ptr` (or the nearest ancestor's key), else as issue().
+  void key_issue(const std::string& ptr, std::string message);
+  // Keys of an object in file order (nlohmann sorts them), so output follows the file.
+  std::vector<std::string> ordered_keys(const json& obj, const std::string& ptr) const;
+
+  void check_keys(const json& obj, const std::string& ptr, const std::vector<std::string>& allowed,
+                  const std::string& what);
+  bool require_object(const json& j, const std::string& ptr, const std::string& what);
+  std::optional<std::string> get_string(const json& j, const std::string& ptr,
+                                        const std::string& what);
+  std::optional<Duration> get_duration(const json& j, const std::string& ptr, bool allow_zero);
+  std::optional<std::int64_t> get_positive_int(const json& j, const std::string& ptr,
+                                               std::int64_t max);
+  std::optional<std::int64_t> get_size(const json& j, const std::string& ptr);
+  std::optional<double> get_number(const json& j, const std::string& ptr, double lo, double hi,
+                                   const char* meaning);
+
+  Template compile(const std::string& text, const std::string& ptr, TemplateScope scope);
+  void compile_json(Template& out, const json& j, const std::string& ptr);
+  std::string resolve_target(const json& j, const std::string& ptr);
+
+  void check_connection(const json& doc, Scenario& s);
+  void check_headers(const json& j, Scenario& s);
+  std::vector<std::string> get_string_array(const json& j, const std::string& ptr);
+  Load check_load(const json& j, const std::string& ptr);
+  void check_open_load(const json& j, const std::string& ptr, Load& load);
+  std::vector<Stage> check_stages(const json& j, const std::string& ptr);
+  Timeouts check_timeouts(const json& j, const std::string& ptr);
+  std::vector<ThresholdSpec> check_thresholds(const json& j, const std::string& ptr);
+  std::map<std::string, ProfileOverride> check_environments(const json& j, const std::string& ptr);
+
+  std::vector<Step> check_steps(const json& j, const std::string& ptr, int depth);
+  std::optional<Step> check_step(const json& j, const std::string& ptr, int depth,
+                                 std::size_t index);
+  // One per step kind: a kind without one does not compile (check_step visits StepBody).
+  void check_body(const json& j, const StepSite& at, ConnectStep& connect);
+  void check_body(const json& j, const StepSite& at, SendStep& send);
+  void check_body(const json& j, const StepSite& at, ExpectStep& expect);
+  void check_body(const json& j, const StepSite& at, SleepStep& sleep);
+  void check_body(const json& j, const StepSite& at, PingStep& ping);
+  void check_body(const json& j, const StepSite& at, CloseStep& close);
+  void check_body(const json& j, const StepSite& at, RepeatStep& repeat);
+  void check_matcher(const json& j, const std::string& ptr, ExpectStep& expect);
+  void check_regex(const json& value, const std::string& ptr, ExpectStep& expect);
+  void check_steps_cross(const Scenario& s);
+
+  const std::string& text_;
+  std::string file_;
+  const EnvLookup& env_;
+  LocationIndex locations_;
+  std::vector<ScenarioIssue> issues_;
+  std::vector<std::string> secrets_;
+  bool closed_ = false;  // a top-level close was seen: later steps are issues
+  int ready_marks_ = 0;
+};
+
+}  // namespace wslat::scenario_detail

@@ -1,0 +1,493 @@
+// Steps: one section per kind with its parsing and its worst-case timeout budget, then what
+// walks the list of steps (unrolling repeats, cross checks, the budget). The compiler holds the
+// sections complete: check_step and step_budget visit StepBody without a catch-all.
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include <fmt/core.h>
+
+#include "scenario_check.hpp"
+
+namespace wslat {
+namespace scenario_detail {
+namespace {
+
+using nlohmann::json;
+
+Duration saturating_add(Duration a, Duration b) {
+  const auto max = Duration::max().count();
+  return a.count() > max - b.count() ? Duration::max() : a + b;
+}
+
+Duration saturating_mul(Duration d, std::int64_t times) {
+  if (times > 0 && d.count() > Duration::max().count() / times) return Duration::max();
+  return d * times;
+}
+
+// A step's contributions to the worst-case budget: one overload per kind, each defined in its
+// kind's section below; step_budget visits StepBody with it, so a kind without one does not
+// compile.
+struct StepBudget {
+  const TimeoutPlan& t;
+  const std::string& pointer;
+  std::vector<BudgetItem>* items;  // nullptr inside a repeat: only the total counts
+
+  Duration operator()(const ConnectStep& connect) const;
+  Duration operator()(const SendStep& send) const;
+  Duration operator()(const ExpectStep& expect) const;
+  Duration operator()(const SleepStep& sleep) const;
+  Duration operator()(const PingStep& ping) const;
+  Duration operator()(const CloseStep& close) const;
+  Duration operator()(const RepeatStep& repeat) const;
+
+  Duration add(const std::string& what, Duration d) const {
+    if (items != nullptr) items->push_back({pointer, what, d});
+    return d;
+  }
+  // A wait for a message or pong: the step's `within` as the plan scales it, else
+  // timeouts.message.
+  Duration wait(const std::string& step, const std::optional<Duration>& within) const {
+    return add(step + (within ? " within" : " (message timeout)"), t.wait(within).effective);
+  }
+};
+
+Duration steps_budget(const std::vector<Step>& steps, const TimeoutPlan& t,
+                      std::vector<BudgetItem>* items);
+
+std::optional<std::string> decode_hex(const std::string& hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    if (std::isxdigit(static_cast<unsigned char>(hex[i])) == 0 ||
+        std::isxdigit(static_cast<unsigned char>(hex[i + 1])) == 0) {
+      return std::nullopt;
+    }
+    out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  return out;
+}
+
+// RE2 parses and compiles without recursion, but walks a pattern with a visit budget and logs
+// to stderr past it (a million nested groups): patterns nested this deep are refused first.
+constexpr int kMaxRegexDepth = 100;
+
+int group_depth(const std::string& pattern) {
+  int depth = 0, deepest = 0;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\') {
+      ++i;  // an escaped character opens nothing
+    } else if (pattern[i] == '(') {
+      deepest = std::max(deepest, ++depth);
+    } else if (pattern[i] == ')') {
+      depth = std::max(0, depth - 1);
+    }
+  }
+  return deepest;
+}
+
+// The body of the step kind named `name`, default-constructed, or nullopt for no such kind.
+template <std::size_t I = 0>
+std::optional<StepBody> body_named(const std::string& name) {
+  if constexpr (I == std::variant_size_v<StepBody>) {
+    return std::nullopt;
+  } else if (name == std::variant_alternative_t<I, StepBody>::kName) {
+    return StepBody(std::in_place_index<I>);
+  } else {
+    return body_named<I + 1>(name);
+  }
+}
+
+template <std::size_t... I>
+std::vector<std::string> names_of(std::index_sequence<I...> /*kinds*/) {
+  return {std::variant_alternative_t<I, StepBody>::kName...};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The list of steps and the dispatch to a kind.
+
+std::vector<Step> Checker::check_steps(const json& j, const std::string& ptr, int depth) {
+  std::vector<Step> steps;
+  if (!j.is_array() || j.empty()) {
+    issue(ptr,
+          fmt::format("{} is not allowed here: expected a non-empty array of steps, e.g. "
+                      "[{{\"send\": {{\"text\": \"hi\"}}}}, {{\"expect\": {{\"any\": true}}}}]",
+                      describe(j)));
+    return steps;
+  }
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    const std::string sp = child_pointer(ptr, i);
+    if (closed_ && depth == 0) {
+      issue(sp, "step after close: the connection is closed here; move the close to the end");
+    }
+    if (auto step = check_step(j[i], sp, depth, i)) steps.push_back(std::move(*step));
+  }
+  return steps;
+}
+
+std::optional<Step> Checker::check_step(const json& j, const std::string& ptr, int depth,
+                                        std::size_t index) {
+  const std::vector<std::string> names = step_kind_names();
+  const std::string kinds = join(names, ", ");
+  if (!j.is_object() || j.size() != 1) {
+    std::vector<std::string> found;
+    if (j.is_object()) {
+      for (const auto& item : j.items()) found.push_back(item.key());
+    }
+    issue(ptr,
+          fmt::format(
+              "{} is not a step: a step is an object with exactly one key ({}){}",
+              j.is_object() ? "an object with " + std::to_string(j.size()) + " keys" : describe(j),
+              kinds,
+              found.empty() ? ""
+                            : "; found " + join(found, ", ") + ": split it into separate steps"));
+    return std::nullopt;
+  }
+  const std::string kind = j.begin().key();
+  const StepSite site{ptr, child_pointer(ptr, kind), depth, index};
+  std::optional<StepBody> body = body_named(kind);
+  if (!body) {
+    key_issue(site.body, fmt::format("unknown step \"{}\"{} (steps: {})", kind,
+                                     did_you_mean(kind, names), kinds));
+    return std::nullopt;
+  }
+  std::visit([&](auto& of_kind) { check_body(j.begin().value(), site, of_kind); }, *body);
+  return Step{ptr, std::move(*body)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// connect
+
+void Checker::check_body(const json& j, const StepSite& at, ConnectStep& /*connect*/) {
+  if (at.depth != 0 || at.index != 0) {
+    issue(at.step,
+          "connect must be the first step of the scenario (it is implied there when "
+          "missing); one connection per scenario run");
+  }
+  if (require_object(j, at.body, "\"connect\"")) check_keys(j, at.body, {}, "\"connect\"");
+}
+
+Duration StepBudget::operator()(const ConnectStep& /*connect*/) const {
+  const Duration connect = add("connect timeout", t.effective.connect);
+  return saturating_add(connect, add("handshake timeout", t.effective.handshake));
+}
+
+// ---------------------------------------------------------------------------------------------
+// send
+
+void Checker::check_body(const json& j, const StepSite& at, SendStep& send) {
+  const std::string& ptr = at.body;
+  const std::vector<std::string> forms = {"text", "json", "binary", "size"};
+  if (!require_object(j, ptr, "\"send\"")) return;
+  check_keys(j, ptr, forms, "\"send\"");
+  std::vector<std::string> given;
+  for (const auto& form : forms) {
+    if (j.contains(form)) given.push_back(form);
+  }
+  if (given.size() != 1) {
+    issue(ptr, fmt::format("\"send\" needs exactly one of text, json, binary, size; found {}",
+                           given.empty() ? "none" : join(given, " and ")));
+    return;
+  }
+  const std::string form = given.front();
+  const std::string fp = ptr + "/" + form;
+  const json& value = j[form];
+  if (form == "text") {
+    send.kind = SendStep::Kind::kText;
+    if (const auto text = get_string(value, fp, "the text to send")) {
+      send.payload = compile(*text, fp, TemplateScope::kAll);
+    }
+  } else if (form == "json") {
+    send.kind = SendStep::Kind::kJson;
+    compile_json(send.payload, value, fp);
+  } else if (form == "binary") {
+    send.kind = SendStep::Kind::kBinary;
+    const auto hex = get_string(value, fp, "hex bytes such as \"deadbeef\"");
+    const auto bytes = hex ? decode_hex(*hex) : std::nullopt;
+    if (hex && !bytes) {
+      issue(fp, fmt::format("{} is not hex: expected an even number of hex digits, e.g. "
+                            "\"deadbeef\"",
+                            describe(value)));
+    }
+    send.binary = bytes.value_or("");
+  } else {
+    send.kind = SendStep::Kind::kSize;
+    send.size = static_cast<std::size_t>(get_size(value, fp).value_or(0));
+  }
+}
+
+Duration StepBudget::operator()(const SendStep& /*send*/) const {
+  return Duration{};  // never waits: a server that stops reading fails it as send.backlog
+}
+
+// ---------------------------------------------------------------------------------------------
+// expect
+
+void Checker::check_body(const json& j, const StepSite& at, ExpectStep& expect) {
+  const std::string& ptr = at.body;
+  if (!require_object(j, ptr, "\"expect\"")) return;
+  check_keys(j, ptr, {"json", "text", "regex", "any", "within", "mark"}, "\"expect\"");
+  check_matcher(j, ptr, expect);
+  if (j.contains("within")) expect.within = get_duration(j["within"], ptr + "/within", false);
+  if (j.contains("mark")) {
+    expect.mark =
+        get_string(j["mark"], ptr + "/mark", "a mark name such as \"ready\"").value_or("");
+    if (expect.mark == "ready" && ++ready_marks_ > 1) {
+      issue(ptr + "/mark",
+            "a second \"ready\" mark: perceived latency ends at one step only; "
+            "keep one");
+    }
+  }
+}
+
+void Checker::check_matcher(const json& j, const std::string& ptr, ExpectStep& expect) {
+  const std::vector<std::string> matchers = {"json", "text", "regex", "any"};
+  std::vector<std::string> given;
+  for (const auto& m : matchers) {
+    if (j.contains(m)) given.push_back(m);
+  }
+  if (given.size() != 1) {
+    issue(ptr, fmt::format("\"expect\" needs exactly one matcher (json, text, regex or any); "
+                           "found {}",
+                           given.empty() ? "none" : join(given, " and ")));
+    return;
+  }
+  const std::string mp = ptr + "/" + given.front();
+  const json& value = j[given.front()];
+  if (given.front() == "json") {
+    expect.kind = ExpectStep::Kind::kJson;
+    expect.json = value;
+  } else if (given.front() == "text") {
+    expect.kind = ExpectStep::Kind::kText;
+    expect.text = get_string(value, mp, "the exact text expected").value_or("");
+  } else if (given.front() == "regex") {
+    check_regex(value, mp, expect);
+  } else {
+    expect.kind = ExpectStep::Kind::kAny;
+    if (value != json(true)) {
+      issue(mp, fmt::format("{} is not allowed: write \"any\": true", describe(value)));
+    }
+  }
+}
+
+void Checker::check_regex(const json& value, const std::string& mp, ExpectStep& expect) {
+  expect.kind = ExpectStep::Kind::kRegex;
+  expect.text = get_string(value, mp, "a regular expression (RE2 syntax)").value_or("");
+  std::string error;
+  if (group_depth(expect.text) > kMaxRegexDepth) {
+    issue(mp, fmt::format("the regular expression nests groups deeper than {}: simplify it",
+                          kMaxRegexDepth));
+  } else if (expect.regex = compile_regex(expect.text, &error); expect.regex == nullptr) {
+    issue(mp, fmt::format("{} is not a valid regular expression: {} (wslat uses RE2 syntax: "
+                          "no backreferences or lookaround)",
+                          describe(value), error));
+  }
+}
+
+Duration StepBudget::operator()(const ExpectStep& expect) const {
+  return wait("expect", expect.within);
+}
+
+// ---------------------------------------------------------------------------------------------
+// sleep
+
+void Checker::check_body(const json& j, const StepSite& at, SleepStep& sleep) {
+  sleep.duration = get_duration(j, at.body, true).value_or(Duration{});
+}
+
+Duration StepBudget::operator()(const SleepStep& sleep) const {
+  return add("sleep", sleep.duration);  // not a timeout: profiles do not scale it
+}
+
+// ---------------------------------------------------------------------------------------------
+// ping
+
+void Checker::check_body(const json& j, const StepSite& at, PingStep& ping) {
+  const std::string& ptr = at.body;
+  if (!require_object(j, ptr, "\"ping\"")) return;
+  check_keys(j, ptr, {"payload", "within"}, "\"ping\"");
+  if (j.contains("payload")) {
+    ping.payload = get_string(j["payload"], ptr + "/payload", "a string").value_or("");
+    if (ping.payload.size() > 125) {
+      issue(ptr + "/payload", fmt::format("payload of {} bytes: a ping carries at most 125 bytes",
+                                          ping.payload.size()));
+    }
+  }
+  if (j.contains("within")) ping.within = get_duration(j["within"], ptr + "/within", false);
+}
+
+Duration StepBudget::operator()(const PingStep& ping) const { return wait("ping", ping.within); }
+
+// ---------------------------------------------------------------------------------------------
+// close
+
+void Checker::check_body(const json& j, const StepSite& at, CloseStep& close) {
+  const std::string& ptr = at.body;
+  const int depth = at.depth;
+  if (depth > 0) {
+    issue(ptr,
+          "close inside a repeat: the connection would be closed before the next "
+          "iteration; put the close at the end of the top-level steps");
+  }
+  closed_ = closed_ || depth == 0;
+  if (!require_object(j, ptr, "\"close\"")) return;
+  check_keys(j, ptr, {"code", "reason"}, "\"close\"");
+  if (j.contains("code")) {
+    const json& c = j["code"];
+    const bool integer = c.is_number_integer() || c.is_number_unsigned();
+    const std::int64_t code = integer ? c.get<std::int64_t>() : 0;
+    const bool reserved = (code >= 1004 && code <= 1006) || code == 1015;
+    if (!integer || code < 1000 || code > 4999 || reserved) {
+      issue(ptr + "/code", fmt::format("{} is not a close code a client may send: expected "
+                                       "1000-4999 except 1004, 1005, 1006 and 1015 (e.g. 1000)",
+                                       describe(c)));
+    } else {
+      close.code = static_cast<std::uint16_t>(code);
+    }
+  }
+  if (j.contains("reason")) {
+    close.reason = get_string(j["reason"], ptr + "/reason", "a string").value_or("");
+    if (close.reason.size() > 123) {
+      issue(ptr + "/reason", fmt::format("reason of {} bytes: a close reason carries at most "
+                                         "123 bytes",
+                                         close.reason.size()));
+    }
+  }
+}
+
+Duration StepBudget::operator()(const CloseStep& /*close*/) const {
+  return add("close timeout", t.effective.close);
+}
+
+// ---------------------------------------------------------------------------------------------
+// repeat
+
+void Checker::check_body(const json& j, const StepSite& at, RepeatStep& repeat) {
+  const std::string& ptr = at.body;
+  if (!require_object(j, ptr, "\"repeat\"")) return;
+  check_keys(j, ptr, {"times", "steps"}, "\"repeat\"");
+  if (!j.contains("times")) {
+    issue(ptr, "\"repeat\" needs \"times\": how many times to run its steps (1 to 1000000)");
+  } else {
+    repeat.times = get_positive_int(j["times"], ptr + "/times", kMaxRepeatTimes).value_or(1);
+  }
+  if (!j.contains("steps")) {
+    issue(ptr, "\"repeat\" needs \"steps\": a non-empty array of steps");
+  } else {
+    repeat.steps = check_steps(j["steps"], ptr + "/steps", at.depth + 1);
+  }
+}
+
+Duration StepBudget::operator()(const RepeatStep& repeat) const {
+  const Duration once = steps_budget(repeat.steps, t, nullptr);
+  return add(fmt::format("repeat ×{} ({} each)", repeat.times, format_duration(once)),
+             saturating_mul(once, repeat.times));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking the steps: cross checks, unrolling, the budget.
+
+namespace {
+
+std::int64_t count_flat(const std::vector<Step>& steps) {
+  std::int64_t n = 0;
+  for (const auto& step : steps) {
+    const auto* repeat = step.as<RepeatStep>();
+    const std::int64_t inner = repeat != nullptr ? count_flat(repeat->steps) : 1;
+    const std::int64_t times = repeat != nullptr ? repeat->times : 1;
+    n += inner > (kMaxFlatSteps + 1) / std::max<std::int64_t>(times, 1) ? kMaxFlatSteps + 1
+                                                                        : inner * times;
+    n = std::min(n, kMaxFlatSteps + 1);
+  }
+  return n;
+}
+
+void check_send_sizes(const std::vector<Step>& steps, std::int64_t max_bytes,
+                      std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& step : steps) {
+    if (const auto* repeat = step.as<RepeatStep>()) check_send_sizes(repeat->steps, max_bytes, out);
+    const auto* send = step.as<SendStep>();
+    if (send != nullptr && send->kind == SendStep::Kind::kSize &&
+        static_cast<std::int64_t>(send->size) > max_bytes) {
+      out.emplace_back(step.pointer + "/send/size",
+                       fmt::format("{} bytes exceeds max_message_size ({} bytes): raise "
+                                   "\"max_message_size\" or send less",
+                                   send->size, max_bytes));
+    }
+  }
+}
+
+void flatten_into(const std::vector<Step>& steps, std::int64_t iteration,
+                  std::vector<FlatStep>& out) {
+  for (const auto& step : steps) {
+    const auto* repeat = step.as<RepeatStep>();
+    if (repeat == nullptr) {
+      if (static_cast<std::int64_t>(out.size()) >= kMaxFlatSteps) {
+        throw UsageError(
+            fmt::format("{}: the steps unroll to more than {} steps (repeats "
+                        "multiplied): lower the repeat counts",
+                        step.pointer, kMaxFlatSteps));
+      }
+      out.push_back({&step, iteration});
+      continue;
+    }
+    for (std::int64_t i = 0; i < repeat->times; ++i) flatten_into(repeat->steps, i, out);
+  }
+}
+
+Duration step_budget(const Step& step, const TimeoutPlan& t, std::vector<BudgetItem>* items) {
+  return std::visit(StepBudget{t, step.pointer, items}, step.body);
+}
+
+Duration steps_budget(const std::vector<Step>& steps, const TimeoutPlan& t,
+                      std::vector<BudgetItem>* items) {
+  Duration total{};
+  for (const auto& step : steps) total = saturating_add(total, step_budget(step, t, items));
+  return total;
+}
+
+}  // namespace
+
+void Checker::check_steps_cross(const Scenario& s) {
+  if (count_flat(s.steps) > kMaxFlatSteps) {
+    issue("/steps", fmt::format("the steps unroll to more than {} steps (repeats multiplied): "
+                                "lower the repeat counts",
+                                kMaxFlatSteps));
+  }
+  std::vector<std::pair<std::string, std::string>> too_big;
+  check_send_sizes(s.steps, s.max_message_bytes, too_big);
+  for (const auto& [ptr, message] : too_big) issue(ptr, message);
+}
+
+}  // namespace scenario_detail
+
+std::vector<std::string> step_kind_names() {
+  return scenario_detail::names_of(std::make_index_sequence<std::variant_size_v<StepBody>>{});
+}
+
+std::vector<FlatStep> flatten(const std::vector<Step>& steps) {
+  std::vector<FlatStep> out;
+  scenario_detail::flatten_into(steps, 0, out);
+  return out;
+}
+
+TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& written) {
+  return worst_case_budget(s, unscaled_timeouts(written));
+}
+
+TimeoutBudget worst_case_budget(const Scenario& s, const TimeoutPlan& timeouts) {
+  TimeoutBudget budget;
+  budget.total = scenario_detail::steps_budget(s.steps, timeouts, &budget.items);
+  const Duration close = timeouts.effective.close;
+  if (s.steps.empty() || !s.steps.back().is<CloseStep>()) {
+    budget.items.push_back({"/steps", "implicit close at the end", close});
+    budget.total = scenario_detail::saturating_add(budget.total, close);
+  }
+  return budget;
+}
+
+}  // namespace wslat
