@@ -14,6 +14,9 @@ expect_file() {
 }
 expect_file bin/wslat
 [[ -x $prefix/bin/wslat ]] || { echo "NOT EXECUTABLE: bin/wslat"; fail=1; }
+expect_file share/bash-completion/completions/wslat
+expect_file share/zsh/vendor-completions/_wslat
+expect_file share/fish/vendor_completions.d/wslat.fish
 for s in "$src"/scenarios/*.json; do
   expect_file "share/doc/wslat/examples/$(basename "$s")"
 done
