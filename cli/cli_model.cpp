@@ -69,13 +69,21 @@ ArgInfo arg_info(const std::string& command, const CLI::Option& opt) {
   } else {
     for (const auto& l : opt.get_lnames()) a.names.push_back("--" + l);
     for (const auto& s : opt.get_snames()) a.names.push_back("-" + s);
-    a.value_name = opt.get_type_name().empty() ? "VALUE" : opt.get_type_name();
+    // CLI11 appends its validators' descriptions: "TEXT:{a,b}", "INT:INT in [1 - 256]".
+    const std::string type = opt.get_type_name().empty() ? "VALUE" : opt.get_type_name();
+    const auto colon = type.find(':');
+    a.value_name = type.substr(0, colon);
+    if (colon != std::string::npos) a.value_check = type.substr(colon + 1);
+    a.default_value = opt.get_default_str();
   }
   a.description = opt.get_description();
   a.required = opt.get_required();
   a.repeatable = opt.get_expected_max() > 1 || opt.get_items_expected_max() > 1;
   classify(command, opt, a);
-  if (a.kind == ValueKind::kNone) a.value_name.clear();
+  if (a.kind == ValueKind::kNone) {
+    a.value_name.clear();
+    a.default_value.clear();
+  }
   return a;
 }
 

@@ -23,7 +23,9 @@ struct ArgInfo {
   std::vector<std::string> names;  // options: "--format", "-f" (long first); positional: "SCENARIO"
   bool positional = false;
   std::string description;
-  std::string value_name;  // "SCENARIO", "FORMAT", ... (empty for a flag)
+  std::string value_name;     // "SCENARIO", "TEXT", "INT", ... (empty for a flag)
+  std::string value_check;    // what CLI11 checks the value against, e.g. "INT in [1 - 256]"
+  std::string default_value;  // as --help shows it (empty: none)
   ValueKind kind = ValueKind::kNone;
   std::vector<std::string> choices;
   bool required = false;
@@ -50,6 +52,9 @@ CliInfo describe(const CLI::App& app);
 std::string bash_completion(const CliInfo& cli);
 std::string zsh_completion(const CliInfo& cli);
 std::string fish_completion(const CliInfo& cli);
+
+// wslat(1) in roff (man macros): synopsis, every subcommand with its options, exit status.
+std::string man_page(const CliInfo& cli, const std::string& version);
 
 // The shells `wslat completions` knows.
 const std::vector<std::string>& completion_shells();

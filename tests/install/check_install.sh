@@ -14,6 +14,7 @@ expect_file() {
 }
 expect_file bin/wslat
 [[ -x $prefix/bin/wslat ]] || { echo "NOT EXECUTABLE: bin/wslat"; fail=1; }
+expect_file share/man/man1/wslat.1.gz
 expect_file share/bash-completion/completions/wslat
 expect_file share/zsh/vendor-completions/_wslat
 expect_file share/fish/vendor_completions.d/wslat.fish
@@ -26,3 +27,7 @@ done
 cd "$prefix"
 "$prefix/bin/wslat" run "$prefix/share/doc/wslat/examples/smoke.json" --no-save --quiet >/dev/null
 echo "ok: installed wslat ran the installed smoke.json"
+if command -v man >/dev/null; then
+  MANPATH=$prefix/share/man man -w wslat | grep -qx "$prefix/share/man/man1/wslat.1.gz"
+  echo "ok: man finds the installed wslat(1)"
+fi
