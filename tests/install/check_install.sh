@@ -15,6 +15,8 @@ expect_file() {
 expect_file bin/wslat
 [[ -x $prefix/bin/wslat ]] || { echo "NOT EXECUTABLE: bin/wslat"; fail=1; }
 expect_file share/man/man1/wslat.1.gz
+expect_file share/doc/wslat/copyright
+expect_file share/doc/wslat/changelog.gz
 expect_file share/bash-completion/completions/wslat
 expect_file share/zsh/vendor-completions/_wslat
 expect_file share/fish/vendor_completions.d/wslat.fish
