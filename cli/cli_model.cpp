@@ -38,7 +38,9 @@ void classify(const std::string& command, const CLI::Option& opt, ArgInfo& a) {
       a.kind = ValueKind::kChoice;
       a.choices = completion_shells();
     } else {
-      a.kind = name == "SCENARIO" ? ValueKind::kScenario : ValueKind::kFile;
+      a.kind = name == "SCENARIO" ? ValueKind::kScenario
+               : name == "URL"    ? ValueKind::kText
+                                  : ValueKind::kFile;
     }
     return;
   }
