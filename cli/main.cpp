@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   wslat::cli::add_report(app, action);
   wslat::cli::add_history(app, action);
   wslat::cli::add_merge(app, action);
+  wslat::cli::add_init(app, action);
+  wslat::cli::add_completions(app, action);
+  wslat::cli::add_manpage(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,8 @@ packages=(
   chromium                     # headless screenshot of the HTML report (tests)
   procps time                  # ps and /usr/bin/time for the benchmarks
   clang-format clang-tidy      # scripts/lint.sh (Debian 12: version 14)
+  bash-completion zsh fish     # the generated shell completions are tested under each shell
+  man-db lintian               # the man page is rendered in the tests; the .deb is linted
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 apt-get update -qq
