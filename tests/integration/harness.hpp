@@ -9,6 +9,14 @@
 
 namespace wslat::test {
 
+// True in ASan and TSan builds: their shadow memory makes address-space limits and resident
+// memory figures the sanitizer's, not wslat's.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 struct ProcessResult {
   int exit_code = -1;  // -1 when killed at the deadline
   bool timed_out = false;

@@ -145,7 +145,10 @@ TEST_CASE("bounds: 100,000,000 connections plan at once, in little memory, and s
   REQUIRE(at != std::string::npos);
   const long peak_kib = std::stol(status.substr(at + 6));
   MESSAGE("peak RSS after 1 s: " << peak_kib << " KiB");
-  CHECK(peak_kib < 200 * 1024);
+  // About 20 MiB in a Release build. Under ASan the figure is the sanitizer's: shadow memory
+  // plus a quarantine of freed blocks that grows with every finished connection (205 MiB was
+  // seen), so the bound holds in plain builds only; the start and the stop are checked in all.
+  if (!kSanitized) CHECK(peak_kib < 64 * 1024);
   const auto signalled = Clock::now();
   c.signal(SIGINT);
   CHECK(c.wait(20000) == 130);

@@ -14,14 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-// An address-space limit cannot be combined with a sanitizer's shadow memory (terabytes of
-// reserved address space), so those checks run in plain builds only.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
 constexpr const char* kAddressSpace768M = "--as=805306368";
 
 bool contains(const std::string& haystack, const std::string& needle) {
