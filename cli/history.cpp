@@ -10,6 +10,7 @@
 #include "error.hpp"
 #include "history.hpp"
 #include "json_text.hpp"
+#include "results_dir.hpp"
 #include "store.hpp"
 
 namespace wslat::cli {
@@ -86,14 +87,19 @@ void add_history(CLI::App& app, Action& action) {
   auto args = std::make_shared<HistoryArgs>();
   auto* sub = app.add_subcommand("history", "Trend of the stored runs of a scenario");
   sub->add_option("SCENARIO", args->scenario, "Scenario file or scenario name")->required();
-  sub->add_option("--results-dir", args->results_dir, "Results folder")->capture_default_str();
+  auto* results_dir = sub->add_option("--results-dir", args->results_dir, kResultsDirHelp);
   sub->add_option("--last", args->last, "How many of the latest runs to show")
       ->capture_default_str();
   sub->add_option("--format,-f", args->format, "text | html")->capture_default_str();
   sub->add_option("-o,--output", args->output, "Write to FILE (atomically) instead of stdout");
   sub->add_flag("--include-interrupted", args->include_interrupted,
                 "Show interrupted runs too (left out by default: they measured part of the load)");
-  sub->callback([&action, args] { action = [args] { return run_history(*args); }; });
+  sub->callback([&action, args, results_dir] {
+    action = [args, results_dir] {
+      if (results_dir->count() == 0) args->results_dir = default_results_dir().path;
+      return run_history(*args);
+    };
+  });
 }
 
 }  // namespace wslat::cli

@@ -22,6 +22,7 @@
 #include "output.hpp"
 #include "profile.hpp"
 #include "report.hpp"
+#include "results_dir.hpp"
 #include "runner.hpp"
 #include "server.hpp"
 #include "store.hpp"
@@ -45,6 +46,7 @@ struct RunArgs {
   std::string baseline, save_baseline;
   GateArgs gate;
   std::string results_dir = "results";
+  bool results_dir_fallback = false;  // not given, and the current folder is not writable
   bool no_save = false;
   std::string shard;
   std::vector<std::string> threshold_flags;
@@ -343,8 +345,14 @@ void store_result(const RunArgs& a, const RunResult& result, const std::string& 
     }
   }
   if (!a.no_save) {
-    attempt(
-        [&] { write_run_file(a.results_dir, result.scenario_name, result.started_at, stored); });
+    attempt([&] {
+      const std::string path =
+          write_run_file(a.results_dir, result.scenario_name, result.started_at, stored);
+      if (a.results_dir_fallback) {
+        print_stderr(
+            fmt::format("wslat: the current folder is not writable: stored the run in {}\n", path));
+      }
+    });
   }
   if (failed.empty()) return;
   std::string all = failed.front();
@@ -460,13 +468,22 @@ void add_run(CLI::App& app, Action& action) {
   sub->add_option("--baseline", args->baseline, "Compare with this baseline file, or 'auto'");
   sub->add_option("--save-baseline", args->save_baseline, "Save the result as a baseline ('auto')");
   add_gate_options(*sub, args->gate);
-  sub->add_option("--results-dir", args->results_dir, "Results folder (default results)");
+  auto* results_dir = sub->add_option("--results-dir", args->results_dir, kResultsDirHelp);
   sub->add_flag("--no-save", args->no_save, "Do not store the run under the results folder");
   sub->add_option("--shard", args->shard, "Run the I-th of N equal parts of the load: I/N");
   sub->add_option("--threshold", args->threshold_flags, "'METRIC: EXPR' (repeatable)");
   sub->add_flag("--quiet,-q", args->quiet, "No progress line");
   add_output_options(*sub, args->output);
-  sub->callback([args, &action] { action = [args] { return run_command(*args); }; });
+  sub->callback([args, results_dir, &action] {
+    action = [args, results_dir] {
+      if (results_dir->count() == 0) {
+        const ResultsDir d = default_results_dir();
+        args->results_dir = d.path;
+        args->results_dir_fallback = d.fallback;
+      }
+      return run_command(*args);
+    };
+  });
 }
 
 }  // namespace wslat::cli
