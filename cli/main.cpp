@@ -4,13 +4,16 @@
 
 #include <fmt/core.h>
 
+#include "build_info.hpp"
 #include "commands.hpp"
 #include "error.hpp"
 #include "output.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"wslat: how long it takes to connect to a WebSocket service and get an answer"};
-  app.set_version_flag("--version", std::string("wslat ") + WSLAT_VERSION);
+  const wslat::BuildInfo& build = wslat::build_info();
+  app.set_version_flag("--version", fmt::format("wslat {}\ncommit {}\nbuild {}", build.version,
+                                                build.commit, build.build));
   app.require_subcommand(1);
   wslat::cli::Action action;
   wslat::cli::add_run(app, action);

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "build_info.hpp"
 #include "metrics.hpp"
 #include "redact.hpp"
 
@@ -96,7 +97,9 @@ std::vector<ThresholdSpec> applicable_thresholds(const Scenario& s) {
 RunResult assemble_result(const RunContext& ctx, RawRun raw) {
   const Scenario& s = *ctx.scenario;
   RunResult r;
-  r.tool_version = WSLAT_VERSION;
+  r.tool_version = build_info().version;
+  r.tool_commit = build_info().commit;
+  r.tool_build = build_info().build;
   r.scenario_name = s.name;
   r.scenario_file = s.file;
   r.scenario_sha256 = s.sha256;

@@ -126,9 +126,12 @@ json to_json(const RunResult& r) {
   }
   json thresholds = json::array();
   for (const auto& t : r.thresholds) thresholds.push_back(threshold_json(t));
+  json tool = {{"name", r.tool_name}, {"version", r.tool_version}};
+  if (!r.tool_commit.empty()) tool["commit"] = r.tool_commit;
+  if (!r.tool_build.empty()) tool["build"] = r.tool_build;
   return json{
       {"schema", r.schema},
-      {"tool", {{"name", r.tool_name}, {"version", r.tool_version}}},
+      {"tool", std::move(tool)},
       {"scenario",
        {{"name", r.scenario_name}, {"file", r.scenario_file}, {"sha256", r.scenario_sha256}}},
       {"target", r.target},
@@ -305,6 +308,8 @@ void read_identity(const Obj& o, RunResult& r) {
   const Obj tool = o.obj("tool");
   r.tool_name = tool.str("name");
   r.tool_version = tool.str("version");
+  tool.opt("commit", r.tool_commit);
+  tool.opt("build", r.tool_build);
   const Obj sc = o.obj("scenario");
   r.scenario_name = sc.str("name");
   r.scenario_file = sc.str("file");

@@ -83,6 +83,7 @@ struct RunResult {
   std::string schema = kResultSchema;
   std::string tool_name = "wslat";
   std::string tool_version;
+  std::string tool_commit, tool_build;  // optional: absent from older results
   std::string scenario_name, scenario_file, scenario_sha256;
   std::string target;  // redacted
   std::string profile_name;
