@@ -17,6 +17,7 @@ void add_report(CLI::App& app, Action& action);
 void add_history(CLI::App& app, Action& action);
 void add_merge(CLI::App& app, Action& action);
 void add_init(CLI::App& app, Action& action);
+void add_schema(CLI::App& app, Action& action);
 // Generated from `app` itself, so added last: `wslat completions SHELL`, hidden `wslat manpage`.
 void add_completions(CLI::App& app, Action& action);
 void add_manpage(CLI::App& app, Action& action);

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   wslat::cli::add_history(app, action);
   wslat::cli::add_merge(app, action);
   wslat::cli::add_init(app, action);
+  wslat::cli::add_schema(app, action);
   wslat::cli::add_completions(app, action);
   wslat::cli::add_manpage(app, action);
   try {

@@ -21,9 +21,9 @@ constexpr double kMaxMultiplier = 1000.0;
 constexpr double kMaxMargin = 100.0;
 
 const std::vector<std::string> kTopLevelKeys = {
-    "name",     "target",           "headers",    "subprotocols", "redact",
-    "load",     "timeouts",         "steps",      "thresholds",   "environments",
-    "embedded", "max_message_size", "description"};
+    "name",     "target",           "headers",     "subprotocols", "redact",
+    "load",     "timeouts",         "steps",       "thresholds",   "environments",
+    "embedded", "max_message_size", "description", "$schema"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {
@@ -427,6 +427,9 @@ Scenario Checker::check(const json& doc) {
     if (name->empty()) issue("/name", "empty name: expected a non-empty string");
     s.name = *name;
   }
+  // For editors (schema/scenario.schema.json); otherwise ignored.
+  if (doc.contains("$schema"))
+    get_string(doc["$schema"], "/$schema", "the path or URL of a schema");
   check_connection(doc, s);
   if (doc.contains("load")) s.load = check_load(doc["load"], "/load");
   if (doc.contains("timeouts")) s.timeouts = check_timeouts(doc["timeouts"], "/timeouts");

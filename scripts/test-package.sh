@@ -62,6 +62,10 @@ warnings=$(MANWIDTH=80 man --warnings wslat 2>&1 >/dev/null)
 [[ -z $warnings ]] || { echo "FAIL: man warnings: $warnings"; exit 1; }
 MANWIDTH=80 man wslat 2>/dev/null | sed -n '1,4p'
 
+step "scenario schema"
+cmp <(wslat schema) /usr/share/wslat/scenario.schema.json
+echo "ok: /usr/share/wslat/scenario.schema.json is what wslat schema prints"
+
 step "completions"
 got=$(bash -c 'source /usr/share/bash-completion/bash_completion; _completion_loader wslat; complete -p wslat')
 [[ $got == "complete -F _wslat wslat" ]] || { echo "FAIL: bash: $got"; exit 1; }

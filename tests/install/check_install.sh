@@ -20,6 +20,7 @@ expect_file share/doc/wslat/changelog.gz
 expect_file share/bash-completion/completions/wslat
 expect_file share/zsh/vendor-completions/_wslat
 expect_file share/fish/vendor_completions.d/wslat.fish
+expect_file share/wslat/scenario.schema.json
 for s in "$src"/scenarios/*.json; do
   expect_file "share/doc/wslat/examples/$(basename "$s")"
 done
@@ -29,6 +30,8 @@ done
 cd "$prefix"
 "$prefix/bin/wslat" run "$prefix/share/doc/wslat/examples/smoke.json" --no-save --quiet >/dev/null
 echo "ok: installed wslat ran the installed smoke.json"
+cmp <("$prefix/bin/wslat" schema) "$prefix/share/wslat/scenario.schema.json"
+echo "ok: the installed schema is the one wslat schema prints"
 if command -v man >/dev/null; then
   MANPATH=$prefix/share/man man -w wslat | grep -qx "$prefix/share/man/man1/wslat.1.gz"
   echo "ok: man finds the installed wslat(1)"

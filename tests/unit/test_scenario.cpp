@@ -141,6 +141,16 @@ TEST_CASE("scenario: defaults: embedded target, implied connect, default thresho
         "embedded");
 }
 
+TEST_CASE("scenario: \"$schema\" (for editors) is accepted and ignored but must be a string") {
+  const Scenario s = parse_ok(
+      R"({"$schema": "/usr/share/wslat/scenario.schema.json", "name": "s", "steps": [{"sleep": "0s"}]})");
+  CHECK(s.name == "s");
+  const ScenarioIssue issue =
+      only_issue(R"({"$schema": 1, "name": "s", "steps": [{"sleep": "0s"}]})");
+  CHECK(issue.pointer == "/$schema");
+  CHECK(issue.message.find("is not a string") != std::string::npos);
+}
+
 TEST_CASE("scenario: a syntax error gives line, column and what was expected") {
   const std::string text =
       "{\n  \"name\": \"x\",\n  \"steps\": [\n    {\"sleep\": \"1s\"},\n  ]\n}\n";
