@@ -24,6 +24,8 @@ name=localhost/wslat-test
 log=$(mktemp)
 cleanup() {
   rm -f "$log"
+  [[ -n ${vols:-} ]] && rm -rf "$vols"
+  [[ -n ${root:-} ]] && rmdir "$root/scenario" "$root/results" "$root/baseline" 2>/dev/null
   if [[ -n ${ref:-} ]]; then podman image rm --force "$ref" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
@@ -65,6 +67,59 @@ echo "ok: smoke.json passed; its result was saved under /work/results"
 rm -rf "$root/work/results"
 mounts=$(awk -v r="$root" 'index($2, r) == 1' /proc/self/mounts)
 [[ -z $mounts ]] || fail "mounts left under the root: $mounts"
+
+step "the Kubernetes Jobs' own commands (deploy/kubernetes) in the image root"
+# What a pod would run: each Job's container args, taken from the manifest, through the image's
+# /bin/sh as its user, the scenario, results and baseline volumes bind-mounted where the Jobs
+# mount them; the target is `wslat serve` (with the chat welcome) in the same namespaces. The
+# shards (JOB_COMPLETION_INDEX 0..3), then the merge Job against a baseline from an unsharded
+# run. (kubectl, the registry and the cluster are not exercised here.)
+job_args() {
+  /usr/bin/python3 -c 'import sys, yaml
+job = yaml.safe_load(open(sys.argv[1]))
+print(job["spec"]["template"]["spec"]["containers"][0]["args"][0])' "$1"
+}
+shard_cmd=$(job_args deploy/kubernetes/wslat-shards.yaml)
+merge_cmd=$(job_args deploy/kubernetes/wslat-merge.yaml)
+vols=$(mktemp -d)
+mkdir "$vols/scenario" "$vols/results" "$vols/baseline"
+cp scenarios/chat.json "$vols/scenario/"
+chmod -R a+rX "$vols"
+chown 10001:10001 "$vols/results" "$vols/baseline"
+mkdir "$root/scenario" "$root/results" "$root/baseline" # mount points, removed below
+# shellcheck disable=SC2016  # expanded by the inner bash
+unshare --net --mount --pid --fork --mount-proc="$root/proc" env -i PATH="$PATH" \
+  root="$root" vols="$vols" shard_cmd="$shard_cmd" merge_cmd="$merge_cmd" bash -c '
+  set -euo pipefail
+  ip link set lo up
+  for v in scenario results baseline; do mount --bind "$vols/$v" "$root/$v"; done
+  pod() { # pod COMMAND [VAR=VALUE...]: COMMAND through the image sh, as the image would run it
+    env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/work LANG=C.UTF-8 "${@:2}" \
+      /usr/sbin/chroot --userspec=10001:10001 "$root" /bin/sh -c "cd /work && $1"
+  }
+  fifo=$vols/serve.out
+  mkfifo "$fifo"
+  pod "exec wslat serve --welcome '"'"'{\"type\":\"connection_established\"}'"'"'" >"$fifo" &
+  read -r first <"$fifo"   # the server prints its URL first
+  cat "$fifo" >/dev/null &
+  url=$(grep -o "ws://[^ ]*" <<<"$first")
+  echo "target: wslat serve on $url"
+  quiet() { # quiet LABEL pod ARGS...: its output only when it fails
+    "${@:2}" >"$vols/out" 2>&1 || { rc=$?; cat "$vols/out"; echo "$1: exit $rc"; return 1; }
+    echo "$1: $(grep "^verdict:" "$vols/out" | tail -n 1)"
+  }
+  quiet "baseline (unsharded run)" pod "wslat run /scenario/chat.json --target $url --env production --no-save --format text --export-json /baseline/chat-golden-path.production.json"
+  for i in 0 1 2 3; do
+    quiet "shard Job, JOB_COMPLETION_INDEX=$i" pod "$shard_cmd" TARGET="$url" CHAT_TOKEN=not-used JOB_COMPLETION_INDEX=$i
+  done
+  quiet "merge Job" pod "$merge_cmd"
+' || fail "a Kubernetes Job's command failed in the image root"
+for f in shard-0.json shard-1.json shard-2.json shard-3.json merged.json junit.xml report.html summary.md; do
+  [[ -s $vols/results/$f ]] || fail "the Jobs did not write /results/$f"
+done
+echo "ok: /results holds $(cd "$vols/results" && echo *)"
+rmdir "$root/scenario" "$root/results" "$root/baseline"
+rm -rf "$vols"
 
 step "the image: podman image inspect, and the OCI archive's own config"
 entry=$(podman image inspect --format '{{json .Config.Entrypoint}}' "$ref")
