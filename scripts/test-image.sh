@@ -24,8 +24,8 @@ name=localhost/wslat-test
 log=$(mktemp)
 cleanup() {
   rm -f "$log"
-  [[ -n ${vols:-} ]] && rm -rf "$vols"
-  [[ -n ${root:-} ]] && rmdir "$root/scenario" "$root/results" "$root/baseline" 2>/dev/null
+  if [[ -n ${vols:-} ]]; then rm -rf "$vols"; fi
+  if [[ -n ${root:-} ]]; then rmdir "$root/scenario" "$root/results" "$root/baseline" 2>/dev/null || true; fi
   if [[ -n ${ref:-} ]]; then podman image rm --force "$ref" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
