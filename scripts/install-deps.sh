@@ -14,6 +14,8 @@ packages=(
   clang-format clang-tidy      # scripts/lint.sh (Debian 12: version 14)
   bash-completion zsh fish     # the generated shell completions are tested under each shell
   man-db lintian               # the man page is rendered in the tests; the .deb is linted
+  debootstrap podman           # scripts/build-image.sh: the container image, without a daemon
+  python3-yaml                 # scripts/test-image.sh reads the Kubernetes Jobs' commands
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 apt-get update -qq
