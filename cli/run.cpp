@@ -233,12 +233,11 @@ std::string host_name() {
   return buf;
 }
 
-void print_progress(const RunOptions::Progress& p, bool tty) {
+void print_progress(const LiveSample& p, bool tty) {
   const std::string where = p.total > 0 ? fmt::format("{}/{} connections", p.done, p.total)
                                         : fmt::format("{:.1f}s/{:.1f}s", p.elapsed_s, p.duration_s);
-  const std::string line =
-      fmt::format("wslat: {} · {:.1f}/s · {} errors · p95 handshake {}", where, p.achieved_rate,
-                  p.errors, format_ms(p.live_p95_handshake_ms));
+  const std::string line = fmt::format("wslat: {} · {:.1f}/s · {} errors · p95 handshake {}", where,
+                                       p.achieved_rate, p.failed, format_ms(p.p95_handshake_ms()));
   print_stderr(tty ? "\r\033[2K" + line : line + "\n");
 }
 
@@ -248,8 +247,9 @@ struct Progress {
   bool printed = false;
   double last_plain_s = -10;
 
-  void operator()(const RunOptions::Progress& p) {
-    if (!enabled || p.elapsed_s < 1.0) return;  // only runs lasting more than a second
+  void operator()(const LiveSample& p) {
+    // Only while the run lasts, and only runs lasting more than a second.
+    if (!enabled || p.final || p.elapsed_s < 1.0) return;
     if (!tty && p.elapsed_s - last_plain_s < 5.0) return;
     last_plain_s = p.elapsed_s;
     printed = true;
@@ -414,7 +414,7 @@ int run_command(const RunArgs& a) {
   Progress progress;
   progress.enabled = !a.quiet;
   progress.tty = isatty(STDERR_FILENO) != 0;
-  opts.on_progress = [&progress](const RunOptions::Progress& p) { progress(p); };
+  opts.on_progress = [&progress](const LiveSample& p) { progress(p); };
   g_stop = false;
   install_signal_handlers();
   opts.stop_requested = &g_stop;

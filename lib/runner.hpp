@@ -1,6 +1,7 @@
 // Drives sessions through a scenario's steps and records phase times.
-// Implementation in lib/net/client.cpp (websocketpp on standalone Asio): one io_context per
-// worker thread, per-thread histograms merged once after join.
+// Implementation in lib/net/ (websocketpp on standalone Asio; see docs/design.md): one
+// io_context per worker thread, each recording into its own histograms, merged by the
+// coordinating thread into live samples while the run lasts and into the RawRun at its end.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,30 @@
 
 namespace wslat {
 
+// What the run measured so far, merged over the workers: every latency metric's histogram and
+// every counter. Each worker publishes what it recorded since its last publication every
+// 100 ms (and when it stops); the coordinator adds these deltas up without stopping anyone, so
+// from one sample to the next every count only grows. The final sample (after the workers
+// stopped) holds the same histograms and counts as the RawRun that run_scenario returns.
+struct LiveSample {
+  std::map<std::string, Histogram> metrics;    // by metric name; only metrics with samples
+  std::map<std::string, std::int64_t> errors;  // by category (the final one: as RawRun::errors)
+  std::int64_t attempted = 0, opened = 0, failed = 0;
+  std::int64_t done = 0;  // sessions finished (failed or not)
+  // The progress line's frame: total = connections of this shard, 0 for the open model (then
+  // elapsed_s of duration_s says how far); achieved_rate = attempted per second so far.
+  std::int64_t total = 0;
+  double elapsed_s = 0, duration_s = 0;
+  double achieved_rate = 0;
+  bool final = false;  // taken after the workers stopped
+
+  // p95 of the handshakes so far, in ms (0 before the first one).
+  double p95_handshake_ms() const {
+    const auto it = metrics.find("handshake");
+    return it == metrics.end() ? 0 : static_cast<double>(it->second.value_at_percentile(95)) / 1e6;
+  }
+};
+
 struct RunOptions {
   std::string target;    // ws:// or wss:// URL (already resolved from "embedded")
   TimeoutPlan timeouts;  // plan_timeouts(scenario, profile): effective, written, their note
@@ -30,15 +55,10 @@ struct RunOptions {
   bool insecure = false;
   std::string ca_file;
   std::vector<std::pair<std::string, std::string>> extra_headers;  // --header
-  // Called about every 250 ms from the coordinating thread while the run lasts.
-  struct Progress {
-    std::int64_t done = 0, total = 0;  // total = 0 when open model (see elapsed/duration)
-    double elapsed_s = 0, duration_s = 0;
-    double achieved_rate = 0;
-    std::int64_t errors = 0;
-    double live_p95_handshake_ms = 0;
-  };
-  std::function<void(const Progress&)> on_progress;
+  // Called about every 250 ms from the coordinating thread while the run lasts, then once with
+  // `final` set after the workers stopped. The one live channel: the progress line reads it,
+  // and so would a live output (see LiveSample).
+  std::function<void(const LiveSample&)> on_progress;
   // Set from a signal handler: stop starting connections, close open ones within the close
   // timeout, return what was measured with `interrupted` set.
   const std::atomic<bool>* stop_requested = nullptr;

@@ -1,0 +1,74 @@
+// How a session's connection failed, in the error categories and messages the README lists
+// (Errors): the parts of the classification that only look at websocketpp's and Asio's codes.
+// Included only by lib/net/transport.cpp (through session.hpp).
+#pragma once
+
+#include <string>
+#include <system_error>
+
+#include "net/wspp_config.hpp"
+
+namespace wslat::net {
+
+struct Failure {
+  std::string category, message;
+};
+
+inline std::string tls_message(const std::string& verify_error, const std::error_code& tec) {
+  if (verify_error.rfind("certificate does not match", 0) == 0) {
+    return "TLS certificate verification failed: " + verify_error +
+           " (use a target host name the certificate lists, or skip verification with "
+           "--insecure)";
+  }
+  if (!verify_error.empty()) {
+    return "TLS certificate verification failed: " + verify_error +
+           " (trust the server's CA with --ca FILE, or skip verification with --insecure)";
+  }
+  return "TLS handshake failed: " + tec.message();
+}
+
+// `ec`: websocketpp's code; `tec`: the transport's (or ec when there is none).
+inline bool is_tls_failure(const std::string& verify_error, const std::error_code& ec,
+                           const std::error_code& tec) {
+  namespace sock = websocketpp::transport::asio::socket;
+  return !verify_error.empty() || ec == sock::make_error_code(sock::error::tls_handshake_failed) ||
+         ec == sock::make_error_code(sock::error::tls_handshake_timeout) ||
+         tec.category() == asio::error::get_ssl_category() ||
+         ec.category() == asio::error::get_ssl_category();
+}
+
+inline bool is_reset(const std::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == websocketpp::transport::error::eof ||
+         ec == websocketpp::transport::error::tls_short_read;
+}
+
+// Why an open connection closed that wslat did not close: a protocol violation it detected,
+// a connection lost without a close frame, or the server's close code.
+template <typename Connection>
+Failure unexpected_close(Connection& con) {
+  const auto local = con.get_local_close_code();
+  const auto remote = con.get_remote_close_code();
+  if (local == websocketpp::close::status::protocol_error ||
+      local == websocketpp::close::status::invalid_payload ||
+      local == websocketpp::close::status::message_too_big ||
+      local == websocketpp::close::status::unsupported_data) {
+    std::string why = con.get_local_close_reason();
+    const auto ec = con.get_ec();
+    if (ec && ec.message() != why) why += (why.empty() ? "" : ": ") + ec.message();
+    return {"protocol", "protocol violation by the server (closed with " + std::to_string(local) +
+                            ")" + (why.empty() ? "" : ": " + why)};
+  }
+  if (remote == websocketpp::close::status::abnormal_close ||
+      remote == websocketpp::close::status::no_status) {
+    const auto tec = con.get_transport_ec();
+    return {"reset",
+            "connection lost without a close frame" + (tec ? ": " + tec.message() : std::string())};
+  }
+  return {"close." + std::to_string(remote),
+          "server closed the connection with " + std::to_string(remote) +
+              (con.get_remote_close_reason().empty() ? std::string()
+                                                     : " (" + con.get_remote_close_reason() + ")")};
+}
+
+}  // namespace wslat::net

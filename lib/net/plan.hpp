@@ -1,0 +1,44 @@
+// What every worker of a run shares, read-only, while it runs; the bounds a session holds a
+// server to. websocketpp types: included only by lib/net/transport.cpp.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "net/engine.hpp"
+#include "net/wspp_config.hpp"
+#include "scenario.hpp"
+
+namespace wslat::net {
+
+// What every worker shares, read-only, during the run.
+struct RunPlan {
+  const Scenario* scenario = nullptr;
+  const RunOptions* opts = nullptr;
+  std::vector<FlatStep> program;
+  websocketpp::uri_ptr uri;
+  bool secure = false;
+  bool host_is_ip = false;
+  std::string host, port;
+  asio::ip::tcp::endpoint uri_address;  // when the host is an IP literal
+  bool has_ready_mark = false;
+  std::vector<asio::ip::address> sources;  // local addresses to spread connections over
+  std::vector<std::string> secrets;
+  TimePoint run_start;
+};
+
+// What a server can make wslat hold for one connection (see README, Errors). Beyond these the
+// connection fails with the category named at each check, instead of growing without bound:
+// a ping flood queued 1.19 GB of pongs in 4.8 s on one connection before these bounds.
+constexpr std::size_t kMaxUnwrittenPongs = 1024;         // pongs queued, not yet written
+constexpr std::size_t kMaxInboxMessages = 10'000;        // unmatched messages kept for an expect
+constexpr std::size_t kMinInboxBytes = 16u << 20;        // ... and their bytes (or max message)
+constexpr std::size_t kMinSendBacklogBytes = 16u << 20;  // bytes of sends the server has not read
+
+inline std::string format_bytes(std::size_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  return std::to_string(n) + " bytes";
+}
+
+}  // namespace wslat::net

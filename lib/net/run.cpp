@@ -1,0 +1,295 @@
+// The run's coordination: split the shard's load over worker threads, start them, add up what
+// they publish into live samples (the progress callback), and merge their results into the
+// RawRun once they stopped. No websocketpp here: the workers come from the Transport
+// (lib/net/engine.hpp, built in lib/net/transport.cpp).
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pthread.h>
+
+#include "error.hpp"
+#include "metrics.hpp"
+#include "net/engine.hpp"
+#include "runner.hpp"
+#include "schedule.hpp"
+
+namespace wslat {
+namespace net {
+namespace {
+
+// The shard's load and how it is split: worker t takes every threads-th connection of this
+// shard, computed as it goes.
+struct LoadSplit {
+  bool open = false;
+  std::int64_t threads = 1;
+  std::int64_t total = 0;        // connections (closed) or arrivals (open) of this shard
+  std::int64_t concurrency = 0;  // closed: at once; open: max_concurrency
+  std::int64_t first = 0;        // closed: the shard's first connection index
+  std::optional<ArrivalSchedule> schedule;
+  Duration open_end{};  // open: the schedule's length
+};
+
+LoadSplit split_load(const RunOptions& opts) {
+  const Load& load = opts.load;
+  LoadSplit s;
+  s.open = load.open_model();
+  s.threads = std::max(1, opts.threads);
+  if (s.open) {
+    s.schedule.emplace(load);
+    s.total = shard_part(s.schedule->size(), opts.shard);  // arrivals k with k % N == shard index
+    s.threads = std::max<std::int64_t>(
+        1, std::min<std::int64_t>(s.threads, std::max<std::int64_t>(1, s.total)));
+    s.concurrency = shard_part(load.max_concurrency, opts.shard);
+    s.open_end = open_duration(load);
+  } else {
+    s.total = shard_part(load.connections, opts.shard);
+    s.concurrency = std::max<std::int64_t>(1, shard_part(load.concurrency, opts.shard));
+    s.concurrency = std::min(s.concurrency, std::max<std::int64_t>(1, s.total));
+    s.threads = std::min(s.threads, s.concurrency);
+    for (std::int64_t i = 0; i < opts.shard.index; ++i) {
+      s.first += shard_part(load.connections, {i, opts.shard.count});
+    }
+  }
+  return s;
+}
+
+// Equal parts of `total` for `n` workers (the first `total % n` take one more).
+std::int64_t part(std::int64_t total, std::int64_t n, std::int64_t i) {
+  return total / n + (i < total % n ? 1 : 0);
+}
+
+// Worker t's share of the load, run on its thread.
+void run_share(WorkerHandle& worker, const LoadSplit& s, const Shard& shard, std::int64_t t) {
+  const std::int64_t concurrency = part(s.concurrency, s.threads, t);
+  if (s.open) {
+    worker.run_open({&*s.schedule, shard.index + shard.count * t, shard.count * s.threads},
+                    concurrency, s.open_end);
+  } else {
+    worker.run_closed({s.first + t, s.first + s.total, s.threads}, concurrency);
+  }
+}
+
+// A worker thread on the default stack (RLIMIT_STACK, usually 8 MiB): nothing on it recurses
+// with its input any more (RE2 matches without recursion; JSON nesting is bounded). Workers
+// once reserved 256 MiB each for std::regex, so a run under `prlimit --as 768M` failed. Joins
+// on destruction, so a failure to start the next worker leaves none running unjoined.
+class WorkerThread {
+ public:
+  explicit WorkerThread(std::function<void()> fn)
+      : fn_(std::make_unique<std::function<void()>>(std::move(fn))) {
+    const int rc = pthread_create(&id_, nullptr, &WorkerThread::entry, fn_.get());
+    if (rc != 0) throw RunError("cannot start a worker thread: " + std::string(std::strerror(rc)));
+  }
+  WorkerThread(WorkerThread&& other) noexcept : id_(other.id_), fn_(std::move(other.fn_)) {
+    other.joinable_ = false;
+  }
+  WorkerThread(const WorkerThread&) = delete;
+  WorkerThread& operator=(const WorkerThread&) = delete;
+  WorkerThread& operator=(WorkerThread&&) = delete;
+  ~WorkerThread() { join(); }
+  void join() {
+    if (joinable_) pthread_join(id_, nullptr);
+    joinable_ = false;
+  }
+
+ private:
+  static void* entry(void* arg) {
+    (*static_cast<std::function<void()>*>(arg))();
+    return nullptr;
+  }
+  pthread_t id_{};
+  std::unique_ptr<std::function<void()>> fn_;
+  bool joinable_ = true;
+};
+
+// The live sample: what every worker published so far, added up (see LiveSample). Only the
+// coordinating thread calls take().
+class LiveSampler {
+ public:
+  LiveSampler(std::vector<SampleSlot>& slots, const LoadSplit& split, TimePoint run_start)
+      : slots_(slots), run_start_(run_start) {
+    sample_.total = split.open ? 0 : split.total;
+    sample_.duration_s = std::chrono::duration<double>(split.open_end).count();
+  }
+
+  // Adds what the workers published since the last call; `now` frames the rate.
+  const LiveSample& take(TimePoint now) {
+    for (auto& slot : slots_) {
+      slot.take_into(scratch_);
+      add(scratch_);
+      scratch_.clear();
+    }
+    sample_.elapsed_s = std::chrono::duration<double>(now - run_start_).count();
+    sample_.achieved_rate =
+        sample_.elapsed_s > 0 ? static_cast<double>(sample_.attempted) / sample_.elapsed_s : 0;
+    return sample_;
+  }
+  LiveSample& sample() { return sample_; }
+
+ private:
+  void add(const SampleDelta& d) {
+    for (std::size_t m = 0; m < d.metrics.size(); ++m) {
+      if (!d.metrics[m].empty()) sample_.metrics[metric_order()[m]].add(d.metrics[m]);
+    }
+    for (const auto& [category, n] : d.errors) sample_.errors[category] += n;
+    sample_.attempted += d.attempted;
+    sample_.opened += d.opened;
+    sample_.failed += d.failed;
+    sample_.done += d.done;
+  }
+
+  std::vector<SampleSlot>& slots_;
+  TimePoint run_start_;
+  SampleDelta scratch_;
+  LiveSample sample_;
+};
+
+// Runs every worker on its own thread; meanwhile a live sample goes to the progress callback
+// every 250 ms. Returns when all threads joined.
+void run_workers(std::vector<std::unique_ptr<WorkerHandle>>& workers, const LoadSplit& split,
+                 const RunOptions& opts, LiveSampler& sampler) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t running = workers.size();
+  std::vector<WorkerThread> pool;
+  pool.reserve(workers.size());
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    pool.emplace_back([&, i] {
+      run_share(*workers[i], split, opts.shard, static_cast<std::int64_t>(i));
+      const std::lock_guard<std::mutex> lock(mu);
+      --running;
+      cv.notify_one();
+    });
+  }
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      if (cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return running == 0; })) break;
+    }
+    if (opts.on_progress) opts.on_progress(sampler.take(Clock::now()));
+  }
+  for (auto& th : pool) th.join();
+}
+
+// The timeline of every worker, in time order, thinned to at most kTimelineCap points.
+std::vector<TimelinePoint> merged_timeline(std::vector<std::unique_ptr<WorkerHandle>>& workers) {
+  std::vector<TimelinePoint> all;
+  for (auto& w : workers) {
+    const auto& t = w->result().timeline;
+    all.insert(all.end(), t.begin(), t.end());
+  }
+  std::sort(all.begin(), all.end(),
+            [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ms < b.t_ms; });
+  std::vector<TimelinePoint> out;
+  const std::size_t stride = all.size() / kTimelineCap + 1;
+  for (std::size_t i = 0; i < all.size(); i += stride) out.push_back(all[i]);
+  return out;
+}
+
+LoadStats load_stats(std::vector<std::unique_ptr<WorkerHandle>>& workers, const LoadSplit& s,
+                     std::int64_t attempted, TimePoint run_start, TimePoint end) {
+  LoadStats load;
+  for (auto& w : workers) {
+    const WorkerResult& r = w->result();
+    load.late_starts += r.late_starts;
+    load.dropped += r.dropped;
+    load.max_lateness_ms = std::max(load.max_lateness_ms, r.max_lateness_ms);
+  }
+  load.model = s.open ? "open" : "closed";
+  load.concurrency = s.concurrency;
+  load.threads = static_cast<int>(s.threads);
+  const double open_s = std::chrono::duration<double>(s.open_end).count();
+  if (s.open && open_s > 0) load.target_rate = static_cast<double>(s.total) / open_s;
+  // Connections started per second of the run; for the open model per second of the
+  // schedule's window: not of the drain after it (the last sessions finishing), and only up to
+  // an interruption (the rest was never due).
+  double window_s = ms_between(run_start, end) / 1000.0;
+  if (s.open && open_s > 0) {
+    window_s = open_s;
+    for (auto& w : workers) {
+      if (const auto at = w->interrupted_at()) {
+        window_s = std::min(window_s, ms_between(run_start, *at) / 1000.0);
+      }
+    }
+  }
+  load.achieved_rate = window_s > 0 ? static_cast<double>(attempted) / window_s : 0;
+  return load;
+}
+
+// The RawRun of stopped workers: the final sample's histograms and counts, the rest from each
+// worker's result.
+RawRun assemble_raw(const LiveSample& final_sample,
+                    std::vector<std::unique_ptr<WorkerHandle>>& workers, const LoadSplit& split,
+                    TimePoint run_start, TimePoint end) {
+  RawRun out;
+  out.metrics = final_sample.metrics;
+  out.errors = final_sample.errors;
+  out.attempted = final_sample.attempted;
+  out.opened = final_sample.opened;
+  out.failed = final_sample.failed;
+  out.duration_ms = ms_between(run_start, end);
+  for (auto& w : workers) {
+    for (const auto& [k, v] : w->result().error_examples) out.error_examples.emplace(k, v);
+    out.interrupted = out.interrupted || w->interrupted_at().has_value();
+  }
+  out.timeline = merged_timeline(workers);
+  out.load = load_stats(workers, split, out.attempted, run_start, end);
+  return out;
+}
+
+// A dropped arrival is a connection the load called for and nobody got: counted as attempted
+// and failed (category "dropped"), so the errors threshold sees a load that was not applied.
+// In the final sample too, which then equals the RawRun.
+void count_dropped(RawRun& out, LiveSample& final_sample, std::int64_t max_concurrency) {
+  const std::int64_t dropped = out.load.dropped;
+  if (dropped == 0) return;
+  for (auto* counts :
+       {&out.attempted, &out.failed, &final_sample.attempted, &final_sample.failed}) {
+    *counts += dropped;
+  }
+  out.errors["dropped"] += dropped;
+  final_sample.errors["dropped"] += dropped;
+  out.error_examples.emplace("dropped", "the arrival found max_concurrency (" +
+                                            std::to_string(max_concurrency) +
+                                            ") connections live until the schedule ended: "
+                                            "never started");
+}
+
+}  // namespace
+}  // namespace net
+
+RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
+  using namespace net;  // NOLINT(google-build-using-namespace): this file's own namespace
+  const auto transport = make_transport(scenario, opts);
+  const LoadSplit split = split_load(opts);
+  transport->choose_sources(opts.source_addresses, split.concurrency);
+  std::vector<SampleSlot> slots(static_cast<std::size_t>(split.threads));
+  std::vector<std::unique_ptr<WorkerHandle>> workers;
+  for (auto& slot : slots) workers.push_back(transport->make_worker(slot));
+  const TimePoint run_start = Clock::now();
+  transport->start(run_start);
+
+  LiveSampler sampler(slots, split, run_start);
+  run_workers(workers, split, opts, sampler);
+  const TimePoint end = Clock::now();
+
+  LiveSample& final_sample = sampler.sample();
+  sampler.take(end);  // what the workers published last, when they stopped
+  final_sample.final = true;
+  RawRun out = assemble_raw(final_sample, workers, split, run_start, end);
+  count_dropped(out, final_sample, split.concurrency);
+  if (opts.on_progress) opts.on_progress(final_sample);
+  return out;
+}
+
+}  // namespace wslat

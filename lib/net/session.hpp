@@ -1,0 +1,609 @@
+// One connection's walk through the scenario's flattened steps (Session<Client>, Client:
+// websocketpp's plain or TLS client): connection phases, steps, phase timers, and the phase
+// times it records into its worker's histograms. Included only by lib/net/transport.cpp.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <openssl/x509.h>
+
+#include "http_syntax.hpp"
+#include "metrics.hpp"
+#include "net/failures.hpp"
+#include "net/plan.hpp"
+#include "overloaded.hpp"
+#include "scenario.hpp"
+#include "timeouts.hpp"
+
+namespace wslat::net {
+
+// ---------------------------------------------------------------------------------------------
+// Metrics recorded by a worker: the registry's fixed histogram slots (lib/metrics.hpp) instead
+// of a map on the hot path; slot i is metric_order()[i]. A name the registry lacks fails to build.
+
+using Metric = std::size_t;
+constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"), kTls = latency_slot("tls"),
+                 kUpgrade = latency_slot("upgrade"), kHandshake = latency_slot("handshake"),
+                 kFirstMessage = latency_slot("first_message"), kE2e = latency_slot("e2e"),
+                 kRtt = latency_slot("rtt"), kPerceived = latency_slot("perceived"),
+                 kPing = latency_slot("ping"), kClose = latency_slot("close"),
+                 kSession = latency_slot("session");
+constexpr std::size_t kMetricCount = kLatencySlotCount;
+// The main phases a session puts on the timeline (TimelinePoint::ms).
+constexpr std::size_t kTimelineHandshake = timeline_slot("handshake"),
+                      kTimelineE2e = timeline_slot("e2e"),
+                      kTimelinePerceived = timeline_slot("perceived");
+
+template <typename Client>
+class Worker;
+
+// ---------------------------------------------------------------------------------------------
+// One connection's walk through the program. Lives in a shared_ptr captured by the handlers of
+// its websocketpp connection; all callbacks run on the worker's thread.
+
+template <typename Client>
+class Session : public std::enable_shared_from_this<Session<Client>> {
+  using ConnectionPtr = typename Client::connection_ptr;
+  using MessagePtr = typename Client::message_ptr;
+
+ public:
+  Session(Worker<Client>& w, std::int64_t index, TimePoint t0)
+      : worker_(w), plan_(w.plan()), index_(index), t0_(t0), timer_(w.io()) {}
+
+  void start() {
+    started_ = Clock::now();
+    if (plan_.host_is_ip) {
+      connect(plan_.uri_address);
+      return;
+    }
+    auto self = this->shared_from_this();
+    const TimePoint dns_start = Clock::now();
+    arm(connect_timeout(), "dns", "name resolution timed out");
+    worker_.resolver().async_resolve(
+        plan_.host, plan_.port,
+        [self, dns_start](const asio::error_code& ec, asio::ip::tcp::resolver::results_type res) {
+          if (self->finished_) return;
+          self->disarm();
+          if (ec || res.empty()) {
+            self->fail("dns", "cannot resolve " + self->plan_.host + ": " + ec.message());
+            return;
+          }
+          self->record(kDns, Clock::now() - dns_start);
+          self->connect(res.begin()->endpoint());
+        });
+  }
+
+  // Stop (interrupt): close politely, the close timeout still applies.
+  void interrupt() {
+    if (finished_) return;
+    interrupted_ = true;  // not a failure, and not a whole session either
+    if (!opened_) {
+      abandon();
+      return;
+    }
+    begin_close(1001, "wslat interrupted");
+  }
+
+  bool finished() const { return finished_; }
+  // Where the worker keeps this session in its list of live ones.
+  std::size_t slot() const { return slot_; }
+  void set_slot(std::size_t slot) { slot_ = slot; }
+
+ private:
+  // --- connection phases ----------------------------------------------------------------------
+
+  ScaledTimeout connect_timeout() const {
+    const TimeoutPlan& t = plan_.opts->timeouts;
+    return {t.written.connect, t.effective.connect};
+  }
+
+  void connect(const asio::ip::tcp::endpoint& address) {
+    websocketpp::lib::error_code ec;
+    con_ = worker_.client().get_connection(plan_.uri, ec);
+    if (ec) {
+      fail("connect.error", "cannot create connection: " + ec.message());
+      return;
+    }
+    if (!add_request_fields()) return;
+    configure();
+    arm(connect_timeout(), "connect.timeout", "TCP connect timed out");
+    tcp_start_ = Clock::now();
+    worker_.client().next_address = address;
+    worker_.client().next_source = worker_.next_source();
+    worker_.client().connect(con_);
+  }
+
+  // Headers and subprotocols, each checked as it will be sent (after this connection's
+  // template expansion). make_plan already refused every literal problem before the run, so a
+  // failure here is a session error (`request.invalid`), never bytes on the wire or an
+  // exception escaping the worker thread.
+  bool add_request_fields() {
+    const Scenario& s = *plan_.scenario;
+    const TemplateContext ctx{index_, 0};
+    std::optional<std::string> why;
+    const auto add_header = [this, &why](const std::string& name, const std::string& value) {
+      if (!why) why = header_problem(name, value);
+      if (!why) con_->append_header(name, value);
+    };
+    try {
+      for (const auto& [name, value] : s.headers) add_header(name, expand(value, ctx));
+      for (const auto& [name, value] : plan_.opts->extra_headers) add_header(name, value);
+      for (const auto& p : s.subprotocols) {
+        if (const auto bad = subprotocol_problem(p); bad && !why) {
+          why = "subprotocol " + quote_escaped(p) + ": " + *bad;
+        }
+        if (!why) con_->add_subprotocol(p);
+      }
+    } catch (const std::exception& e) {  // websocketpp::exception or ::http::exception
+      why = std::string("websocketpp refused the request: ") + e.what();
+    }
+    if (!why) return true;
+    con_.reset();  // never connected: nothing to tear down
+    fail("request.invalid", *why + " (nothing was sent)");
+    return false;
+  }
+
+  void configure() {
+    auto self = this->shared_from_this();
+    const Scenario& s = *plan_.scenario;
+    con_->set_max_message_size(static_cast<std::size_t>(s.max_message_bytes));
+    // 0: websocketpp's own open-handshake timer stays off; ours (armed in on_tls) replaces it.
+    // Its handler does not look at the state: when it expired while the worker was busy and the
+    // 101 was read first, it terminated an open connection, which on_close counted as "reset".
+    con_->set_open_handshake_timeout(0);
+    con_->set_close_handshake_timeout(
+        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.effective.close)
+            .count());
+    con_->set_tcp_pre_init_handler([self](websocketpp::connection_hdl) { self->on_tcp(); });
+    con_->set_tcp_post_init_handler([self](websocketpp::connection_hdl) { self->on_tls(); });
+    con_->set_open_handler([self](websocketpp::connection_hdl) { self->on_open(); });
+    con_->set_fail_handler([self](websocketpp::connection_hdl) { self->on_fail(); });
+    con_->set_close_handler([self](websocketpp::connection_hdl) { self->on_close(); });
+    con_->set_message_handler(
+        [self](websocketpp::connection_hdl, MessagePtr msg) { self->on_message(msg); });
+    con_->set_pong_handler([self](websocketpp::connection_hdl, std::string) { self->on_pong(); });
+    con_->set_pong_timeout_handler([](websocketpp::connection_hdl, std::string) {});
+    con_->set_ping_handler([self](websocketpp::connection_hdl, std::string payload) {
+      return self->on_ping(payload);
+    });
+  }
+
+  // websocketpp answers every ping with a pong on an unbounded queue; a server that pings
+  // faster than the pongs are written grows it without end. The pongs are sent here instead, as
+  // messages whose release (websocketpp drops a message once written) says it left.
+  bool on_ping(const std::string& payload) {
+    if (finished_ || failed_) return false;
+    while (!pongs_.empty() && pongs_.front().expired()) pongs_.pop_front();
+    if (pongs_.size() >= kMaxUnwrittenPongs) {
+      fail("ping.flood", "the server sent pings faster than they could be answered: " +
+                             std::to_string(kMaxUnwrittenPongs) + " pongs waiting to be written");
+      return false;
+    }
+    auto msg = con_->get_message(websocketpp::frame::opcode::pong, payload.size());
+    prepare_pong(*msg, payload, worker_.mask_key());
+    websocketpp::lib::error_code ec = con_->send(msg);
+    if (!ec) pongs_.push_back(msg);
+    return false;
+  }
+
+  // The hooks below can still fire after finish(): a stop abandons a session whose TCP connect
+  // or TLS handshake is in flight, finish() drops con_, and websocketpp completes the pending
+  // operation anyway (a SIGSEGV in on_tcp on a stop under load). Such a session is over.
+  void on_tcp() {
+    if (finished_) return;
+    tcp_done_ = Clock::now();
+    record(kTcp, tcp_done_ - tcp_start_);
+    auto& sock = con_->get_raw_socket();
+    asio::error_code ignored;
+    sock.set_option(asio::ip::tcp::no_delay(true), ignored);
+    verify_tls();
+  }
+
+  // Keeps the first reason certificate verification failed, for the error message.
+  void verify_tls() {
+    if constexpr (std::is_same_v<Client, TlsClient>) {
+      if (plan_.opts->insecure) return;
+      asio::ssl::host_name_verification check(plan_.host);
+      std::weak_ptr<Session> weak = this->shared_from_this();
+      con_->get_socket().set_verify_callback(
+          [check, weak](bool ok, asio::ssl::verify_context& ctx) mutable {
+            const auto self = weak.lock();
+            const bool host_ok = check(ok, ctx);
+            if (self && self->verify_error_.empty()) {
+              if (!ok) {
+                self->verify_error_ =
+                    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.native_handle()));
+              } else if (!host_ok) {
+                self->verify_error_ = "certificate does not match host " + self->plan_.host;
+              }
+            }
+            return host_ok;
+          });
+    }
+  }
+
+  // Called after the TLS handshake whether it worked or not (on_fail tells which); the
+  // phase is recorded at open.
+  void on_tls() {
+    if (finished_) return;
+    tls_done_ = Clock::now();
+    const TimeoutPlan& t = plan_.opts->timeouts;
+    arm(ScaledTimeout{t.written.handshake, t.effective.handshake}, "upgrade.timeout",
+        "no answer to the upgrade request within ");
+  }
+
+  void on_open() {
+    if (finished_) return;
+    disarm();
+    opened_ = true;
+    open_time_ = Clock::now();
+    worker_.count_opened();
+    if (plan_.secure) record(kTls, tls_done_ - tcp_done_);
+    record(kUpgrade, open_time_ - tls_done_);
+    record(kHandshake, open_time_ - t0_);
+    step_ = 1;  // program[0] is the connect
+    run_steps();
+  }
+
+  void on_fail() {
+    if (finished_ || abandoned_) return;  // abandoned: wslat ended it, the server did nothing
+    const auto ec = con_->get_ec();
+    // The transport code says most (refused, reset); websocketpp's own code says the rest.
+    const auto tec = con_->get_transport_ec() ? con_->get_transport_ec() : ec;
+    const int status = static_cast<int>(con_->get_response_code());
+    if (status != 0 && status != 101) {
+      fail("http." + std::to_string(status), "server answered the upgrade with HTTP " +
+                                                 std::to_string(status) + " " +
+                                                 con_->get_response_msg());
+    } else if (tcp_done_ == TimePoint{}) {
+      fail(tec == asio::error::connection_refused ? "connect.refused" : "connect.error",
+           "TCP connect to " + plan_.host + ":" + plan_.port + " failed: " + tec.message());
+    } else if (plan_.secure &&
+               (tls_done_ == TimePoint{} || is_tls_failure(verify_error_, ec, tec))) {
+      fail("tls", tls_message(verify_error_, tec));
+    } else if (is_reset(tec) || is_reset(ec)) {
+      fail("reset", "connection closed during the upgrade: " + tec.message());
+    } else if (ec == websocketpp::error::general) {  // websocketpp's HTTP parser threw
+      fail("upgrade.invalid", "invalid upgrade response: the answer is not HTTP");
+    } else {
+      fail("upgrade.invalid", "invalid upgrade response: " + ec.message());
+    }
+  }
+
+  void on_close() {
+    if (finished_ || abandoned_) return;
+    const TimePoint now = Clock::now();
+    disarm();
+    if (closing_) {
+      if (con_->get_ec() == websocketpp::error::close_handshake_timeout) {
+        const TimeoutPlan& t = plan_.opts->timeouts;
+        fail("close.timeout", "the server did not answer the close frame within " +
+                                  t.describe({t.written.close, t.effective.close}));
+        return;
+      }
+      record(kClose, now - close_sent_);
+      finish(now);
+      return;
+    }
+    const Failure why = unexpected_close(*con_);
+    fail(why.category, why.message);
+  }
+
+  // --- steps ----------------------------------------------------------------------------------
+
+  void run_steps() {
+    while (!finished_ && !closing_ && step_ < plan_.program.size()) {
+      const FlatStep& fs = plan_.program[step_];
+      if (!run_step(*fs.step, fs.iteration)) return;  // it waits for an event
+    }
+    if (!finished_ && !closing_ && step_ >= plan_.program.size()) begin_close(1000, "");
+  }
+
+  // Starts the current step: true when it completed at once and the next may run, false when
+  // it waits for an event (message, timer, pong, close) or failed. One lambda per step kind.
+  bool run_step(const Step& st, std::int64_t iteration) {
+    return std::visit(Overloaded{
+                          [&](const ConnectStep& /*connect*/) {
+                            ++step_;  // done before the steps run
+                            return true;
+                          },
+                          [&](const SendStep& send_step) {
+                            if (!send(send_step, iteration)) return false;
+                            ++step_;
+                            return true;
+                          },
+                          [&](const ExpectStep& expect) {
+                            if (check_inbox()) return true;
+                            expect_started_ = Clock::now();
+                            const ScaledTimeout wait = plan_.opts->timeouts.wait(expect.within);
+                            arm(wait, "message.timeout", "no matching message for ", &st.pointer);
+                            return false;  // wait for on_message
+                          },
+                          [&](const SleepStep& sleep_step) {
+                            sleep(sleep_step.duration);
+                            return false;
+                          },
+                          [&](const PingStep& ping_step) {
+                            ping(ping_step);
+                            return false;
+                          },
+                          [&](const CloseStep& close) {
+                            begin_close(close.code, close.reason);
+                            return false;
+                          },
+                          [&](const RepeatStep& /*repeat*/) {
+                            ++step_;  // never in the flattened program
+                            return true;
+                          },
+                      },
+                      st.body);
+  }
+
+  bool send(const SendStep& s, std::int64_t iteration) {
+    websocketpp::lib::error_code ec;
+    TemplateContext ctx{index_, iteration};
+    const TimePoint now = Clock::now();
+    // A server that stops reading leaves every send queued in wslat's memory.
+    const std::size_t limit =
+        std::max(kMinSendBacklogBytes, static_cast<std::size_t>(plan_.scenario->max_message_bytes));
+    const std::size_t next = s.kind == SendStep::Kind::kSize     ? s.size
+                             : s.kind == SendStep::Kind::kBinary ? s.binary.size()
+                                                                 : 0;
+    if (con_->get_buffered_amount() + next > limit) {
+      fail("send.backlog", "the server is not reading: more than " + format_bytes(limit) +
+                               " of messages wait to be written to it");
+      return false;
+    }
+    switch (s.kind) {
+      case SendStep::Kind::kText:
+      case SendStep::Kind::kJson:
+        ec = con_->send(expand(s.payload, ctx), websocketpp::frame::opcode::text);
+        break;
+      case SendStep::Kind::kBinary:
+        ec = con_->send(s.binary, websocketpp::frame::opcode::binary);
+        break;
+      case SendStep::Kind::kSize:
+        ec = con_->send(worker_.filler(s.size), websocketpp::frame::opcode::binary);
+        break;
+    }
+    if (ec) {
+      fail("reset", "send failed: " + ec.message());
+      return false;
+    }
+    last_send_ = now;
+    if (!first_send_) first_send_ = now;
+    return true;
+  }
+
+  // Consumes buffered messages up to the first one matching the current expect step.
+  bool check_inbox() {
+    const ExpectStep& expect = *plan_.program[step_].step->as<ExpectStep>();
+    while (!inbox_.empty()) {
+      auto [arrived, payload] = std::move(inbox_.front());
+      inbox_.pop_front();
+      inbox_bytes_ -= payload.size();
+      if (matches(expect, payload)) {
+        complete_expect(expect, arrived);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void complete_expect(const ExpectStep& expect, TimePoint arrived) {
+    const TimePoint completed = std::max(arrived, expect_started_);
+    if (last_send_) {
+      record(kRtt, arrived - *last_send_);
+      if (!e2e_done_ && first_send_) {
+        record(kE2e, arrived - t0_);
+        e2e_done_ = true;
+        e2e_ms_ = ms_between(t0_, arrived);
+      }
+      last_send_.reset();
+    }
+    if (expect.mark == "ready" && !perceived_done_) {
+      record(kPerceived, completed - t0_);
+      perceived_done_ = true;
+      perceived_ms_ = ms_between(t0_, completed);
+    }
+    last_expect_done_ = completed;
+    expect_started_ = TimePoint{};
+    ++step_;
+  }
+
+  void on_message(const MessagePtr& msg) {
+    if (finished_) return;
+    const TimePoint now = Clock::now();
+    if (!first_message_done_) {
+      record(kFirstMessage, now - open_time_);
+      first_message_done_ = true;
+    }
+    if (step_ >= plan_.program.size() || closing_) return;
+    const auto* expect = plan_.program[step_].step->as<ExpectStep>();
+    if (expect != nullptr && expect_started_ != TimePoint{}) {
+      if (matches(*expect, msg->get_payload())) {
+        disarm();
+        complete_expect(*expect, now);
+        run_steps();
+      }
+      return;  // non-matching messages are skipped while an expect waits
+    }
+    // Kept for a later expect, within bounds: a server that floods messages nobody waits for
+    // must not grow wslat's memory without end.
+    const std::size_t byte_limit =
+        std::max(kMinInboxBytes, static_cast<std::size_t>(plan_.scenario->max_message_bytes));
+    if (inbox_.size() >= kMaxInboxMessages ||
+        inbox_bytes_ + msg->get_payload().size() > byte_limit) {
+      fail("message.flood",
+           "more than " + std::to_string(kMaxInboxMessages) + " messages or " +
+               format_bytes(byte_limit) +
+               " arrived while no expect was waiting (they are kept for the next expect): "
+               "expect them, or shorten the sleep or ping before the expect");
+      return;
+    }
+    inbox_bytes_ += msg->get_payload().size();
+    inbox_.emplace_back(now, msg->get_payload());
+  }
+
+  void sleep(Duration d) {
+    auto self = this->shared_from_this();
+    const auto gen = ++timer_gen_;
+    timer_.expires_after(d);
+    timer_.async_wait([self, gen](const asio::error_code& ec) {
+      if (ec || self->finished_ || gen != self->timer_gen_) return;
+      ++self->step_;
+      self->run_steps();
+    });
+  }
+
+  void ping(const PingStep& p) {
+    websocketpp::lib::error_code ec;
+    ping_sent_ = Clock::now();
+    con_->ping(p.payload, ec);
+    if (ec) {
+      fail("reset", "ping failed: " + ec.message());
+      return;
+    }
+    awaiting_pong_ = true;
+    const ScaledTimeout wait = plan_.opts->timeouts.wait(p.within);
+    arm(wait, "ping.timeout", "no pong within ");
+  }
+
+  void on_pong() {
+    if (!awaiting_pong_ || finished_) return;
+    awaiting_pong_ = false;
+    disarm();
+    record(kPing, Clock::now() - ping_sent_);
+    ++step_;
+    run_steps();
+  }
+
+  void begin_close(std::uint16_t code, const std::string& reason) {
+    if (closing_ || finished_) return;
+    closing_ = true;
+    disarm();
+    websocketpp::lib::error_code ec;
+    close_sent_ = Clock::now();
+    con_->close(code, reason, ec);
+    if (ec) fail("reset", "close failed: " + ec.message());
+    // websocketpp's close handshake timeout ends it; our timer is the backstop.
+    arm(plan_.opts->timeouts.effective.close + std::chrono::milliseconds(500), "close.timeout",
+        "the connection did not close within ");
+  }
+
+  // --- bookkeeping ----------------------------------------------------------------------------
+
+  // A phase timer: on expiry the session fails with `category` and `text` (+ `subject` +
+  // " within "; + the duration when the text ends with a space). A scenario timeout is described
+  // with the value the scenario wrote and the profile's scaling; wslat's own duration (`own`)
+  // as it is. The message is only built on expiry: arming happens several times per
+  // connection, expiring almost never.
+  void arm(const ScaledTimeout& t, const char* category, const char* text,
+           const std::string* subject = nullptr) {
+    arm_timer(t.effective, t, category, text, subject);
+  }
+  void arm(Duration own, const char* category, const char* text) {
+    arm_timer(own, std::nullopt, category, text, nullptr);
+  }
+  void arm_timer(Duration d, std::optional<ScaledTimeout> scaled, const char* category,
+                 const char* text, const std::string* subject) {
+    auto self = this->shared_from_this();
+    const auto gen = ++timer_gen_;
+    timer_.expires_after(d);
+    timer_.async_wait([self, gen, category, text, subject, d, scaled](const asio::error_code& ec) {
+      if (ec || self->finished_ || gen != self->timer_gen_) return;
+      std::string message = text;
+      if (subject != nullptr) message += *subject + " within ";
+      if (!message.empty() && message.back() == ' ') {
+        message += scaled ? self->plan_.opts->timeouts.describe(*scaled) : format_duration(d);
+      }
+      self->fail(category, message);
+    });
+  }
+
+  // Stops the phase timer. A wait that has already expired but whose handler has not run yet
+  // cannot be cancelled (asio runs it with success): the generation turns it into a no-op, so
+  // a timeout that lost the race to its phase's completion never fails a later phase.
+  void disarm() {
+    ++timer_gen_;
+    timer_.cancel();
+  }
+
+  void record(Metric m, Clock::duration d) { worker_.record(m, d); }
+
+  void fail(const std::string& category, const std::string& message) {
+    // failed_ too: abandon() terminates the connection, and a plain socket's shutdown completes
+    // synchronously, so websocketpp calls on_close (which would count a second, "reset", error)
+    // before finish() runs.
+    if (finished_ || failed_) return;
+    failed_ = true;
+    worker_.count_error(category, message);
+    abandon();
+  }
+
+  // Ends the session now, tearing the connection down without waiting for anything.
+  void abandon() {
+    if (finished_) return;
+    abandoned_ = true;  // websocketpp calls on_fail / on_close from terminate()
+    disarm();
+    if (con_) {
+      websocketpp::lib::error_code ignored;
+      con_->terminate(ignored);
+    }
+    finish(Clock::now());
+  }
+
+  void finish(TimePoint now) {
+    if (finished_) return;
+    finished_ = true;
+    disarm();
+    if (!failed_ && !interrupted_) {
+      record(kSession, now - t0_);
+      if (!perceived_done_ && last_expect_done_ && !plan_.has_ready_mark) {
+        record(kPerceived, *last_expect_done_ - t0_);
+        perceived_ms_ = ms_between(t0_, *last_expect_done_);
+      }
+    }
+    TimelinePoint p;
+    p.t_ms = ms_between(plan_.run_start, t0_);
+    if (opened_) p.ms[kTimelineHandshake] = ms_between(t0_, open_time_);
+    p.ms[kTimelineE2e] = e2e_ms_;
+    p.ms[kTimelinePerceived] = perceived_ms_;
+    p.ok = !failed_;
+    worker_.session_done(*this, p, failed_);
+    con_.reset();
+  }
+
+  Worker<Client>& worker_;
+  const RunPlan& plan_;
+  std::int64_t index_;
+  TimePoint t0_, started_;
+  asio::steady_timer timer_;
+  ConnectionPtr con_;
+  std::size_t step_ = 0;
+  TimePoint tcp_start_{}, tcp_done_{}, tls_done_{}, open_time_{}, close_sent_{}, ping_sent_{};
+  TimePoint expect_started_{};
+  std::optional<TimePoint> first_send_, last_send_, last_expect_done_;
+  std::deque<std::pair<TimePoint, std::string>> inbox_;
+  std::size_t inbox_bytes_ = 0;
+  std::deque<std::weak_ptr<typename MessagePtr::element_type>> pongs_;  // sent, not yet written
+  std::string verify_error_;
+  bool opened_ = false, closing_ = false, finished_ = false, failed_ = false;
+  bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
+  bool awaiting_pong_ = false;
+  bool interrupted_ = false, abandoned_ = false;
+  std::uint64_t timer_gen_ = 0;  // see disarm()
+  double e2e_ms_ = -1, perceived_ms_ = -1;
+  std::size_t slot_ = 0;  // index in the worker's list of live sessions
+};
+
+}  // namespace wslat::net

@@ -1,0 +1,183 @@
+// The runner's websocketpp side: the plan (target, request fields, addresses, TLS trust), and
+// the workers and sessions of lib/net/worker.hpp and lib/net/session.hpp, built for the plain
+// and the TLS client. The only translation unit of the runner that includes websocketpp (about
+// 7 s per build tree): the coordination (lib/net/run.cpp) reaches it through
+// lib/net/engine.hpp.
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "http_syntax.hpp"
+#include "net/engine.hpp"
+#include "net/plan.hpp"
+#include "net/session.hpp"
+#include "net/worker.hpp"
+#include "net/wspp_config.hpp"
+#include "redact.hpp"
+#include "runner.hpp"
+
+namespace wslat {
+namespace net {
+namespace {
+
+// The target as websocketpp sees it, built from wslat's own parse (lib/http_syntax), so the
+// Host header and the request line carry only what parse_ws_url allows.
+websocketpp::uri target_uri(const std::string& target, const std::vector<std::string>& secrets) {
+  std::string problem;
+  const auto url = parse_ws_url(target, &problem);
+  if (!url) {
+    throw UsageError("invalid target URL " + quote_escaped(redact(target, secrets)) + ": " +
+                     problem + "; expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH");
+  }
+  return websocketpp::uri(url->secure, url->host, url->port, url->resource);
+}
+
+// Refuses (UsageError, exit 64, before any connection) a header or subprotocol that may not
+// go on the wire. Scenario headers are checked as expanded for connection 0: that covers every
+// literal byte, ${env:...} values included.
+void check_request_fields(const Scenario& scenario,
+                          const std::vector<std::pair<std::string, std::string>>& extra_headers) {
+  for (const auto& [name, value] : scenario.headers) {
+    if (const auto why = header_problem(name, expand(value, TemplateContext{}))) {
+      throw UsageError("scenario " + scenario.file + ": " + *why);
+    }
+  }
+  for (const auto& [name, value] : extra_headers) {
+    if (const auto why = header_problem(name, value)) throw UsageError("--" + *why);
+  }
+  for (const auto& p : scenario.subprotocols) {
+    if (const auto why = subprotocol_problem(p)) {
+      throw UsageError("scenario " + scenario.file + ": subprotocol " + quote_escaped(p) + ": " +
+                       *why);
+    }
+  }
+}
+
+RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
+  RunPlan plan;
+  plan.scenario = &scenario;
+  plan.opts = &opts;
+  plan.secrets = scenario.secrets;
+  plan.program = flatten(scenario.steps);
+  if (plan.program.empty() || !plan.program.front().step->is<ConnectStep>()) {
+    throw UsageError("scenario " + scenario.file + ": the steps must start with a connect");
+  }
+  for (const auto& fs : plan.program) {
+    const auto* expect = fs.step->as<ExpectStep>();
+    if (expect != nullptr && expect->mark == "ready") {
+      plan.has_ready_mark = true;
+    }
+  }
+  plan.uri = std::make_shared<websocketpp::uri>(target_uri(opts.target, plan.secrets));
+  check_request_fields(scenario, opts.extra_headers);
+  plan.secure = plan.uri->get_secure();
+  plan.host = plan.uri->get_host();
+  plan.port = plan.uri->get_port_str();
+  asio::error_code ec;
+  const auto address = asio::ip::make_address(plan.host, ec);
+  if (!ec) {
+    plan.host_is_ip = true;
+    plan.uri_address = asio::ip::tcp::endpoint(address, plan.uri->get_port());
+  }
+  return plan;
+}
+
+// Loopback targets with more live connections than one address pair has ephemeral ports
+// (about 28k) spread over 127.0.0.1..N; `requested` (> 0) forces N.
+std::vector<asio::ip::address> source_addresses(const RunPlan& plan, int requested,
+                                                std::int64_t concurrency) {
+  constexpr std::int64_t kPerSource = 20'000;
+  const bool loopback_v4 = plan.host_is_ip && plan.uri_address.address().is_v4() &&
+                           plan.uri_address.address().is_loopback();
+  std::int64_t n = requested;
+  if (n <= 0) n = loopback_v4 && concurrency > kPerSource ? concurrency / kPerSource + 1 : 0;
+  if (n > 0 && !loopback_v4) {
+    throw UsageError("--source-addresses works with a loopback IPv4 target (127.x.x.x) only");
+  }
+  std::vector<asio::ip::address> out;
+  for (std::int64_t i = 0; i < std::min<std::int64_t>(n, 254); ++i) {
+    out.push_back(asio::ip::address_v4(0x7F000001u + static_cast<std::uint32_t>(i)));
+  }
+  return out;
+}
+
+SslContextPtr make_ssl_context(const RunOptions& opts) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  asio::error_code ec;
+  if (opts.insecure) {
+    ctx->set_verify_mode(asio::ssl::verify_none);
+    return ctx;
+  }
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  ctx->set_default_verify_paths(ec);
+  if (!opts.ca_file.empty()) {
+    ctx->load_verify_file(opts.ca_file, ec);
+    if (ec)
+      throw UsageError("--ca " + opts.ca_file + ": cannot load CA certificates: " + ec.message() +
+                       " (give a PEM file)");
+  }
+  return ctx;
+}
+
+template <typename Client>
+class TransportFor final : public Transport {
+ public:
+  TransportFor(const Scenario& scenario, const RunOptions& opts)
+      : plan_(make_plan(scenario, opts)) {
+    if constexpr (std::is_same_v<Client, TlsClient>) ssl_ = make_ssl_context(opts);
+    // websocketpp's 64-bit byte swap initialises a function-local static without a guard on
+    // first use (frames over 64 KiB): do it here, before the workers race for it.
+    (void)websocketpp::lib::net::_htonll(0);
+  }
+  void choose_sources(int requested, std::int64_t concurrency) override {
+    plan_.sources = source_addresses(plan_, requested, concurrency);
+  }
+  std::unique_ptr<WorkerHandle> make_worker(SampleSlot& slot) override {
+    return std::make_unique<Worker<Client>>(plan_, slot, ssl_);
+  }
+  void start(TimePoint run_start) override { plan_.run_start = run_start; }
+
+ private:
+  RunPlan plan_;
+  SslContextPtr ssl_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> make_transport(const Scenario& scenario, const RunOptions& opts) {
+  if (opts.target.rfind("wss://", 0) == 0) {
+    return std::make_unique<TransportFor<TlsClient>>(scenario, opts);
+  }
+  return std::make_unique<TransportFor<PlainClient>>(scenario, opts);
+}
+
+}  // namespace net
+
+using net::build_upgrade_request;
+using net::check_request_fields;
+using net::FastRequest;
+using net::FastRng;
+using net::target_uri;
+
+std::string upgrade_request_text(const std::string& target,
+                                 const std::vector<std::pair<std::string, std::string>>& headers,
+                                 const std::vector<std::string>& subprotocols) {
+  const websocketpp::uri uri = target_uri(target, {});
+  Scenario scenario;
+  scenario.file = "(request)";
+  scenario.subprotocols = subprotocols;
+  check_request_fields(scenario, headers);
+  // What connection::append_header does before connecting, then the processor's request.
+  FastRequest req;
+  for (const auto& [name, value] : headers) req.append_header(name, value);
+  FastRng<std::uint32_t, websocketpp::concurrency::none> rng;
+  build_upgrade_request(req, uri, subprotocols, rng);
+  return req.raw();
+}
+
+}  // namespace wslat

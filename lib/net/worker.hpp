@@ -1,0 +1,256 @@
+// A worker: one thread, one io_context, one websocketpp endpoint, its sessions and what they
+// record (Worker<Client>). Included only by lib/net/transport.cpp.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "net/engine.hpp"
+#include "net/plan.hpp"
+#include "net/session.hpp"
+
+namespace wslat::net {
+
+template <typename Client>
+class Worker final : public WorkerHandle {
+  using SessionPtr = std::shared_ptr<Session<Client>>;
+
+ public:
+  Worker(const RunPlan& plan, SampleSlot& slot, SslContextPtr ssl)
+      : plan_(plan), samples_(slot), resolver_(io_), tick_(io_) {
+    client_.clear_access_channels(websocketpp::log::alevel::all);
+    client_.clear_error_channels(websocketpp::log::elevel::all);
+    client_.init_asio(&io_);
+    if constexpr (std::is_same_v<Client, TlsClient>) {
+      client_.set_tls_init_handler([ssl](websocketpp::connection_hdl) { return ssl; });
+    } else {
+      (void)ssl;
+    }
+  }
+
+  // t0 = the actual start.
+  void run_closed(ClosedPart part, std::int64_t concurrency) override {
+    closed_ = part;
+    const std::int64_t count =
+        part.end > part.first ? (part.end - part.first + part.stride - 1) / part.stride : 0;
+    ramp_left_ = std::min<std::int64_t>(concurrency, count);
+    ramp_up();
+    loop();
+  }
+
+  // An arrival that finds no free slot waits (and is charged its wait) until the schedule ends.
+  void run_open(OpenPart part, std::int64_t max_concurrency, Duration end) override {
+    open_ = part;
+    next_arrival_ = due_arrival_ = part.first;
+    max_live_ = std::max<std::int64_t>(1, max_concurrency);
+    schedule_end_ = plan_.run_start + end;
+    arrival_timer_.emplace(io_);
+    end_timer_.emplace(io_);
+    end_timer_->expires_at(schedule_end_);
+    end_timer_->async_wait([this](const asio::error_code& ec) {
+      if (!ec) drop_backlog();
+    });
+    schedule_arrivals();
+    loop();
+  }
+
+  WorkerResult& result() override { return result_; }
+  std::optional<TimePoint> interrupted_at() const override { return interrupted_at_; }
+
+  // --- used by Session ------------------------------------------------------------------------
+  const RunPlan& plan() const { return plan_; }
+  asio::io_context& io() { return io_; }
+  Client& client() { return client_; }
+  asio::ip::tcp::resolver& resolver() { return resolver_; }
+  // The local address for the next connection: round robin over the plan's sources, if any.
+  std::optional<asio::ip::address> next_source() {
+    if (plan_.sources.empty()) return std::nullopt;
+    return plan_.sources[next_source_++ % plan_.sources.size()];
+  }
+
+  void record(Metric m, Clock::duration d) {
+    delta_.metrics[m].record(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+  }
+  void count_opened() { ++delta_.opened; }
+  void count_error(const std::string& category, const std::string& message) {
+    ++delta_.errors[category];
+    if (result_.error_examples.count(category) == 0) {
+      result_.error_examples[category] = message;  // assemble_result redacts
+    }
+  }
+  // A masking key for a frame wslat builds itself (xorshift: masks need not be secret here).
+  std::uint32_t mask_key() {
+    rng_state_ ^= rng_state_ << 13;
+    rng_state_ ^= rng_state_ >> 7;
+    rng_state_ ^= rng_state_ << 17;
+    return static_cast<std::uint32_t>(rng_state_);
+  }
+  const std::string& filler(std::size_t size) {
+    if (filler_.size() != size) filler_.assign(size, 'x');
+    return filler_;
+  }
+
+  void session_done(Session<Client>& s, const TimelinePoint& p, bool failed) {
+    if (failed) ++delta_.failed;
+    ++delta_.done;
+    add_timeline_point(result_, p, kTimelineCap);
+    // Release the slot (swap-remove); the session object lives on in pending handlers.
+    const std::size_t slot = s.slot();
+    live_sessions_[slot] = std::move(live_sessions_.back());
+    live_sessions_[slot]->set_slot(slot);
+    live_sessions_.pop_back();
+    asio::post(io_, [this] { refill(); });
+  }
+
+ private:
+  void start(std::int64_t index, TimePoint t0) {
+    const TimePoint now = Clock::now();
+    const double late_ms = ms_between(t0, now);
+    if (late_ms > 1.0) {
+      ++result_.late_starts;
+      result_.max_lateness_ms = std::max(result_.max_lateness_ms, late_ms);
+    }
+    ++delta_.attempted;
+    auto session = std::make_shared<Session<Client>>(*this, index, t0);
+    session->set_slot(live_sessions_.size());
+    live_sessions_.push_back(session);
+    session->start();
+  }
+
+  // Opens the first `concurrency` sessions a batch per loop turn, so the completions of the
+  // first ones are not queued behind the set-up of thousands of others (which would charge
+  // wslat's own work to their tcp/upgrade times).
+  void ramp_up() {
+    constexpr std::int64_t kBatch = 16;
+    for (std::int64_t i = 0; i < kBatch && ramp_left_ > 0 && !stopping_; ++i, --ramp_left_) {
+      start_next_closed();
+    }
+    if (ramp_left_ > 0 && !stopping_) asio::post(io_, [this] { ramp_up(); });
+  }
+
+  void start_next_closed() {
+    if (closed_.first >= closed_.end) return;
+    start(closed_.first, Clock::now());
+    closed_.first += closed_.stride;
+  }
+
+  bool arrivals_left() const { return next_arrival_ < open_.schedule->size(); }
+  TimePoint intended(std::int64_t arrival) const {
+    return plan_.run_start + open_.schedule->offset(arrival);
+  }
+
+  // Arrivals [due_arrival_, next_arrival_) (step open_.stride) are due and wait for a slot.
+  void schedule_arrivals() {
+    if (!arrivals_left() || stopping_) return;
+    arrival_timer_->expires_at(intended(next_arrival_));
+    arrival_timer_->async_wait([this](const asio::error_code& ec) {
+      if (ec || stopping_) return;
+      const TimePoint now = Clock::now();
+      for (int batch = 0; batch < 16 && arrivals_left() && intended(next_arrival_) <= now;
+           ++batch) {
+        next_arrival_ += open_.stride;
+      }
+      start_due();
+      schedule_arrivals();
+    });
+  }
+
+  // Due arrivals start in order as slots free up.
+  void start_due() {
+    while (due_arrival_ < next_arrival_ &&
+           static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
+      start(due_arrival_, intended(due_arrival_));
+      due_arrival_ += open_.stride;
+    }
+  }
+
+  void drop_backlog() {
+    result_.dropped += (next_arrival_ - due_arrival_) / open_.stride;
+    due_arrival_ = next_arrival_;
+    maybe_finish();
+  }
+
+  void refill() {
+    if (!stopping_) {
+      if (arrival_timer_) {
+        start_due();
+      } else {
+        start_next_closed();
+      }
+    }
+    maybe_finish();
+  }
+
+  bool all_started() const {
+    if (arrival_timer_) return !arrivals_left() && due_arrival_ == next_arrival_;
+    return closed_.first >= closed_.end && ramp_left_ == 0;
+  }
+
+  void maybe_finish() {
+    if (live_sessions_.empty() && (all_started() || stopping_)) {
+      tick_.cancel();
+      if (arrival_timer_) arrival_timer_->cancel();
+      if (end_timer_) end_timer_->cancel();
+      io_.stop();  // websocketpp may keep internal timers of terminated connections alive
+    }
+  }
+
+  // Every 100 ms: notice a stop request, publish what was recorded since the last tick.
+  void on_tick() {
+    tick_.expires_after(std::chrono::milliseconds(100));
+    tick_.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      samples_.publish(delta_);
+      const auto* stop = plan_.opts->stop_requested;
+      if (!stopping_ && stop != nullptr && stop->load(std::memory_order_relaxed)) interrupt();
+      on_tick();
+    });
+  }
+
+  void interrupt() {
+    stopping_ = true;
+    interrupted_at_ = Clock::now();
+    if (arrival_timer_) arrival_timer_->cancel();
+    due_arrival_ = next_arrival_;      // waiting arrivals are not started (nor dropped: stopped)
+    const auto live = live_sessions_;  // sessions remove themselves as they finish
+    for (const auto& s : live) s->interrupt();
+    maybe_finish();
+  }
+
+  void loop() {
+    on_tick();
+    maybe_finish();
+    if (!io_.stopped()) io_.run();
+    samples_.publish(delta_);  // the rest: the coordinator's final sample is then complete
+  }
+
+  const RunPlan& plan_;
+  SampleSlot& samples_;
+  asio::io_context io_{1};
+  Client client_;
+  asio::ip::tcp::resolver resolver_;
+  asio::steady_timer tick_;
+  std::optional<asio::steady_timer> arrival_timer_, end_timer_;
+  SampleDelta delta_;  // recorded since the last publication
+  WorkerResult result_;
+  std::vector<SessionPtr> live_sessions_;
+  ClosedPart closed_;  // first: the next index to start
+  std::int64_t ramp_left_ = 0;
+  OpenPart open_;
+  std::int64_t next_arrival_ = 0, due_arrival_ = 0;
+  std::optional<TimePoint> interrupted_at_;
+  std::int64_t max_live_ = 1;
+  TimePoint schedule_end_{};
+  std::string filler_;
+  std::uint64_t rng_state_ = std::random_device{}() | 1ULL;
+  std::size_t next_source_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace wslat::net

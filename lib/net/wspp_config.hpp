@@ -1,0 +1,331 @@
+// websocketpp configuration for the runner, and wslat's patches to it: a single-threaded
+// endpoint with a cheap RNG, stub loggers, transport timeouts out of the way, a transport that
+// connects to an address resolved beforehand, and an upgrade request and response check without
+// std::stringstream. Included only by lib/net/transport.cpp (the runner's one websocketpp
+// translation unit, through plan.hpp, session.hpp and worker.hpp).
+#pragma once
+
+#ifndef ASIO_STANDALONE
+#error "ASIO_STANDALONE must be defined: without it websocketpp silently uses Boost.Asio"
+#endif
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <strings.h>
+#include <websocketpp/client.hpp>
+#include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio_client.hpp>
+#include <websocketpp/logger/stub.hpp>
+
+namespace wslat::net {
+// ---------------------------------------------------------------------------------------------
+// websocketpp configuration: single-threaded per endpoint (no locks), a cheap RNG for masks and
+// keys, transport timeouts out of the way (every phase has its own timer in the Session), and a
+// transport that connects to an address we resolved ourselves (so `dns` is measured and IP
+// literals skip the resolver thread) while Host and SNI keep the name from the URL.
+
+template <typename IntType, typename Concurrency>
+class FastRng {
+ public:
+  FastRng() : state_(std::random_device{}() | 1ULL) {}
+  IntType operator()() {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 7;
+    state_ ^= state_ << 17;
+    return static_cast<IntType>(state_);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+// websocketpp builds the upgrade request with request::raw() and formats the response with
+// response::raw() through std::stringstream (~6k instructions each, measured with callgrind).
+// The request's bytes are sent, so FastRequest builds the same text with appends; the response
+// text only feeds a log line that the stub logger drops, so QuietResponse skips it. Both hide
+// the base's (non-virtual) raw(), which connection<> calls through config::*_type.
+class FastRequest : public websocketpp::http::parser::request {
+ public:
+  std::string raw() const {
+    std::string out;
+    out.reserve(256);
+    out.append(get_method()).append(" ").append(get_uri()).append(" ");
+    out.append(get_version()).append("\r\n");
+    for (const auto& [name, value] : get_headers()) {
+      out.append(name).append(": ").append(value).append("\r\n");
+    }
+    return out.append("\r\n").append(get_body());
+  }
+};
+
+class QuietResponse : public websocketpp::http::parser::response {
+ public:
+  std::string raw() const { return {}; }  // only ever logged
+};
+
+inline bool equals_ci(const std::string& a, const char* b) {
+  const std::size_t n = std::strlen(b);
+  return a.size() == n && strncasecmp(a.data(), b, n) == 0;
+}
+
+inline bool contains_ci(const std::string& haystack, const char* needle) {
+  const std::size_t n = std::strlen(needle);
+  for (std::size_t i = 0; i + n <= haystack.size(); ++i) {
+    if (strncasecmp(haystack.data() + i, needle, n) == 0) return true;
+  }
+  return false;
+}
+
+// hybi13::client_handshake_request without its std::stringstream (Host "name:port"): the same
+// request line and headers, in the same order of calls.
+template <typename Rng>
+void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
+                           const std::vector<std::string>& subprotocols, Rng& rng) {
+  req.set_method("GET");
+  req.set_uri(uri.get_resource());
+  req.set_version("HTTP/1.1");
+  req.append_header("Upgrade", "websocket");
+  req.append_header("Connection", "Upgrade");
+  req.replace_header("Sec-WebSocket-Version", "13");
+  const auto default_port =
+      uri.get_secure() ? websocketpp::uri_default_secure_port : websocketpp::uri_default_port;
+  req.replace_header("Host", uri.get_port() == default_port
+                                 ? uri.get_host()
+                                 : uri.get_host() + ":" + std::to_string(uri.get_port()));
+  if (!subprotocols.empty()) {
+    std::string joined = subprotocols.front();
+    for (std::size_t i = 1; i < subprotocols.size(); ++i) joined += ", " + subprotocols[i];
+    req.replace_header("Sec-WebSocket-Protocol", joined);
+  }
+  std::array<unsigned char, 16> key;
+  for (std::size_t i = 0; i < key.size(); i += 4) {
+    const std::uint32_t r = rng();
+    std::memcpy(key.data() + i, &r, 4);
+  }
+  std::array<unsigned char, 4 * ((sizeof key + 2) / 3) + 1> encoded;
+  const int n = EVP_EncodeBlock(encoded.data(), key.data(), static_cast<int>(key.size()));
+  req.replace_header("Sec-WebSocket-Key", std::string(reinterpret_cast<const char*>(encoded.data()),
+                                                      static_cast<std::size_t>(n)));
+}
+
+// Why a 101 answer is not a valid upgrade, in the user's terms (websocketpp says "A required
+// HTTP header is missing" for a wrong Sec-WebSocket-Accept).
+enum class UpgradeProblem { kNoUpgrade = 1, kNoConnection, kNoAccept, kWrongAccept };
+
+class UpgradeProblemCategory : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "wslat.upgrade"; }
+  std::string message(int problem) const override {
+    switch (static_cast<UpgradeProblem>(problem)) {
+      case UpgradeProblem::kNoUpgrade:
+        return "the 101 answer has no \"Upgrade: websocket\" header";
+      case UpgradeProblem::kNoConnection:
+        return "the 101 answer has no \"Connection: Upgrade\" header";
+      case UpgradeProblem::kNoAccept:
+        return "the 101 answer has no Sec-WebSocket-Accept header";
+      case UpgradeProblem::kWrongAccept:
+        return "the Sec-WebSocket-Accept header does not match the request's Sec-WebSocket-Key "
+               "(the server, or a proxy before it, does not implement the WebSocket handshake)";
+    }
+    return "invalid upgrade answer";
+  }
+};
+
+inline std::error_code upgrade_error(UpgradeProblem p) {
+  static const UpgradeProblemCategory category;
+  return {static_cast<int>(p), category};
+}
+
+// hybi13::validate_server_handshake_response with one pass over the response headers instead of
+// case-insensitive map look-ups and locale-based searches (~12k instructions per connection):
+// the same checks (101, Upgrade contains "websocket", Connection contains "Upgrade", the SHA-1
+// accept value) and the same error codes.
+inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
+                                                           const QuietResponse& res) {
+  namespace perr = websocketpp::processor::error;
+  if (res.get_status_code() != websocketpp::http::status_code::switching_protocols) {
+    return perr::make_error_code(perr::invalid_http_status);
+  }
+  bool upgrade = false, connection = false;
+  const std::string* accept = nullptr;
+  for (const auto& [name, value] : res.get_headers()) {
+    if (equals_ci(name, "Upgrade")) {
+      upgrade = contains_ci(value, websocketpp::processor::constants::upgrade_token);
+    } else if (equals_ci(name, "Connection")) {
+      connection = contains_ci(value, websocketpp::processor::constants::connection_token);
+    } else if (equals_ci(name, "Sec-WebSocket-Accept")) {
+      accept = &value;
+    }
+  }
+  if (!upgrade) return upgrade_error(UpgradeProblem::kNoUpgrade);
+  if (!connection) return upgrade_error(UpgradeProblem::kNoConnection);
+  if (accept == nullptr) return upgrade_error(UpgradeProblem::kNoAccept);
+  // websocketpp's SHA-1 (OpenSSL 3's one-shot SHA1() fetches the algorithm each call: 40% more
+  // instructions) and OpenSSL's base64 (no std::string).
+  std::string key = req.get_header("Sec-WebSocket-Key");
+  key.append(websocketpp::processor::constants::handshake_guid);
+  unsigned char digest[20];
+  websocketpp::sha1::calc(key.data(), key.size(), digest);
+  std::array<unsigned char, 4 * ((sizeof digest + 2) / 3) + 1> expected;
+  const int n = EVP_EncodeBlock(expected.data(), digest, sizeof digest);
+  if (accept->size() != static_cast<std::size_t>(n) ||
+      std::memcmp(accept->data(), expected.data(), accept->size()) != 0) {
+    return upgrade_error(UpgradeProblem::kWrongAccept);
+  }
+  return {};
+}
+
+// Makes `msg` a final, masked pong frame carrying `payload`, ready to send as it is (client
+// frames are masked; control payloads are <= 125 bytes).
+template <typename Message>
+void prepare_pong(Message& msg, const std::string& payload, std::uint32_t key) {
+  std::string header(6, '\0');
+  header[0] = static_cast<char>(0x80 | websocketpp::frame::opcode::pong);
+  header[1] = static_cast<char>(0x80 | payload.size());
+  std::memcpy(&header[2], &key, 4);
+  std::string masked = payload;
+  for (std::size_t i = 0; i < masked.size(); ++i) {
+    masked[i] = static_cast<char>(masked[i] ^ header[2 + (i & 3)]);
+  }
+  msg.set_header(header);
+  msg.set_payload(masked);
+  msg.set_prepared(true);
+}
+
+// Binds before connecting; the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT) so the
+// 4-tuple, not the source address alone, must be unique. Errors surface from the connect.
+inline void bind_source(asio::ip::tcp::socket::lowest_layer_type& sock,
+                        const asio::ip::address& source) {
+  asio::error_code ec;
+  sock.open(source.is_v4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);
+  if (ec) return;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  const int one = 1;
+  ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+  sock.bind(asio::ip::tcp::endpoint(source, 0), ec);
+}
+
+template <typename TransportConfig>
+class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<TransportConfig> {
+  using Base = websocketpp::transport::asio::endpoint<TransportConfig>;
+
+ public:
+  // Set right before client::connect(), which calls async_connect synchronously.
+  asio::ip::tcp::endpoint next_address;
+  // When set, the socket is bound to this local address first (ephemeral ports are per
+  // source address: spreading over 127.0.0.x lifts the ~28k connections one pair allows).
+  std::optional<asio::ip::address> next_source;
+
+ protected:
+  // What Base::handle_resolve does after a resolution, without a resolution (nor its timer, a
+  // steady_timer + shared_ptr + std::function per connection) and without the iterator walk of
+  // asio::async_connect: arm the (idle) connect timer Base::handle_connect expects, connect.
+  void async_connect(typename Base::transport_con_ptr tcon, websocketpp::uri_ptr u,
+                     websocketpp::transport::connect_handler cb) {
+    using websocketpp::lib::placeholders::_1;
+    tcon->set_uri(u);
+    typename Base::timer_ptr con_timer;  // bound while still empty, as Base does
+    con_timer = tcon->set_timer(TransportConfig::timeout_connect,
+                                websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect_timeout,
+                                                       this, tcon, con_timer, cb, _1));
+    if (next_source) bind_source(tcon->get_raw_socket().lowest_layer(), *next_source);
+    tcon->get_raw_socket().async_connect(
+        next_address, websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect, this, tcon,
+                                             con_timer, cb, _1));
+  }
+};
+
+template <typename Base>
+struct ClientConfig : public Base {
+  using type = ClientConfig;
+  using concurrency_type = websocketpp::concurrency::none;
+  // Stub loggers: with `basic` ones, cleared channels still pay for formatting every line.
+  using elog_type = websocketpp::log::stub;
+  using alog_type = websocketpp::log::stub;
+  using rng_type = FastRng<std::uint32_t, concurrency_type>;
+  using request_type = FastRequest;
+  using response_type = QuietResponse;
+  using message_type = typename Base::message_type;
+  using con_msg_manager_type = typename Base::con_msg_manager_type;
+  using endpoint_msg_manager_type = typename Base::endpoint_msg_manager_type;
+  static const bool enable_multithreading = false;
+
+  struct transport_config : public Base::transport_config {
+    using concurrency_type = typename type::concurrency_type;
+    using elog_type = typename type::elog_type;
+    using alog_type = typename type::alog_type;
+    using request_type = typename type::request_type;
+    using response_type = typename type::response_type;
+    static const bool enable_multithreading = false;
+    // One hour: the Session's own timers enforce the scenario's timeouts.
+    static const long timeout_socket_pre_init = 3'600'000;
+    static const long timeout_proxy = 3'600'000;
+    static const long timeout_socket_post_init = 3'600'000;
+    static const long timeout_dns_resolve = 3'600'000;
+    static const long timeout_connect = 3'600'000;
+    static const long timeout_socket_shutdown = 1'000;
+  };
+  using transport_type = PreResolvedEndpoint<transport_config>;
+};
+
+using PlainConfig = ClientConfig<websocketpp::config::asio_client>;
+using TlsConfig = ClientConfig<websocketpp::config::asio_tls_client>;
+
+}  // namespace wslat::net
+
+// websocketpp formats a log line for every open, close and failure in a std::stringstream
+// whatever the logger does with it (about 15% of a connection's instructions, measured with
+// callgrind). These explicit specializations, seen before any use, make them no-ops.
+#define WSLAT_SILENCE_CONNECTION_LOGS(CONFIG)                        \
+  template <>                                                        \
+  inline void websocketpp::connection<CONFIG>::log_open_result() {}  \
+  template <>                                                        \
+  inline void websocketpp::connection<CONFIG>::log_close_result() {} \
+  template <>                                                        \
+  inline void websocketpp::connection<CONFIG>::log_fail_result() {}  \
+  template <>                                                        \
+  inline void websocketpp::connection<CONFIG>::log_http_result() {}
+WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::PlainConfig)
+WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::TlsConfig)
+#undef WSLAT_SILENCE_CONNECTION_LOGS
+
+// The client side of the upgrade without std::stringstream and locale look-ups (see
+// build_upgrade_request and check_upgrade_response).
+#define WSLAT_FAST_UPGRADE(CONFIG)                                                          \
+  template <>                                                                               \
+  inline websocketpp::lib::error_code                                                       \
+  websocketpp::processor::hybi13<CONFIG>::client_handshake_request(                         \
+      request_type& req, uri_ptr uri, std::vector<std::string> const& subprotocols) const { \
+    wslat::net::build_upgrade_request(req, *uri, subprotocols, m_rng);                      \
+    if (m_permessage_deflate.is_implemented()) {                                            \
+      std::string offer = m_permessage_deflate.generate_offer();                            \
+      if (!offer.empty()) req.replace_header("Sec-WebSocket-Extensions", offer);            \
+    }                                                                                       \
+    return {};                                                                              \
+  }                                                                                         \
+  template <>                                                                               \
+  inline websocketpp::lib::error_code                                                       \
+  websocketpp::processor::hybi13<CONFIG>::validate_server_handshake_response(               \
+      request_type const& req, response_type& res) const {                                  \
+    return wslat::net::check_upgrade_response(req, res);                                    \
+  }
+WSLAT_FAST_UPGRADE(wslat::net::PlainConfig)
+WSLAT_FAST_UPGRADE(wslat::net::TlsConfig)
+#undef WSLAT_FAST_UPGRADE
+namespace wslat::net {
+
+using PlainClient = websocketpp::client<PlainConfig>;
+using TlsClient = websocketpp::client<TlsConfig>;
+using SslContextPtr = std::shared_ptr<asio::ssl::context>;
+
+}  // namespace wslat::net
