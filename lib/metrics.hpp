@@ -4,7 +4,7 @@
 // thresholds, the main phases of the reports, the history and the timeline all read this table.
 //
 // Adding a metric: one line in kMetricRegistry, plus the place that records it (for a phase of
-// a connection, lib/net/client.cpp: `constexpr std::size_t kX = latency_slot("x")` and a
+// a connection, lib/net/session.hpp: `constexpr std::size_t kX = latency_slot("x")` and a
 // `record(kX, ...)` where the phase ends; for a timeline metric also `p.ms[timeline_slot("x")]`
 // where the session's TimelinePoint is filled). Document it in the README's metric table.
 #pragma once

@@ -45,7 +45,7 @@ std::string expand(const Template& t, const TemplateContext& ctx);
 // One struct per step kind, named in the file by kName. To add a kind: a struct here, an entry
 // in StepBody, then the compiler names every layer that must handle it (each visits the variant
 // without a catch-all): its parsing and budget (lib/scenario_steps.cpp) and its execution
-// (Session::run_step in lib/net/client.cpp).
+// (Session::run_step in lib/net/session.hpp).
 struct ConnectStep {
   static constexpr const char* kName = "connect";
 };
