@@ -85,12 +85,7 @@ bool stderr_failed() { return g_stderr_failed; }
 void write_outputs(const RunResult& r, const OutputArgs& out) {
   const ReportFormat format = parse_report_format(out.format);
   if (format != ReportFormat::kText) {
-    for (const auto& w : r.warnings) print_stderr(fmt::format("wslat: warning: {}\n", w));
-    if (r.comparison) {
-      for (const auto& w : r.comparison->warnings) {
-        print_stderr(fmt::format("wslat: warning: {}\n", w));
-      }
-    }
+    for (const auto& w : all_warnings(r)) print_stderr(fmt::format("wslat: warning: {}\n", w));
   }
   RenderOptions opts;
   opts.color = want_color(out, format);
