@@ -85,12 +85,7 @@ bool stderr_failed() { return g_stderr_failed; }
 void write_outputs(const RunResult& r, const OutputArgs& out) {
   const ReportFormat format = parse_report_format(out.format);
   if (format != ReportFormat::kText) {
-    for (const auto& w : r.warnings) print_stderr(fmt::format("wslat: warning: {}\n", w));
-    if (r.comparison) {
-      for (const auto& w : r.comparison->warnings) {
-        print_stderr(fmt::format("wslat: warning: {}\n", w));
-      }
-    }
+    for (const auto& w : all_warnings(r)) print_stderr(fmt::format("wslat: warning: {}\n", w));
   }
   RenderOptions opts;
   opts.color = want_color(out, format);
@@ -101,16 +96,9 @@ void write_outputs(const RunResult& r, const OutputArgs& out) {
                     "written all the same\n",
                     g_stdout_error));
   }
-  std::vector<std::string> failed;
-  const auto write = [&failed](const std::string& path, const auto& render_fn) {
-    if (path.empty()) return;
-    try {
-      write_output_file(path, render_fn());
-    } catch (const BrokenStream& e) {  // --export-* /dev/stdout and a closed stdout
-      print_stderr(fmt::format("wslat: warning: {}\n", e.what()));
-    } catch (const Error& e) {
-      failed.emplace_back(e.what());
-    }
+  OutputWrites writes;  // --export-* /dev/stdout and a closed stdout: a warning
+  const auto write = [&writes](const std::string& path, const auto& render_fn) {
+    if (!path.empty()) writes.attempt([&] { write_output_file(path, render_fn()); });
   };
   write(out.export_json, [&] { return render_json(r); });
   write(out.export_junit, [&] { return render_junit(r); });
@@ -125,9 +113,23 @@ void write_outputs(const RunResult& r, const OutputArgs& out) {
           fmt::format("wslat: warning: cannot append to GITHUB_STEP_SUMMARY={}\n", summary));
     }
   }
-  if (failed.empty()) return;
-  std::string all = failed.front();
-  for (std::size_t i = 1; i < failed.size(); ++i) all += "\nwslat: " + failed[i];
+  writes.finish();
+}
+
+void OutputWrites::attempt(const std::function<void()>& write) {
+  try {
+    write();
+  } catch (const BrokenStream& e) {
+    print_stderr(fmt::format("wslat: warning: {}\n", e.what()));
+  } catch (const Error& e) {
+    failed_.emplace_back(e.what());
+  }
+}
+
+void OutputWrites::finish() const {
+  if (failed_.empty()) return;
+  std::string all = failed_.front();
+  for (std::size_t i = 1; i < failed_.size(); ++i) all += "\nwslat: " + failed_[i];
   throw RunError(all);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,18 @@ bool want_color(const OutputArgs& out, ReportFormat format);
 // warning; an export that cannot be written does not stop the others: RunError at the end
 // names every one that failed.
 void write_outputs(const RunResult& r, const OutputArgs& out);
+
+// Writes that must not stop each other: each one runs even when an earlier one failed. A closed
+// stdout or stderr (BrokenStream) is only a warning; finish() throws one RunError naming every
+// other failure.
+class OutputWrites {
+ public:
+  void attempt(const std::function<void()>& write);
+  void finish() const;
+
+ private:
+  std::vector<std::string> failed_;
+};
 
 // Upper bound of the size of a report in `format` of any run (see output.cpp), for checking
 // free space before the run.

@@ -320,17 +320,8 @@ void check_outputs(const RunArgs& a, const std::string& save_baseline,
 // Writes the baseline and stores the run even when an export failed, then reports every
 // failure (exit 3). A closed stdout or stderr is only a warning: the verdict's code stands.
 void store_result(const RunArgs& a, const RunResult& result, const std::string& save_baseline) {
-  std::vector<std::string> failed;
-  const auto attempt = [&failed](const auto& write) {
-    try {
-      write();
-    } catch (const BrokenStream& e) {
-      print_stderr(fmt::format("wslat: warning: {}\n", e.what()));
-    } catch (const Error& e) {
-      failed.emplace_back(e.what());
-    }
-  };
-  attempt([&] { write_outputs(result, a.output); });
+  OutputWrites writes;
+  writes.attempt([&] { write_outputs(result, a.output); });
   const std::string stored = render_json(result);
   if (!save_baseline.empty()) {
     // A partial or failed run would make every later comparison meaningless.
@@ -339,13 +330,13 @@ void store_result(const RunArgs& a, const RunResult& result, const std::string& 
           fmt::format("wslat: warning: not saving the baseline {}: the run was {}\n", save_baseline,
                       result.interrupted ? "interrupted" : "unable to open any connection"));
     } else if (a.save_baseline == "auto") {
-      attempt([&] { write_file_atomic(save_baseline, stored); });
+      writes.attempt([&] { write_file_atomic(save_baseline, stored); });
     } else {
-      attempt([&] { write_output_file(save_baseline, stored); });
+      writes.attempt([&] { write_output_file(save_baseline, stored); });
     }
   }
   if (!a.no_save) {
-    attempt([&] {
+    writes.attempt([&] {
       const std::string path =
           write_run_file(a.results_dir, result.scenario_name, result.started_at, stored);
       if (a.results_dir_fallback) {
@@ -354,31 +345,28 @@ void store_result(const RunArgs& a, const RunResult& result, const std::string& 
       }
     });
   }
-  if (failed.empty()) return;
-  std::string all = failed.front();
-  for (std::size_t i = 1; i < failed.size(); ++i) all += "\nwslat: " + failed[i];
-  throw RunError(all);
+  writes.finish();
 }
 
-int run_command(const RunArgs& a) {
-  parse_report_format(a.output.format);  // a typo fails now, not after the run
-  survive_closed_streams();
-  check_target_flag(a.target);
-  const Scenario scenario = load_scenario(a.scenario, process_env());
-  ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
-  const Profile& profile = choice.profile;
-
+// The context the result is assembled in: profile, thresholds (the scenario's, or the defaults
+// it can reach, then --threshold), --header and the warnings so far.
+RunContext plan_context(const RunArgs& a, const Scenario& scenario, const ProfileChoice& choice) {
   std::vector<ThresholdSpec> flags;
   for (const auto& f : a.threshold_flags) flags.push_back(parse_threshold_flag(f));
   RunContext ctx;
   ctx.scenario = &scenario;
-  ctx.profile = profile;
+  ctx.profile = choice.profile;
   ctx.thresholds = merge_thresholds(applicable_thresholds(scenario), flags);
   ctx.warnings = choice.warnings;
   for (const auto& h : a.headers) ctx.extra_headers.push_back(parse_header_flag(h));
+  return ctx;
+}
 
+// What the runner needs but the target: effective timeouts and load, shard, threads, TLS and
+// extra headers. The effective timeouts and the shard go into `ctx` too (the result shows them).
+RunOptions plan_run(const RunArgs& a, const Scenario& scenario, RunContext& ctx) {
   RunOptions opts;
-  opts.timeouts = plan_timeouts(scenario.timeouts, profile);
+  opts.timeouts = plan_timeouts(scenario.timeouts, ctx.profile);
   ctx.timeouts = opts.timeouts.effective;
   opts.load = effective_load(scenario, a);
   if (!a.shard.empty()) {
@@ -390,6 +378,48 @@ int run_command(const RunArgs& a) {
   opts.insecure = a.insecure;
   opts.ca_file = a.ca;
   opts.extra_headers = ctx.extra_headers;
+  return opts;
+}
+
+// Sets ctx.target to the URL to measure: the chosen target, or the embedded server started here
+// (with the scenario's "embedded" block) when none is named.
+void start_target(const RunArgs& a, const Scenario& scenario, RunContext& ctx,
+                  std::optional<EmbeddedServer>& embedded) {
+  ctx.target = chosen_target(scenario, ctx.profile, a);
+  if (!ctx.target.empty() && ctx.target != "embedded") return;
+  const nlohmann::json block =
+      scenario.embedded.is_null() ? nlohmann::json::object() : scenario.embedded;
+  embedded.emplace(server_options_from_json(block, scenario.file + ": /embedded"));
+  embedded->start();
+  ctx.target = embedded->url();
+}
+
+// Runs the scenario with the progress line and the signal handlers (a signal stops the run
+// politely); records when and where it started in `ctx`.
+RawRun measure(const Scenario& scenario, RunOptions opts, RunContext& ctx, bool quiet) {
+  Progress progress;
+  progress.enabled = !quiet;
+  progress.tty = isatty(STDERR_FILENO) != 0;
+  opts.on_progress = [&progress](const LiveSample& p) { progress(p); };
+  g_stop = false;
+  install_signal_handlers();
+  opts.stop_requested = &g_stop;
+  ctx.started_at = utc_timestamp(std::chrono::system_clock::now());
+  ctx.host = host_name();
+  RawRun raw = run_scenario(scenario, opts);
+  progress.finish();
+  return raw;
+}
+
+int run_command(const RunArgs& a) {
+  parse_report_format(a.output.format);  // a typo fails now, not after the run
+  survive_closed_streams();
+  check_target_flag(a.target);
+  const Scenario scenario = load_scenario(a.scenario, process_env());
+  const ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
+  const Profile& profile = choice.profile;
+  RunContext ctx = plan_context(a, scenario, choice);
+  RunOptions opts = plan_run(a, scenario, ctx);
   const CompareOptions compare_opts = compare_options(a.gate);
 
   // Everything that could stop us from keeping the result is checked before connecting.
@@ -400,28 +430,10 @@ int run_command(const RunArgs& a) {
   auto baseline = load_baseline(a, scenario, profile, ctx.warnings);
 
   std::optional<EmbeddedServer> embedded;
-  ctx.target = chosen_target(scenario, profile, a);
-  if (ctx.target.empty() || ctx.target == "embedded") {
-    const nlohmann::json block =
-        scenario.embedded.is_null() ? nlohmann::json::object() : scenario.embedded;
-    embedded.emplace(server_options_from_json(block, scenario.file + ": /embedded"));
-    embedded->start();
-    ctx.target = embedded->url();
-  }
+  start_target(a, scenario, ctx, embedded);
   opts.target = ctx.target;
   ensure_fd_limit(opts.load, embedded.has_value(), ctx.warnings);
-
-  Progress progress;
-  progress.enabled = !a.quiet;
-  progress.tty = isatty(STDERR_FILENO) != 0;
-  opts.on_progress = [&progress](const LiveSample& p) { progress(p); };
-  g_stop = false;
-  install_signal_handlers();
-  opts.stop_requested = &g_stop;
-  ctx.started_at = utc_timestamp(std::chrono::system_clock::now());
-  ctx.host = host_name();
-  RawRun raw = run_scenario(scenario, opts);
-  progress.finish();
+  RawRun raw = measure(scenario, std::move(opts), ctx, a.quiet);
   if (embedded) embedded->stop();
 
   RunResult result = assemble_result(ctx, std::move(raw));

@@ -56,7 +56,7 @@ std::map<std::string, std::string> shown_headers(const RunContext& ctx) {
   const Scenario& s = *ctx.scenario;
   std::map<std::string, std::string> out;
   auto show = [&](const std::string& name, const std::string& value) {
-    out[name] = is_secret_header(name, s.redact) ? "***" : redact(value, s.secrets);
+    out[name] = redact_header(name, value, s.redact, s.secrets);
   };
   for (const auto& [name, value] : s.headers) show(name, expand(value, TemplateContext{}));
   for (const auto& [name, value] : ctx.extra_headers) show(name, value);
@@ -118,11 +118,7 @@ RunResult assemble_result(const RunContext& ctx, RawRun raw) {
   r.errors = std::move(raw.errors);
   for (auto& [k, v] : raw.error_examples) r.error_examples[k] = redact(v, s.secrets);
   for (auto& [name, h] : raw.metrics) r.metrics[name] = MetricResult{summarize(h), std::move(h)};
-  ErrorTotals totals{raw.attempted, raw.failed, 0};
-  for (const auto& [k, v] : r.errors) totals.errors += v;
-  std::map<std::string, Histogram> hists;
-  for (const auto& [name, m] : r.metrics) hists.emplace(name, m.histogram);
-  r.thresholds = evaluate_thresholds(ctx.thresholds, ctx.profile, hists, totals);
+  r.thresholds = evaluate_thresholds(ctx.thresholds, ctx.profile, r);
   r.interrupted = raw.interrupted;
   r.load = raw.load;
   for (const TimeoutField& f : kTimeoutFields) {

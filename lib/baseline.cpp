@@ -17,7 +17,6 @@ namespace wslat {
 namespace {
 
 constexpr std::int64_t kP95MinSamples = 100;  // below this the p95 is too noisy to gate on
-constexpr std::size_t kMaxTimelinePoints = 5000;
 
 std::string short_hash(const std::string& sha) {
   return sha.size() > 12 ? sha.substr(0, 12) + "…" : sha;
@@ -399,18 +398,6 @@ void add_unique(std::vector<std::string>& list, const std::string& item) {
   if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
 }
 
-void decimate_timeline(std::vector<TimelinePoint>& points) {
-  std::stable_sort(points.begin(), points.end(),
-                   [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ms < b.t_ms; });
-  if (points.size() <= kMaxTimelinePoints) return;
-  std::vector<TimelinePoint> kept;
-  kept.reserve(kMaxTimelinePoints);
-  for (std::size_t i = 0; i < kMaxTimelinePoints; ++i) {
-    kept.push_back(points[i * points.size() / kMaxTimelinePoints]);
-  }
-  points = std::move(kept);
-}
-
 void reevaluate_thresholds(RunResult& r, const std::vector<RunResult>& parts) {
   std::vector<Threshold> thresholds;
   std::set<std::pair<std::string, std::string>> seen;
@@ -426,13 +413,7 @@ void reevaluate_thresholds(RunResult& r, const std::vector<RunResult>& parts) {
   profile.margin = r.profile_margin;
   profile.conservative = r.profile_conservative;
   profile.source = r.profile_source;
-  std::map<std::string, Histogram> hists;
-  for (const auto& [name, m] : r.metrics) hists.emplace(name, m.histogram);
-  ErrorTotals totals;
-  totals.attempted = r.attempted;
-  totals.failed = r.failed;
-  for (const auto& [k, v] : r.errors) totals.errors += v;
-  r.thresholds = evaluate_thresholds(thresholds, profile, hists, totals);
+  r.thresholds = evaluate_thresholds(thresholds, profile, r);
 }
 
 void note_differences(RunResult& merged, const RunResult& p, const std::string& name) {
@@ -498,7 +479,7 @@ RunResult merge_results(const std::vector<RunResult>& parts,
   }
   for (const auto& h : hosts) merged.host += (merged.host.empty() ? "" : ",") + h;
   add_spans(merged, parts);
-  decimate_timeline(merged.timeline);
+  thin_timeline(merged.timeline);
   reevaluate_thresholds(merged, parts);
   refresh_summaries(merged);
   merged.verdict = "pass";

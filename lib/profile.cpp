@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "error.hpp"
+#include "scenario.hpp"
 #include "units.hpp"
 
 namespace wslat {

@@ -7,10 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "scenario.hpp"
 #include "timeouts.hpp"
 
 namespace wslat {
+
+struct Scenario;
 
 struct Profile {
   std::string name;  // canonical: production, staging, development, local, test

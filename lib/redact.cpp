@@ -40,4 +40,10 @@ bool is_secret_header(const std::string& name, const std::vector<std::string>& e
                      [&](const std::string& e) { return lower(e) == n; });
 }
 
+std::string redact_header(const std::string& name, const std::string& value,
+                          const std::vector<std::string>& extra,
+                          const std::vector<std::string>& secrets) {
+  return is_secret_header(name, extra) ? "***" : redact(value, secrets);
+}
+
 }  // namespace wslat

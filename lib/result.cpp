@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "error.hpp"
 
@@ -549,6 +550,26 @@ RunResult result_from_json(const json& j) {
 
 void refresh_summaries(RunResult& r) {
   for (auto& entry : r.metrics) entry.second.summary = summarize(entry.second.histogram);
+}
+
+std::vector<std::string> all_warnings(const RunResult& r) {
+  std::vector<std::string> all = r.warnings;
+  if (r.comparison) {
+    all.insert(all.end(), r.comparison->warnings.begin(), r.comparison->warnings.end());
+  }
+  return all;
+}
+
+void thin_timeline(std::vector<TimelinePoint>& points) {
+  std::stable_sort(points.begin(), points.end(),
+                   [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ms < b.t_ms; });
+  if (points.size() <= kMaxTimelinePoints) return;
+  std::vector<TimelinePoint> kept;
+  kept.reserve(kMaxTimelinePoints);
+  for (std::size_t i = 0; i < kMaxTimelinePoints; ++i) {
+    kept.push_back(points[i * points.size() / kMaxTimelinePoints]);
+  }
+  points = std::move(kept);
 }
 
 namespace {

@@ -16,7 +16,7 @@
 #include "histogram.hpp"
 #include "metrics.hpp"
 #include "stats.hpp"
-#include "threshold.hpp"
+#include "threshold_types.hpp"
 
 namespace wslat {
 
@@ -41,6 +41,11 @@ struct TimelinePoint {
   Phases ms = absent();  // ms[timeline_slot("e2e")]: one per timeline_metrics(), in that order
   bool ok = true;
 };
+
+// How many points a result's timeline holds at most.
+inline constexpr std::size_t kMaxTimelinePoints = 5000;
+// Sorts the points by time (stable) and keeps at most kMaxTimelinePoints of them, evenly spaced.
+void thin_timeline(std::vector<TimelinePoint>& points);
 
 // Per-metric comparison against a baseline (filled by baseline::compare).
 struct MetricComparison {
@@ -106,7 +111,7 @@ struct RunResult {
   LoadStats load;
   std::map<std::string, double> timeouts_ms;  // effective: connect, handshake, message, close
   std::map<std::string, std::string> request_headers;  // redacted
-  std::vector<TimelinePoint> timeline;                 // at most 5000 points, evenly decimated
+  std::vector<TimelinePoint> timeline;                 // at most kMaxTimelinePoints, evenly spaced
   int shards = 1;                                      // how many shard results this one holds
   std::string shard;                                   // "I/N" when run with --shard
   std::vector<std::string> warnings;
@@ -116,6 +121,9 @@ nlohmann::json to_json(const RunResult& r);
 // Validates schema and required fields; throws std::invalid_argument with a message naming
 // the problem (the caller adds the file name).
 RunResult result_from_json(const nlohmann::json& j);
+
+// Every warning a report shows: the run's, then the baseline comparison's.
+std::vector<std::string> all_warnings(const RunResult& r);
 
 // Rebuilds summaries from histograms (after merging).
 void refresh_summaries(RunResult& r);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
+#include "threshold_types.hpp"
 #include "timeouts.hpp"
 #include "units.hpp"
 
@@ -130,13 +131,6 @@ struct FlatStep {
 };
 // Unrolls repeats. Throws UsageError if the unrolled program exceeds 1,000,000 steps.
 std::vector<FlatStep> flatten(const std::vector<Step>& steps);
-
-// One threshold as written: metric name and expression text ("p95 < 3s").
-struct ThresholdSpec {
-  std::string metric;
-  std::string expr;
-  std::string pointer;  // where it came from ("/thresholds/e2e/0" or "--threshold")
-};
 
 struct Stage {
   Duration duration{};

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "error.hpp"
+#include "result.hpp"
 #include "stats.hpp"
 #include "units.hpp"
 
@@ -245,6 +246,15 @@ std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& 
                                                            : evaluate_errors(t, errors));
   }
   return outcomes;
+}
+
+std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& thresholds,
+                                                  const Profile& profile, const RunResult& r) {
+  std::map<std::string, Histogram> hists;
+  for (const auto& [name, m] : r.metrics) hists.emplace(name, m.histogram);
+  ErrorTotals totals{r.attempted, r.failed, 0};
+  for (const auto& [category, count] : r.errors) totals.errors += count;
+  return evaluate_thresholds(thresholds, profile, hists, totals);
 }
 
 std::vector<Threshold> merge_thresholds(const std::vector<ThresholdSpec>& scenario,

@@ -2,6 +2,7 @@
 // "rate < 1%", "count == 0". Evaluated on aggregates, never raw samples (as k6 does).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -10,9 +11,11 @@
 #include "histogram.hpp"
 #include "metrics.hpp"
 #include "profile.hpp"
-#include "scenario.hpp"
+#include "threshold_types.hpp"
 
 namespace wslat {
+
+struct RunResult;
 
 struct Threshold {
   enum class Op { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kNotEqual };
@@ -35,16 +38,6 @@ Threshold parse_threshold(const std::string& metric, const std::string& expr,
 // "METRIC: EXPR" as given on the command line.
 ThresholdSpec parse_threshold_flag(const std::string& flag);
 
-struct ThresholdOutcome {
-  std::string metric;
-  std::string expr;
-  std::string unit;              // "ms", "ratio" (errors rate) or "count"
-  double limit = 0;              // effective limit (ms scaled by the profile, ratio or count)
-  std::optional<double> actual;  // nullopt when the metric has no samples
-  bool pass = false;             // a latency threshold on a metric with no samples fails
-  std::string detail;            // e.g. "no samples: the scenario never reached this phase"
-};
-
 struct ErrorTotals {
   std::int64_t attempted = 0;  // connections attempted
   std::int64_t failed = 0;     // connections with at least one error
@@ -55,6 +48,10 @@ std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& 
                                                   const Profile& profile,
                                                   const std::map<std::string, Histogram>& metrics,
                                                   const ErrorTotals& errors);
+// The same on a result's histograms and connection counts: the one place that turns a result
+// into threshold inputs (assemble_result for a run, merge_results for merged shards).
+std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& thresholds,
+                                                  const Profile& profile, const RunResult& r);
 
 // Scenario thresholds with --threshold flags added (a flag for a metric+stat already present
 // overrides it).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <optional>
 
 #include <fmt/core.h>
 
@@ -228,7 +229,18 @@ std::vector<Limit> timeline_limits(const RunResult& r) {
   return out;
 }
 
-std::string timeline_chart(const RunResult& r) {
+// The chart's frame: time on x, latency (log) on y, in the pixels of a fixed-size SVG.
+struct TimelineFrame {
+  static constexpr double kWidth = 1080, kHeight = 340, kLeft = 64, kRight = kWidth - 16, kTop = 28,
+                          kBottom = 300;
+  double t_max;
+  LinScale x;
+  LogScale y;
+};
+
+// The frame that holds every measured phase and every limit line; nullopt when no
+// connection reached a measured phase.
+std::optional<TimelineFrame> timeline_frame(const RunResult& r, const std::vector<Limit>& limits) {
   double lo = 1e300, hi = 0, t_max = 0;
   for (const auto& p : r.timeline) {
     t_max = std::max(t_max, p.t_ms);
@@ -238,49 +250,62 @@ std::string timeline_chart(const RunResult& r) {
       hi = std::max(hi, p.ms[s.column]);
     }
   }
-  if (hi <= 0) return "<p class=\"muted\">No connection reached a measured phase.</p>\n";
-  const auto limits = timeline_limits(r);
+  if (hi <= 0) return std::nullopt;
   for (const auto& l : limits) hi = std::max(hi, l.ms);
   lo /= 1.3;
   hi *= 1.3;
-  const double w = 1080, h = 340, left = 64, right = w - 16, top = 28, bottom = 300;
-  const LinScale x{0, std::max(t_max, 1.0), left, right};
-  const LogScale y{lo, hi, bottom, top};
-  std::string out = fmt::format(
-      "<svg width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" "
-      "aria-label=\"latency over the run\">\n",
-      w, h);
-  for (double v : log_ticks(lo, hi)) {
+  using F = TimelineFrame;
+  return F{t_max, LinScale{0, std::max(t_max, 1.0), F::kLeft, F::kRight},
+           LogScale{lo, hi, F::kBottom, F::kTop}};
+}
+
+// Latency grid lines with labels, time ticks and the time axis.
+std::string timeline_axes(const TimelineFrame& f) {
+  using F = TimelineFrame;
+  std::string out;
+  for (double v : log_ticks(f.y.lo, f.y.hi)) {
     out += fmt::format(
         "<line class=\"grid\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/><text x=\"{3}\" "
         "y=\"{4}\" text-anchor=\"end\" fill=\"#57606a\">{5}</text>\n",
-        num(left), num(right), num(y(v)), num(left - 6), num(y(v) + 4), esc(format_ms(v)));
+        num(F::kLeft), num(F::kRight), num(f.y(v)), num(F::kLeft - 6), num(f.y(v) + 4),
+        esc(format_ms(v)));
   }
-  for (double v : lin_ticks(t_max)) {
+  for (double v : lin_ticks(f.t_max)) {
     out += fmt::format(
         "<line class=\"axis\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/><text x=\"{0}\" "
         "y=\"{3}\" text-anchor=\"middle\" fill=\"#57606a\">{4}</text>\n",
-        num(x(v)), num(bottom), num(bottom + 4), num(bottom + 16), esc(format_ms(v)));
+        num(f.x(v)), num(F::kBottom), num(F::kBottom + 4), num(F::kBottom + 16), esc(format_ms(v)));
   }
   out += fmt::format("<line class=\"axis\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>\n",
-                     num(left), num(right), num(bottom));
-  // Labels staggered from the right so that close limits stay readable.
+                     num(F::kLeft), num(F::kRight), num(F::kBottom));
+  return out;
+}
+
+// A dashed line per limit, labels staggered from the right so that close limits stay readable.
+std::string timeline_limit_lines(const TimelineFrame& f, const std::vector<Limit>& limits) {
+  using F = TimelineFrame;
+  std::string out;
   for (std::size_t i = 0; i < limits.size(); ++i) {
     const Limit& l = limits[i];
     out += fmt::format(
         "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{5}\" "
         "stroke-dasharray=\"6 4\"/><text x=\"{6}\" y=\"{3}\" text-anchor=\"end\" "
         "fill=\"{5}\">{4}</text>\n",
-        num(left), num(right), num(y(l.ms)), num(y(l.ms) - 4),
+        num(F::kLeft), num(F::kRight), num(f.y(l.ms)), num(f.y(l.ms) - 4),
         esc(l.label + " (limit " + format_ms(l.ms) + ")"), l.color,
-        num(right - 260.0 * static_cast<double>(i % 3)));
+        num(F::kRight - 260.0 * static_cast<double>(i % 3)));
   }
-  // One path per series, a zero-length segment per point drawn as a round dot: compact
-  // even for 5000 points.
+  return out;
+}
+
+// One path per series, a zero-length segment per point drawn as a round dot: compact even for
+// 5000 points; then a tick on the time axis per failed connection.
+std::string timeline_points(const TimelineFrame& f, const RunResult& r) {
+  std::string out;
   for (const auto& s : timeline_series()) {
     std::string d;
     for (const auto& p : r.timeline) {
-      if (p.ms[s.column] >= 0) d += "M" + num(x(p.t_ms)) + " " + num(y(p.ms[s.column])) + "h0";
+      if (p.ms[s.column] >= 0) d += "M" + num(f.x(p.t_ms)) + " " + num(f.y(p.ms[s.column])) + "h0";
     }
     if (d.empty()) continue;
     out += fmt::format(
@@ -290,13 +315,20 @@ std::string timeline_chart(const RunResult& r) {
   }
   std::string fails;
   for (const auto& p : r.timeline) {
-    if (!p.ok) fails += "M" + num(x(p.t_ms)) + " " + num(bottom) + "v-10";
+    if (!p.ok) fails += "M" + num(f.x(p.t_ms)) + " " + num(TimelineFrame::kBottom) + "v-10";
   }
   if (!fails.empty()) {
     out += "<path d=\"" + fails +
            "\" stroke=\"#cf222e\" stroke-width=\"2\"><title>failed connection</title></path>\n";
   }
-  double lx = left;
+  return out;
+}
+
+// The series' colours, the failure mark and what the time axis means.
+std::string timeline_legend() {
+  using F = TimelineFrame;
+  std::string out;
+  double lx = F::kLeft;
   for (const auto& s : timeline_series()) {
     out += fmt::format(
         "<circle cx=\"{}\" cy=\"14\" r=\"4\" fill=\"{}\"/><text x=\"{}\" y=\"18\">{}</text>\n",
@@ -307,7 +339,22 @@ std::string timeline_chart(const RunResult& r) {
       "<path d=\"M{0} 20v-10\" stroke=\"#cf222e\" stroke-width=\"2\"/><text x=\"{1}\" y=\"18\">"
       "failed</text><text x=\"{2}\" y=\"{3}\" text-anchor=\"end\" fill=\"#57606a\">time since "
       "start (intended start of each connection)</text>\n",
-      num(lx), num(lx + 8), num(right), num(h - 6));
+      num(lx), num(lx + 8), num(F::kRight), num(F::kHeight - 6));
+  return out;
+}
+
+std::string timeline_chart(const RunResult& r) {
+  const auto limits = timeline_limits(r);
+  const std::optional<TimelineFrame> frame = timeline_frame(r, limits);
+  if (!frame) return "<p class=\"muted\">No connection reached a measured phase.</p>\n";
+  std::string out = fmt::format(
+      "<svg width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" "
+      "aria-label=\"latency over the run\">\n",
+      TimelineFrame::kWidth, TimelineFrame::kHeight);
+  out += timeline_axes(*frame);
+  out += timeline_limit_lines(*frame, limits);
+  out += timeline_points(*frame, r);
+  out += timeline_legend();
   return out + "</svg>\n";
 }
 
@@ -421,10 +468,7 @@ std::string errors_table(const RunResult& r) {
 }
 
 std::string warnings_list(const RunResult& r) {
-  std::vector<std::string> all = r.warnings;
-  if (r.comparison) {
-    all.insert(all.end(), r.comparison->warnings.begin(), r.comparison->warnings.end());
-  }
+  const std::vector<std::string> all = all_warnings(r);
   if (all.empty()) return "";
   std::string out = "<section><h2>Warnings</h2><ul>\n";
   for (const auto& w : all) out += "<li class=\"warn\">" + esc(w) + "</li>\n";

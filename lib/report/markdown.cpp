@@ -130,10 +130,7 @@ std::string errors_table(const RunResult& r) {
 }
 
 std::string warnings_list(const RunResult& r) {
-  std::vector<std::string> all = r.warnings;
-  if (r.comparison) {
-    all.insert(all.end(), r.comparison->warnings.begin(), r.comparison->warnings.end());
-  }
+  const std::vector<std::string> all = all_warnings(r);
   if (all.empty()) return "";
   std::string out = "### Warnings\n\n";
   for (const auto& w : all) out += "- ⚠️ " + md(w) + "\n";

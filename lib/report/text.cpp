@@ -217,9 +217,7 @@ std::string distribution_section(const RunResult& r, const Painter& paint) {
 }
 
 std::string warnings_section(const RunResult& r, const Painter& paint) {
-  std::vector<std::string> all = r.warnings;
-  if (r.comparison)
-    all.insert(all.end(), r.comparison->warnings.begin(), r.comparison->warnings.end());
+  const std::vector<std::string> all = all_warnings(r);
   if (all.empty()) return "";
   std::string out = "\n" + paint("warnings", kBold) + "\n";
   for (const auto& w : all) out += "  " + paint("!", kYellow) + " " + w + "\n";

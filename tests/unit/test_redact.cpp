@@ -14,6 +14,15 @@ TEST_CASE("redact masks every occurrence of each secret and a URL's password") {
   CHECK(wslat::redact("nothing to hide", secrets) == "nothing to hide");
 }
 
+TEST_CASE("redact_header shows a secret header as *** and redacts any other value") {
+  const std::vector<std::string> extra{"X-Api-Key"};
+  const std::vector<std::string> secrets{"tok-123"};
+  CHECK(wslat::redact_header("Authorization", "Bearer abc", extra, secrets) == "***");
+  CHECK(wslat::redact_header("x-api-key", "plain", extra, secrets) == "***");
+  CHECK(wslat::redact_header("X-Trace", "id tok-123", extra, secrets) == "id ***");
+  CHECK(wslat::redact_header("X-Trace", "1", extra, secrets) == "1");
+}
+
 TEST_CASE("is_secret_header knows the credential headers and the scenario's own, any case") {
   CHECK(wslat::is_secret_header("authorization", {}));
   CHECK(wslat::is_secret_header("Cookie", {}));

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "error.hpp"
 #include "report_fixture.hpp"
@@ -286,4 +287,31 @@ TEST_CASE("refresh_summaries recomputes each summary from its histogram") {
   CHECK(after.count == 2 * before.count);
   CHECK(after.p50 == before.p50);
   CHECK(after.max == before.max);
+}
+
+TEST_CASE("thin_timeline sorts by time and keeps at most kMaxTimelinePoints, evenly spaced") {
+  std::vector<wslat::TimelinePoint> few;
+  for (int k = 3; k > 0; --k) few.push_back({k * 1.0, wslat::TimelinePoint::absent(), true});
+  wslat::thin_timeline(few);
+  REQUIRE(few.size() == 3);  // under the cap: all kept, in time order
+  CHECK(few.front().t_ms == 1.0);
+  CHECK(few.back().t_ms == 3.0);
+
+  std::vector<wslat::TimelinePoint> many;
+  const std::size_t n = 3 * wslat::kMaxTimelinePoints;
+  for (std::size_t k = n; k > 0; --k) {
+    many.push_back({static_cast<double>(k - 1), wslat::TimelinePoint::absent(), true});
+  }
+  wslat::thin_timeline(many);
+  REQUIRE(many.size() == wslat::kMaxTimelinePoints);
+  for (std::size_t i = 0; i < many.size(); ++i) CHECK(many[i].t_ms == static_cast<double>(3 * i));
+}
+
+TEST_CASE("all_warnings lists the run's warnings, then the comparison's") {
+  wslat::RunResult r;
+  r.warnings = {"late starts"};
+  CHECK(wslat::all_warnings(r) == std::vector<std::string>{"late starts"});
+  r.comparison.emplace();
+  r.comparison->warnings = {"other profile"};
+  CHECK(wslat::all_warnings(r) == std::vector<std::string>{"late starts", "other profile"});
 }

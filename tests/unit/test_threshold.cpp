@@ -9,6 +9,7 @@
 #include "error.hpp"
 #include "histogram.hpp"
 #include "profile.hpp"
+#include "result.hpp"
 #include "threshold.hpp"
 
 using namespace std::chrono_literals;
@@ -179,6 +180,31 @@ TEST_CASE("errors thresholds use failed connections over attempted") {
   const auto nothing = wslat::evaluate_thresholds(t, p, {}, {0, 0, 0});
   CHECK(*nothing[0].actual == 0);
   CHECK(nothing[0].pass);
+}
+
+TEST_CASE("evaluate_thresholds on a result reads its histograms and its connection counts") {
+  // The one way a result becomes threshold inputs: a run's assembly and a merge of shards.
+  wslat::RunResult r;
+  r.metrics["handshake"].histogram = ms_samples({400, 500, 600, 700, 800});
+  r.attempted = 200;
+  r.failed = 2;
+  r.errors = {{"reset", 3}, {"close.1011", 2}};
+  const std::vector<Threshold> t{parse("handshake", "p95 < 1s"), parse("errors", "rate < 1%"),
+                                 parse("errors", "count == 2")};
+  const wslat::Profile p = wslat::builtin_profile("production");
+  const auto from_result = wslat::evaluate_thresholds(t, p, r);
+  const std::map<std::string, wslat::Histogram> hists{
+      {"handshake", r.metrics["handshake"].histogram}};
+  const auto from_parts = wslat::evaluate_thresholds(t, p, hists, {200, 2, 5});
+  REQUIRE(from_result.size() == 3);
+  for (std::size_t i = 0; i < from_result.size(); ++i) {
+    CHECK(from_result[i].actual == from_parts[i].actual);
+    CHECK(from_result[i].pass == from_parts[i].pass);
+    CHECK(from_result[i].detail == from_parts[i].detail);
+  }
+  CHECK(*from_result[0].actual == doctest::Approx(800));
+  CHECK(*from_result[1].actual == doctest::Approx(0.01));  // failed / attempted
+  CHECK(from_result[2].pass);                              // count is failed connections
 }
 
 TEST_CASE("merge_thresholds: flags add, or replace the same metric and statistic") {
