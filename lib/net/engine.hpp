@@ -110,7 +110,7 @@ struct WorkerResult {
   std::size_t timeline_seen = 0;
 };
 
-constexpr std::size_t kTimelineCap = 5000;
+constexpr std::size_t kTimelineCap = kMaxTimelinePoints;  // per worker
 
 inline void add_timeline_point(WorkerResult& r, const TimelinePoint& p, std::size_t cap) {
   if (r.timeline_seen++ % r.timeline_stride != 0) return;

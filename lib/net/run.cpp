@@ -181,19 +181,15 @@ void run_workers(std::vector<std::unique_ptr<WorkerHandle>>& workers, const Load
   for (auto& th : pool) th.join();
 }
 
-// The timeline of every worker, in time order, thinned to at most kTimelineCap points.
+// The timeline of every worker, in time order, thinned like every other timeline (thin_timeline).
 std::vector<TimelinePoint> merged_timeline(std::vector<std::unique_ptr<WorkerHandle>>& workers) {
   std::vector<TimelinePoint> all;
   for (auto& w : workers) {
     const auto& t = w->result().timeline;
     all.insert(all.end(), t.begin(), t.end());
   }
-  std::sort(all.begin(), all.end(),
-            [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ms < b.t_ms; });
-  std::vector<TimelinePoint> out;
-  const std::size_t stride = all.size() / kTimelineCap + 1;
-  for (std::size_t i = 0; i < all.size(); i += stride) out.push_back(all[i]);
-  return out;
+  thin_timeline(all);
+  return all;
 }
 
 LoadStats load_stats(std::vector<std::unique_ptr<WorkerHandle>>& workers, const LoadSplit& s,
