@@ -13,6 +13,7 @@
 #include "build_info.hpp"
 #include "metrics.hpp"
 #include "redact.hpp"
+#include "saturation.hpp"
 
 namespace wslat {
 
@@ -135,6 +136,7 @@ RunResult assemble_result(const RunContext& ctx, RawRun raw) {
         raw.load.late_starts, raw.load.max_lateness_ms, raw.load.dropped, raw.load.achieved_rate,
         raw.load.target_rate));
   }
+  if (auto w = saturation_warning(r.metrics)) r.warnings.push_back(std::move(*w));
   decide_verdict(r);
   return r;
 }

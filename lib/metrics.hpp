@@ -65,6 +65,7 @@ inline constexpr MetricDef kMetricRegistry[] = {
     {"ping",          MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"close",         MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"session",       MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    {"loop_lag",      MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"errors",        MetricKind::kErrors,    false, false,    "rate < 1%", MetricReach::kConnect},
 };
 // clang-format on

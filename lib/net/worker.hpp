@@ -17,6 +17,8 @@
 
 namespace wslat::net {
 
+inline constexpr Metric kLoopLag = latency_slot("loop_lag");
+
 template <typename Client>
 class Worker final : public WorkerHandle {
   using SessionPtr = std::shared_ptr<Session<Client>>;
@@ -201,11 +203,14 @@ class Worker final : public WorkerHandle {
     }
   }
 
-  // Every 100 ms: notice a stop request, publish what was recorded since the last tick.
+  // Every 100 ms: record how late the loop woke up (loop_lag: wslat's own queueing, which
+  // includes every handler that was ready ahead of the tick; lib/saturation.hpp), notice a stop
+  // request, publish what was recorded since the last tick.
   void on_tick() {
     tick_.expires_after(std::chrono::milliseconds(100));
     tick_.async_wait([this](const asio::error_code& ec) {
       if (ec) return;
+      record(kLoopLag, Clock::now() - tick_.expiry());
       samples_.publish(delta_);
       const auto* stop = plan_.opts->stop_requested;
       if (!stopping_ && stop != nullptr && stop->load(std::memory_order_relaxed)) interrupt();
