@@ -9,7 +9,9 @@
 #include "error.hpp"
 #include "output.hpp"
 
-int main(int argc, char** argv) {
+// The function-try-block turns what the handlers inside cannot catch (a failure while setting up
+// the command line or while formatting their message) into exit code 3 instead of an abort.
+int main(int argc, char** argv) try {
   CLI::App app{"wslat: how long it takes to connect to a WebSocket service and get an answer"};
   const wslat::BuildInfo& build = wslat::build_info();
   app.set_version_flag("--version", fmt::format("wslat {}\ncommit {}\nbuild {}", build.version,
@@ -44,4 +46,7 @@ int main(int argc, char** argv) {
     wslat::cli::print_stderr(fmt::format("wslat: internal error: {}\n", e.what()));
     return wslat::exit_code::kCouldNotRun;
   }
+} catch (...) {
+  std::fputs("wslat: internal error\n", stderr);
+  return wslat::exit_code::kCouldNotRun;
 }

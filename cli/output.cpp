@@ -104,7 +104,7 @@ void write_outputs(const RunResult& r, const OutputArgs& out) {
   write(out.export_junit, [&] { return render_junit(r); });
   write(out.export_markdown, [&] { return render_markdown(r); });
   write(out.export_html, [&] { return render_html(r); });
-  if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary) {
+  if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary != '\0') {
     std::ofstream f(summary, std::ios::app);
     f << render_markdown(r) << "\n";
     f.flush();
@@ -164,7 +164,7 @@ std::uintmax_t max_export_bytes(ReportFormat format) {
     }
     return r;
   }();
-  constexpr std::uintmax_t kFreeTextAllowance = 256 * 1024;
+  constexpr std::uintmax_t kFreeTextAllowance = std::uintmax_t{256} * 1024;
   static std::map<ReportFormat, std::uintmax_t> bytes;  // rendered once per format
   auto [it, fresh] = bytes.emplace(format, 0);
   if (fresh) it->second = render(worst, format, RenderOptions{}).size() + kFreeTextAllowance;

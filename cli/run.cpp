@@ -56,7 +56,7 @@ struct RunArgs {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_signal(int) {
+extern "C" void on_signal(int /*signo*/) {
   if (g_stop.exchange(true)) _exit(exit_code::kInterrupted);  // second signal: leave at once
 }
 

@@ -90,7 +90,7 @@ void add_serve(CLI::App& app, Action& action) {
       "serve", "Run the embedded WebSocket echo target (with fault injection) until interrupted");
   auto args = std::make_shared<ServeArgs>();
   // All cores by default: idle workers cost nothing, and one thread must not cap a benchmark.
-  args->opts.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  args->opts.threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   sub->add_option("--host", args->opts.host, "Address or name to listen on")->capture_default_str();
   sub->add_option("--port", args->opts.port, "Port (0 = ephemeral; the URL is printed first)")
       ->capture_default_str();

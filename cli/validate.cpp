@@ -93,7 +93,7 @@ void print_timeouts(const TimeoutPlan& t) {
 }
 
 TimeoutBudget print_budget(const Scenario& s, const TimeoutPlan& timeouts) {
-  const TimeoutBudget budget = worst_case_budget(s, timeouts);
+  TimeoutBudget budget = worst_case_budget(s, timeouts);
   const std::string& note = timeouts.note;
   fmt::print("\nworst-case timeout budget (every step waits until its timeout{})\n",
              note.empty() ? "" : "; scaled " + note);

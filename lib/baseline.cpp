@@ -36,7 +36,7 @@ double relative(double delta, double base) { return base > 0 ? delta / base : 0.
 std::vector<std::string> shared_metrics(const RunResult& a, const RunResult& b) {
   std::vector<std::string> out;
   for (const auto& [m, unused] : a.metrics) {
-    if (b.metrics.count(m)) out.push_back(m);
+    if (b.metrics.count(m) != 0) out.push_back(m);
   }
   sort_in_report_order(out);
   return out;

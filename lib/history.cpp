@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/core.h>
 
@@ -188,8 +189,8 @@ MetricTrend metric_trend(const HistorySeries& h, const std::string& metric) {
 
 std::string sparkline(const std::vector<std::optional<double>>& values) {
   static const char* const kBars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
-  double lo = INFINITY;
-  double hi = -INFINITY;
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -std::numeric_limits<double>::infinity();
   for (const auto& v : values) {
     if (!v) continue;
     lo = std::min(lo, *v);

@@ -49,7 +49,7 @@ struct MetricTrend {
   std::vector<std::optional<double>> p50, p95;
   std::optional<double> first_p50, last_p50, first_p95, last_p95;
 };
-MetricTrend metric_trend(const HistorySeries& s, const std::string& metric);
+MetricTrend metric_trend(const HistorySeries& h, const std::string& metric);
 // One character per value, ▁ (lowest) .. █ (highest); a run without samples is "·".
 std::string sparkline(const std::vector<std::optional<double>>& values);
 

@@ -97,6 +97,7 @@ constexpr std::size_t count(Pred in) {
 }
 
 constexpr bool valid() {
+  // NOLINTNEXTLINE(readability-use-anyofallof): std::all_of is constexpr only from C++20
   for (const MetricDef& m : kMetricRegistry) {
     if (m.timeline && !is_latency_slot(m)) return false;  // a timeline column is one latency
     if (m.gated && m.kind != MetricKind::kLatency) return false;  // the gate compares histograms

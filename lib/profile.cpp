@@ -35,7 +35,7 @@ constexpr const char* kAcceptedNames =
 std::string normalized(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (!std::isspace(static_cast<unsigned char>(c))) {
+    if (std::isspace(static_cast<unsigned char>(c)) == 0) {
       out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
   }

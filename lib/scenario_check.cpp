@@ -77,6 +77,7 @@ std::vector<std::string> Checker::ordered_keys(const json& obj, const std::strin
   std::stable_sort(keyed.begin(), keyed.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::string> out;
+  out.reserve(keyed.size());
   for (auto& k : keyed) out.push_back(std::move(k.second));
   return out;
 }
@@ -165,7 +166,7 @@ std::string Checker::resolve_target(const json& j, const std::string& ptr) {
   const auto written = get_string(j, ptr, "a ws:// or wss:// URL, or \"embedded\"");
   if (!written) return {};
   const std::size_t before = issues_.size();
-  const std::string url = expand(compile(*written, ptr, TemplateScope::kEnvOnly), {});
+  std::string url = expand(compile(*written, ptr, TemplateScope::kEnvOnly), {});
   if (issues_.size() != before || url.empty() || url == "embedded") return url;
   // Checked after ${env:...} expansion: that is what goes into the request line. The message
   // quotes the value as written, never the expansion (a secret).

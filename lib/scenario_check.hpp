@@ -71,7 +71,7 @@ class Checker {
   std::vector<std::string> get_string_array(const json& j, const std::string& ptr);
   Load check_load(const json& j, const std::string& ptr);
   void check_open_load(const json& j, const std::string& ptr, Load& load);
-  std::vector<Stage> check_stages(const json& j, const std::string& ptr);
+  std::vector<Stage> check_stages(const json& stages, const std::string& stages_ptr);
   Timeouts check_timeouts(const json& j, const std::string& ptr);
   std::vector<ThresholdSpec> check_thresholds(const json& j, const std::string& ptr);
   std::map<std::string, ProfileOverride> check_environments(const json& j, const std::string& ptr);

@@ -1,4 +1,6 @@
 // Runtime matching: does a received message satisfy an expect step.
+#include <algorithm>
+
 #include <re2/re2.h>
 
 #include "json_text.hpp"
@@ -12,11 +14,11 @@ using nlohmann::json;
 bool json_subset(const json& expected, const json& actual) {
   if (!expected.is_object()) return expected == actual;
   if (!actual.is_object()) return false;
-  for (const auto& [key, value] : expected.items()) {
-    const auto it = actual.find(key);
-    if (it == actual.end() || !json_subset(value, *it)) return false;
-  }
-  return true;
+  const auto items = expected.items();
+  return std::all_of(items.begin(), items.end(), [&actual](const auto& item) {
+    const auto it = actual.find(item.key());
+    return it != actual.end() && json_subset(item.value(), *it);
+  });
 }
 
 }  // namespace

@@ -274,17 +274,17 @@ void Checker::check_matcher(const json& j, const std::string& ptr, ExpectStep& e
   }
 }
 
-void Checker::check_regex(const json& value, const std::string& mp, ExpectStep& expect) {
+void Checker::check_regex(const json& value, const std::string& ptr, ExpectStep& expect) {
   expect.kind = ExpectStep::Kind::kRegex;
-  expect.text = get_string(value, mp, "a regular expression (RE2 syntax)").value_or("");
+  expect.text = get_string(value, ptr, "a regular expression (RE2 syntax)").value_or("");
   std::string error;
   if (group_depth(expect.text) > kMaxRegexDepth) {
-    issue(mp, fmt::format("the regular expression nests groups deeper than {}: simplify it",
-                          kMaxRegexDepth));
+    issue(ptr, fmt::format("the regular expression nests groups deeper than {}: simplify it",
+                           kMaxRegexDepth));
   } else if (expect.regex = compile_regex(expect.text, &error); expect.regex == nullptr) {
-    issue(mp, fmt::format("{} is not a valid regular expression: {} (wslat uses RE2 syntax: "
-                          "no backreferences or lookaround)",
-                          describe(value), error));
+    issue(ptr, fmt::format("{} is not a valid regular expression: {} (wslat uses RE2 syntax: "
+                           "no backreferences or lookaround)",
+                           describe(value), error));
   }
 }
 

@@ -238,7 +238,7 @@ void write_in_place(const std::string& path, const std::string& content) {
 }
 
 std::string size_text(std::uintmax_t bytes) {
-  if (bytes >= (1u << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
+  if (bytes >= (1U << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
   return fmt::format("{} KiB", (bytes + 1023) / 1024);
 }
 

@@ -260,6 +260,7 @@ std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& 
 std::vector<Threshold> merge_thresholds(const std::vector<ThresholdSpec>& scenario,
                                         const std::vector<ThresholdSpec>& flags) {
   std::vector<Threshold> merged;
+  merged.reserve(scenario.size() + flags.size());
   for (const ThresholdSpec& s : scenario) {
     merged.push_back(parse_threshold(s.metric, s.expr, s.pointer));
   }

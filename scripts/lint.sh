@@ -55,15 +55,18 @@ fi
 
 if [[ $tidy == 1 ]]; then
   command -v "$clang_tidy" >/dev/null || { echo "lint.sh: $clang_tidy not found (scripts/install-deps.sh)" >&2; exit 3; }
+  # Configure only: no source of lib/ or cli/ includes a generated file (the version is a -D),
+  # so clang-tidy needs the compile commands and nothing built.
   if [[ ! -f $dir/compile_commands.json ]]; then
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   fi
   mapfile -t units < <(git ls-files -- 'lib/*.cpp' 'cli/*.cpp')
   logs=$(mktemp -d)
   trap 'rm -rf "$logs"' EXIT
-  # One log per translation unit, so that parallel runs do not interleave their output.
+  # One log per translation unit, so that parallel runs do not interleave their output. A unit
+  # on which clang-tidy fails without a finding (a crash, say) is named in $logs/failed.
   printf '%s\n' "${units[@]}" | xargs -P "$jobs" -I{} sh -c \
-    '"$1" -p "$2" --quiet "$3" >"$4/$(echo "$3" | tr / _).log" 2>&1 || true' \
+    '"$1" -p "$2" --quiet "$3" >"$4/$(echo "$3" | tr / _).log" 2>&1 || echo "$3" >>"$4/failed"' \
     _ "$clang_tidy" "$dir" {} "$logs"
   # A header's finding shows once per unit that includes it: each is listed and counted once.
   findings=$(cat "$logs"/*.log | grep -E '^[^ ].*:[0-9]+:[0-9]+: (warning|error): ' | sort -u || true)
@@ -71,6 +74,10 @@ if [[ $tidy == 1 ]]; then
     cat "$logs"/*.log | grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$' || true
     echo "clang-tidy: $(wc -l <<<"$findings") findings in ${#units[@]} units, by check:"
     grep -oE '\[[A-Za-z0-9.,-]+\]$' <<<"$findings" | sort | uniq -c | sort -rn
+    status=1
+  elif [[ -s $logs/failed ]]; then
+    cat "$logs"/*.log
+    echo "clang-tidy: failed without a finding on: $(tr '\n' ' ' <"$logs/failed")"
     status=1
   else
     echo "clang-tidy: no findings in ${#units[@]} units of lib/ and cli/"

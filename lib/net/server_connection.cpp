@@ -20,9 +20,10 @@ namespace {
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::size_t kMaxQueuedBytes = 8 * 1024 * 1024;  // stop reading a client that won't read
-constexpr auto kCloseWait = std::chrono::seconds(2);      // wait for the peer's FIN after our close
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
+// Stop reading a client that won't read once this much is queued for it.
+constexpr std::size_t kMaxQueuedBytes = std::size_t{8} * 1024 * 1024;
+constexpr auto kCloseWait = std::chrono::seconds(2);  // wait for the peer's FIN after our close
 
 template <class Stream>
 constexpr bool kIsTls = !std::is_same_v<Stream, tcp::socket>;

@@ -16,20 +16,20 @@ bool valid_utf8(const std::uint8_t* s, std::size_t n) {
     std::uint32_t cp = 0;
     if ((c & 0xE0) == 0xC0) {
       len = 2;
-      cp = c & 0x1Fu;
+      cp = c & 0x1FU;
     } else if ((c & 0xF0) == 0xE0) {
       len = 3;
-      cp = c & 0x0Fu;
+      cp = c & 0x0FU;
     } else if ((c & 0xF8) == 0xF0) {
       len = 4;
-      cp = c & 0x07u;
+      cp = c & 0x07U;
     } else {
       return false;
     }
     if (i + len > n) return false;
     for (std::size_t k = 1; k < len; ++k) {
       if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3Fu);
+      cp = (cp << 6) | (s[i + k] & 0x3FU);
     }
     const bool overlong =
         (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
@@ -50,7 +50,7 @@ std::size_t read_frame_header(const std::uint8_t* p, std::size_t avail, FrameHea
   h.fin = (p[0] & 0x80) != 0;
   h.opcode = p[0] & 0x0F;
   h.masked = (p[1] & 0x80) != 0;
-  h.payload_len = p[1] & 0x7Fu;
+  h.payload_len = p[1] & 0x7FU;
   const std::size_t ext = h.payload_len == 126 ? 2 : (h.payload_len == 127 ? 8 : 0);
   h.size = 2 + ext + 4;
   if (avail < h.size) return h.size;
@@ -113,8 +113,8 @@ std::string close_payload(int code) {
   return {static_cast<char>((code >> 8) & 0xFF), static_cast<char>(code & 0xFF)};
 }
 
-const std::array<std::uint8_t, 64 * 1024>& zero_chunk() {
-  static const std::array<std::uint8_t, 64 * 1024> zeros{};
+const std::array<std::uint8_t, std::size_t{64} * 1024>& zero_chunk() {
+  static const std::array<std::uint8_t, std::size_t{64} * 1024> zeros{};
   return zeros;
 }
 

@@ -11,7 +11,7 @@
 
 namespace wslat::embedded {
 
-constexpr std::size_t kMaxMessageBytes = 16 * 1024 * 1024;
+constexpr std::size_t kMaxMessageBytes = std::size_t{16} * 1024 * 1024;
 
 enum Opcode : std::uint8_t {
   kContinuation = 0x0,
@@ -69,6 +69,6 @@ OutFrame make_frame(std::uint8_t opcode, std::string payload, std::size_t zeros 
 std::string close_payload(int code);
 
 // Zero bytes to point write buffers at for OutFrame::zeros, a chunk at a time.
-const std::array<std::uint8_t, 64 * 1024>& zero_chunk();
+const std::array<std::uint8_t, std::size_t{64} * 1024>& zero_chunk();
 
 }  // namespace wslat::embedded

@@ -65,7 +65,7 @@ ServerOptions server_options_from_json(const nlohmann::json& j, const std::strin
   }
   ServerOptions opts;
   for (const auto& [key, v] : j.items()) {
-    const std::string at = where + "." + key;
+    const std::string at = fmt::format("{}.{}", where, key);
     if (key == "welcome") {
       opts.welcome = v.is_string() ? v.get<std::string>() : v.dump();
     } else if (key == "welcome_delay") {

@@ -11,7 +11,7 @@
 
 namespace wslat::embedded {
 
-constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+constexpr std::size_t kMaxHeaderBytes = std::size_t{16} * 1024;
 
 struct Request {
   std::string_view method, target, version;
