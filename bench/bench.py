@@ -5,6 +5,11 @@ Starts both targets on loopback (the embedded `wslat serve` and the npm `ws` ech
 runs every client through the same cycle against each, measures each client process with
 wait4() (CPU time, peak RSS) and /proc/PID/status (RSS while connections are held), and
 prints a Markdown table of figures and ratios measured in this one run.
+
+Servers and clients are pinned to different CPUs (server on the first, clients on the second)
+and measured in interleaved rounds; every ratio is the median of the per-round ratios, with
+its min-max. The per-cycle counts (syscalls from strace, instructions from callgrind,
+allocations from bench/count_alloc.cpp) do not depend on the machine's load.
 """
 import argparse
 import datetime
@@ -13,9 +18,11 @@ import os
 import platform
 import re
 import select
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -23,13 +30,21 @@ ROOT = os.path.dirname(BENCH)
 
 # Sizes of each run: (full, quick).
 SIZES = {
+    "rounds": (5, 3),
     "sequential": (500, 150),
-    "concurrent_cycles": (6000, 2000),
+    "concurrent_cycles": (3000, 1000),
     "concurrency_levels": ([8, 32, 128], [32]),
     "hold": (10000, 1000),
     "one_connection_repeats": (7, 3),
-    "sequential_repeats": (5, 3),
 }
+
+# The per-cycle counts: each figure is (count(K2) - count(K1)) / (K2 - K1), so what a process
+# does once (start-up, exit) cancels out. The same in every mode.
+COUNT_CYCLES = (100, 300)
+# How often each count is taken (the median is reported, with the min-max): wslat's figures
+# move by a few per cent between runs (how many epoll_wait calls a cycle takes depends on
+# timing), the raw client's hardly at all.
+COUNT_REPEATS = 3
 
 CLIENTS = ["raw", "wslat", "node", "python"]
 LABELS = {"raw": "raw socket", "wslat": "wslat", "node": "Node ws", "python": "Python websockets"}
@@ -79,8 +94,19 @@ def vm_rss_kib(pid, field="VmRSS"):
     return None
 
 
-def run_child(cmd, timeout_s=120, sample_rss=False, hold=False):
-    """Runs cmd to completion and reaps it with wait4(): its own CPU time and peak RSS.
+# CPU sets the clients and the servers run on (None: not pinned). Set once by main().
+PIN = {"client": None, "server": None}
+
+
+def pinned(role):
+    """A preexec_fn that pins the child to its role's CPUs: what `taskset -c LIST` does."""
+    cpus = PIN[role]
+    return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+
+
+def run_child(cmd, timeout_s=120, sample_rss=False, hold=False, env=None):
+    """Runs cmd (pinned to the client CPUs) to completion and reaps it with wait4(): its own
+    CPU time and peak RSS.
 
     sample_rss: poll VmRSS about every 20 ms while it runs. hold: the client prints one JSON
     line once all its connections are open; sample RSS then, and close its stdin to release it.
@@ -88,7 +114,8 @@ def run_child(cmd, timeout_s=120, sample_rss=False, hold=False):
     start = time.perf_counter()
     deadline = start + timeout_s
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=pinned("client"),
+                            env=dict(os.environ, **env) if env else None)
     if not hold:
         proc.stdin.close()
     streams = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
@@ -135,7 +162,8 @@ class Server:
     def start(self):
         try:
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True)
+                                         stderr=subprocess.PIPE, text=True,
+                                         preexec_fn=pinned("server"))
         except OSError as e:
             self.error = str(e)
             return False
@@ -232,57 +260,76 @@ def size(args, key):
     return quick if args.quick else full
 
 
+def rotated(items, k):
+    """items rotated by k: round r starts with a different client, so no client always runs
+    first (or right after the same neighbour) and slow drifts of the machine even out."""
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
 def bench_target(args, clients, server, available):
-    """All figures for every available client against one server: {client: {figure: value}}."""
+    """Every figure for every available client against one server.
+
+    Returns (rounds, walls, single, notes): rounds = {client: [figures of round 1, 2, ...]}
+    for the sequential and concurrent figures, walls = {client: [one-connection wall ms of
+    repeat 1, 2, ...]}, single = {client: {figure: value}} for figures measured once (RSS
+    while holding connections).
+    """
     url = server.url
-    res = {c: {} for c in available}
     notes = []
+    n_rounds = size(args, "rounds")
+    rounds = {c: [{} for _ in range(n_rounds)] for c in available}
 
-    # Sequential figures are the most sensitive to other load on the machine (a busy 2-core
-    # machine moved single runs by 10x): short rounds taken round-robin over the clients, and
-    # the median of each figure over the rounds.
-    n = size(args, "sequential")
-    runs = {c: [] for c in available}
-    for rep in range(size(args, "sequential_repeats")):
-        for c in available:
-            log(f"{server.name}: {c} sequential x{n} (round {rep + 1})")
+    # Rounds interleave the clients: within a round every client runs the sequential cycles,
+    # then every client runs each concurrency level, so the runs compared in one ratio are
+    # seconds apart. A round's ratio compares figures from that round only; the table gives
+    # the median of the per-round ratios and their min-max.
+    n_seq = size(args, "sequential")
+    n_conc = size(args, "concurrent_cycles")
+    variants = [(level, None) for level in size(args, "concurrency_levels")]
+    client_cpus = len(PIN["client"]) if PIN["client"] else os.cpu_count() or 1
+    wslat_variants = variants + ([(level, 2) for level in size(args, "concurrency_levels")]
+                                 if client_cpus >= 2 else [])
+    for r in range(n_rounds):
+        order = rotated(available, r)
+        for c in order:
+            log(f"{server.name} round {r + 1}/{n_rounds}: {c} sequential x{n_seq}")
             try:
-                fig, _ = clients.cycles(c, url, n, 1)
-                runs[c].append(fig)
+                fig, _ = clients.cycles(c, url, n_seq, 1)
                 if fig["errors"]:
-                    notes.append(f"{c} sequential: {fig['errors']} errors")
+                    notes.append(f"{c} sequential (round {r + 1}): {fig['errors']} errors")
+                for key, src in (("handshake_p50", "handshake_p50"),
+                                 ("handshake_p99", "handshake_p99"),
+                                 ("rtt_p50", "rtt_p50"), ("seq_cycles_per_s", "cycles_per_s")):
+                    if fig.get(src) is not None:
+                        rounds[c][r][key] = fig[src]
             except Exception as e:  # a broken client must not hide the others' figures
-                notes.append(f"{c} sequential failed: {e}")
-    for c, figs in runs.items():
-        for key, src in (("handshake_p50", "handshake_p50"), ("handshake_p99", "handshake_p99"),
-                         ("rtt_p50", "rtt_p50"), ("seq_cycles_per_s", "cycles_per_s")):
-            values = [f[src] for f in figs if f.get(src) is not None]
-            if values:
-                res[c][key] = statistics.median(values)
+                notes.append(f"{c} sequential (round {r + 1}) failed: {e}")
+        best = {}
+        for i in range(len(wslat_variants)):
+            for c in order:
+                vs = wslat_variants if c == "wslat" else variants
+                if i >= len(vs):
+                    continue
+                level, threads = vs[i]
+                tag = f"C={level}" + (f", {threads} threads" if threads else "")
+                log(f"{server.name} round {r + 1}/{n_rounds}: {c} concurrent {tag} x{n_conc}")
+                try:
+                    fig, m = clients.cycles(c, url, n_conc, level, threads)
+                except Exception as e:
+                    notes.append(f"{c} concurrent {tag} (round {r + 1}) failed: {e}")
+                    continue
+                if fig["errors"]:
+                    notes.append(f"{c} concurrent {tag} (round {r + 1}): {fig['errors']} errors")
+                rec = rounds[c][r]
+                rec["peak_rss_kib"] = max(rec.get("peak_rss_kib", 0), m.maxrss_kib)
+                if fig["cycles_per_s"] and (c not in best or fig["cycles_per_s"] > best[c][0]):
+                    cpu_per_k = m.cpu_s / fig["cycles"] * 1000 if fig["cycles"] else None
+                    best[c] = (fig["cycles_per_s"], tag, cpu_per_k)
+        for c, (cps, tag, cpu) in best.items():
+            rounds[c][r].update(best_cycles_per_s=cps, best_at=tag, cpu_per_1000=cpu)
 
-    n = size(args, "concurrent_cycles")
-    for c in available:
-        best = None
-        variants = [(level, None) for level in size(args, "concurrency_levels")]
-        if c == "wslat":
-            variants += [(level, 2) for level in size(args, "concurrency_levels")]
-        for level, threads in variants:
-            tag = f"C={level}" + (f", {threads} threads" if threads else "")
-            log(f"{server.name}: {c} concurrent {tag} x{n}")
-            try:
-                fig, m = clients.cycles(c, url, n, level, threads)
-            except Exception as e:
-                notes.append(f"{c} concurrent {tag} failed: {e}")
-                continue
-            if fig["errors"]:
-                notes.append(f"{c} concurrent {tag}: {fig['errors']} errors")
-            res[c]["peak_rss_kib"] = max(res[c].get("peak_rss_kib", 0), m.maxrss_kib)
-            if fig["cycles_per_s"] and (best is None or fig["cycles_per_s"] > best[0]):
-                cpu_per_k = m.cpu_s / fig["cycles"] * 1000 if fig["cycles"] else None
-                best = (fig["cycles_per_s"], tag, cpu_per_k)
-        if best:
-            res[c]["best_cycles_per_s"], res[c]["best_at"], res[c]["cpu_per_1000"] = best
-
+    single = {c: {} for c in available}
     n = size(args, "hold")
     for c in available:
         log(f"{server.name}: {c} holding {n} connections (and 1 for the baseline)")
@@ -292,28 +339,199 @@ def bench_target(args, clients, server, available):
             if opened < n:
                 notes.append(f"{c} hold: only {opened} of {n} connections opened")
             if opened > 1:
-                res[c]["rss_per_conn_kib"] = (rss - base) / (opened - 1)
-                res[c]["hold_open"] = opened
+                single[c]["rss_per_conn_kib"] = (rss - base) / (opened - 1)
         except Exception as e:
             notes.append(f"{c} hold failed: {e}")
 
     reps = size(args, "one_connection_repeats")
-    for c in available:
-        walls = []
-        for _ in range(reps):
+    walls = {c: [{} for _ in range(reps)] for c in available}
+    broken = set()
+    for r in range(reps):
+        for c in rotated(available, r):
+            if c in broken:
+                continue
             try:
                 if c == "wslat":
                     m = run_child(clients.wslat_cmd(clients.scenario_cycle, url, 1, 1))
                 else:
                     m = run_child(clients.peer_cmd(c, url, ["--sequential", "1"]))
                 if m.rc in (0, 1):
-                    walls.append(m.wall_s * 1000)
+                    walls[c][r]["one_conn_wall_ms"] = m.wall_s * 1000
             except Exception as e:
                 notes.append(f"{c} one-connection run failed: {e}")
-                break
-        if walls:
-            res[c]["one_conn_wall_ms"] = statistics.median(walls)
-    return res, notes
+                broken.add(c)
+    return rounds, walls, single, notes
+
+
+# ---- per-cycle counts ----------------------------------------------------------------------
+
+
+def parse_strace_c(path):
+    """{syscall: (calls, errors)} and the total calls from an `strace -c` summary."""
+    per, total = {}, None
+    with open(path) as f:
+        for line in f:
+            tok = line.split()
+            if len(tok) < 5 or not tok[0][0].isdigit():
+                continue
+            if tok[-1] == "total":
+                total = int(tok[3])
+                continue
+            # % time, seconds, usecs/call, calls, [errors], syscall
+            errors = int(tok[4]) if len(tok) == 6 else 0
+            per[tok[-1]] = (int(tok[3]), errors)
+    if total is None:
+        raise RuntimeError(f"no strace summary in {path}")
+    return per, total
+
+
+def count_once(args, clients, client, url, k, tmp):
+    """Syscalls, allocations (one run under strace with the counting allocator preloaded) and
+    instructions (one run under callgrind) of `client` doing k sequential cycles."""
+    if client == "wslat":
+        cmd = clients.wslat_cmd(clients.scenario_cycle, url, k, 1)
+    else:
+        cmd = [args.raw_client, "--url", url, "--sequential", str(k)]
+
+    def check(m, what):
+        j = m.json()
+        done = wslat_figures(j)["cycles"] if client == "wslat" else j.get("cycles")
+        errors = wslat_figures(j)["errors"] if client == "wslat" else j.get("errors")
+        if m.rc != 0 or done != k or errors:
+            raise RuntimeError(f"{client} x{k} under {what}: exit {m.rc}, {done} cycles, "
+                               f"{errors} errors: {m.stderr.strip()[-300:]}")
+
+    out = {}
+    strace_out = os.path.join(tmp, f"strace-{client}-{k}.txt")
+    alloc_out = os.path.join(tmp, f"alloc-{client}-{k}.txt")
+    # -E: the allocator is preloaded into the client only, not into strace itself.
+    m = run_child(["strace", "-f", "-c", "-o", strace_out, "-E", f"LD_PRELOAD={args.count_alloc}",
+                   "-E", f"BENCH_COUNT_ALLOC_OUT={alloc_out}"] + cmd, timeout_s=180)
+    check(m, "strace")
+    out["syscall_breakdown"], out["syscalls"] = parse_strace_c(strace_out)
+    with open(alloc_out) as f:
+        fields = dict(kv.split("=") for kv in f.read().split()[1:])
+    out["allocs"], out["frees"], out["alloc_bytes"] = (
+        int(fields["allocs"]), int(fields["frees"]), int(fields["bytes"]))
+
+    vg_log = os.path.join(tmp, f"callgrind-{client}-{k}.log")
+    m = run_child(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                   f"--log-file={vg_log}"] + cmd, timeout_s=600)
+    check(m, "callgrind")
+    with open(vg_log) as f:
+        found = re.search(r"Collected\s*:\s*(\d+)", f.read())
+    if not found:
+        raise RuntimeError(f"no instruction count in {vg_log}")
+    out["instructions"] = int(found.group(1))
+    return out
+
+
+def per_cycle_counts(args, clients, url, problems):
+    """{client: {figure: per-cycle value, "spread": {figure: (min, max)}, "breakdown": ...}}
+    for raw and wslat: the median over COUNT_REPEATS repetitions, clients interleaved."""
+    missing = [t for t in ("strace", "valgrind") if not shutil.which(t)]
+    if missing:
+        problems.append(f"per-cycle counts skipped: {' and '.join(missing)} not found "
+                        f"(apt-get install {' '.join(missing)})")
+        return None
+    if not os.path.exists(args.count_alloc):
+        problems.append(f"per-cycle counts skipped: {args.count_alloc} is not built "
+                        f"(cmake --build build --target bench_count_alloc)")
+        return None
+    k1, k2 = COUNT_CYCLES
+    reps = {"raw": [], "wslat": []}
+    failed = set()
+    with tempfile.TemporaryDirectory(prefix="wslat-bench-") as tmp:
+        for rep in range(COUNT_REPEATS):
+            for client in rotated(["raw", "wslat"], rep):
+                if client in failed:
+                    continue
+                try:
+                    log(f"counts {rep + 1}/{COUNT_REPEATS}: {client} x{k1} and x{k2} "
+                        f"under strace and callgrind")
+                    a = count_once(args, clients, client, url, k1, tmp)
+                    b = count_once(args, clients, client, url, k2, tmp)
+                except Exception as e:
+                    problems.append(f"per-cycle counts for {client} failed: {e}")
+                    failed.add(client)
+                    continue
+                fig = {key: (b[key] - a[key]) / (k2 - k1) for key, *_ in COUNT_FIGURES}
+                breakdown = {}
+                for name in set(a["syscall_breakdown"]) | set(b["syscall_breakdown"]):
+                    ca, ea = a["syscall_breakdown"].get(name, (0, 0))
+                    cb, eb = b["syscall_breakdown"].get(name, (0, 0))
+                    breakdown[name] = ((cb - ca) / (k2 - k1), (eb - ea) / (k2 - k1))
+                fig["breakdown"] = breakdown
+                reps[client].append(fig)
+    res = {}
+    for client, figs in reps.items():
+        if client in failed or not figs:
+            continue
+        out = {"spread": {}}
+        for key, *_ in COUNT_FIGURES:
+            xs = [f[key] for f in figs]
+            out[key] = statistics.median(xs)
+            out["spread"][key] = (min(xs), max(xs))
+        names = set().union(*(f["breakdown"] for f in figs))
+        out["breakdown"] = {
+            name: tuple(statistics.median(f["breakdown"].get(name, (0, 0))[i] for f in figs)
+                        for i in (0, 1))
+            for name in names}
+        res[client] = out
+    return res
+
+
+COUNT_FIGURES = [
+    ("syscalls", "syscalls (`strace -f -c`)", "{:.1f}"),
+    ("instructions", "instructions, user space (callgrind `Ir`)", "{:,.0f}"),
+    ("allocs", "allocations (malloc, calloc, memalign, new …)", "{:.1f}"),
+    ("frees", "frees", "{:.1f}"),
+    ("alloc_bytes", "bytes allocated", "{:,.0f}"),
+]
+
+
+def counts_section(counts, url_name):
+    k1, k2 = COUNT_CYCLES
+    lines = [f"## Per cycle, deterministic counts (client process, against the {url_name})", "",
+             f"One connection at a time (the sequential cycle); each figure is "
+             f"(count of {k2} cycles − count of {k1} cycles) / {k2 - k1}, so start-up and exit "
+             f"cancel out. Counts of the whole client process, all threads; the median of "
+             f"{COUNT_REPEATS} repetitions, min–max in brackets.", "",
+             "| per cycle | raw socket | wslat | wslat / raw |", "|---|---|---|---|"]
+    raw, w = counts.get("raw", {}), counts.get("wslat", {})
+
+    def cell(fig, key, fmt):
+        if fig.get(key) is None:
+            return "—"
+        lo, hi = fig["spread"][key]
+        text = fmt.format(fig[key])
+        if fmt.format(lo) != fmt.format(hi):
+            text += f" [{fmt.format(lo)}–{fmt.format(hi)}]"
+        return text
+
+    for key, label, fmt in COUNT_FIGURES:
+        rv, wv = raw.get(key), w.get(key)
+        ratio = f"{wv / rv:.2f}×" if rv and wv is not None else "—"
+        lines.append(f"| {label} | {cell(raw, key, fmt)} | {cell(w, key, fmt)} | {ratio} |")
+    names = set(raw.get("breakdown", {})) | set(w.get("breakdown", {}))
+    rows = []
+    for name in names:
+        cells = []
+        for fig in (raw, w):
+            calls, errors = fig.get("breakdown", {}).get(name, (0.0, 0.0))
+            cells.append((calls, errors))
+        if max(abs(cells[0][0]), abs(cells[1][0])) >= 0.05:
+            rows.append((name, cells))
+    if rows:
+        rows.sort(key=lambda r: (-r[1][1][0], -r[1][0][0], r[0]))
+        lines += ["", "Syscalls per cycle by name (failed calls, e.g. `EAGAIN` or the "
+                  "non-blocking connect's `EINPROGRESS`, in parentheses; |calls| < 0.05 "
+                  "per cycle left out):", "", "| syscall | raw socket | wslat |", "|---|---|---|"]
+        for name, cells in rows:
+            text = [f"{c:.2f}" + (f" ({e:.2f} failed)" if abs(e) >= 0.005 else "")
+                    for c, e in cells]
+            lines.append(f"| `{name}` | {text[0]} | {text[1]} |")
+    return "\n".join(lines)
 
 
 # ---- report --------------------------------------------------------------------------------
@@ -332,6 +550,44 @@ FIGURES = [
 ]
 
 
+class Summary:
+    """The figures of one target: per client the median over rounds (peak RSS: the highest),
+    and per (client, reference) the list of per-round ratios."""
+
+    def __init__(self, rounds, walls, single):
+        self.per_round = {c: [dict(a, **b) for a, b in zip_longest(rounds[c], walls[c])]
+                          for c in rounds}
+        self.single = single
+        self.value = {}
+        for c, recs in self.per_round.items():
+            v = dict(single.get(c, {}))
+            for key, *_ in FIGURES:
+                xs = [rec[key] for rec in recs if rec.get(key) is not None]
+                if xs:
+                    v[key] = max(xs) if key == "peak_rss_kib" else statistics.median(xs)
+            tags = [rec["best_at"] for rec in recs if rec.get("best_at")]
+            if tags:  # where the best was reached most often
+                v["best_at"] = max(sorted(set(tags)), key=tags.count)
+            self.value[c] = v
+
+    def ratios(self, client, ref, key):
+        """Per-round ratios client/ref (one ratio if the figure was measured once)."""
+        if key in self.single.get(client, {}) or key in self.single.get(ref, {}):
+            a, b = self.single.get(client, {}).get(key), self.single.get(ref, {}).get(key)
+            return [a / b] if a is not None and b else []
+        out = []
+        for ra, rb in zip(self.per_round.get(client, []), self.per_round.get(ref, [])):
+            a, b = ra.get(key), rb.get(key)
+            if a is not None and b:
+                out.append(a / b)
+        return out
+
+
+def zip_longest(a, b):
+    n = max(len(a), len(b))
+    return [(a[i] if i < len(a) else {}, b[i] if i < len(b) else {}) for i in range(n)]
+
+
 def fmt_value(key, fmt, value):
     if value is None:
         return "—"
@@ -340,30 +596,37 @@ def fmt_value(key, fmt, value):
     return fmt.format(value)
 
 
-def target_cell(res, key, target):
-    """(ratio text, target text, met mark) for wslat on one figure."""
+def spread(ratios):
+    if len(ratios) < 2:
+        return "—"
+    return f"{min(ratios):.2f}–{max(ratios):.2f} ({len(ratios)})"
+
+
+def target_cell(summary, key, target):
+    """(ratio text, spread text, target text, met mark) for wslat on one figure."""
     if target is None:
-        ref = res.get("raw", {}).get(key)
-        w = res.get("wslat", {}).get(key)
-        return (f"{w / ref:.2f}× raw" if w and ref else "—"), "—", ""
+        rs = summary.ratios("wslat", "raw", key)
+        return (f"{statistics.median(rs):.2f}× raw" if rs else "—"), spread(rs), "—", ""
     ref_client, op, factor = target
-    w = res.get("wslat", {}).get(key)
+    w = summary.value.get("wslat", {}).get(key)
     if ref_client == "abs":
         met = w is not None and (w <= factor if op == "<=" else w < factor)
-        return "—", f"{op} {factor}", ("✓" if met else "✗") if w is not None else "n/a"
-    ref = res.get(ref_client, {}).get(key)
-    if w is None or not ref:
-        return "—", f"{op} {factor}× {LABELS[ref_client]}", "n/a"
-    ratio = w / ref
+        return "—", "—", f"{op} {factor}", ("✓" if met else "✗") if w is not None else "n/a"
+    rs = summary.ratios("wslat", ref_client, key)
+    if not rs:
+        return "—", "—", f"{op} {factor}× {LABELS[ref_client]}", "n/a"
+    ratio = statistics.median(rs)
     met = ratio <= factor if op == "<=" else ratio >= factor
-    return f"{ratio:.2f}× {LABELS[ref_client]}", f"{op} {factor}× {LABELS[ref_client]}", \
-        "✓" if met else "✗"
+    return f"{ratio:.2f}× {LABELS[ref_client]}", spread(rs), \
+        f"{op} {factor}× {LABELS[ref_client]}", "✓" if met else "✗"
 
 
-def table(res, hold_n):
+def table(summary, hold_n):
+    res = summary.value
     cols = [c for c in CLIENTS if c in res]
-    head = "| figure | " + " | ".join(LABELS[c] for c in cols) + " | wslat ratio | target | met |"
-    lines = [head, "|" + "---|" * (len(cols) + 4)]
+    head = ("| figure | " + " | ".join(LABELS[c] for c in cols) +
+            " | wslat ratio | min–max (rounds) | target | met |")
+    lines = [head, "|" + "---|" * (len(cols) + 5)]
     for key, label, fmt, _, target in FIGURES:
         if key == "rss_per_conn_kib":
             label = f"RSS per open connection at {hold_n:,} (KiB)"
@@ -371,14 +634,14 @@ def table(res, hold_n):
         for c in cols:
             v = res[c].get(key)
             cell = fmt_value(key, fmt, v)
-            ref = res.get("raw", {}).get(key)
-            if c != "raw" and v is not None and ref and key not in ("rss_per_conn_kib",):
-                cell += f" ({v / ref:.2f}×)"
+            rs = summary.ratios(c, "raw", key)
+            if c != "raw" and v is not None and rs and key not in ("rss_per_conn_kib",):
+                cell += f" ({statistics.median(rs):.2f}×)"
             if key == "best_cycles_per_s" and res[c].get("best_at"):
                 cell += f" @{res[c]['best_at']}"
             cells.append(cell)
-        ratio, tgt, met = target_cell(res, key, target)
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {tgt} | {met} |")
+        ratio, spr, tgt, met = target_cell(summary, key, target)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {spr} | {tgt} | {met} |")
     return "\n".join(lines)
 
 
@@ -396,73 +659,158 @@ def versions(args):
         pass
     py_ws = cmd_out(["/usr/bin/python3", "-c", "import websockets; print(websockets.__version__)"])
     commit = cmd_out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
-    return (f"wslat {commit} ({args.build_type} build), node {cmd_out(['node', '--version'])} + "
+    dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+    wslat = f"wslat {commit}{'+changes' if dirty else ''} ({args.build_type} build)"
+    if args.counts:
+        return f"{wslat}, {os.cpu_count()} CPUs, Linux {platform.release()}"
+    return (f"{wslat}, "
+            f"node {cmd_out(['node', '--version'])} + "
             f"ws {ws_version}, Python {platform.python_version()} + websockets {py_ws}, "
             f"{os.cpu_count()} CPUs, Linux {platform.release()}")
 
 
+def usage_error(msg):
+    print(f"bench.py: {msg}", file=sys.stderr)
+    sys.exit(64)  # a usage error, as wslat's own
+
+
+class ArgParser(argparse.ArgumentParser):
+    def error(self, message):
+        usage_error(message)
+
+
+def cpu_list(text, flag):
+    cpus = set()
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            cpus.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        usage_error(f"{flag} takes a CPU list like 0 or 0-1 or 0,2 (got '{text}')")
+    return cpus
+
+
+def choose_pinning(args):
+    """Fills PIN and returns a sentence for the report."""
+    if args.no_pin:
+        return "not pinned (--no-pin): servers and clients share all CPUs"
+    allowed = sorted(os.sched_getaffinity(0))
+    if args.server_cpus or args.client_cpus:
+        if not (args.server_cpus and args.client_cpus):
+            usage_error("--server-cpus and --client-cpus go together")
+        server = cpu_list(args.server_cpus, "--server-cpus")
+        client = cpu_list(args.client_cpus, "--client-cpus")
+        bad = (server | client) - set(allowed)
+        if bad:
+            usage_error(f"CPU {sorted(bad)} is not available here (allowed: {allowed})")
+    elif len(allowed) >= 2:
+        server, client = {allowed[0]}, {allowed[1]}
+    else:
+        return (f"not pinned: only CPU {allowed[0]} is available, servers and clients share it "
+                f"(figures include their contention)")
+    PIN["server"], PIN["client"] = server, client
+    os.sched_setaffinity(0, server)  # this driver mostly sleeps; keep it off the client's CPU
+    shared = " (shared)" if server & client else ""
+    return (f"servers on CPU {','.join(map(str, sorted(server)))}, clients on CPU "
+            f"{','.join(map(str, sorted(client)))}{shared}")
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="smaller runs (under a minute)")
+    p = ArgParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller runs (under two minutes)")
+    p.add_argument("--counts", action="store_true",
+                   help="only the per-cycle counts (syscalls, instructions, allocations)")
+    p.add_argument("--rounds", type=int, help="interleaved rounds (default 5, --quick 3)")
+    p.add_argument("--no-pin", action="store_true", help="do not pin servers and clients")
+    p.add_argument("--server-cpus", help="CPU list for the servers (default: the first CPU)")
+    p.add_argument("--client-cpus", help="CPU list for the clients (default: the second CPU)")
     p.add_argument("--wslat", required=True)
     p.add_argument("--raw-client", required=True)
+    p.add_argument("--count-alloc", required=True, help="libbench_count_alloc.so")
     p.add_argument("--build-type", default="?")
-    p.add_argument("--out", default=os.path.join(BENCH, "results-latest.md"))
+    p.add_argument("--out", help="default: bench/results-latest.md "
+                   "(--counts: bench/results-counts.md)")
     p.add_argument("--command", default="bench/run.sh")
     args = p.parse_args()
+    if args.rounds is not None:
+        if args.rounds < 1:
+            usage_error("--rounds must be at least 1")
+        SIZES["rounds"] = (args.rounds, args.rounds)
+    if args.out is None:
+        args.out = os.path.join(BENCH, "results-counts.md" if args.counts
+                                else "results-latest.md")
     started = time.perf_counter()
     load_at_start = os.getloadavg()[0]
+    pinning = choose_pinning(args)
+    log(pinning)
 
     clients = Clients(args)
-    servers = [Server("embedded", [args.wslat, "serve", "--port", "0", "--threads", "2"]),
-               Server("node-ws", ["node", os.path.join(BENCH, "node_server.js"), "--port", "0"])]
+    server_threads = str(len(PIN["server"]) if PIN["server"] else 2)
+    servers = [Server("embedded", [args.wslat, "serve", "--port", "0", "--threads",
+                                   server_threads])]
+    if not args.counts:
+        servers.append(Server("node-ws", ["node", os.path.join(BENCH, "node_server.js"),
+                                          "--port", "0"]))
     available = ["raw", "node", "python"]
     problems = []
-    embedded_ok = False
     sections = []
+    counts = None
     try:
         for s in servers:
             if s.start():
                 log(f"{s.name} target at {s.url}")
-                embedded_ok = embedded_ok or s.name == "embedded"
             else:
                 problems.append(f"target {s.name} did not start: {s.error}")
         probe = next((s for s in servers if s.url), None)
-        if probe and wslat_run_works(clients, probe.url, problems):
+        wslat_ok = bool(probe) and wslat_run_works(clients, probe.url, problems)
+        if wslat_ok:
             available.insert(1, "wslat")
-        for s in servers:
+        if probe and wslat_ok:
+            counts = per_cycle_counts(args, clients, probe.url, problems)
+            counts_target = ("embedded server" if probe.name == "embedded"
+                             else "Node `ws` echo server")
+        for s in ([] if args.counts else servers):
             if not s.url:
                 continue
-            res, notes = bench_target(args, clients, s, available)
-            title = ("embedded server (`wslat serve --threads 2`)" if s.name == "embedded"
-                     else "Node `ws` echo server (bench/node_server.js)")
-            sections.append((title, res, notes))
+            title = (f"embedded server (`wslat serve --threads {server_threads}`)"
+                     if s.name == "embedded" else "Node `ws` echo server (bench/node_server.js)")
+            rounds, walls, single, notes = bench_target(args, clients, s, available)
+            sections.append((title, Summary(rounds, walls, single), notes))
     finally:
         for s in servers:
             s.stop()
 
-    smoke = smoke_wall(args, problems)
+    smoke = None if args.counts else smoke_wall(args, problems)
     hold_n = size(args, "hold")
-    mode = "--quick" if args.quick else "full"
+    mode = "--counts" if args.counts else "--quick" if args.quick else "full"
     out = [f"# wslat benchmark ({mode})", "",
            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} · "
-           f"`{args.command}` · {versions(args)} · "
+           f"`{args.command}` · {versions(args)} · {pinning} · "
            f"load average at start {load_at_start:.1f} · "
            f"total {time.perf_counter() - started:.0f} s", ""]
-    for title, res, notes in sections:
-        out += [f"## Against the {title}", "", table(res, hold_n), ""]
+    if sections:
+        out += [f"Sequential and concurrent figures: median over {size(args, 'rounds')} "
+                f"interleaved rounds; ratios are the median of the per-round ratios to the "
+                f"reference in the same round, with their min–max. One-connection wall: "
+                f"{size(args, 'one_connection_repeats')} interleaved repeats, likewise.", ""]
+    for title, summary, notes in sections:
+        out += [f"## Against the {title}", "", table(summary, hold_n), ""]
         out += [f"- {n}" for n in notes]
         out += [""] if notes else []
     if smoke is not None:
         out += [f"`wslat run scenarios/smoke.json` (embedded target in-process), whole process "
                 f"wall: median {smoke:.1f} ms (target < 100 ms: {'✓' if smoke < 100 else '✗'})",
                 ""]
+    if counts:
+        out += [counts_section(counts, counts_target), ""]
     out += [f"- {pr}" for pr in problems]
     text = "\n".join(out).rstrip() + "\n"
     print(text)
     with open(args.out, "w") as f:
         f.write(text)
     log(f"written to {os.path.relpath(args.out, ROOT)}")
+    if args.counts and not (counts and "raw" in counts and "wslat" in counts):
+        sys.exit(3)
 
 
 def wslat_run_works(clients, url, problems):

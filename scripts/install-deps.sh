@@ -11,6 +11,7 @@ packages=(
   python3-jsonschema           # the scenario JSON Schema is checked with a real validator
   chromium                     # headless screenshot of the HTML report (tests)
   procps time                  # ps and /usr/bin/time for the benchmarks
+  strace valgrind              # bench/run.sh: per-cycle syscall and instruction counts
   clang-format clang-tidy      # scripts/lint.sh (Debian 12: version 14)
   bash-completion zsh fish     # the generated shell completions are tested under each shell
   man-db lintian               # the man page is rendered in the tests; the .deb is linted
