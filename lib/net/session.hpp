@@ -245,7 +245,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     if (finished_) return;
     disarm();
     opened_ = true;
-    open_time_ = Clock::now();
+    open_time_ = read_done();
     worker_.count_opened();
     if (plan_.secure) record(kTls, tls_done_ - tcp_done_);
     record(kUpgrade, open_time_ - tls_done_);
@@ -422,7 +422,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
 
   void on_message(const MessagePtr& msg) {
     if (finished_) return;
-    const TimePoint now = Clock::now();
+    // Not before our last send: a frame read before it (in the same read as the message that
+    // completed the previous expect) arrived before that send, not in answer to it.
+    const TimePoint now = read_done(last_send_.value_or(TimePoint{}));
     if (!first_message_done_) {
       record(kFirstMessage, now - open_time_);
       first_message_done_ = true;
@@ -482,7 +484,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     if (!awaiting_pong_ || finished_) return;
     awaiting_pong_ = false;
     disarm();
-    record(kPing, Clock::now() - ping_sent_);
+    record(kPing, read_done(ping_sent_) - ping_sent_);
     ++step_;
     run_steps();
   }
@@ -539,6 +541,14 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   }
 
   void record(Metric m, Clock::duration d) { worker_.record(m, d); }
+
+  // For the handlers websocketpp calls while parsing what a read returned (open, message,
+  // pong): the time that read completed (wspp_config.hpp, last_read_done), not the time the
+  // parse reached the handler; never before `not_before` (a step started after that read).
+  static TimePoint read_done(TimePoint not_before = TimePoint{}) {
+    const TimePoint t = last_read_done;
+    return t == TimePoint{} ? Clock::now() : std::max(t, not_before);
+  }
 
   void fail(const std::string& category, const std::string& message) {
     // failed_ too: abandon() terminates the connection, and a plain socket's shutdown completes
