@@ -18,6 +18,7 @@
 
 #include "http_syntax.hpp"
 #include "metrics.hpp"
+#include "net/deadlines.hpp"
 #include "net/failures.hpp"
 #include "net/plan.hpp"
 #include "overloaded.hpp"
@@ -51,13 +52,18 @@ class Worker;
 // its websocketpp connection; all callbacks run on the worker's thread.
 
 template <typename Client>
-class Session : public std::enable_shared_from_this<Session<Client>> {
+class Session : public std::enable_shared_from_this<Session<Client>>, private Deadlined {
   using ConnectionPtr = typename Client::connection_ptr;
   using MessagePtr = typename Client::message_ptr;
 
  public:
   Session(Worker<Client>& w, std::int64_t index, TimePoint t0)
-      : worker_(w), plan_(w.plan()), index_(index), t0_(t0), timer_(w.io()) {}
+      : worker_(w), plan_(w.plan()), index_(index), t0_(t0) {}
+  ~Session() {
+    if (has_deadline()) worker_.deadlines().cancel(*this);  // only when a worker is torn down
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void start() {
     started_ = Clock::now();
@@ -245,7 +251,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     if (finished_) return;
     disarm();
     opened_ = true;
-    open_time_ = Clock::now();
+    open_time_ = read_done();
     worker_.count_opened();
     if (plan_.secure) record(kTls, tls_done_ - tcp_done_);
     record(kUpgrade, open_time_ - tls_done_);
@@ -422,7 +428,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
 
   void on_message(const MessagePtr& msg) {
     if (finished_) return;
-    const TimePoint now = Clock::now();
+    // Not before our last send: a frame read before it (in the same read as the message that
+    // completed the previous expect) arrived before that send, not in answer to it.
+    const TimePoint now = read_done(last_send_.value_or(TimePoint{}));
     if (!first_message_done_) {
       record(kFirstMessage, now - open_time_);
       first_message_done_ = true;
@@ -455,14 +463,9 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   }
 
   void sleep(Duration d) {
-    auto self = this->shared_from_this();
-    const auto gen = ++timer_gen_;
-    timer_.expires_after(d);
-    timer_.async_wait([self, gen](const asio::error_code& ec) {
-      if (ec || self->finished_ || gen != self->timer_gen_) return;
-      ++self->step_;
-      self->run_steps();
-    });
+    due_ = Due{};
+    due_.sleep = true;
+    worker_.deadlines().set(*this, after(d));
   }
 
   void ping(const PingStep& p) {
@@ -482,7 +485,7 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
     if (!awaiting_pong_ || finished_) return;
     awaiting_pong_ = false;
     disarm();
-    record(kPing, Clock::now() - ping_sent_);
+    record(kPing, read_done(ping_sent_) - ping_sent_);
     ++step_;
     run_steps();
   }
@@ -516,29 +519,49 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   }
   void arm_timer(Duration d, std::optional<ScaledTimeout> scaled, const char* category,
                  const char* text, const std::string* subject) {
-    auto self = this->shared_from_this();
-    const auto gen = ++timer_gen_;
-    timer_.expires_after(d);
-    timer_.async_wait([self, gen, category, text, subject, d, scaled](const asio::error_code& ec) {
-      if (ec || self->finished_ || gen != self->timer_gen_) return;
-      std::string message = text;
-      if (subject != nullptr) message += *subject + " within ";
-      if (!message.empty() && message.back() == ' ') {
-        message += scaled ? self->plan_.opts->timeouts.describe(*scaled) : format_duration(d);
-      }
-      self->fail(category, message);
-    });
+    due_ = Due{false, category, text, subject, d, scaled};
+    worker_.deadlines().set(*this, after(d));
   }
 
-  // Stops the phase timer. A wait that has already expired but whose handler has not run yet
-  // cannot be cancelled (asio runs it with success): the generation turns it into a no-op, so
-  // a timeout that lost the race to its phase's completion never fails a later phase.
-  void disarm() {
-    ++timer_gen_;
-    timer_.cancel();
+  // now + d, saturated (asio's expires_after saturates too: a `within` of 2,400,000 h scaled
+  // by a profile is Duration::max(), which must mean "never", not a time in the past).
+  static TimePoint after(Duration d) {
+    const TimePoint now = Clock::now();
+    return d >= TimePoint::max() - now ? TimePoint::max() : now + d;
   }
+
+  // The phase deadline (or the sleep) is due: the worker's Deadlines took it out of its queue.
+  void on_deadline() override {
+    if (finished_) return;
+    auto self = this->shared_from_this();  // fail() may release the worker's reference
+    if (due_.sleep) {
+      ++step_;
+      run_steps();
+      return;
+    }
+    std::string message = due_.text;
+    if (due_.subject != nullptr) message += *due_.subject + " within ";
+    if (!message.empty() && message.back() == ' ') {
+      message += due_.scaled ? plan_.opts->timeouts.describe(*due_.scaled)
+                             : format_duration(due_.duration);
+    }
+    fail(due_.category, message);
+  }
+
+  // Stops the phase timer: the deadline leaves the worker's queue at once, so a timeout that
+  // lost the race to its phase's completion can never fail a later phase (Deadlines fires a
+  // deadline only while it is queued, and takes it out before calling on_deadline).
+  void disarm() { worker_.deadlines().cancel(*this); }
 
   void record(Metric m, Clock::duration d) { worker_.record(m, d); }
+
+  // For the handlers websocketpp calls while parsing what a read returned (open, message,
+  // pong): the time that read completed (wspp_config.hpp, last_read_done), not the time the
+  // parse reached the handler; never before `not_before` (a step started after that read).
+  static TimePoint read_done(TimePoint not_before = TimePoint{}) {
+    const TimePoint t = last_read_done;
+    return t == TimePoint{} ? Clock::now() : std::max(t, not_before);
+  }
 
   void fail(const std::string& category, const std::string& message) {
     // failed_ too: abandon() terminates the connection, and a plain socket's shutdown completes
@@ -587,7 +610,17 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   const RunPlan& plan_;
   std::int64_t index_;
   TimePoint t0_, started_;
-  asio::steady_timer timer_;
+  // What the pending deadline means: the end of a sleep, or a phase timeout (failure category
+  // and message parts, built into a message only when it fires).
+  struct Due {
+    bool sleep = false;
+    const char* category = "";
+    const char* text = "";
+    const std::string* subject = nullptr;
+    Duration duration{};
+    std::optional<ScaledTimeout> scaled;
+  };
+  Due due_;
   ConnectionPtr con_;
   std::size_t step_ = 0;
   TimePoint tcp_start_{}, tcp_done_{}, tls_done_{}, open_time_{}, close_sent_{}, ping_sent_{};
@@ -601,7 +634,6 @@ class Session : public std::enable_shared_from_this<Session<Client>> {
   bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
   bool awaiting_pong_ = false;
   bool interrupted_ = false, abandoned_ = false;
-  std::uint64_t timer_gen_ = 0;  // see disarm()
   double e2e_ms_ = -1, perceived_ms_ = -1;
   std::size_t slot_ = 0;  // index in the worker's list of live sessions
 };

@@ -68,6 +68,7 @@ class Worker final : public WorkerHandle {
   // --- used by Session ------------------------------------------------------------------------
   const RunPlan& plan() const { return plan_; }
   asio::io_context& io() { return io_; }
+  Deadlines& deadlines() { return deadlines_; }
   Client& client() { return client_; }
   asio::ip::tcp::resolver& resolver() { return resolver_; }
   // The local address for the next connection: round robin over the plan's sources, if any.
@@ -238,6 +239,7 @@ class Worker final : public WorkerHandle {
   const RunPlan& plan_;
   SampleSlot& samples_;
   asio::io_context io_{1};
+  Deadlines deadlines_{io_};  // every session's phase deadline; outlives client_'s sessions
   Client client_;
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer tick_;

@@ -26,12 +26,19 @@
 #include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/logger/stub.hpp>
 
+#include "net/engine.hpp"
+
 namespace wslat::net {
 // ---------------------------------------------------------------------------------------------
 // websocketpp configuration: single-threaded per endpoint (no locks), a cheap RNG for masks and
 // keys, transport timeouts out of the way (every phase has its own timer in the Session), and a
 // transport that connects to an address we resolved ourselves (so `dns` is measured and IP
 // literals skip the resolver thread) while Host and SNI keep the name from the URL.
+
+// When this thread's last read of a connection completed: set by the transport's read
+// completion (handle_async_read, below) right before websocketpp parses what was read, so the
+// handlers it calls from that parse (open, message, pong) see the time the bytes were read.
+inline thread_local TimePoint last_read_done{};
 
 template <typename IntType, typename Concurrency>
 class FastRng {
@@ -230,18 +237,18 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
   // What Base::handle_resolve does after a resolution, without a resolution (nor its timer, a
   // steady_timer + shared_ptr + std::function per connection) and without the iterator walk of
   // asio::async_connect: arm the (idle) connect timer Base::handle_connect expects, connect.
+  // No connect timer either: Base's (a steady_timer, a shared_ptr and a std::function per
+  // connection, armed and cancelled each time) is one hour long; the Session's phase deadline
+  // bounds the connect. What Base::handle_connect does once its timer is out of the picture.
   void async_connect(typename Base::transport_con_ptr tcon, websocketpp::uri_ptr u,
                      websocketpp::transport::connect_handler cb) {
-    using websocketpp::lib::placeholders::_1;
     tcon->set_uri(u);
-    typename Base::timer_ptr con_timer;  // bound while still empty, as Base does
-    con_timer = tcon->set_timer(TransportConfig::timeout_connect,
-                                websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect_timeout,
-                                                       this, tcon, con_timer, cb, _1));
     if (next_source) bind_source(tcon->get_raw_socket().lowest_layer(), *next_source);
     tcon->get_raw_socket().async_connect(
-        next_address, websocketpp::lib::bind(&PreResolvedEndpoint::handle_connect, this, tcon,
-                                             con_timer, cb, _1));
+        next_address, [tcon, cb = std::move(cb)](const asio::error_code& ec) {
+          if (ec == asio::error::operation_aborted) return;
+          cb(ec ? Base::socket_con_type::translate_ec(ec) : websocketpp::lib::error_code());
+        });
   }
 };
 
@@ -270,7 +277,8 @@ struct ClientConfig : public Base {
     // One hour: the Session's own timers enforce the scenario's timeouts.
     static const long timeout_socket_pre_init = 3'600'000;
     static const long timeout_proxy = 3'600'000;
-    static const long timeout_socket_post_init = 3'600'000;
+    // 0: no post-init (TLS handshake) timer at all; the Session's connect deadline covers TLS.
+    static const long timeout_socket_post_init = 0;
     static const long timeout_dns_resolve = 3'600'000;
     static const long timeout_connect = 3'600'000;
     static const long timeout_socket_shutdown = 1'000;
@@ -298,6 +306,60 @@ using TlsConfig = ClientConfig<websocketpp::config::asio_tls_client>;
 WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::PlainConfig)
 WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::TlsConfig)
 #undef WSLAT_SILENCE_CONNECTION_LOGS
+
+// The transport's hot path, for both configs:
+// - dispatch() runs its handler at once instead of posting it. websocketpp dispatches only
+//   write_frame (after send, ping, pong, close and a finished write) and pause/resume_reading,
+//   none of which calls back into the caller (a write's completion is always posted by Asio).
+//   The frame is written inside con->send(), right after the Session's send timestamp, rather
+//   than one loop turn (an epoll_wait and whatever else is queued) later.
+// - handle_async_read(), where every read of the connection completes (handshake response and
+//   frames), stamps the time into last_read_done before websocketpp parses the bytes: the
+//   open, message and pong handlers it then calls run inside that call and use that stamp (the
+//   moment the bytes that completed the frame were read) rather than the time after parsing,
+//   UTF-8 validation, copying and dispatch. See docs/design.md, "Timestamps".
+#define WSLAT_TRANSPORT_HOT_PATH(CONFIG)                                                 \
+  template <>                                                                            \
+  inline websocketpp::lib::error_code                                                    \
+  websocketpp::transport::asio::connection<CONFIG::transport_config>::dispatch(          \
+      dispatch_handler handler) {                                                        \
+    handler();                                                                           \
+    return {};                                                                           \
+  }                                                                                      \
+  template <>                                                                            \
+  inline void                                                                            \
+  websocketpp::transport::asio::connection<CONFIG::transport_config>::handle_async_read( \
+      read_handler handler, lib::asio::error_code const& ec, size_t bytes_transferred) { \
+    wslat::net::last_read_done = wslat::net::Clock::now();                               \
+    lib::error_code tec;                                                                 \
+    if (ec == lib::asio::error::eof) {                                                   \
+      tec = make_error_code(transport::error::eof);                                      \
+    } else if (ec) {                                                                     \
+      tec = socket_con_type::translate_ec(ec);                                           \
+      m_tec = ec;                                                                        \
+    }                                                                                    \
+    if (handler) handler(tec, bytes_transferred);                                        \
+  }
+WSLAT_TRANSPORT_HOT_PATH(wslat::net::PlainConfig)
+WSLAT_TRANSPORT_HOT_PATH(wslat::net::TlsConfig)
+#undef WSLAT_TRANSPORT_HOT_PATH
+
+// A plain socket's shutdown is synchronous, yet Base arms (and at once cancels) a one-second
+// steady_timer around it, whose cancelled handler also delays the socket's close by a loop
+// turn. The same without the timer (a TLS shutdown waits for the peer and keeps its timer).
+template <>
+inline void
+websocketpp::transport::asio::connection<wslat::net::PlainConfig::transport_config>::async_shutdown(
+    shutdown_handler callback) {
+  lib::asio::error_code ec;
+  socket_con_type::get_raw_socket().shutdown(lib::asio::ip::tcp::socket::shutdown_both, ec);
+  lib::error_code tec;
+  if (ec && ec != lib::asio::error::not_connected) {
+    tec = socket_con_type::translate_ec(ec);
+    m_tec = ec;
+  }
+  callback(tec);
+}
 
 // The client side of the upgrade without std::stringstream and locale look-ups (see
 // build_upgrade_request and check_upgrade_response).
