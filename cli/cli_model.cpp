@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "report.hpp"
 #include "server.hpp"
 
 namespace wslat::cli {
@@ -13,13 +14,21 @@ namespace {
 // against the names the tool's own error message offers (tests/install/check_completions.sh),
 // so a new profile or format cannot be left out of the completions unnoticed.
 const std::vector<std::string> kProfiles{"production", "staging", "development", "local", "test"};
-const std::vector<std::string> kReportFormats{"text", "json", "junit", "markdown", "html"};
 const std::vector<std::string> kHistoryFormats{"text", "html"};
 
-const std::set<std::string> kFileOptions{"--ca",           "--tls-cert",     "--tls-key",
-                                         "--export-json",  "--export-junit", "--export-markdown",
-                                         "--export-html",  "--output",       "--baseline",
-                                         "--save-baseline"};
+std::vector<std::string> report_format_names() {
+  std::vector<std::string> names;
+  for (const auto& f : report_formats()) names.emplace_back(f.name);
+  return names;
+}
+
+// Options naming a file to complete: these, and every --export-NAME (report_formats()).
+const std::set<std::string> kFileOptions{"--ca",     "--tls-cert", "--tls-key",
+                                         "--output", "--baseline", "--save-baseline"};
+
+bool is_file_option(const std::string& name) {
+  return kFileOptions.count(name) != 0 || name.rfind("--export-", 0) == 0;
+}
 
 std::string upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -49,13 +58,13 @@ void classify(const std::string& command, const CLI::Option& opt, ArgInfo& a) {
     a.choices = kProfiles;
   } else if (name == "--format") {
     a.kind = ValueKind::kChoice;
-    a.choices = command == "history" ? kHistoryFormats : kReportFormats;
+    a.choices = command == "history" ? kHistoryFormats : report_format_names();
   } else if (name == "--mode") {
     a.kind = ValueKind::kChoice;
     a.choices = server_modes();
   } else if (name == "--results-dir") {
     a.kind = ValueKind::kDir;
-  } else if (kFileOptions.count(name) != 0) {
+  } else if (is_file_option(name)) {
     a.kind = ValueKind::kFile;
   } else {
     a.kind = ValueKind::kText;

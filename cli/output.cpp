@@ -22,20 +22,22 @@ namespace wslat::cli {
 
 std::vector<std::string> OutputArgs::export_paths() const {
   std::vector<std::string> out;
-  for (const auto* p : {&export_json, &export_junit, &export_markdown, &export_html}) {
-    if (!p->empty()) out.push_back(*p);
+  for (const auto& entry : exports) {
+    if (!entry.second.empty()) out.push_back(entry.second);
   }
   return out;
 }
 
 void add_output_options(CLI::App& sub, OutputArgs& out, bool exports) {
-  sub.add_option("--format,-f", out.format, "Report on stdout: text|json|junit|markdown|html")
-      ->capture_default_str();
+  std::string names;
+  for (const auto& f : report_formats()) names += std::string(names.empty() ? "" : "|") + f.name;
+  sub.add_option("--format,-f", out.format, "Report on stdout: " + names)->capture_default_str();
   if (exports) {
-    sub.add_option("--export-json", out.export_json, "Also write the JSON result to this file");
-    sub.add_option("--export-junit", out.export_junit, "Also write a JUnit XML report");
-    sub.add_option("--export-markdown", out.export_markdown, "Also write a Markdown summary");
-    sub.add_option("--export-html", out.export_html, "Also write a self-contained HTML report");
+    for (const auto& f : report_formats()) {
+      if (f.export_help != nullptr) {
+        sub.add_option(std::string("--export-") + f.name, out.exports[f.format], f.export_help);
+      }
+    }
   }
   sub.add_flag("--no-color", out.no_color, "No ANSI colours in the text report");
 }
@@ -97,13 +99,11 @@ void write_outputs(const RunResult& r, const OutputArgs& out) {
                     g_stdout_error));
   }
   OutputWrites writes;  // --export-* /dev/stdout and a closed stdout: a warning
-  const auto write = [&writes](const std::string& path, const auto& render_fn) {
-    if (!path.empty()) writes.attempt([&] { write_output_file(path, render_fn()); });
-  };
-  write(out.export_json, [&] { return render_json(r); });
-  write(out.export_junit, [&] { return render_junit(r); });
-  write(out.export_markdown, [&] { return render_markdown(r); });
-  write(out.export_html, [&] { return render_html(r); });
+  for (const auto& entry : out.exports) {
+    const ReportFormat export_format = entry.first;
+    const std::string& path = entry.second;
+    if (!path.empty()) writes.attempt([&] { write_output_file(path, render(r, export_format)); });
+  }
   if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary != '\0') {
     std::ofstream f(summary, std::ios::app);
     f << render_markdown(r) << "\n";

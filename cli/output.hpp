@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,12 @@ namespace wslat::cli {
 
 struct OutputArgs {
   std::string format = "text";
-  std::string export_json, export_junit, export_markdown, export_html;
+  std::map<ReportFormat, std::string> exports;  // --export-NAME FILE (report_formats())
   bool no_color = false;
   std::vector<std::string> export_paths() const;  // the non-empty ones
 };
 
-// `exports`: also offer --export-json/-junit/-markdown/-html.
+// `exports`: also offer --export-NAME for every report format that has one.
 void add_output_options(CLI::App& sub, OutputArgs& out, bool exports = true);
 
 // Colours only for the text format on a TTY, without --no-color or NO_COLOR.

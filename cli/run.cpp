@@ -291,15 +291,10 @@ std::optional<std::pair<std::string, RunResult>> load_baseline(const RunArgs& a,
 void check_outputs(const RunArgs& a, const std::string& save_baseline,
                    const std::string& runs_dir) {
   std::vector<PlannedFile> planned;
-  const std::pair<const std::string*, ReportFormat> exports[] = {
-      {&a.output.export_json, ReportFormat::kJson},
-      {&a.output.export_junit, ReportFormat::kJunit},
-      {&a.output.export_markdown, ReportFormat::kMarkdown},
-      {&a.output.export_html, ReportFormat::kHtml}};
-  for (const auto& [path, format] : exports) {
-    if (path->empty()) continue;
-    check_writable_file(*path);
-    planned.push_back({*path, max_export_bytes(format)});
+  for (const auto& [format, path] : a.output.exports) {
+    if (path.empty()) continue;
+    check_writable_file(path);
+    planned.push_back({path, max_export_bytes(format)});
   }
   const std::uintmax_t result_bytes = max_export_bytes(ReportFormat::kJson);
   if (!save_baseline.empty()) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "result.hpp"
 
@@ -9,12 +10,26 @@ namespace wslat {
 
 enum class ReportFormat { kText, kJson, kJunit, kMarkdown, kHtml };
 
-// "text" | "json" | "junit" | "markdown" | "html"; throws UsageError otherwise.
-ReportFormat parse_report_format(const std::string& name);
-
 struct RenderOptions {
   bool color = false;  // ANSI colours (text only; on a TTY)
 };
+
+// One row per report format. Adding a format: its renderer (lib/report/NAME.cpp), an enum value
+// and a row in report_formats(); --format, --export-NAME, the completions, the man page and the
+// free-space check before a run all derive from the table.
+struct ReportFormatInfo {
+  ReportFormat format;
+  const char* name;         // --format NAME, --export-NAME
+  const char* export_help;  // help of --export-NAME; nullptr: no such option (text is stdout's)
+  std::string (*render)(const RunResult& r, const RenderOptions& opts);
+};
+
+// In the order --help lists them.
+const std::vector<ReportFormatInfo>& report_formats();
+const ReportFormatInfo& report_format_info(ReportFormat format);
+
+// A name of report_formats() (or "md" for markdown); throws UsageError listing them otherwise.
+ReportFormat parse_report_format(const std::string& name);
 
 std::string render(const RunResult& r, ReportFormat format, const RenderOptions& opts = {});
 

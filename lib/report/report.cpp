@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include <fmt/core.h>
 
@@ -14,30 +15,39 @@
 
 namespace wslat {
 
+const std::vector<ReportFormatInfo>& report_formats() {
+  static const std::vector<ReportFormatInfo> formats{
+      {ReportFormat::kText, "text", nullptr, render_text},
+      {ReportFormat::kJson, "json", "Also write the JSON result to this file",
+       [](const RunResult& r, const RenderOptions&) { return render_json(r); }},
+      {ReportFormat::kJunit, "junit", "Also write a JUnit XML report",
+       [](const RunResult& r, const RenderOptions&) { return render_junit(r); }},
+      {ReportFormat::kMarkdown, "markdown", "Also write a Markdown summary",
+       [](const RunResult& r, const RenderOptions&) { return render_markdown(r); }},
+      {ReportFormat::kHtml, "html", "Also write a self-contained HTML report",
+       [](const RunResult& r, const RenderOptions&) { return render_html(r); }}};
+  return formats;
+}
+
+const ReportFormatInfo& report_format_info(ReportFormat format) {
+  for (const auto& f : report_formats()) {
+    if (f.format == format) return f;
+  }
+  throw std::logic_error("report format missing from report_formats()");
+}
+
 ReportFormat parse_report_format(const std::string& name) {
-  if (name == "text") return ReportFormat::kText;
-  if (name == "json") return ReportFormat::kJson;
-  if (name == "junit") return ReportFormat::kJunit;
-  if (name == "markdown" || name == "md") return ReportFormat::kMarkdown;
-  if (name == "html") return ReportFormat::kHtml;
-  throw UsageError("unknown report format \"" + name +
-                   "\": use one of text, json, junit, markdown, html");
+  for (const auto& f : report_formats()) {
+    if (name == f.name) return f.format;
+  }
+  if (name == "md") return ReportFormat::kMarkdown;
+  std::string names;
+  for (const auto& f : report_formats()) names += std::string(names.empty() ? "" : ", ") + f.name;
+  throw UsageError("unknown report format \"" + name + "\": use one of " + names);
 }
 
 std::string render(const RunResult& r, ReportFormat format, const RenderOptions& opts) {
-  switch (format) {
-    case ReportFormat::kText:
-      return render_text(r, opts);
-    case ReportFormat::kJson:
-      return render_json(r);
-    case ReportFormat::kJunit:
-      return render_junit(r);
-    case ReportFormat::kMarkdown:
-      return render_markdown(r);
-    case ReportFormat::kHtml:
-      return render_html(r);
-  }
-  return render_text(r, opts);
+  return report_format_info(format).render(r, opts);
 }
 
 namespace report {
