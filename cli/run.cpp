@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "http_syntax.hpp"
+#include "live.hpp"
 #include "output.hpp"
 #include "profile.hpp"
 #include "report.hpp"
@@ -241,24 +243,34 @@ void print_progress(const LiveSample& p, bool tty) {
   print_stderr(tty ? "\r\033[2K" + line : line + "\n");
 }
 
-struct Progress {
-  bool enabled = false;
-  bool tty = false;
-  bool printed = false;
-  double last_plain_s = -10;
+// The progress line on stderr: on a terminal one line rewritten in place, else a line every 5 s;
+// only for runs lasting more than a second, never for the final sample.
+class ProgressLine : public LiveOutput {
+ public:
+  explicit ProgressLine(bool tty) : tty_(tty) {}
+  void sample(const LiveSample& p) override {
+    if (p.final || p.elapsed_s < 1.0) return;
+    if (!tty_ && p.elapsed_s - last_plain_s_ < 5.0) return;
+    last_plain_s_ = p.elapsed_s;
+    printed_ = true;
+    print_progress(p, tty_);
+  }
+  void finish() override {
+    if (printed_ && tty_) print_stderr("\r\033[2K");
+  }
 
-  void operator()(const LiveSample& p) {
-    // Only while the run lasts, and only runs lasting more than a second.
-    if (!enabled || p.final || p.elapsed_s < 1.0) return;
-    if (!tty && p.elapsed_s - last_plain_s < 5.0) return;
-    last_plain_s = p.elapsed_s;
-    printed = true;
-    print_progress(p, tty);
-  }
-  void finish() const {
-    if (printed && tty) print_stderr("\r\033[2K");
-  }
+ private:
+  bool tty_;
+  bool printed_ = false;
+  double last_plain_s_ = -10;
 };
+
+// Every live output this run asked for (lib/live.hpp says how to add one).
+LiveOutputs live_outputs(const RunArgs& a) {
+  LiveOutputs outputs;
+  if (!a.quiet) outputs.add(std::make_unique<ProgressLine>(isatty(STDERR_FILENO) != 0));
+  return outputs;
+}
 
 // The baseline to compare with, loaded before anything runs (a bad file fails fast).
 std::optional<std::pair<std::string, RunResult>> load_baseline(const RunArgs& a, const Scenario& s,
@@ -389,20 +401,18 @@ void start_target(const RunArgs& a, const Scenario& scenario, RunContext& ctx,
   ctx.target = embedded->url();
 }
 
-// Runs the scenario with the progress line and the signal handlers (a signal stops the run
-// politely); records when and where it started in `ctx`.
-RawRun measure(const Scenario& scenario, RunOptions opts, RunContext& ctx, bool quiet) {
-  Progress progress;
-  progress.enabled = !quiet;
-  progress.tty = isatty(STDERR_FILENO) != 0;
-  opts.on_progress = [&progress](const LiveSample& p) { progress(p); };
+// Runs the scenario with its live outputs (the progress line) and the signal handlers (a signal
+// stops the run politely); records when and where it started in `ctx`.
+RawRun measure(const RunArgs& a, const Scenario& scenario, RunOptions opts, RunContext& ctx) {
+  LiveOutputs live = live_outputs(a);
+  opts.on_progress = live.callback();
   g_stop = false;
   install_signal_handlers();
   opts.stop_requested = &g_stop;
   ctx.started_at = utc_timestamp(std::chrono::system_clock::now());
   ctx.host = host_name();
   RawRun raw = run_scenario(scenario, opts);
-  progress.finish();
+  live.finish();
   return raw;
 }
 
@@ -428,7 +438,7 @@ int run_command(const RunArgs& a) {
   start_target(a, scenario, ctx, embedded);
   opts.target = ctx.target;
   ensure_fd_limit(opts.load, embedded.has_value(), ctx.warnings);
-  RawRun raw = measure(scenario, std::move(opts), ctx, a.quiet);
+  RawRun raw = measure(a, scenario, std::move(opts), ctx);
   if (embedded) embedded->stop();
 
   RunResult result = assemble_result(ctx, std::move(raw));
