@@ -33,11 +33,11 @@ struct RunPlan {
 // a ping flood queued 1.19 GB of pongs in 4.8 s on one connection before these bounds.
 constexpr std::size_t kMaxUnwrittenPongs = 1024;         // pongs queued, not yet written
 constexpr std::size_t kMaxInboxMessages = 10'000;        // unmatched messages kept for an expect
-constexpr std::size_t kMinInboxBytes = 16u << 20;        // ... and their bytes (or max message)
-constexpr std::size_t kMinSendBacklogBytes = 16u << 20;  // bytes of sends the server has not read
+constexpr std::size_t kMinInboxBytes = 16U << 20;        // ... and their bytes (or max message)
+constexpr std::size_t kMinSendBacklogBytes = 16U << 20;  // bytes of sends the server has not read
 
 inline std::string format_bytes(std::size_t n) {
-  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n >= (1U << 20) && n % (1U << 20) == 0) return std::to_string(n >> 20) + " MiB";
   return std::to_string(n) + " bytes";
 }
 

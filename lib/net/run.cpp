@@ -271,6 +271,7 @@ RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   transport->choose_sources(opts.source_addresses, split.concurrency);
   std::vector<SampleSlot> slots(static_cast<std::size_t>(split.threads));
   std::vector<std::unique_ptr<WorkerHandle>> workers;
+  workers.reserve(slots.size());
   for (auto& slot : slots) workers.push_back(transport->make_worker(slot));
   const TimePoint run_start = Clock::now();
   transport->start(run_start);

@@ -52,7 +52,7 @@ class Worker;
 // its websocketpp connection; all callbacks run on the worker's thread.
 
 template <typename Client>
-class Session : public std::enable_shared_from_this<Session<Client>>, private Deadlined {
+class Session final : public std::enable_shared_from_this<Session<Client>>, private Deadlined {
   using ConnectionPtr = typename Client::connection_ptr;
   using MessagePtr = typename Client::message_ptr;
 
@@ -76,7 +76,8 @@ class Session : public std::enable_shared_from_this<Session<Client>>, private De
     arm(connect_timeout(), "dns", "name resolution timed out");
     worker_.resolver().async_resolve(
         plan_.host, plan_.port,
-        [self, dns_start](const asio::error_code& ec, asio::ip::tcp::resolver::results_type res) {
+        [self, dns_start](const asio::error_code& ec,
+                          const asio::ip::tcp::resolver::results_type& res) {
           if (self->finished_) return;
           self->disarm();
           if (ec || res.empty()) {
@@ -169,16 +170,18 @@ class Session : public std::enable_shared_from_this<Session<Client>>, private De
     con_->set_close_handshake_timeout(
         std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.effective.close)
             .count());
-    con_->set_tcp_pre_init_handler([self](websocketpp::connection_hdl) { self->on_tcp(); });
-    con_->set_tcp_post_init_handler([self](websocketpp::connection_hdl) { self->on_tls(); });
-    con_->set_open_handler([self](websocketpp::connection_hdl) { self->on_open(); });
-    con_->set_fail_handler([self](websocketpp::connection_hdl) { self->on_fail(); });
-    con_->set_close_handler([self](websocketpp::connection_hdl) { self->on_close(); });
-    con_->set_message_handler(
-        [self](websocketpp::connection_hdl, MessagePtr msg) { self->on_message(msg); });
-    con_->set_pong_handler([self](websocketpp::connection_hdl, std::string) { self->on_pong(); });
-    con_->set_pong_timeout_handler([](websocketpp::connection_hdl, std::string) {});
-    con_->set_ping_handler([self](websocketpp::connection_hdl, std::string payload) {
+    con_->set_tcp_pre_init_handler([self](const websocketpp::connection_hdl&) { self->on_tcp(); });
+    con_->set_tcp_post_init_handler([self](const websocketpp::connection_hdl&) { self->on_tls(); });
+    con_->set_open_handler([self](const websocketpp::connection_hdl&) { self->on_open(); });
+    con_->set_fail_handler([self](const websocketpp::connection_hdl&) { self->on_fail(); });
+    con_->set_close_handler([self](const websocketpp::connection_hdl&) { self->on_close(); });
+    con_->set_message_handler([self](const websocketpp::connection_hdl&, const MessagePtr& msg) {
+      self->on_message(msg);
+    });
+    con_->set_pong_handler(
+        [self](const websocketpp::connection_hdl&, const std::string&) { self->on_pong(); });
+    con_->set_pong_timeout_handler([](const websocketpp::connection_hdl&, const std::string&) {});
+    con_->set_ping_handler([self](const websocketpp::connection_hdl&, const std::string& payload) {
       return self->on_ping(payload);
     });
   }

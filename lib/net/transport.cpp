@@ -101,7 +101,7 @@ std::vector<asio::ip::address> source_addresses(const RunPlan& plan, int request
   }
   std::vector<asio::ip::address> out;
   for (std::int64_t i = 0; i < std::min<std::int64_t>(n, 254); ++i) {
-    out.push_back(asio::ip::address_v4(0x7F000001u + static_cast<std::uint32_t>(i)));
+    out.push_back(asio::ip::address_v4(0x7F000001U + static_cast<std::uint32_t>(i)));
   }
   return out;
 }
@@ -117,9 +117,10 @@ SslContextPtr make_ssl_context(const RunOptions& opts) {
   ctx->set_default_verify_paths(ec);
   if (!opts.ca_file.empty()) {
     ctx->load_verify_file(opts.ca_file, ec);
-    if (ec)
+    if (ec) {
       throw UsageError("--ca " + opts.ca_file + ": cannot load CA certificates: " + ec.message() +
                        " (give a PEM file)");
+    }
   }
   return ctx;
 }

@@ -30,7 +30,7 @@ class Worker final : public WorkerHandle {
     client_.clear_error_channels(websocketpp::log::elevel::all);
     client_.init_asio(&io_);
     if constexpr (std::is_same_v<Client, TlsClient>) {
-      client_.set_tls_init_handler([ssl](websocketpp::connection_hdl) { return ssl; });
+      client_.set_tls_init_handler([ssl](const websocketpp::connection_hdl&) { return ssl; });
     } else {
       (void)ssl;
     }

@@ -340,8 +340,9 @@ WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::TlsConfig)
     }                                                                                    \
     if (handler) handler(tec, bytes_transferred);                                        \
   }
-WSLAT_TRANSPORT_HOT_PATH(wslat::net::PlainConfig)
-WSLAT_TRANSPORT_HOT_PATH(wslat::net::TlsConfig)
+// websocketpp declares these members with handlers by value; a specialization must match.
+WSLAT_TRANSPORT_HOT_PATH(wslat::net::PlainConfig)  // NOLINT(performance-unnecessary-value-param)
+WSLAT_TRANSPORT_HOT_PATH(wslat::net::TlsConfig)    // NOLINT(performance-unnecessary-value-param)
 #undef WSLAT_TRANSPORT_HOT_PATH
 
 // A plain socket's shutdown is synchronous, yet Base arms (and at once cancels) a one-second
@@ -350,7 +351,7 @@ WSLAT_TRANSPORT_HOT_PATH(wslat::net::TlsConfig)
 template <>
 inline void
 websocketpp::transport::asio::connection<wslat::net::PlainConfig::transport_config>::async_shutdown(
-    shutdown_handler callback) {
+    shutdown_handler callback) {  // NOLINT(performance-unnecessary-value-param): as declared
   lib::asio::error_code ec;
   socket_con_type::get_raw_socket().shutdown(lib::asio::ip::tcp::socket::shutdown_both, ec);
   lib::error_code tec;
