@@ -18,8 +18,11 @@ packages=(
   debootstrap podman           # scripts/build-image.sh: the container image, without a daemon
   python3-yaml                 # scripts/test-image.sh reads the Kubernetes Jobs' commands
 )
-command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+# Node.js >= 18 and npm run the protocol test peers (tests/peers: socket.io, graphql-ws, ...).
+{ command -v node && command -v npm; } >/dev/null 2>&1 || packages+=(nodejs npm)
 apt-get update -qq
 # --no-install-recommends: libasio-dev recommends Boost, and websocketpp would silently
 # pick Boost.Asio up; we build on standalone Asio.
 apt-get install -y -qq --no-install-recommends "${packages[@]}"
+# The npm test peers, from tests/peers/package-lock.json (npm ci; fails loudly without npm).
+"$(dirname "$0")/../tests/peers/install.sh"
