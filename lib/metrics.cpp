@@ -43,6 +43,12 @@ const std::vector<std::string>& metric_order() {
   return names;
 }
 
+const std::vector<std::string>& counter_order() {
+  static const std::vector<std::string> names =
+      names_where([](const MetricDef& m) { return m.kind == MetricKind::kCounter; });
+  return names;
+}
+
 const std::vector<std::string>& known_metrics() {
   static const std::vector<std::string> names =
       names_where([](const MetricDef& m) { return m.kind != MetricKind::kCounter; });
