@@ -144,6 +144,9 @@ const MetricDef* find_metric(std::string_view metric);
 // True when thresholds may name `metric` (latencies and errors; not counters, for now).
 bool takes_thresholds(std::string_view metric);
 
+// Why thresholds may not name `metric`: `unknown metric "x"`, or that it is a counter.
+std::string threshold_refusal(std::string_view metric);
+
 // Latency metrics (not families) in report order: the runner's slots, the result's "metrics".
 const std::vector<std::string>& metric_order();
 // Counters in report order: the runner's counter slots, the result's "counters".
