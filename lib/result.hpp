@@ -32,9 +32,9 @@ struct MetricResult {
 // it spread over the connections that opened and ended (each such connection's own count).
 struct Counter {
   std::int64_t total = 0;
-  std::int64_t connections = 0;        // opened connections that ended
+  std::int64_t connections = 0;         // opened connections that ended
   std::int64_t per_connection_sum = 0;  // what those connections counted (= total at the end)
-  std::int64_t min = 0, max = 0;       // per connection; 0 when no connection ended
+  std::int64_t min = 0, max = 0;        // per connection; 0 when no connection ended
 
   void add_connection(std::int64_t n) {
     min = connections == 0 ? n : std::min(min, n);
@@ -53,9 +53,9 @@ struct Counter {
   }
   bool empty() const { return total == 0 && connections == 0; }
   double mean() const {
-    return connections == 0 ? 0
-                            : static_cast<double>(per_connection_sum) /
-                                  static_cast<double>(connections);
+    return connections == 0
+               ? 0
+               : static_cast<double>(per_connection_sum) / static_cast<double>(connections);
   }
   bool operator==(const Counter& o) const {
     return total == o.total && connections == o.connections &&

@@ -511,8 +511,8 @@ std::string render_html(const RunResult& r) {
   out += fmt::format("<header class=\"{}\"><h1>{} wslat: {}</h1><p>{}</p></header>\n<main>\n",
                      ok ? "pass" : "fail", ok ? "✓" : "✗", esc(r.scenario_name),
                      esc(report::describe_verdict(r)));
-  out += overview(r) + phase_table(r) + counters_table(r) + thresholds_table(r) + comparison_table(r) + charts(r) +
-         errors_table(r) + warnings_list(r);
+  out += overview(r) + phase_table(r) + counters_table(r) + thresholds_table(r) +
+         comparison_table(r) + charts(r) + errors_table(r) + warnings_list(r);
   return out + "</main>\n</body>\n</html>\n";
 }
 

@@ -154,9 +154,8 @@ std::string warnings_list(const RunResult& r) {
 
 std::string render_markdown(const RunResult& r) {
   return title(r) + overview(r) + phase_table(r) + counters_table(r) + thresholds_table(r) +
-         comparison_table(r) +
-         errors_table(r) + warnings_list(r) + "**Verdict: " + md(report::describe_verdict(r)) +
-         "**\n";
+         comparison_table(r) + errors_table(r) + warnings_list(r) +
+         "**Verdict: " + md(report::describe_verdict(r)) + "**\n";
 }
 
 }  // namespace wslat

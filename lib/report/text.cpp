@@ -248,9 +248,8 @@ std::string verdict_line(const RunResult& r, const Painter& paint) {
 std::string render_text(const RunResult& r, const RenderOptions& opts) {
   const Painter paint(opts.color);
   return header(r, paint) + "\n" + phase_table(r, paint) + counters_section(r, paint) +
-         thresholds_section(r, paint) +
-         errors_section(r, paint) + comparison_section(r, paint) + distribution_section(r, paint) +
-         warnings_section(r, paint) + verdict_line(r, paint);
+         thresholds_section(r, paint) + errors_section(r, paint) + comparison_section(r, paint) +
+         distribution_section(r, paint) + warnings_section(r, paint) + verdict_line(r, paint);
 }
 
 }  // namespace wslat

@@ -219,11 +219,12 @@ TEST_CASE("a huge message under a recursive regex expectation neither crashes no
 namespace wslat::test {
 namespace {
 
-TEST_CASE("wslat run against wslat serve: the result's counters hold exact message and byte counts") {
+TEST_CASE(
+    "wslat run against wslat serve: the result's counters hold exact message and byte counts") {
   // 4 connections x 3 echoes of 1000 bytes: an echo sends back what it got, so sent = received.
   auto server = start_serve();
-  const auto file = write_temp_file("counted.json", R"({"name": "counted", "target": ")" +
-                                                       server.url() + R"(",
+  const auto file =
+      write_temp_file("counted.json", R"({"name": "counted", "target": ")" + server.url() + R"(",
       "load": {"connections": 4, "concurrency": 2},
       "steps": [{"repeat": {"times": 3, "steps": [{"send": {"size": 1000}},
                                                   {"expect": {"any": true}}]}}]})");
