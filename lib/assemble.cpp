@@ -116,6 +116,7 @@ RunResult assemble_result(const RunContext& ctx, RawRun raw) {
   r.opened = raw.opened;
   r.failed = raw.failed;
   r.errors = std::move(raw.errors);
+  r.counters = std::move(raw.counters);
   for (auto& [k, v] : raw.error_examples) r.error_examples[k] = redact(v, s.secrets);
   for (auto& [name, h] : raw.metrics) r.metrics[name] = MetricResult{summarize(h), std::move(h)};
   r.thresholds = evaluate_thresholds(ctx.thresholds, ctx.profile, r);

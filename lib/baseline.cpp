@@ -350,6 +350,7 @@ void add_counts(RunResult& into, const RunResult& p) {
   for (const auto& [k, v] : p.errors) into.errors[k] += v;
   for (const auto& [k, v] : p.error_examples) into.error_examples.emplace(k, v);
   for (const auto& [name, m] : p.metrics) into.metrics[name].histogram.add(m.histogram);
+  for (const auto& [name, c] : p.counters) into.counters[name].add(c);
   into.interrupted = into.interrupted || p.interrupted;
   into.shards += p.shards;
 }
@@ -440,6 +441,7 @@ RunResult empty_like(const RunResult& first) {
   r.errors.clear();
   r.error_examples.clear();
   r.metrics.clear();
+  r.counters.clear();
   r.thresholds.clear();
   r.comparison.reset();  // a shard's comparison does not describe the whole
   r.timeline.clear();

@@ -37,9 +37,24 @@ bool takes_thresholds(std::string_view metric) {
   return m != nullptr && m->kind != MetricKind::kCounter;
 }
 
+std::string threshold_refusal(std::string_view metric) {
+  const MetricDef* m = find_metric(metric);
+  const std::string quoted = "\"" + std::string(metric) + "\"";
+  if (m != nullptr && m->kind == MetricKind::kCounter) {
+    return quoted + " is a counter (README, \"Counters\"), and counters take no thresholds yet";
+  }
+  return "unknown metric " + quoted;
+}
+
 const std::vector<std::string>& metric_order() {
   static const std::vector<std::string> names =
       names_where([](const MetricDef& m) { return metric_registry_detail::is_latency_slot(m); });
+  return names;
+}
+
+const std::vector<std::string>& counter_order() {
+  static const std::vector<std::string> names =
+      names_where([](const MetricDef& m) { return m.kind == MetricKind::kCounter; });
   return names;
 }
 

@@ -20,7 +20,7 @@ namespace wslat {
 
 enum class MetricKind {
   kLatency,  // a histogram of durations, under the result's "metrics"; thresholds on p95, mean...
-  kCounter,  // a count of events (messages, bytes), under the result's "counters" (none yet)
+  kCounter,  // a count of events (messages, bytes), under the result's "counters"
   kErrors,   // connections that failed: thresholds on "rate" and "count"; no histogram
 };
 
@@ -67,6 +67,12 @@ inline constexpr MetricDef kMetricRegistry[] = {
     {"session",       MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"loop_lag",      MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"errors",        MetricKind::kErrors,    false, false,    "rate < 1%", MetricReach::kConnect},
+    // Counters: data messages (text, binary) and their payload bytes; not control frames, frame
+    // headers or the upgrade (README "Counters").
+    {"msgs_sent",      MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
+    {"msgs_received",  MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
+    {"bytes_sent",     MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
+    {"bytes_received", MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
 };
 // clang-format on
 
@@ -116,6 +122,14 @@ constexpr std::size_t latency_slot(std::string_view name) {
   return metric_registry_detail::position(name, metric_registry_detail::is_latency_slot);
 }
 
+// The runner's counter slots: one per counter, in registry order (the result's "counters").
+inline constexpr std::size_t kCounterSlotCount = metric_registry_detail::count(
+    [](const MetricDef& m) { return m.kind == MetricKind::kCounter; });
+constexpr std::size_t counter_slot(std::string_view name) {
+  return metric_registry_detail::position(
+      name, [](const MetricDef& m) { return m.kind == MetricKind::kCounter; });
+}
+
 // The columns of TimelinePoint::ms (the main phases), in registry order.
 inline constexpr std::size_t kTimelineMetricCount =
     metric_registry_detail::count([](const MetricDef& m) { return m.timeline; });
@@ -130,8 +144,13 @@ const MetricDef* find_metric(std::string_view metric);
 // True when thresholds may name `metric` (latencies and errors; not counters, for now).
 bool takes_thresholds(std::string_view metric);
 
+// Why thresholds may not name `metric`: `unknown metric "x"`, or that it is a counter.
+std::string threshold_refusal(std::string_view metric);
+
 // Latency metrics (not families) in report order: the runner's slots, the result's "metrics".
 const std::vector<std::string>& metric_order();
+// Counters in report order: the runner's counter slots, the result's "counters".
+const std::vector<std::string>& counter_order();
 // What thresholds may name, as shown in messages: every entry except counters, families as
 // their pattern ("rtt.<step>").
 const std::vector<std::string>& known_metrics();

@@ -118,6 +118,12 @@ json timeline_json(const std::vector<TimelinePoint>& points) {
 
 bool has_samples(const MetricResult& m) { return !m.histogram.empty() || m.summary.count > 0; }
 
+json counter_json(const Counter& c) {
+  return {{"total", c.total},
+          {"per_connection",
+           {{"connections", c.connections}, {"min", c.min}, {"mean", c.mean()}, {"max", c.max}}}};
+}
+
 }  // namespace
 
 json to_json(const RunResult& r) {
@@ -127,6 +133,8 @@ json to_json(const RunResult& r) {
   }
   json thresholds = json::array();
   for (const auto& t : r.thresholds) thresholds.push_back(threshold_json(t));
+  json counters = json::object();
+  for (const auto& [name, c] : r.counters) counters[name] = counter_json(c);
   json tool = {{"name", r.tool_name}, {"version", r.tool_version}};
   if (!r.tool_commit.empty()) tool["commit"] = r.tool_commit;
   if (!r.tool_build.empty()) tool["build"] = r.tool_build;
@@ -149,6 +157,7 @@ json to_json(const RunResult& r) {
       {"errors", r.errors},
       {"error_examples", r.error_examples},
       {"metrics", std::move(metrics)},
+      {"counters", std::move(counters)},
       {"thresholds", std::move(thresholds)},
       {"comparison", comparison_json(r.comparison)},
       {"verdict", r.verdict},
@@ -379,6 +388,27 @@ void read_metrics(const Obj& o, RunResult& r) {
   });
 }
 
+// Optional: results older than counters have none.
+void read_counters(const Obj& o, RunResult& r) {
+  if (!o.has("counters")) return;
+  o.each_member("counters", [&](const std::string& k, const json& v, const std::string& path) {
+    const Obj c(v, path);
+    Counter out;
+    out.total = c.count("total");
+    const Obj per = c.obj("per_connection");
+    out.connections = per.count("connections");
+    out.min = per.count("min");
+    out.max = per.count("max");
+    const double mean = per.num("mean");
+    if (out.min > out.max || (out.connections > 0 && (mean < static_cast<double>(out.min) ||
+                                                      mean > static_cast<double>(out.max)))) {
+      fail(per.child("mean"), "min <= mean <= max does not hold");
+    }
+    out.per_connection_sum = std::llround(mean * static_cast<double>(out.connections));
+    r.counters[k] = out;
+  });
+}
+
 ThresholdOutcome read_threshold(const Obj& t) {
   ThresholdOutcome out;
   out.metric = t.str("metric");
@@ -533,6 +563,7 @@ RunResult result_from_json(const json& j) {
     read_identity(o, r);
     read_connections(o, r);
     read_metrics(o, r);
+    read_counters(o, r);
     read_thresholds(o, r);
     read_comparison(o, r);
     read_verdict(o, r);

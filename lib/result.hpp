@@ -3,6 +3,7 @@
 // `merge`, `compare` and `report` read it back.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,41 @@ inline constexpr const char* kResultSchema = "wslat.result/1";
 struct MetricResult {
   Summary summary;
   Histogram histogram;
+};
+
+// One counter of the registry (msgs_sent, bytes_received, ...): its total over the run, and how
+// it spread over the connections that opened and ended (each such connection's own count).
+struct Counter {
+  std::int64_t total = 0;
+  std::int64_t connections = 0;         // opened connections that ended
+  std::int64_t per_connection_sum = 0;  // what those connections counted (= total at the end)
+  std::int64_t min = 0, max = 0;        // per connection; 0 when no connection ended
+
+  void add_connection(std::int64_t n) {
+    min = connections == 0 ? n : std::min(min, n);
+    max = connections == 0 ? n : std::max(max, n);
+    ++connections;
+    per_connection_sum += n;
+  }
+  void add(const Counter& o) {
+    if (o.connections > 0) {
+      min = connections == 0 ? o.min : std::min(min, o.min);
+      max = connections == 0 ? o.max : std::max(max, o.max);
+    }
+    total += o.total;
+    connections += o.connections;
+    per_connection_sum += o.per_connection_sum;
+  }
+  bool empty() const { return total == 0 && connections == 0; }
+  double mean() const {
+    return connections == 0
+               ? 0
+               : static_cast<double>(per_connection_sum) / static_cast<double>(connections);
+  }
+  bool operator==(const Counter& o) const {
+    return total == o.total && connections == o.connections &&
+           per_connection_sum == o.per_connection_sum && min == o.min && max == o.max;
+  }
 };
 
 // One point of "latency over the run" (the HTML chart): a connection's intended start
@@ -102,6 +138,8 @@ struct RunResult {
   std::map<std::string, std::int64_t> errors;         // category -> count
   std::map<std::string, std::string> error_examples;  // category -> one message (redacted)
   std::map<std::string, MetricResult> metrics;
+  // Every counter of the registry (counter_order()); empty in results older than counters.
+  std::map<std::string, Counter> counters;
   std::vector<ThresholdOutcome> thresholds;
   std::optional<Comparison> comparison;
   std::string verdict = "pass";  // pass | fail | regression | error | interrupted

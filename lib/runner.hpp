@@ -27,6 +27,7 @@ namespace wslat {
 struct LiveSample {
   std::map<std::string, Histogram> metrics;    // by metric name; only metrics with samples
   std::map<std::string, std::int64_t> errors;  // by category (the final one: as RawRun::errors)
+  std::map<std::string, Counter> counters;     // every counter of the registry, from the start
   std::int64_t attempted = 0, opened = 0, failed = 0;
   std::int64_t done = 0;  // sessions finished (failed or not)
   // The progress line's frame: total = connections of this shard, 0 for the open model (then
@@ -67,6 +68,7 @@ struct RunOptions {
 struct RawRun {
   std::map<std::string, Histogram> metrics;  // only metrics with samples
   std::map<std::string, std::int64_t> errors;
+  std::map<std::string, Counter> counters;  // every counter of the registry
   std::map<std::string, std::string> error_examples;
   std::int64_t attempted = 0, opened = 0, failed = 0;
   double duration_ms = 0;

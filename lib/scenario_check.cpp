@@ -334,7 +334,7 @@ std::vector<ThresholdSpec> Checker::check_thresholds(const json& j, const std::s
     const json& exprs = j[metric];
     const std::string mp = child_pointer(ptr, metric);
     if (!takes_thresholds(metric)) {
-      key_issue(mp, fmt::format("unknown metric \"{}\"{} (known metrics: {})", metric,
+      key_issue(mp, fmt::format("{}{} (known metrics: {})", threshold_refusal(metric),
                                 did_you_mean(metric, metrics), join(metrics, ", ")));
       continue;
     }

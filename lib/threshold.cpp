@@ -142,8 +142,8 @@ Threshold parse_threshold(const std::string& metric, const std::string& expr,
         fmt::format("{}: threshold \"{}: {}\": {}; {}", where, metric, expr, problem, forms));
   };
   if (!takes_thresholds(metric)) {
-    throw UsageError(fmt::format("{}: unknown metric \"{}\" in a threshold; known metrics: {}",
-                                 where, metric, fmt::join(known_metrics(), " ")));
+    throw UsageError(fmt::format("{}: {} in a threshold; known metrics: {}", where,
+                                 threshold_refusal(metric), fmt::join(known_metrics(), " ")));
   }
   const bool errors = find_metric(metric)->kind == MetricKind::kErrors;
   const char* forms = errors ? kErrorForms : kLatencyForms;

@@ -44,18 +44,22 @@ struct OpenPart {
 // its thread and hands it over through its SampleSlot.
 struct SampleDelta {
   std::array<Histogram, kLatencySlotCount> metrics;
+  std::array<Counter, kCounterSlotCount> counters;  // slot i is counter_order()[i]
   std::map<std::string, std::int64_t> errors;
   std::int64_t attempted = 0, opened = 0, failed = 0, done = 0;
 
   bool empty() const {
     return attempted == 0 && opened == 0 && failed == 0 && done == 0 && errors.empty() &&
            std::all_of(metrics.begin(), metrics.end(),
-                       [](const Histogram& h) { return h.empty(); });
+                       [](const Histogram& h) { return h.empty(); }) &&
+           std::all_of(counters.begin(), counters.end(),
+                       [](const Counter& c) { return c.empty(); });
   }
   void add(const SampleDelta& other) {
     for (std::size_t m = 0; m < metrics.size(); ++m) {
       if (!other.metrics[m].empty()) metrics[m].add(other.metrics[m]);
     }
+    for (std::size_t c = 0; c < counters.size(); ++c) counters[c].add(other.counters[c]);
     for (const auto& [category, n] : other.errors) errors[category] += n;
     attempted += other.attempted;
     opened += other.opened;
@@ -66,6 +70,7 @@ struct SampleDelta {
     for (auto& h : metrics) {
       if (!h.empty()) h = Histogram();
     }
+    counters.fill(Counter{});
     errors.clear();
     attempted = opened = failed = done = 0;
   }

@@ -119,6 +119,7 @@ class LiveSampler {
   LiveSampler(std::vector<SampleSlot>& slots, const LoadSplit& split, TimePoint run_start)
       : slots_(slots), run_start_(run_start) {
     sample_.total = split.open ? 0 : split.total;
+    for (const auto& name : counter_order()) sample_.counters[name];
     sample_.duration_s = std::chrono::duration<double>(split.open_end).count();
   }
 
@@ -140,6 +141,9 @@ class LiveSampler {
   void add(const SampleDelta& d) {
     for (std::size_t m = 0; m < d.metrics.size(); ++m) {
       if (!d.metrics[m].empty()) sample_.metrics[metric_order()[m]].add(d.metrics[m]);
+    }
+    for (std::size_t c = 0; c < d.counters.size(); ++c) {
+      sample_.counters[counter_order()[c]].add(d.counters[c]);
     }
     for (const auto& [category, n] : d.errors) sample_.errors[category] += n;
     sample_.attempted += d.attempted;
@@ -230,6 +234,7 @@ RawRun assemble_raw(const LiveSample& final_sample,
   RawRun out;
   out.metrics = final_sample.metrics;
   out.errors = final_sample.errors;
+  out.counters = final_sample.counters;
   out.attempted = final_sample.attempted;
   out.opened = final_sample.opened;
   out.failed = final_sample.failed;

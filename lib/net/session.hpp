@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -39,6 +40,11 @@ constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"), kTls = 
                  kPing = latency_slot("ping"), kClose = latency_slot("close"),
                  kSession = latency_slot("session");
 constexpr std::size_t kMetricCount = kLatencySlotCount;
+// Counters (lib/metrics.hpp): data messages and their payload bytes, both ways.
+constexpr std::size_t kMsgsSent = counter_slot("msgs_sent"),
+                      kMsgsReceived = counter_slot("msgs_received"),
+                      kBytesSent = counter_slot("bytes_sent"),
+                      kBytesReceived = counter_slot("bytes_received");
 // The main phases a session puts on the timeline (TimelinePoint::ms).
 constexpr std::size_t kTimelineHandshake = timeline_slot("handshake"),
                       kTimelineE2e = timeline_slot("e2e"),
@@ -367,6 +373,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     const std::size_t next = s.kind == SendStep::Kind::kSize     ? s.size
                              : s.kind == SendStep::Kind::kBinary ? s.binary.size()
                                                                  : 0;
+    std::size_t sent_bytes = 0;
     if (con_->get_buffered_amount() + next > limit) {
       fail("send.backlog", "the server is not reading: more than " + format_bytes(limit) +
                                " of messages wait to be written to it");
@@ -374,20 +381,27 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     switch (s.kind) {
       case SendStep::Kind::kText:
-      case SendStep::Kind::kJson:
-        ec = con_->send(expand(s.payload, ctx), websocketpp::frame::opcode::text);
+      case SendStep::Kind::kJson: {
+        const std::string text = expand(s.payload, ctx);
+        ec = con_->send(text, websocketpp::frame::opcode::text);
+        sent_bytes = text.size();
         break;
+      }
       case SendStep::Kind::kBinary:
         ec = con_->send(s.binary, websocketpp::frame::opcode::binary);
+        sent_bytes = s.binary.size();
         break;
       case SendStep::Kind::kSize:
         ec = con_->send(worker_.filler(s.size), websocketpp::frame::opcode::binary);
+        sent_bytes = s.size;
         break;
     }
     if (ec) {
       fail("reset", "send failed: " + ec.message());
       return false;
     }
+    count(kMsgsSent, 1);
+    count(kBytesSent, static_cast<std::int64_t>(sent_bytes));
     last_send_ = now;
     if (!first_send_) first_send_ = now;
     return true;
@@ -431,6 +445,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   void on_message(const MessagePtr& msg) {
     if (finished_) return;
+    count(kMsgsReceived, 1);
+    count(kBytesReceived, static_cast<std::int64_t>(msg->get_payload().size()));
     // Not before our last send: a frame read before it (in the same read as the message that
     // completed the previous expect) arrived before that send, not in answer to it.
     const TimePoint now = read_done(last_send_.value_or(TimePoint{}));
@@ -557,6 +573,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void disarm() { worker_.deadlines().cancel(*this); }
 
   void record(Metric m, Clock::duration d) { worker_.record(m, d); }
+  void count(std::size_t counter, std::int64_t n) {
+    counted_[counter] += n;
+    worker_.count(counter, n);
+  }
 
   // For the handlers websocketpp calls while parsing what a read returned (open, message,
   // pong): the time that read completed (wspp_config.hpp, last_read_done), not the time the
@@ -605,6 +625,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     p.ms[kTimelineE2e] = e2e_ms_;
     p.ms[kTimelinePerceived] = perceived_ms_;
     p.ok = !failed_;
+    if (opened_) worker_.end_connection_counts(counted_);
     worker_.session_done(*this, p, failed_);
     con_.reset();
   }
@@ -639,6 +660,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   bool interrupted_ = false, abandoned_ = false;
   double e2e_ms_ = -1, perceived_ms_ = -1;
   std::size_t slot_ = 0;  // index in the worker's list of live sessions
+  std::array<std::int64_t, kCounterSlotCount> counted_{};  // this connection's counters
 };
 
 }  // namespace wslat::net

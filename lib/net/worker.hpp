@@ -81,6 +81,11 @@ class Worker final : public WorkerHandle {
     delta_.metrics[m].record(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
   }
   void count_opened() { ++delta_.opened; }
+  // Counters (counter_slot): `n` more now; a connection's own counts when it ends.
+  void count(std::size_t counter, std::int64_t n) { delta_.counters[counter].total += n; }
+  void end_connection_counts(const std::array<std::int64_t, kCounterSlotCount>& counted) {
+    for (std::size_t c = 0; c < counted.size(); ++c) delta_.counters[c].add_connection(counted[c]);
+  }
   void count_error(const std::string& category, const std::string& message) {
     ++delta_.errors[category];
     if (result_.error_examples.count(category) == 0) {

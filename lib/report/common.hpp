@@ -13,6 +13,13 @@ namespace wslat::report {
 // Metric names present in the result, in the README's Metrics order, unknown names last (sorted).
 std::vector<std::string> ordered_metrics(const RunResult& r);
 
+// Counter names present in the result, in registry order (none in results older than counters).
+std::vector<std::string> ordered_counters(const RunResult& r);
+// A counter's row in every report: {name, total, per-connection min, mean, max} ("10", "10.5").
+std::vector<std::string> counter_cells(const std::string& name, const Counter& c);
+// "2000 (per connection: min 10, mean 10, max 10)".
+std::string describe_counter(const Counter& c);
+
 // "local (x0.3, margin 0%, chosen by default)" -- the profile and how it was chosen.
 std::string describe_profile(const RunResult& r);
 // "200 attempted, 198 opened, 2 failed".

@@ -453,6 +453,18 @@ std::string comparison_table(const RunResult& r) {
   return out + "</ul></section>\n";
 }
 
+std::string counters_table(const RunResult& r) {
+  if (r.counters.empty()) return "";
+  std::string out = "<section><h2>Counters</h2>\n<table>\n" +
+                    tr({"counter", "total", "min/conn", "mean/conn", "max/conn"}, "-nnnn", "th");
+  for (const auto& name : report::ordered_counters(r)) {
+    std::vector<std::string> cells = report::counter_cells(name, r.counters.at(name));
+    cells[0] = esc(cells[0]);  // a name from a result file: any text
+    out += tr(cells, "-nnnn");
+  }
+  return out + "</table></section>\n";
+}
+
 std::string errors_table(const RunResult& r) {
   if (r.errors.empty()) return "";
   std::string out =
@@ -499,8 +511,8 @@ std::string render_html(const RunResult& r) {
   out += fmt::format("<header class=\"{}\"><h1>{} wslat: {}</h1><p>{}</p></header>\n<main>\n",
                      ok ? "pass" : "fail", ok ? "✓" : "✗", esc(r.scenario_name),
                      esc(report::describe_verdict(r)));
-  out += overview(r) + phase_table(r) + thresholds_table(r) + comparison_table(r) + charts(r) +
-         errors_table(r) + warnings_list(r);
+  out += overview(r) + phase_table(r) + counters_table(r) + thresholds_table(r) +
+         comparison_table(r) + charts(r) + errors_table(r) + warnings_list(r);
   return out + "</main>\n</body>\n</html>\n";
 }
 

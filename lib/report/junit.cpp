@@ -137,6 +137,10 @@ std::string properties(const RunResult& r) {
   for (const auto& [name, value] : props) {
     out += fmt::format("      <property name=\"{}\" value=\"{}\"/>\n", name, xml_escape(value));
   }
+  for (const auto& name : report::ordered_counters(r)) {
+    out += fmt::format("      <property name=\"counter.{}\" value=\"{}\"/>\n", xml_escape(name),
+                       xml_escape(report::describe_counter(r.counters.at(name))));
+  }
   return out + "    </properties>\n";
 }
 

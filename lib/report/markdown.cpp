@@ -117,6 +117,19 @@ std::string comparison_table(const RunResult& r) {
   return out + "\n";
 }
 
+std::string counters_table(const RunResult& r) {
+  if (r.counters.empty()) return "";
+  std::string out = "### Counters\n\n" +
+                    row({"counter", "total", "min/conn", "mean/conn", "max/conn"}) +
+                    "|---|---:|---:|---:|---:|\n";
+  for (const auto& name : report::ordered_counters(r)) {
+    std::vector<std::string> cells = report::counter_cells(name, r.counters.at(name));
+    cells[0] = md(cells[0]);  // a name from a result file: any text
+    out += row(cells);
+  }
+  return out + "\n";
+}
+
 std::string errors_table(const RunResult& r) {
   if (r.errors.empty()) return "";
   std::string out = "### Errors\n\n" + row({"category", "count", "example"});
@@ -140,9 +153,9 @@ std::string warnings_list(const RunResult& r) {
 }  // namespace
 
 std::string render_markdown(const RunResult& r) {
-  return title(r) + overview(r) + phase_table(r) + thresholds_table(r) + comparison_table(r) +
-         errors_table(r) + warnings_list(r) + "**Verdict: " + md(report::describe_verdict(r)) +
-         "**\n";
+  return title(r) + overview(r) + phase_table(r) + counters_table(r) + thresholds_table(r) +
+         comparison_table(r) + errors_table(r) + warnings_list(r) +
+         "**Verdict: " + md(report::describe_verdict(r)) + "**\n";
 }
 
 }  // namespace wslat

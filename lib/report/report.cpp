@@ -59,6 +59,29 @@ std::vector<std::string> ordered_metrics(const RunResult& r) {
   return out;
 }
 
+std::vector<std::string> ordered_counters(const RunResult& r) {
+  std::vector<std::string> out;
+  for (const auto& entry : r.counters) out.push_back(entry.first);
+  sort_in_report_order(out);
+  return out;
+}
+
+namespace {
+std::string format_mean(double v) {
+  return v == std::floor(v) ? fmt::format("{:.0f}", v) : fmt::format("{:.1f}", v);
+}
+}  // namespace
+
+std::vector<std::string> counter_cells(const std::string& name, const Counter& c) {
+  return {name, std::to_string(c.total), std::to_string(c.min), format_mean(c.mean()),
+          std::to_string(c.max)};
+}
+
+std::string describe_counter(const Counter& c) {
+  return fmt::format("{} (per connection: min {}, mean {}, max {})", c.total, c.min,
+                     format_mean(c.mean()), c.max);
+}
+
 std::string describe_profile(const RunResult& r) {
   std::string s = fmt::format("{} (x{:g}, margin {:g}%", r.profile_name, r.profile_multiplier,
                               r.profile_margin * 100.0);

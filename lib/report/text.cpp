@@ -135,6 +135,16 @@ std::string thresholds_section(const RunResult& r, const Painter& paint) {
   return "\n" + paint("thresholds", kBold) + "\n" + rows.substr(rows.find('\n') + 1);
 }
 
+std::string counters_section(const RunResult& r, const Painter& paint) {
+  if (r.counters.empty()) return "";
+  Table t({"counter", "total", "min/conn", "mean/conn", "max/conn"},
+          {false, true, true, true, true});
+  for (const auto& name : report::ordered_counters(r)) {
+    t.add(report::counter_cells(name, r.counters.at(name)));
+  }
+  return "\n" + t.render(paint, "");
+}
+
 std::string errors_section(const RunResult& r, const Painter& paint) {
   if (r.errors.empty()) return "";
   Table t({"", "", ""}, {false, true, false});
@@ -237,9 +247,9 @@ std::string verdict_line(const RunResult& r, const Painter& paint) {
 
 std::string render_text(const RunResult& r, const RenderOptions& opts) {
   const Painter paint(opts.color);
-  return header(r, paint) + "\n" + phase_table(r, paint) + thresholds_section(r, paint) +
-         errors_section(r, paint) + comparison_section(r, paint) + distribution_section(r, paint) +
-         warnings_section(r, paint) + verdict_line(r, paint);
+  return header(r, paint) + "\n" + phase_table(r, paint) + counters_section(r, paint) +
+         thresholds_section(r, paint) + errors_section(r, paint) + comparison_section(r, paint) +
+         distribution_section(r, paint) + warnings_section(r, paint) + verdict_line(r, paint);
 }
 
 }  // namespace wslat

@@ -78,6 +78,7 @@ void check_equals_raw(const LiveSample& s, const RawRun& raw) {
   CHECK(s.attempted == raw.attempted);
   CHECK(s.opened == raw.opened);
   CHECK(s.failed == raw.failed);
+  CHECK(s.counters == raw.counters);
 }
 
 TEST_CASE("live sample: snapshots during a run only grow, and the last one equals the result") {
@@ -113,6 +114,52 @@ TEST_CASE("live sample: errors are counted live and the last sample has the resu
   CHECK(last.errors == std::map<std::string, std::int64_t>{{"http.503", 30}});
   CHECK(last.failed == 30);
   CHECK(last.opened == 0);
+}
+
+TEST_CASE("live sample: counters count every echoed message and byte, exactly, live and final") {
+  // 6 connections x 5 round trips of a 100-byte binary message and a 7-byte text message.
+  const std::string text = R"({"name": "counted", "target": "embedded",
+    "load": {"connections": 6, "concurrency": 3},
+    "timeouts": {"connect": "5s", "handshake": "5s", "message": "5s", "close": "2s"},
+    "steps": [{"connect": {}},
+              {"repeat": {"times": 5, "steps": [
+                {"send": {"size": 100}}, {"expect": {"any": true}},
+                {"send": {"text": "hello-${connection}"}}, {"expect": {"any": true}}]}},
+              {"ping": {}}, {"close": {}}]})";
+  const Scenario scenario =
+      parse_scenario(text, "counted.json", [](const std::string&) { return std::nullopt; });
+  const Recorded rec = run_recording(scenario, ServerOptions{}, 2);
+
+  REQUIRE(rec.final.size() == 1);
+  const LiveSample& last = rec.final.front();
+  check_equals_raw(last, rec.raw);
+  CHECK(last.counters == rec.raw.counters);
+  for (std::size_t i = 1; i < rec.live.size(); ++i) {
+    for (const auto& [name, c] : rec.live[i - 1].counters) {
+      CHECK(rec.live[i].counters.at(name).total >= c.total);
+    }
+  }
+  // Data messages only: the ping, the pong and the close frames are not counted; bytes are
+  // payload bytes ("hello-0".size() == 7 for every connection index 0..5).
+  const std::int64_t messages = 6 * 5 * 2, bytes = 6 * 5 * (100 + 7);
+  REQUIRE(rec.raw.counters.size() == 4);
+  for (const char* name : {"msgs_sent", "msgs_received"}) {
+    CAPTURE(name);
+    const Counter& c = rec.raw.counters.at(name);
+    CHECK(c.total == messages);
+    CHECK(c.connections == 6);
+    CHECK(c.min == 10);
+    CHECK(c.max == 10);
+    CHECK(c.mean() == 10);
+  }
+  for (const char* name : {"bytes_sent", "bytes_received"}) {
+    CAPTURE(name);
+    const Counter& c = rec.raw.counters.at(name);
+    CHECK(c.total == bytes);
+    CHECK(c.connections == 6);
+    CHECK(c.min == 5 * 107);
+    CHECK(c.max == 5 * 107);
+  }
 }
 
 TEST_CASE(

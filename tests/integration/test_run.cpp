@@ -215,3 +215,35 @@ TEST_CASE("a huge message under a recursive regex expectation neither crashes no
 
 }  // namespace
 }  // namespace wslat::test
+
+namespace wslat::test {
+namespace {
+
+TEST_CASE(
+    "wslat run against wslat serve: the result's counters hold exact message and byte counts") {
+  // 4 connections x 3 echoes of 1000 bytes: an echo sends back what it got, so sent = received.
+  auto server = start_serve();
+  const auto file =
+      write_temp_file("counted.json", R"({"name": "counted", "target": ")" + server.url() + R"(",
+      "load": {"connections": 4, "concurrency": 2},
+      "steps": [{"repeat": {"times": 3, "steps": [{"send": {"size": 1000}},
+                                                  {"expect": {"any": true}}]}}]})");
+  const auto m = run_json(file);
+  CHECK(m.process.exit_code == 0);
+  const json& c = m.result.at("counters");
+  for (const char* name : {"msgs_sent", "msgs_received"}) {
+    CAPTURE(name);
+    CHECK(c.at(name).at("total") == 12);
+    CHECK(c.at(name).at("per_connection") ==
+          json{{"connections", 4}, {"min", 3}, {"mean", 3.0}, {"max", 3}});
+  }
+  for (const char* name : {"bytes_sent", "bytes_received"}) {
+    CAPTURE(name);
+    CHECK(c.at(name).at("total") == 12000);
+    CHECK(c.at(name).at("per_connection").at("max") == 3000);
+  }
+  CHECK(m.result.at("metrics").count("msgs_sent") == 0);  // metrics stay latency histograms
+}
+
+}  // namespace
+}  // namespace wslat::test

@@ -101,6 +101,23 @@ inline void fixture_metrics(RunResult& r) {
   refresh_summaries(r);
 }
 
+// 197 opened connections sent 10 messages of 64 bytes each; 2 of them (closed with 1011)
+// received nothing back.
+inline void fixture_counters(RunResult& r) {
+  const auto counter = [](std::int64_t total, std::int64_t min, std::int64_t max) {
+    Counter c;
+    c.total = c.per_connection_sum = total;
+    c.connections = 197;
+    c.min = min;
+    c.max = max;
+    return c;
+  };
+  r.counters["msgs_sent"] = counter(1970, 10, 10);
+  r.counters["msgs_received"] = counter(1950, 0, 10);
+  r.counters["bytes_sent"] = counter(126080, 640, 640);
+  r.counters["bytes_received"] = counter(124800, 0, 640);
+}
+
 inline void fixture_timeline(RunResult& r) {
   for (int i = 0; i < 200; ++i) {
     TimelinePoint p;
@@ -136,6 +153,7 @@ inline RunResult fixture_result() {
   RunResult r;
   fixture_identity(r);
   fixture_metrics(r);
+  fixture_counters(r);
   r.thresholds.push_back(fixture_threshold(r, "handshake", "p95 < 3s", 900.0));
   r.thresholds.push_back(fixture_threshold(r, "e2e", "p95 < 1s", 300.0));
   fixture_timeline(r);

@@ -159,3 +159,60 @@ TEST_CASE("merge refuses results of different scenarios and a shard given twice"
 
   CHECK_THROWS_AS(merge_results({}), UsageError);
 }
+
+namespace {
+Counter counter_of(const std::vector<std::int64_t>& per_connection) {
+  Counter c;
+  for (std::int64_t n : per_connection) {
+    c.total += n;
+    c.add_connection(n);
+  }
+  return c;
+}
+}  // namespace
+
+TEST_CASE("counters round-trip through result JSON and add up when shards merge") {
+  const std::vector<std::vector<std::int64_t>> sent = {{10, 10, 3}, {7}, {}, {12, 1}};
+  std::vector<RunResult> parts;
+  for (int i = 0; i < 4; ++i) {
+    RunResult r = shard(i, samples(100, static_cast<unsigned>(i + 1)));
+    r.counters["msgs_sent"] = counter_of(sent[static_cast<std::size_t>(i)]);
+    r.counters["bytes_sent"] = counter_of({100 * i + 1});
+    const RunResult back = result_from_json(nlohmann::json::parse(to_json(r).dump()));
+    CHECK(back.counters == r.counters);
+    parts.push_back(back);
+  }
+  const RunResult m = merge_results(parts);
+  const Counter& msgs = m.counters.at("msgs_sent");
+  CHECK(msgs.total == 43);
+  CHECK(msgs.connections == 6);
+  CHECK(msgs.min == 1);  // the shard with no connection does not make it 0
+  CHECK(msgs.max == 12);
+  CHECK(msgs.mean() == doctest::Approx(43.0 / 6));
+  CHECK(m.counters.at("bytes_sent").total == 1 + 101 + 201 + 301);
+  const nlohmann::json j = to_json(m)["counters"]["msgs_sent"];
+  CHECK(j["total"] == 43);
+  CHECK(j["per_connection"]["connections"] == 6);
+  CHECK(j["per_connection"]["min"] == 1);
+  CHECK(j["per_connection"]["max"] == 12);
+
+  // A result older than counters loads (no counters) and merges with one that has them.
+  nlohmann::json old = to_json(parts[0]);
+  old.erase("counters");
+  const RunResult old_result = result_from_json(old);
+  CHECK(old_result.counters.empty());
+  const RunResult mixed = merge_results({old_result, parts[1]});
+  CHECK(mixed.counters.at("msgs_sent") == parts[1].counters.at("msgs_sent"));
+}
+
+TEST_CASE("result_from_json rejects a counter whose mean is outside min and max") {
+  RunResult r = shard(0, samples(10, 1));
+  r.counters["msgs_sent"] = counter_of({2, 4});
+  nlohmann::json j = to_json(r);
+  j["counters"]["msgs_sent"]["per_connection"]["mean"] = 9.0;
+  CHECK_THROWS_WITH_AS(result_from_json(j),
+                       doctest::Contains("/counters/msgs_sent/per_connection/mean"),
+                       std::invalid_argument);
+  j["counters"]["msgs_sent"]["per_connection"].erase("min");
+  CHECK_THROWS_WITH_AS(result_from_json(j), doctest::Contains("min"), std::invalid_argument);
+}

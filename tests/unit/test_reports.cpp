@@ -221,3 +221,31 @@ TEST_CASE("report formats are parsed by name") {
   CHECK(wslat::render(fixture_result(), wslat::ReportFormat::kMarkdown) ==
         wslat::render_markdown(fixture_result()));
 }
+
+TEST_CASE("every report format shows the counters, and html escapes a hostile counter name") {
+  wslat::RunResult r = fixture_result();
+  r.counters["<img src=x>"] = r.counters.at("msgs_sent");  // a name from a result file
+  const std::string text = wslat::render_text(r, {});
+  const std::string md = wslat::render_markdown(r);
+  const std::string junit = wslat::render_junit(r);
+  const std::string html = wslat::render_html(r);
+  const std::string json = wslat::to_json(r).dump();
+  for (const std::string* out : {&text, &md, &junit, &html, &json}) {
+    CHECK(out->find(out == &md ? "msgs\\_sent" : "msgs_sent") != std::string::npos);
+    CHECK(out->find(out == &md ? "bytes\\_received" : "bytes_received") != std::string::npos);
+    CHECK(out->find("124800") != std::string::npos);
+  }
+  CHECK(junit.find("<property name=\"counter.msgs_received\" value=\"1950 (per connection: min "
+                   "0, mean 9.9, max 10)\"/>") != std::string::npos);
+  CHECK(html.find("<img") == std::string::npos);
+  CHECK(html.find("&lt;img src=x&gt;") != std::string::npos);
+}
+
+TEST_CASE("reports of a result older than counters have no counters section") {
+  wslat::RunResult r = fixture_result();
+  r.counters.clear();
+  CHECK(wslat::render_text(r, {}).find("counter") == std::string::npos);
+  CHECK(wslat::render_markdown(r).find("Counters") == std::string::npos);
+  CHECK(wslat::render_html(r).find("Counters") == std::string::npos);
+  CHECK(wslat::render_junit(r).find("counter.") == std::string::npos);
+}

@@ -87,6 +87,9 @@ TEST_CASE("threshold mistakes are usage errors naming the place and the accepted
   CHECK(contains(unknown_metric, "unknown metric \"handshak\""));
   CHECK(contains(unknown_metric, "handshake"));
   CHECK(contains(unknown_metric, "first_message"));
+  const std::string counter = usage_error("bytes_sent", "count > 5");
+  CHECK(contains(counter, "\"bytes_sent\" is a counter"));
+  CHECK_FALSE(contains(counter, "unknown metric"));
 
   const std::string bare = usage_error("handshake", "p95 < 3");
   CHECK(contains(bare, "/thresholds/x/0"));
