@@ -42,6 +42,7 @@ struct RunArgs {
   std::string rate, duration;
   std::optional<std::string> threads;
   int source_addresses = 0;
+  std::int64_t trace = 0;
   std::vector<std::string> headers;
   bool insecure = false;
   std::string ca;
@@ -383,6 +384,7 @@ RunOptions plan_run(const RunArgs& a, const Scenario& scenario, RunContext& ctx)
   opts.threads = worker_threads(a.threads);
   opts.source_addresses = a.source_addresses;
   opts.insecure = a.insecure;
+  opts.trace_connections = a.trace;
   opts.ca_file = a.ca;
   opts.extra_headers = ctx.extra_headers;
   return opts;
@@ -490,6 +492,11 @@ void add_run(CLI::App& app, Action& action) {
   sub->add_option("--shard", args->shard, "Run the I-th of N equal parts of the load: I/N");
   sub->add_option("--threshold", args->threshold_flags, "'METRIC: EXPR' (repeatable)");
   sub->add_flag("--quiet,-q", args->quiet, "No progress line");
+  sub->add_option("--trace", args->trace,
+                  "Print every frame of the first N connections on stderr (time, direction, "
+                  "kind, size, shortened redacted payload)")
+      ->type_name("N")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000}));
   add_output_options(*sub, args->output);
   sub->callback([args, results_dir, &action] {
     action = [args, results_dir] {

@@ -58,7 +58,7 @@ std::map<std::string, std::string> shown_headers(const RunContext& ctx) {
   auto show = [&](const std::string& name, const std::string& value) {
     out[name] = redact_header(name, value, s.redact, s.secrets);
   };
-  for (const auto& [name, value] : s.headers) show(name, expand(value, TemplateContext{}));
+  for (const auto& [name, value] : s.headers) show(name, expand_shown(value));
   for (const auto& [name, value] : ctx.extra_headers) show(name, value);
   return out;
 }

@@ -61,6 +61,8 @@ inline constexpr MetricDef kMetricRegistry[] = {
     {"first_message", MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"e2e",           MetricKind::kLatency,   true,  true,     "p95 < 1s",  MetricReach::kExpectAfterSend},
     {"rtt",           MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    // A named expect's own rtt: from the send of the same name, else the last send.
+    {"rtt.<step>",    MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"perceived",     MetricKind::kLatency,   true,  true,     "p95 < 2s",  MetricReach::kExpect},
     {"ping",          MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"close",         MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
@@ -73,6 +75,10 @@ inline constexpr MetricDef kMetricRegistry[] = {
     {"msgs_received",  MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
     {"bytes_sent",     MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
     {"bytes_received", MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
+    // Messages the scenario's rules ("on") matched, and the messages they sent (also in
+    // msgs_sent).
+    {"rule_matches",   MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
+    {"rule_sends",     MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
 };
 // clang-format on
 

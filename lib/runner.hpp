@@ -56,6 +56,7 @@ struct RunOptions {
   bool insecure = false;
   std::string ca_file;
   std::vector<std::pair<std::string, std::string>> extra_headers;  // --header
+  std::int64_t trace_connections = 0;  // --trace N: print every frame of connections 0..N-1
   // Called about every 250 ms from the coordinating thread while the run lasts, then once with
   // `final` set after the workers stopped. The one live channel: the progress line reads it,
   // and so would a live output (see LiveSample).

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
@@ -25,13 +26,36 @@ class RE2;
 
 namespace wslat {
 
+// A variable's value on one connection: text, and whether that text is JSON (a number,
+// boolean, null, object or array captured from a JSON message) rather than a string.
+struct VarValue {
+  std::string text;
+  bool is_json = false;
+  bool set = false;
+};
+using Vars = std::vector<VarValue>;  // indexed like Scenario::variables
+
 // A string with ${...} placeholders, compiled at parse time.
 // ${env:NAME} is resolved when the scenario is loaded (its value is a secret: see
-// Scenario::secrets); ${iteration}, ${connection}, ${uuid}, ${now_ms} per use.
+// Scenario::secrets); ${iteration}, ${connection}, ${uuid}, ${now_ms} and ${var:NAME} (a
+// captured variable, per connection) per use. README "Templates and variables".
 struct Template {
   struct Part {
-    enum class Kind { kLiteral, kIteration, kConnection, kUuid, kNowMs } kind = Kind::kLiteral;
-    std::string literal;
+    enum class Kind {
+      kLiteral,
+      kIteration,
+      kConnection,
+      kUuid,
+      kNowMs,
+      kVar
+    } kind = Kind::kLiteral;
+    std::string literal;  // kLiteral: the text; kVar: the variable's name
+    std::size_t var = 0;  // kVar: index in Scenario::variables
+    // Where the expansion lands: plain text; inside a JSON string (escaped); a whole JSON value
+    // (typed: a captured number stays a number); a regular expression (quoted, matched as is).
+    enum class Into { kText, kJsonString, kJsonValue, kRegex } into = Into::kText;
+    // A ":string" or ":number" suffix: the JSON type of a whole-value placeholder.
+    enum class As { kAuto, kString, kNumber } as = As::kAuto;
   };
   std::vector<Part> parts;
   bool is_constant() const;
@@ -40,8 +64,32 @@ struct Template {
 struct TemplateContext {
   std::int64_t connection = 0;  // 0-based index of the connection in the whole run
   std::int64_t iteration = 0;   // 0-based index of the innermost enclosing repeat, else 0
+  const Vars* vars = nullptr;   // the connection's variables (nullptr: none set yet)
+};
+// A template that cannot be expanded on this connection: a variable not captured (yet), a
+// ":number" value that is not a number. The session fails as `template.unset`.
+class TemplateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 std::string expand(const Template& t, const TemplateContext& ctx);
+// For outputs and checks before any connection: connection 0, iteration 0, and every
+// ${var:NAME} written as such.
+std::string expand_shown(const Template& t);
+
+// Where a step or rule stores part of what it matched into a variable. On an expect or a rule:
+// a JSON pointer into a JSON message, a regex (group 1, else the whole match), or the whole
+// text; on connect: the upgrade response's status, a header or a cookie.
+struct Capture {
+  enum class From { kJson, kRegex, kText, kStatus, kHeader, kCookie } from = From::kText;
+  std::size_t var = 0;                    // index in Scenario::variables
+  std::string arg;                        // kJson: pointer; kHeader, kCookie: the name
+  std::shared_ptr<const re2::RE2> regex;  // kRegex
+};
+// The value `capture` takes from a matched message (`parsed`: the message as JSON, if it is
+// JSON), or nullopt when the message does not have it (then the message does not match).
+std::optional<VarValue> capture_from_message(const Capture& capture, const std::string& message,
+                                             const nlohmann::json* parsed);
 
 // One struct per step kind, named in the file by kName. To add a kind: a struct here, an entry
 // in StepBody, then the compiler names every layer that must handle it (each visits the variant
@@ -49,31 +97,75 @@ std::string expand(const Template& t, const TemplateContext& ctx);
 // (Session::run_step in lib/net/session.hpp).
 struct ConnectStep {
   static constexpr const char* kName = "connect";
+  std::vector<Capture> captures;  // from the upgrade response
 };
+
+// Bytes to send built from parts: hex, templated text, numbers and length prefixes (MQTT,
+// custom binary protocols). A part is exactly one of these.
+struct BinaryPart {
+  enum class Kind { kBytes, kText, kUint, kLength } kind = Kind::kBytes;
+  std::string bytes;           // kBytes
+  Template text;               // kText: UTF-8 text; kUint: the number
+  int width = 1;               // kUint, kLength: 1, 2 or 4 bytes big-endian; 0 = varint
+  std::vector<BinaryPart> of;  // kLength: the parts whose byte count it prefixes
+};
+std::string build_binary(const std::vector<BinaryPart>& parts, const TemplateContext& ctx);
 
 struct SendStep {
   static constexpr const char* kName = "send";
   enum class Kind { kText, kJson, kBinary, kSize } kind = Kind::kText;
-  Template payload;      // text and json (json is serialized then templated)
-  std::string binary;    // decoded bytes for kBinary
-  std::size_t size = 0;  // kSize: generated payload of this many bytes (text, 'x'...)
+  Template payload;               // text and json (json is serialized then templated)
+  std::string binary;             // decoded bytes for kBinary
+  std::vector<BinaryPart> parts;  // kBinary written as parts (then `binary` is unused)
+  std::size_t size = 0;           // kSize: generated payload of this many bytes (text, 'x'...)
+  std::string name;               // "name": pairs it with the expects of that name (per-step rtt)
+  std::size_t pair = kNoPair;     // index of the name among Scenario::paired_sends, or kNoPair
+  static constexpr std::size_t kNoPair = static_cast<std::size_t>(-1);
 };
 
 // Its implicit noexcept constructors call nlohmann::json's noexcept ones, in whose bodies the
 // analysis sees a throw (for value types other than null) that it cannot rule out.
 struct ExpectStep {  // NOLINT(bugprone-exception-escape): see above; they do not throw
   static constexpr const char* kName = "expect";
-  enum class Kind { kJson, kText, kRegex, kAny } kind = Kind::kAny;
-  nlohmann::json json;                    // kJson: subset to match
+  enum class Kind { kJson, kText, kRegex, kAny, kBinary } kind = Kind::kAny;
+  nlohmann::json json;                    // kJson: subset to match (when `pattern` is constant)
   std::string text;                       // kText: exact text; kRegex: the pattern source
-  std::shared_ptr<const re2::RE2> regex;  // kRegex (RE2 syntax, search semantics)
-  std::optional<Duration> within;         // else timeouts.message
-  std::string mark;                       // "ready" marks perceived latency
+  std::shared_ptr<const re2::RE2> regex;  // kRegex (RE2 syntax, search semantics), constant
+  Template pattern;                // kJson, kText, kRegex as a template: expanded per connection
+  std::string bytes, mask;         // kBinary: the bytes, and 0x00 where a byte is "??" (any)
+  bool prefix = false;             // kBinary: the message starts with `bytes` (else equals them)
+  std::optional<Duration> within;  // else timeouts.message
+  std::string mark;                // "ready" marks perceived latency
+  std::vector<Capture> captures;
+  std::string name;                      // "name": its own metric rtt.<name>
+  std::size_t metric = kNoMetric;        // index in Scenario::step_metrics
+  std::size_t pair = SendStep::kNoPair;  // sends of the same name it is timed from
+  static constexpr std::size_t kNoMetric = static_cast<std::size_t>(-1);
 };
-// True when `message` (one received text/binary message) satisfies the expectation: what the
-// runner calls for every message while an expect waits. A regex sees the whole message and
-// answers in time linear in it; a json expectation never matches a message nested deeper than
-// kMaxJsonDepth (json_text.hpp).
+
+// An expect step made ready for one connection: its templates expanded with the connection's
+// variables (a constant one uses the step's own pattern). Built when the expect starts waiting.
+class Expectation {
+ public:
+  // Throws TemplateError when a variable it uses is not set.
+  Expectation(const ExpectStep& step, const TemplateContext& ctx);
+  // True when `message` satisfies the expectation and every capture could be taken; the
+  // captured values are then stored into `vars` (when not nullptr). A regex sees the whole
+  // message and answers in time linear in it; a json expectation never matches a message nested
+  // deeper than kMaxJsonDepth (json_text.hpp).
+  bool match(const std::string& message, Vars* vars) const;
+  const ExpectStep& step() const { return *step_; }
+  // What it waits for, in a few words: `json {"id":3}`, `text "pong"`, `any message`.
+  std::string describe() const;
+
+ private:
+  const ExpectStep* step_;
+  nlohmann::json json_;                    // kJson with a templated pattern
+  std::string text_;                       // kText with a templated pattern
+  std::shared_ptr<const re2::RE2> regex_;  // kRegex with a templated pattern
+};
+// True when `message` (one received text/binary message) satisfies the expectation, with no
+// variables set: Expectation(expect, {}).match(message, nullptr).
 bool matches(const ExpectStep& expect, const std::string& message);
 // Compiles a regex expectation's pattern as scenario files are (RE2 syntax, UTF-8). nullptr,
 // with RE2's reason in `error`, when RE2 cannot express it (backreferences, lookaround).
@@ -158,6 +250,18 @@ struct ProfileOverride {
   std::optional<std::string> target;
 };
 
+// A rule that runs in the background of every connection (the scenario's "on"): when a message
+// matching `when` arrives, send `reply` (answering server pings, acknowledging); or every
+// `every`, send `reply` (application heartbeats). A message a rule handled is not offered to the
+// steps' expects unless `pass` is set.
+struct Rule {
+  std::string pointer;             // "/on/0"
+  std::optional<ExpectStep> when;  // a message rule: its matcher and captures
+  std::optional<Duration> every;   // a periodic rule
+  std::optional<SendStep> reply;   // what to send (a message rule may only capture)
+  bool pass = false;
+};
+
 struct Scenario {
   std::string name;
   std::string file;    // path as given
@@ -169,7 +273,12 @@ struct Scenario {
   std::vector<std::string> secrets;  // values resolved from ${env:...}: never printed
   Load load;
   Timeouts timeouts;
-  std::vector<Step> steps;                // a leading connect is implied when missing
+  std::vector<Step> steps;                     // a leading connect is implied when missing
+  std::vector<Rule> rules;                     // "on"
+  std::vector<std::string> variables;          // names of the ${var:NAME} variables, by index
+  std::vector<std::string> step_metrics;       // "rtt.<name>" of named expects, in file order
+  std::vector<std::string> step_metric_notes;  // per step metric: which steps it times
+  std::size_t paired_sends = 0;           // names shared by sends and expects (ExpectStep::pair)
   std::vector<ThresholdSpec> thresholds;  // the defaults when the file has none
   bool thresholds_defaulted = false;
   std::map<std::string, ProfileOverride> environments;

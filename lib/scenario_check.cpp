@@ -23,7 +23,7 @@ constexpr double kMaxMargin = 100.0;
 const std::vector<std::string> kTopLevelKeys = {
     "name",     "target",           "headers",     "subprotocols", "redact",
     "load",     "timeouts",         "steps",       "thresholds",   "environments",
-    "embedded", "max_message_size", "description", "$schema"};
+    "embedded", "max_message_size", "description", "$schema",      "on"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {
@@ -193,7 +193,7 @@ void Checker::check_headers(const json& j, Scenario& s) {
     Template t = compile(*text, ptr, TemplateScope::kAll);
     // Every literal byte, ${env:...} values included; the runtime placeholders expand to
     // digits, hex and '-' only (the runner checks the expansion again before sending).
-    if (const auto why = header_value_problem(expand(t, {}))) issue(ptr, *why);
+    if (const auto why = header_value_problem(expand_shown(t))) issue(ptr, *why);
     s.headers.emplace_back(name, std::move(t));
   }
 }
@@ -453,8 +453,21 @@ Scenario Checker::check(const json& doc) {
   if (s.steps.empty() || !s.steps.front().is<ConnectStep>()) {
     s.steps.insert(s.steps.begin(), Step{"/steps", ConnectStep{}});  // implied: not in the file
   }
+  if (doc.contains("on")) s.rules = check_rules(doc["on"], "/on");
+  check_names(s);
+  check_variables();
+  s.variables = variables_;
   if (doc.contains("thresholds")) {
     s.thresholds = check_thresholds(doc["thresholds"], "/thresholds");
+    for (const auto& t : s.thresholds) {
+      if (t.metric.rfind("rtt.", 0) == 0 && std::find(s.step_metrics.begin(), s.step_metrics.end(),
+                                                      t.metric) == s.step_metrics.end()) {
+        issue(t.pointer,
+              fmt::format("no expect is named \"{}\": {} is the latency of the expect "
+                          "step with that \"name\"{}",
+                          t.metric.substr(4), t.metric, did_you_mean(t.metric, s.step_metrics)));
+      }
+    }
   } else {
     s.thresholds = default_thresholds();
     s.thresholds_defaulted = true;

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -20,7 +21,12 @@ namespace wslat::scenario_detail {
 constexpr std::int64_t kMaxRepeatTimes = 1'000'000;
 constexpr std::int64_t kMaxFlatSteps = 1'000'000;
 
-enum class TemplateScope { kEnvOnly, kAll };
+// Where a template is: only ${env:...} resolved (target, ...); a step (variables in file order);
+// a rule of "on" (may fire at any time: its variables need a capture anywhere).
+enum class TemplateScope { kEnvOnly, kAll, kRule };
+
+// The literal text of a template, its placeholders left out (to check a templated regex).
+std::string expand_blank(const Template& t);
 
 class Checker {
  public:
@@ -62,8 +68,16 @@ class Checker {
   std::optional<double> get_number(const json& j, const std::string& ptr, double lo, double hi,
                                    const char* meaning);
 
-  Template compile(const std::string& text, const std::string& ptr, TemplateScope scope);
-  void compile_json(Template& out, const json& j, const std::string& ptr);
+  Template compile(const std::string& text, const std::string& ptr, TemplateScope scope,
+                   Template::Part::Into into = Template::Part::Into::kText);
+  void compile_json(Template& out, const json& j, const std::string& ptr,
+                    TemplateScope scope = TemplateScope::kAll);
+  std::optional<std::string> env_value(const std::string& var, const std::string& ptr);
+  std::optional<Template::Part> runtime_part(std::string name, const std::string& ptr,
+                                             TemplateScope scope);
+  // The index of variable `name` in Scenario::variables (added when first seen).
+  std::size_t variable(const std::string& name);
+  void check_variables();
   std::string resolve_target(const json& j, const std::string& ptr);
 
   void check_connection(const json& doc, Scenario& s);
@@ -87,8 +101,24 @@ class Checker {
   void check_body(const json& j, const StepSite& at, PingStep& ping);
   void check_body(const json& j, const StepSite& at, CloseStep& close);
   void check_body(const json& j, const StepSite& at, RepeatStep& repeat);
-  void check_matcher(const json& j, const std::string& ptr, ExpectStep& expect);
-  void check_regex(const json& value, const std::string& ptr, ExpectStep& expect);
+  void check_matcher(const json& j, const std::string& ptr, ExpectStep& expect,
+                     TemplateScope scope);
+  void check_expect_fields(const json& j, const std::string& ptr, ExpectStep& expect,
+                           TemplateScope scope);
+  void check_binary_matcher(const json& value, const std::string& ptr, ExpectStep& expect);
+  void check_send_fields(const json& j, const std::string& ptr, SendStep& send,
+                         TemplateScope scope);
+  std::vector<BinaryPart> check_binary_parts(const json& j, const std::string& ptr,
+                                             TemplateScope scope, int depth);
+  // "capture" of an expect or rule (`of_message`) or of the connect step.
+  std::vector<Capture> check_captures(const json& j, const std::string& ptr, bool of_message,
+                                      const ExpectStep* expect, TemplateScope scope);
+  std::vector<Rule> check_rules(const json& j, const std::string& ptr);
+  void check_names(Scenario& s);
+  void check_regex(const json& value, const std::string& ptr, ExpectStep& expect,
+                   TemplateScope scope);
+  bool check_var_name(const std::string& name, const std::string& ptr);
+  std::string step_name(const json& j, const std::string& ptr);
   void check_steps_cross(const Scenario& s);
 
   const std::string& text_;
@@ -98,6 +128,16 @@ class Checker {
   std::vector<ScenarioIssue> issues_;
   std::vector<std::string> secrets_;
   bool closed_ = false;  // a top-level close was seen: later steps are issues
+  // Variables: their names, and where each is used and captured, in file order (step_order_).
+  struct VarUse {
+    std::size_t var = 0;
+    std::string ptr;
+    int order = 0;
+  };
+  static constexpr int kAnytime = -2;  // used or captured by a rule
+  std::vector<std::string> variables_;
+  std::vector<VarUse> var_refs_, var_captures_;
+  int step_order_ = -1;  // -1: before the connection (headers); then one per step
   int ready_marks_ = 0;
 };
 

@@ -149,6 +149,7 @@ std::optional<Step> Checker::check_step(const json& j, const std::string& ptr, i
   }
   const std::string kind = j.begin().key();
   const StepSite site{ptr, child_pointer(ptr, kind), depth, index};
+  ++step_order_;
   std::optional<StepBody> body = body_named(kind);
   if (!body) {
     key_issue(site.body, fmt::format("unknown step \"{}\"{} (steps: {})", kind,
@@ -162,13 +163,18 @@ std::optional<Step> Checker::check_step(const json& j, const std::string& ptr, i
 // ---------------------------------------------------------------------------------------------
 // connect
 
-void Checker::check_body(const json& j, const StepSite& at, ConnectStep& /*connect*/) {
+void Checker::check_body(const json& j, const StepSite& at, ConnectStep& connect) {
   if (at.depth != 0 || at.index != 0) {
     issue(at.step,
           "connect must be the first step of the scenario (it is implied there when "
           "missing); one connection per scenario run");
   }
-  if (require_object(j, at.body, "\"connect\"")) check_keys(j, at.body, {}, "\"connect\"");
+  if (!require_object(j, at.body, "\"connect\"")) return;
+  check_keys(j, at.body, {"capture"}, "\"connect\"");
+  if (j.contains("capture")) {
+    connect.captures =
+        check_captures(j["capture"], at.body + "/capture", false, nullptr, TemplateScope::kAll);
+  }
 }
 
 Duration StepBudget::operator()(const ConnectStep& /*connect*/) const {
@@ -180,10 +186,15 @@ Duration StepBudget::operator()(const ConnectStep& /*connect*/) const {
 // send
 
 void Checker::check_body(const json& j, const StepSite& at, SendStep& send) {
-  const std::string& ptr = at.body;
+  check_send_fields(j, at.body, send, TemplateScope::kAll);
+}
+
+void Checker::check_send_fields(const json& j, const std::string& ptr, SendStep& send,
+                                TemplateScope scope) {
   const std::vector<std::string> forms = {"text", "json", "binary", "size"};
   if (!require_object(j, ptr, "\"send\"")) return;
-  check_keys(j, ptr, forms, "\"send\"");
+  check_keys(j, ptr, {"text", "json", "binary", "size", "name"}, "\"send\"");
+  if (j.contains("name")) send.name = step_name(j["name"], ptr + "/name");
   std::vector<std::string> given;
   for (const auto& form : forms) {
     if (j.contains(form)) given.push_back(form);
@@ -199,14 +210,18 @@ void Checker::check_body(const json& j, const StepSite& at, SendStep& send) {
   if (form == "text") {
     send.kind = SendStep::Kind::kText;
     if (const auto text = get_string(value, fp, "the text to send")) {
-      send.payload = compile(*text, fp, TemplateScope::kAll);
+      send.payload = compile(*text, fp, scope);
     }
   } else if (form == "json") {
     send.kind = SendStep::Kind::kJson;
-    compile_json(send.payload, value, fp);
+    compile_json(send.payload, value, fp, scope);
   } else if (form == "binary") {
     send.kind = SendStep::Kind::kBinary;
-    const auto hex = get_string(value, fp, "hex bytes such as \"deadbeef\"");
+    if (value.is_array()) {
+      send.parts = check_binary_parts(value, fp, scope, 0);
+      return;
+    }
+    const auto hex = get_string(value, fp, "hex bytes such as \"deadbeef\", or an array of parts");
     const auto bytes = hex ? decode_hex(*hex) : std::nullopt;
     if (hex && !bytes) {
       issue(fp, fmt::format("{} is not hex: expected an even number of hex digits, e.g. "
@@ -220,6 +235,73 @@ void Checker::check_body(const json& j, const StepSite& at, SendStep& send) {
   }
 }
 
+// "binary": ["30", {"length": "varint", "of": ["0005", {"text": "t/${connection}"}]}]: hex
+// strings, {"text": T}, {"u8"|"u16"|"u32": T} (a number), {"length": W, "of": [parts]}.
+std::vector<BinaryPart> Checker::check_binary_parts(const json& j, const std::string& ptr,
+                                                    TemplateScope scope, int depth) {
+  static const std::map<std::string, int> kWidths = {
+      {"u8", 1}, {"u16", 2}, {"u32", 4}, {"varint", 0}};
+  constexpr const char* kForms =
+      "a part is a hex string, {\"text\": \"...\"}, {\"u8\"|\"u16\"|\"u32\": number or "
+      "\"${...}\"} or {\"length\": \"u8\"|\"u16\"|\"u32\"|\"varint\", \"of\": [parts]}";
+  std::vector<BinaryPart> parts;
+  if (!j.is_array() || j.empty() || depth > 8) {
+    issue(ptr, fmt::format("{} is not a list of binary parts: {}", describe(j), kForms));
+    return parts;
+  }
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    const std::string pp = child_pointer(ptr, i);
+    const json& v = j[i];
+    BinaryPart part;
+    if (v.is_string()) {
+      const auto bytes = decode_hex(v.get<std::string>());
+      if (!bytes) issue(pp, fmt::format("{} is not hex: {}", describe(v), kForms));
+      part.bytes = bytes.value_or("");
+    } else if (v.is_object() && v.size() == 1 && v.contains("text") && v["text"].is_string()) {
+      part.kind = BinaryPart::Kind::kText;
+      part.text = compile(v["text"].get<std::string>(), pp + "/text", scope);
+    } else if (v.is_object() && v.size() == 1 && kWidths.count(v.begin().key()) != 0 &&
+               v.begin().key() != "varint") {
+      part.kind = BinaryPart::Kind::kUint;
+      part.width = kWidths.at(v.begin().key());
+      const json& n = v.begin().value();
+      const std::string np = pp + "/" + v.begin().key();
+      if (n.is_number_unsigned() || (n.is_number_integer() && n.get<std::int64_t>() >= 0)) {
+        part.text.parts.push_back({Template::Part::Kind::kLiteral, n.dump()});
+      } else if (n.is_string()) {
+        part.text = compile(n.get<std::string>(), np, scope);
+      } else {
+        issue(np, fmt::format("{} is not a number: expected e.g. 1 or \"${{iteration}}\"",
+                              describe(n)));
+      }
+    } else if (v.is_object() && v.size() == 2 && v.contains("length") && v.contains("of") &&
+               v["length"].is_string() && kWidths.count(v["length"].get<std::string>()) != 0) {
+      part.kind = BinaryPart::Kind::kLength;
+      part.width = kWidths.at(v["length"].get<std::string>());
+      part.of = check_binary_parts(v["of"], pp + "/of", scope, depth + 1);
+    } else {
+      issue(pp, fmt::format("{} is not a binary part: {}", describe(v), kForms));
+    }
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
+std::string Checker::step_name(const json& j, const std::string& ptr) {
+  const auto name = get_string(j, ptr, "a name such as \"chat_reply\"");
+  if (!name) return {};
+  const bool ok = !name->empty() && std::all_of(name->begin(), name->end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
+  });
+  if (!ok) {
+    issue(ptr, fmt::format("{} is not a step name: letters, digits, _ and - (it becomes the "
+                           "metric rtt.<name>), e.g. \"chat_reply\"",
+                           describe(j)));
+    return {};
+  }
+  return *name;
+}
+
 Duration StepBudget::operator()(const SendStep& /*send*/) const {
   return Duration{};  // never waits: a server that stops reading fails it as send.backlog
 }
@@ -230,9 +312,13 @@ Duration StepBudget::operator()(const SendStep& /*send*/) const {
 void Checker::check_body(const json& j, const StepSite& at, ExpectStep& expect) {
   const std::string& ptr = at.body;
   if (!require_object(j, ptr, "\"expect\"")) return;
-  check_keys(j, ptr, {"json", "text", "regex", "any", "within", "mark"}, "\"expect\"");
-  check_matcher(j, ptr, expect);
+  check_keys(j, ptr,
+             {"json", "text", "regex", "any", "binary", "binary_prefix", "within", "mark",
+              "capture", "name"},
+             "\"expect\"");
+  check_expect_fields(j, ptr, expect, TemplateScope::kAll);
   if (j.contains("within")) expect.within = get_duration(j["within"], ptr + "/within", false);
+  if (j.contains("name")) expect.name = step_name(j["name"], ptr + "/name");
   if (j.contains("mark")) {
     expect.mark =
         get_string(j["mark"], ptr + "/mark", "a mark name such as \"ready\"").value_or("");
@@ -244,15 +330,26 @@ void Checker::check_body(const json& j, const StepSite& at, ExpectStep& expect) 
   }
 }
 
-void Checker::check_matcher(const json& j, const std::string& ptr, ExpectStep& expect) {
-  const std::vector<std::string> matchers = {"json", "text", "regex", "any"};
+// The matcher and the captures: what an expect step and a message rule have in common.
+void Checker::check_expect_fields(const json& j, const std::string& ptr, ExpectStep& expect,
+                                  TemplateScope scope) {
+  check_matcher(j, ptr, expect, scope);
+  if (j.contains("capture")) {
+    expect.captures = check_captures(j["capture"], ptr + "/capture", true, &expect, scope);
+  }
+}
+
+void Checker::check_matcher(const json& j, const std::string& ptr, ExpectStep& expect,
+                            TemplateScope scope) {
+  const std::vector<std::string> matchers = {"json", "text",   "regex",
+                                             "any",  "binary", "binary_prefix"};
   std::vector<std::string> given;
   for (const auto& m : matchers) {
     if (j.contains(m)) given.push_back(m);
   }
   if (given.size() != 1) {
-    issue(ptr, fmt::format("\"expect\" needs exactly one matcher (json, text, regex or any); "
-                           "found {}",
+    issue(ptr, fmt::format("needs exactly one matcher (json, text, regex, any, binary or "
+                           "binary_prefix); found {}",
                            given.empty() ? "none" : join(given, " and ")));
     return;
   }
@@ -261,31 +358,150 @@ void Checker::check_matcher(const json& j, const std::string& ptr, ExpectStep& e
   if (given.front() == "json") {
     expect.kind = ExpectStep::Kind::kJson;
     expect.json = value;
+    compile_json(expect.pattern, value, mp, scope);
+    if (expect.pattern.is_constant()) {  // ${env:...} resolved, $${ unescaped
+      expect.json = json::parse(expand(expect.pattern, {}), nullptr, false);
+      expect.pattern = Template{};
+    }
   } else if (given.front() == "text") {
     expect.kind = ExpectStep::Kind::kText;
     expect.text = get_string(value, mp, "the exact text expected").value_or("");
+    expect.pattern = compile(expect.text, mp, scope);
+    if (expect.pattern.is_constant()) {
+      expect.text = expand(expect.pattern, {});  // $${ written for a literal ${
+      expect.pattern = Template{};
+    }
   } else if (given.front() == "regex") {
-    check_regex(value, mp, expect);
-  } else {
+    check_regex(value, mp, expect, scope);
+  } else if (given.front() == "any") {
     expect.kind = ExpectStep::Kind::kAny;
     if (value != json(true)) {
       issue(mp, fmt::format("{} is not allowed: write \"any\": true", describe(value)));
     }
+  } else {
+    expect.prefix = given.front() == "binary_prefix";
+    check_binary_matcher(value, mp, expect);
   }
 }
 
-void Checker::check_regex(const json& value, const std::string& ptr, ExpectStep& expect) {
+// Hex bytes; "??" stands for any byte (a byte mask); spaces are ignored.
+void Checker::check_binary_matcher(const json& value, const std::string& ptr, ExpectStep& expect) {
+  expect.kind = ExpectStep::Kind::kBinary;
+  const auto hex = get_string(value, ptr, "hex bytes such as \"9003 ?? 00\"");
+  if (!hex) return;
+  std::string digits;
+  for (char c : *hex) {
+    if (c != ' ') digits += c;
+  }
+  bool ok = !digits.empty() && digits.size() % 2 == 0;
+  for (std::size_t i = 0; ok && i < digits.size(); i += 2) {
+    if (digits.compare(i, 2, "??") == 0) {
+      expect.bytes += '\0';
+      expect.mask += '\0';
+      continue;
+    }
+    const auto byte = decode_hex(digits.substr(i, 2));
+    ok = byte.has_value();
+    if (ok) {
+      expect.bytes += *byte;
+      expect.mask += '\xff';
+    }
+  }
+  if (!ok) {
+    issue(ptr, fmt::format("{} is not hex bytes: expected pairs of hex digits, \"??\" for any "
+                           "byte, spaces allowed, e.g. \"9003 ?? 00\"",
+                           describe(value)));
+  }
+}
+
+void Checker::check_regex(const json& value, const std::string& ptr, ExpectStep& expect,
+                          TemplateScope scope) {
   expect.kind = ExpectStep::Kind::kRegex;
   expect.text = get_string(value, ptr, "a regular expression (RE2 syntax)").value_or("");
+  expect.pattern = compile(expect.text, ptr, scope, Template::Part::Into::kRegex);
+  // A templated pattern is compiled per connection; checked here with its placeholders empty.
+  const std::string source = expand_blank(expect.pattern);
   std::string error;
-  if (group_depth(expect.text) > kMaxRegexDepth) {
+  std::shared_ptr<const re2::RE2> re;
+  if (group_depth(source) > kMaxRegexDepth) {
     issue(ptr, fmt::format("the regular expression nests groups deeper than {}: simplify it",
                            kMaxRegexDepth));
-  } else if (expect.regex = compile_regex(expect.text, &error); expect.regex == nullptr) {
+  } else if (re = compile_regex(source, &error); re == nullptr) {
     issue(ptr, fmt::format("{} is not a valid regular expression: {} (wslat uses RE2 syntax: "
                            "no backreferences or lookaround)",
                            describe(value), error));
   }
+  if (expect.pattern.is_constant()) {
+    expect.regex = re;
+    expect.text = source;
+    expect.pattern = Template{};
+  }
+}
+
+// "capture": {"NAME": {"json": "/pointer"} | {"regex": "..."} | {"text": true}} on a message;
+// {"status": true} | {"header": "Name"} | {"cookie": "name"} on connect.
+std::vector<Capture> Checker::check_captures(const json& j, const std::string& ptr, bool of_message,
+                                             const ExpectStep* expect, TemplateScope scope) {
+  std::vector<Capture> out;
+  const char* forms =
+      of_message ? "{\"json\": \"/pointer\"}, {\"regex\": \"id=(\\\\d+)\"} or {\"text\": true}"
+                 : "{\"status\": true}, {\"header\": \"Name\"} or {\"cookie\": \"name\"}";
+  if (!require_object(j, ptr, "\"capture\" (variable name -> what to capture)")) return out;
+  for (const auto& name : ordered_keys(j, ptr)) {
+    const std::string cp = child_pointer(ptr, name);
+    const json& v = j[name];
+    if (!check_var_name(name, cp)) continue;
+    Capture c;
+    c.var = variable(name);
+    const std::string from = v.is_object() && v.size() == 1 ? v.begin().key() : "";
+    const std::string fp = cp + "/" + from;
+    const bool message_form = from == "json" || from == "regex" || from == "text";
+    const bool upgrade_form = from == "status" || from == "header" || from == "cookie";
+    if (!message_form && !upgrade_form) {
+      issue(cp, fmt::format("{} is not a capture: expected {}", describe(v), forms));
+      continue;
+    }
+    if (message_form != of_message) {
+      issue(cp, of_message ? fmt::format("a message has no {}: capture the upgrade response's "
+                                         "status, headers and cookies on the connect step",
+                                         from)
+                           : fmt::format("the upgrade response has no message to capture {} "
+                                         "from: capture it on an expect",
+                                         from));
+      continue;
+    }
+    const json& arg = v.begin().value();
+    if (from == "json") {
+      c.from = Capture::From::kJson;
+      c.arg = get_string(arg, fp, "a JSON pointer such as \"/id\"").value_or("");
+      if (!c.arg.empty() && c.arg[0] != '/') {
+        issue(fp, fmt::format("{} is not a JSON pointer: start it with /, e.g. \"/id\"",
+                              describe(arg)));
+      }
+      if (expect != nullptr && expect->kind == ExpectStep::Kind::kBinary) {
+        issue(fp,
+              "a binary message has no JSON to capture from: use a json or any matcher, or "
+              "capture with regex");
+      }
+    } else if (from == "regex") {
+      c.from = Capture::From::kRegex;
+      const std::string pattern = get_string(arg, fp, "a regular expression").value_or("");
+      std::string error;
+      c.regex = compile_regex(pattern, &error);
+      if (c.regex == nullptr) {
+        issue(fp, fmt::format("{} is not a valid regular expression: {}", describe(arg), error));
+      }
+    } else if (from == "text" || from == "status") {
+      c.from = from == "text" ? Capture::From::kText : Capture::From::kStatus;
+      if (arg != json(true)) issue(fp, fmt::format("write \"{}\": true", from));
+    } else {
+      c.from = from == "header" ? Capture::From::kHeader : Capture::From::kCookie;
+      c.arg = get_string(arg, fp, "a name").value_or("");
+    }
+    var_captures_.push_back({c.var, cp, scope == TemplateScope::kRule ? kAnytime : step_order_});
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 Duration StepBudget::operator()(const ExpectStep& expect) const {
@@ -386,6 +602,144 @@ Duration StepBudget::operator()(const RepeatStep& repeat) const {
   const Duration once = steps_budget(repeat.steps, t, nullptr);
   return add(fmt::format("repeat ×{} ({} each)", repeat.times, format_duration(once)),
              saturating_mul(once, repeat.times));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules ("on"): what runs in the background of every connection.
+
+std::vector<Rule> Checker::check_rules(const json& j, const std::string& ptr) {
+  std::vector<Rule> rules;
+  if (!j.is_array()) {
+    issue(ptr, fmt::format("{} is not a list of rules: expected e.g. [{{\"message\": {{\"text\": "
+                           "\"2\"}}, \"send\": {{\"text\": \"3\"}}}}]",
+                           describe(j)));
+    return rules;
+  }
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    const std::string rp = child_pointer(ptr, i);
+    const json& r = j[i];
+    if (!require_object(r, rp, "a rule")) continue;
+    check_keys(r, rp, {"message", "every", "send", "pass"}, "a rule");
+    Rule rule;
+    rule.pointer = rp;
+    if (r.contains("message") == r.contains("every")) {
+      issue(rp,
+            "a rule needs exactly one of \"message\" (answer a message from the server) or "
+            "\"every\" (send periodically)");
+      continue;
+    }
+    if (r.contains("message") && require_object(r["message"], rp + "/message", "\"message\"")) {
+      const std::string mp = rp + "/message";
+      check_keys(r["message"], mp,
+                 {"json", "text", "regex", "any", "binary", "binary_prefix", "capture"},
+                 "\"message\"");
+      rule.when.emplace();
+      check_expect_fields(r["message"], mp, *rule.when, TemplateScope::kRule);
+    }
+    if (r.contains("every")) {
+      rule.every = get_duration(r["every"], rp + "/every", false);
+      if (!r.contains("send")) issue(rp, "a rule with \"every\" needs \"send\": what to send");
+      if (r.contains("pass")) issue(rp + "/pass", "\"pass\" applies to message rules only");
+    }
+    if (r.contains("send")) {
+      rule.reply.emplace();
+      check_send_fields(r["send"], rp + "/send", *rule.reply, TemplateScope::kRule);
+      if (!rule.reply->name.empty()) issue(rp + "/send/name", "a rule's send takes no name");
+    }
+    if (r.contains("pass")) {
+      if (!r["pass"].is_boolean()) {
+        issue(rp + "/pass", fmt::format("{} is not allowed: write true (the scenario's expects "
+                                        "see the message too) or false",
+                                        describe(r["pass"])));
+      } else {
+        rule.pass = r["pass"].get<bool>();
+      }
+    }
+    if (rule.when && !rule.reply && rule.when->captures.empty()) {
+      issue(rp,
+            "a message rule that neither sends nor captures does nothing: add \"send\" or "
+            "\"capture\"");
+    }
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Named steps: each expect name is a metric rtt.<name>, timed from the sends of the same name
+// (in order: the k-th such expect from the k-th such send) or else from the connection's last
+// send.
+
+namespace {
+
+struct Names {
+  std::vector<std::pair<std::string, std::string>> expects, sends;  // name, pointer
+};
+
+void collect_names(const std::vector<Step>& steps, Names& names) {
+  for (const auto& step : steps) {
+    if (const auto* repeat = step.as<RepeatStep>()) collect_names(repeat->steps, names);
+    if (const auto* e = step.as<ExpectStep>(); e != nullptr && !e->name.empty()) {
+      names.expects.emplace_back(e->name, step.pointer);
+    }
+    if (const auto* s = step.as<SendStep>(); s != nullptr && !s->name.empty()) {
+      names.sends.emplace_back(s->name, step.pointer);
+    }
+  }
+}
+
+template <typename List>
+std::size_t index_of(const List& list, const std::string& name) {
+  const auto it = std::find(list.begin(), list.end(), name);
+  return it == list.end() ? static_cast<std::size_t>(-1)
+                          : static_cast<std::size_t>(it - list.begin());
+}
+
+void assign_names(std::vector<Step>& steps, const std::vector<std::string>& metrics,
+                  const std::vector<std::string>& paired) {
+  for (auto& step : steps) {
+    if (auto* repeat = std::get_if<RepeatStep>(&step.body)) {
+      assign_names(repeat->steps, metrics, paired);
+    } else if (auto* e = std::get_if<ExpectStep>(&step.body); e != nullptr && !e->name.empty()) {
+      e->metric = index_of(metrics, "rtt." + e->name);
+      e->pair = index_of(paired, e->name);
+    } else if (auto* s = std::get_if<SendStep>(&step.body); s != nullptr && !s->name.empty()) {
+      s->pair = index_of(paired, s->name);
+    }
+  }
+}
+
+}  // namespace
+
+void Checker::check_names(Scenario& s) {
+  Names names;
+  collect_names(s.steps, names);
+  std::vector<std::string> paired;
+  for (const auto& [name, ptr] : names.expects) {
+    const std::string metric = "rtt." + name;
+    if (index_of(s.step_metrics, metric) != static_cast<std::size_t>(-1)) continue;
+    const auto send = std::find_if(names.sends.begin(), names.sends.end(),
+                                   [&name = name](const auto& n) { return n.first == name; });
+    s.step_metrics.push_back(metric);
+    if (send != names.sends.end()) {
+      paired.push_back(name);
+      s.step_metric_notes.push_back(
+          fmt::format("from send {} to expect {} (\"{}\")", send->second, ptr, name));
+    } else {
+      s.step_metric_notes.push_back(
+          fmt::format("from the last send before expect {} (\"{}\")", ptr, name));
+    }
+  }
+  for (const auto& [name, ptr] : names.sends) {
+    if (index_of(paired, name) == static_cast<std::size_t>(-1)) {
+      issue(ptr + "/send/name",
+            fmt::format("no expect is named \"{}\": name the expect that answers this send the "
+                        "same, so its reply is timed from it (rtt.{})",
+                        name, name));
+    }
+  }
+  s.paired_sends = paired.size();
+  assign_names(s.steps, s.step_metrics, paired);
 }
 
 // ---------------------------------------------------------------------------------------------

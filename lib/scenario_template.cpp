@@ -1,8 +1,13 @@
 // Templates: ${...} placeholders compiled when the scenario is checked, expanded per use.
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <random>
+#include <string_view>
+#include <utility>
+
+#include <re2/re2.h>
 
 #include <fmt/core.h>
 
@@ -14,7 +19,26 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kPlaceholderForms =
-    "${env:NAME}, ${iteration}, ${connection}, ${uuid} or ${now_ms} (write $${ for a literal ${)";
+    "${env:NAME}, ${var:NAME}, ${iteration}, ${connection}, ${uuid} or ${now_ms} (write $${ for "
+    "a literal ${)";
+
+using Kind = Template::Part::Kind;
+using Into = Template::Part::Into;
+using As = Template::Part::As;
+
+bool is_identifier(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) != 0) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
+  });
+}
+
+// True when `text` is one JSON number (what a ":number" placeholder may produce).
+bool is_json_number(const std::string& text) {
+  if (text.empty()) return false;
+  const auto j = json::parse(text, nullptr, false);
+  return !j.is_discarded() && j.is_number();
+}
 
 std::string json_escape_body(const std::string& s) {
   const std::string quoted = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
@@ -56,13 +80,10 @@ std::string uuid_v4() {
 namespace scenario_detail {
 
 // Compiles ${...} placeholders. ${env:NAME} is resolved now, so a missing variable is found
-// before any connection is made; its value becomes a secret.
-Template Checker::compile(const std::string& text, const std::string& ptr, TemplateScope scope) {
-  static const std::map<std::string, Template::Part::Kind> kRuntime = {
-      {"iteration", Template::Part::Kind::kIteration},
-      {"connection", Template::Part::Kind::kConnection},
-      {"uuid", Template::Part::Kind::kUuid},
-      {"now_ms", Template::Part::Kind::kNowMs}};
+// before any connection is made; its value becomes a secret. A runtime placeholder may end in
+// ":string" or ":number" (the JSON type of a whole-value placeholder, see Part::As).
+Template Checker::compile(const std::string& text, const std::string& ptr, TemplateScope scope,
+                          Into into) {
   Template t;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -84,45 +105,138 @@ Template Checker::compile(const std::string& text, const std::string& ptr, Templ
     const std::string name = text.substr(i + 2, close - i - 2);
     i = close + 1;
     if (name.rfind("env:", 0) == 0) {
-      const std::string var = name.substr(4);
-      const auto value = var.empty() ? std::nullopt : env_(var);
-      if (var.empty()) {
-        issue(ptr, "empty variable name in ${env:}: write ${env:NAME}");
-      } else if (!value) {
-        issue(ptr, fmt::format("environment variable {} is not set: set it before running, or "
-                               "write $${{env:{}}} for a literal text",
-                               var, var));
-      } else {
-        append_literal(t, *value);
-        if (!value->empty()) secrets_.push_back(*value);
-      }
+      if (const auto value = env_value(name.substr(4), ptr)) append_literal(t, *value);
       continue;
     }
-    const auto runtime = kRuntime.find(name);
-    if (runtime == kRuntime.end()) {
-      issue(ptr, fmt::format("unknown placeholder ${{{}}}: expected {}", name, kPlaceholderForms));
-    } else if (scope == TemplateScope::kEnvOnly) {
-      issue(ptr, fmt::format("${{{}}} cannot be used here: only ${{env:NAME}} is resolved in this "
-                             "value (write $${{ for a literal ${{)",
-                             name));
-    } else {
-      t.parts.push_back({runtime->second, {}});
+    if (auto part = runtime_part(name, ptr, scope)) {
+      part->into = into;
+      t.parts.push_back(std::move(*part));
     }
   }
   return t;
+}
+
+std::optional<std::string> Checker::env_value(const std::string& var, const std::string& ptr) {
+  const auto value = var.empty() ? std::nullopt : env_(var);
+  if (var.empty()) {
+    issue(ptr, "empty variable name in ${env:}: write ${env:NAME}");
+  } else if (!value) {
+    issue(ptr, fmt::format("environment variable {} is not set: set it before running, or "
+                           "write $${{env:{}}} for a literal text",
+                           var, var));
+  } else if (!value->empty()) {
+    secrets_.push_back(*value);
+  }
+  return value;
+}
+
+// A per-use placeholder: `name` is what stands between ${ and }, without "env:".
+std::optional<Template::Part> Checker::runtime_part(std::string name, const std::string& ptr,
+                                                    TemplateScope scope) {
+  static const std::map<std::string, Kind> kRuntime = {{"iteration", Kind::kIteration},
+                                                       {"connection", Kind::kConnection},
+                                                       {"uuid", Kind::kUuid},
+                                                       {"now_ms", Kind::kNowMs}};
+  Template::Part part;
+  for (const auto& [suffix, as] : {std::pair{":string", As::kString}, {":number", As::kNumber}}) {
+    const std::string_view sfx(suffix);
+    if (name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0) {
+      name.resize(name.size() - sfx.size());
+      part.as = as;
+    }
+  }
+  const bool is_var = name.rfind("var:", 0) == 0;
+  const auto runtime = kRuntime.find(name);
+  if (!is_var && runtime == kRuntime.end()) {
+    issue(ptr, fmt::format("unknown placeholder ${{{}}}: expected {}", name, kPlaceholderForms));
+    return std::nullopt;
+  }
+  if (scope == TemplateScope::kEnvOnly) {
+    issue(ptr, fmt::format("${{{}}} cannot be used here: only ${{env:NAME}} is resolved in this "
+                           "value (write $${{ for a literal ${{)",
+                           name));
+    return std::nullopt;
+  }
+  if (part.as == As::kNumber && (name == "uuid")) {
+    issue(ptr, "${uuid:number}: a UUID is not a number; write ${uuid}");
+    return std::nullopt;
+  }
+  if (!is_var) {
+    part.kind = runtime->second;
+    return part;
+  }
+  const std::string var = name.substr(4);
+  if (!check_var_name(var, ptr)) return std::nullopt;
+  part.kind = Kind::kVar;
+  part.var = variable(var);
+  part.literal = var;  // for messages
+  var_refs_.push_back({part.var, ptr, scope == TemplateScope::kRule ? kAnytime : step_order_});
+  return part;
+}
+
+bool Checker::check_var_name(const std::string& name, const std::string& ptr) {
+  if (is_identifier(name)) return true;
+  issue(ptr, fmt::format("\"{}\" is not a variable name: letters, digits, _ and -, not "
+                         "starting with a digit, e.g. token (used as ${{var:token}})",
+                         name));
+  return false;
+}
+
+std::string expand_blank(const Template& t) {
+  std::string out;
+  for (const auto& part : t.parts) {
+    if (part.kind == Kind::kLiteral) out += part.literal;
+  }
+  return out;
+}
+
+std::size_t Checker::variable(const std::string& name) {
+  const auto it = std::find(variables_.begin(), variables_.end(), name);
+  if (it != variables_.end()) return static_cast<std::size_t>(it - variables_.begin());
+  variables_.push_back(name);
+  return variables_.size() - 1;
+}
+
+// Every variable used is captured somewhere, and before its first use unless a rule (which can
+// fire at any time) captures it.
+void Checker::check_variables() {
+  for (const VarUse& ref : var_refs_) {
+    bool captured = false, before = false;
+    std::string where;
+    for (const VarUse& cap : var_captures_) {
+      if (cap.var != ref.var) continue;
+      captured = true;
+      if (where.empty()) where = cap.ptr;
+      before = before || cap.order == kAnytime || ref.order == kAnytime || cap.order < ref.order;
+    }
+    const std::string& name = variables_[ref.var];
+    std::vector<std::string> known;
+    for (const VarUse& cap : var_captures_) known.push_back(variables_[cap.var]);
+    if (!captured) {
+      issue(ref.ptr, fmt::format("unknown variable ${{var:{}}}: no step or rule captures it{}; "
+                                 "capture it with \"capture\": {{\"{}\": ...}} on an expect, "
+                                 "the connect step or a rule in \"on\"",
+                                 name, did_you_mean(name, known), name));
+    } else if (!before) {
+      issue(ref.ptr, fmt::format("${{var:{}}} is used before it is captured (first captured at "
+                                 "{}): move the capture to an earlier step",
+                                 name, where));
+    }
+  }
 }
 
 // Serializes `j` compactly into `out`, templating every string value. Literal text (including
 // resolved ${env:...} values) is JSON-escaped here; the runtime placeholders expand to digits,
 // hex digits and dashes only, which never need escaping, so expand() can stay a plain
 // concatenation and the payload is always valid JSON.
-void Checker::compile_json(Template& out, const json& j, const std::string& ptr) {
+void Checker::compile_json(Template& out, const json& j, const std::string& ptr,
+                           TemplateScope scope) {
   if (j.is_object()) {
     append_literal(out, "{");
     bool first = true;
     for (const auto& [key, value] : j.items()) {
       append_literal(out, (first ? "\"" : ",\"") + json_escape_body(key) + "\":");
-      compile_json(out, value, child_pointer(ptr, key));
+      compile_json(out, value, child_pointer(ptr, key), scope);
       first = false;
     }
     append_literal(out, "}");
@@ -130,13 +244,19 @@ void Checker::compile_json(Template& out, const json& j, const std::string& ptr)
     append_literal(out, "[");
     for (std::size_t i = 0; i < j.size(); ++i) {
       if (i > 0) append_literal(out, ",");
-      compile_json(out, j[i], child_pointer(ptr, i));
+      compile_json(out, j[i], child_pointer(ptr, i), scope);
     }
     append_literal(out, "]");
   } else if (j.is_string()) {
+    Template value = compile(j.get<std::string>(), ptr, scope, Into::kJsonString);
+    if (value.parts.size() == 1 && value.parts[0].kind != Kind::kLiteral) {
+      value.parts[0].into = Into::kJsonValue;  // a whole value: typed (Part::As)
+      out.parts.push_back(std::move(value.parts[0]));
+      return;
+    }
     append_literal(out, "\"");
-    for (const auto& part : compile(j.get<std::string>(), ptr, TemplateScope::kAll).parts) {
-      if (part.kind == Template::Part::Kind::kLiteral) {
+    for (const auto& part : value.parts) {
+      if (part.kind == Kind::kLiteral) {
         append_literal(out, json_escape_body(part.literal));
       } else {
         out.parts.push_back(part);
@@ -155,30 +275,97 @@ bool Template::is_constant() const {
                      [](const Part& p) { return p.kind == Part::Kind::kLiteral; });
 }
 
-std::string expand(const Template& t, const TemplateContext& ctx) {
+namespace {
+
+// A whole JSON value from text that is `is_json` (raw) or a string (quoted), as `as` asks.
+void append_json_value(std::string& out, const std::string& text, bool is_json, As as) {
+  if (as == As::kNumber) {
+    if (!is_json_number(text)) {
+      throw TemplateError(fmt::format("\"{}\" is not a number (the placeholder says :number)",
+                                      text.size() > 40 ? text.substr(0, 40) + "..." : text));
+    }
+    out += text;
+  } else if (is_json && as == As::kAuto) {
+    out += text;
+  } else {
+    out += json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+}
+
+void append_value(std::string& out, const Template::Part& part, const std::string& text,
+                  bool is_json) {
+  switch (part.into) {
+    case Into::kText:
+      out += text;
+      break;
+    case Into::kJsonString:
+      out += json_escape_body(text);
+      break;
+    case Into::kJsonValue:
+      append_json_value(out, text, is_json, part.as);
+      break;
+    case Into::kRegex:
+      out += RE2::QuoteMeta(text);
+      break;
+  }
+}
+
+std::string now_ms_text() {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+}
+
+}  // namespace
+
+namespace {
+
+// `shown`: an unset variable is written as its placeholder instead of throwing.
+std::string expand_parts(const Template& t, const TemplateContext& ctx, bool shown) {
   std::string out;
   for (const auto& part : t.parts) {
+    // The numbers are JSON numbers; with :number they are written as such.
     switch (part.kind) {
-      case Template::Part::Kind::kLiteral:
+      case Kind::kLiteral:
         out += part.literal;
         break;
-      case Template::Part::Kind::kIteration:
-        out += std::to_string(ctx.iteration);
+      case Kind::kIteration:
+        append_value(out, part, std::to_string(ctx.iteration), false);
         break;
-      case Template::Part::Kind::kConnection:
-        out += std::to_string(ctx.connection);
+      case Kind::kConnection:
+        append_value(out, part, std::to_string(ctx.connection), false);
         break;
-      case Template::Part::Kind::kUuid:
-        out += uuid_v4();
+      case Kind::kUuid:
+        append_value(out, part, uuid_v4(), false);
         break;
-      case Template::Part::Kind::kNowMs:
-        out += std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
+      case Kind::kNowMs:
+        append_value(out, part, now_ms_text(), false);
         break;
+      case Kind::kVar: {
+        const VarValue* v =
+            ctx.vars != nullptr && part.var < ctx.vars->size() ? &(*ctx.vars)[part.var] : nullptr;
+        if ((v == nullptr || !v->set) && shown) {
+          out += "${var:" + part.literal + "}";
+          break;
+        }
+        if (v == nullptr || !v->set) {
+          throw TemplateError(
+              fmt::format("${{var:{}}} has not been captured on this connection", part.literal));
+        }
+        append_value(out, part, v->text, v->is_json);
+        break;
+      }
     }
   }
   return out;
 }
+
+}  // namespace
+
+std::string expand(const Template& t, const TemplateContext& ctx) {
+  return expand_parts(t, ctx, false);
+}
+
+std::string expand_shown(const Template& t) { return expand_parts(t, {}, true); }
 
 }  // namespace wslat

@@ -43,7 +43,9 @@ struct OpenPart {
 // slots (slot i is metric_order()[i]) and counters. The worker records into its own delta on
 // its thread and hands it over through its SampleSlot.
 struct SampleDelta {
-  std::array<Histogram, kLatencySlotCount> metrics;
+  // The registry's slots, then the scenario's step metrics (Scenario::step_metrics), created
+  // when first recorded.
+  std::vector<Histogram> metrics = std::vector<Histogram>(kLatencySlotCount);
   std::array<Counter, kCounterSlotCount> counters;  // slot i is counter_order()[i]
   std::map<std::string, std::int64_t> errors;
   std::int64_t attempted = 0, opened = 0, failed = 0, done = 0;
@@ -56,7 +58,8 @@ struct SampleDelta {
                        [](const Counter& c) { return c.empty(); });
   }
   void add(const SampleDelta& other) {
-    for (std::size_t m = 0; m < metrics.size(); ++m) {
+    if (metrics.size() < other.metrics.size()) metrics.resize(other.metrics.size());
+    for (std::size_t m = 0; m < other.metrics.size(); ++m) {
       if (!other.metrics[m].empty()) metrics[m].add(other.metrics[m]);
     }
     for (std::size_t c = 0; c < counters.size(); ++c) counters[c].add(other.counters[c]);

@@ -116,8 +116,9 @@ class WorkerThread {
 // coordinating thread calls take().
 class LiveSampler {
  public:
-  LiveSampler(std::vector<SampleSlot>& slots, const LoadSplit& split, TimePoint run_start)
-      : slots_(slots), run_start_(run_start) {
+  LiveSampler(std::vector<SampleSlot>& slots, const LoadSplit& split, TimePoint run_start,
+              const std::vector<std::string>& step_metrics)
+      : slots_(slots), run_start_(run_start), step_metrics_(step_metrics) {
     sample_.total = split.open ? 0 : split.total;
     for (const auto& name : counter_order()) sample_.counters[name];
     sample_.duration_s = std::chrono::duration<double>(split.open_end).count();
@@ -140,7 +141,10 @@ class LiveSampler {
  private:
   void add(const SampleDelta& d) {
     for (std::size_t m = 0; m < d.metrics.size(); ++m) {
-      if (!d.metrics[m].empty()) sample_.metrics[metric_order()[m]].add(d.metrics[m]);
+      if (d.metrics[m].empty()) continue;
+      const std::string& name =
+          m < kLatencySlotCount ? metric_order()[m] : step_metrics_[m - kLatencySlotCount];
+      sample_.metrics[name].add(d.metrics[m]);
     }
     for (std::size_t c = 0; c < d.counters.size(); ++c) {
       sample_.counters[counter_order()[c]].add(d.counters[c]);
@@ -154,6 +158,7 @@ class LiveSampler {
 
   std::vector<SampleSlot>& slots_;
   TimePoint run_start_;
+  const std::vector<std::string>& step_metrics_;  // names of the slots after the registry's
   SampleDelta scratch_;
   LiveSample sample_;
 };
@@ -281,7 +286,7 @@ RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   const TimePoint run_start = Clock::now();
   transport->start(run_start);
 
-  LiveSampler sampler(slots, split, run_start);
+  LiveSampler sampler(slots, split, run_start, scenario.step_metrics);
   run_workers(workers, split, opts, sampler);
   const TimePoint end = Clock::now();
 

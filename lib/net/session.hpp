@@ -11,10 +11,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
+#include <fmt/core.h>
 #include <openssl/x509.h>
 
 #include "http_syntax.hpp"
@@ -23,6 +25,7 @@
 #include "net/failures.hpp"
 #include "net/plan.hpp"
 #include "overloaded.hpp"
+#include "redact.hpp"
 #include "scenario.hpp"
 #include "timeouts.hpp"
 
@@ -44,7 +47,9 @@ constexpr std::size_t kMetricCount = kLatencySlotCount;
 constexpr std::size_t kMsgsSent = counter_slot("msgs_sent"),
                       kMsgsReceived = counter_slot("msgs_received"),
                       kBytesSent = counter_slot("bytes_sent"),
-                      kBytesReceived = counter_slot("bytes_received");
+                      kBytesReceived = counter_slot("bytes_received"),
+                      kRuleMatches = counter_slot("rule_matches"),
+                      kRuleSends = counter_slot("rule_sends");
 // The main phases a session puts on the timeline (TimelinePoint::ms).
 constexpr std::size_t kTimelineHandshake = timeline_slot("handshake"),
                       kTimelineE2e = timeline_slot("e2e"),
@@ -64,9 +69,14 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
  public:
   Session(Worker<Client>& w, std::int64_t index, TimePoint t0)
-      : worker_(w), plan_(w.plan()), index_(index), t0_(t0) {}
+      : worker_(w),
+        plan_(w.plan()),
+        index_(index),
+        t0_(t0),
+        tracing_(index < plan_.opts->trace_connections) {}
   ~Session() {
     if (has_deadline()) worker_.deadlines().cancel(*this);  // only when a worker is torn down
+    if (heartbeats_ && heartbeats_->has_deadline()) worker_.deadlines().cancel(*heartbeats_);
   }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -141,7 +151,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // exception escaping the worker thread.
   bool add_request_fields() {
     const Scenario& s = *plan_.scenario;
-    const TemplateContext ctx{index_, 0};
+    const TemplateContext ctx{index_, 0, &vars_};
     std::optional<std::string> why;
     const auto add_header = [this, &why](const std::string& name, const std::string& value) {
       if (!why) why = header_problem(name, value);
@@ -265,6 +275,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (plan_.secure) record(kTls, tls_done_ - tcp_done_);
     record(kUpgrade, open_time_ - tls_done_);
     record(kHandshake, open_time_ - t0_);
+    trace_event("<-", "upgrade",
+                std::to_string(con_->get_response_code()) + " " + con_->get_response_msg());
+    capture_upgrade();
+    start_heartbeats();
     step_ = 1;  // program[0] is the connect
     run_steps();
   }
@@ -332,16 +346,15 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                             return true;
                           },
                           [&](const SendStep& send_step) {
-                            if (!send(send_step, iteration)) return false;
+                            if (!send(send_step, TemplateContext{index_, iteration, &vars_},
+                                      st.pointer + "/send")) {
+                              return false;
+                            }
                             ++step_;
                             return true;
                           },
-                          [&](const ExpectStep& expect) {
-                            if (check_inbox()) return true;
-                            expect_started_ = Clock::now();
-                            const ScaledTimeout wait = plan_.opts->timeouts.wait(expect.within);
-                            arm(wait, "message.timeout", "no matching message for ", &st.pointer);
-                            return false;  // wait for on_message
+                          [&](const ExpectStep& /*expect*/) {
+                            return start_expect(st, iteration);  // else wait for on_message
                           },
                           [&](const SleepStep& sleep_step) {
                             sleep(sleep_step.duration);
@@ -363,60 +376,121 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                       st.body);
   }
 
-  bool send(const SendStep& s, std::int64_t iteration) {
-    websocketpp::lib::error_code ec;
-    TemplateContext ctx{index_, iteration};
+  // A send step: the message, then when it left (for rtt, e2e and its named expects).
+  bool send(const SendStep& s, const TemplateContext& ctx, const std::string& where) {
     const TimePoint now = Clock::now();
+    if (!transmit(s, ctx, where, nullptr)) return false;
+    last_send_ = now;
+    if (!first_send_) first_send_ = now;
+    if (s.pair != SendStep::kNoPair) {
+      if (pair_sends_.size() <= s.pair) pair_sends_.resize(plan_.scenario->paired_sends);
+      pair_sends_[s.pair].push_back(now);
+    }
+    return true;
+  }
+
+  // Builds and sends one message of a send step or a rule (`rule`: its pointer, for the trace).
+  bool transmit(const SendStep& s, const TemplateContext& ctx, const std::string& where,
+                const std::string* rule) {
     // A server that stops reading leaves every send queued in wslat's memory.
     const std::size_t limit =
         std::max(kMinSendBacklogBytes, static_cast<std::size_t>(plan_.scenario->max_message_bytes));
-    const std::size_t next = s.kind == SendStep::Kind::kSize     ? s.size
-                             : s.kind == SendStep::Kind::kBinary ? s.binary.size()
-                                                                 : 0;
-    std::size_t sent_bytes = 0;
-    if (con_->get_buffered_amount() + next > limit) {
+    std::string built;
+    const std::string* payload = &built;
+    auto opcode = websocketpp::frame::opcode::binary;
+    try {
+      switch (s.kind) {
+        case SendStep::Kind::kText:
+        case SendStep::Kind::kJson:
+          built = expand(s.payload, ctx);
+          opcode = websocketpp::frame::opcode::text;
+          break;
+        case SendStep::Kind::kBinary:
+          if (s.parts.empty()) {
+            payload = &s.binary;
+          } else {
+            built = build_binary(s.parts, ctx);
+          }
+          break;
+        case SendStep::Kind::kSize:
+          payload = &worker_.filler(s.size);
+          break;
+      }
+    } catch (const TemplateError& e) {
+      fail("template.unset", where + ": " + e.what());
+      return false;
+    }
+    if (con_->get_buffered_amount() + payload->size() > limit) {
       fail("send.backlog", "the server is not reading: more than " + format_bytes(limit) +
                                " of messages wait to be written to it");
       return false;
     }
-    switch (s.kind) {
-      case SendStep::Kind::kText:
-      case SendStep::Kind::kJson: {
-        const std::string text = expand(s.payload, ctx);
-        ec = con_->send(text, websocketpp::frame::opcode::text);
-        sent_bytes = text.size();
-        break;
-      }
-      case SendStep::Kind::kBinary:
-        ec = con_->send(s.binary, websocketpp::frame::opcode::binary);
-        sent_bytes = s.binary.size();
-        break;
-      case SendStep::Kind::kSize:
-        ec = con_->send(worker_.filler(s.size), websocketpp::frame::opcode::binary);
-        sent_bytes = s.size;
-        break;
-    }
+    const websocketpp::lib::error_code ec = con_->send(*payload, opcode);
     if (ec) {
       fail("reset", "send failed: " + ec.message());
       return false;
     }
     count(kMsgsSent, 1);
-    count(kBytesSent, static_cast<std::int64_t>(sent_bytes));
-    last_send_ = now;
-    if (!first_send_) first_send_ = now;
+    count(kBytesSent, static_cast<std::int64_t>(payload->size()));
+    if (rule != nullptr) count(kRuleSends, 1);
+    if (tracing_) trace_message("->", opcode == websocketpp::frame::opcode::text, *payload, rule);
     return true;
   }
 
-  // Consumes buffered messages up to the first one matching the current expect step.
+  // Starts waiting for the current expect step; true when a kept message already satisfies it.
+  bool start_expect(const Step& st, std::int64_t iteration) {
+    const auto& expect = *st.as<ExpectStep>();
+    try {
+      waiting_.emplace(expect, TemplateContext{index_, iteration, &vars_});
+    } catch (const TemplateError& e) {
+      fail("template.unset", st.pointer + "/expect: " + e.what());
+      return false;
+    }
+    unmatched_ = 0;
+    if (check_inbox()) return true;
+    expect_started_ = Clock::now();
+    const ScaledTimeout wait = plan_.opts->timeouts.wait(expect.within);
+    arm(wait, "message.timeout", "no matching message for ", &st.pointer);
+    return false;
+  }
+
+  // Takes the first kept message that satisfies the waiting expect. Messages before it are
+  // dropped, unless one of the expects right after this one wants them (pipelined replies
+  // that arrive out of order).
   bool check_inbox() {
-    const ExpectStep& expect = *plan_.program[step_].step->as<ExpectStep>();
-    while (!inbox_.empty()) {
-      auto [arrived, payload] = std::move(inbox_.front());
-      inbox_.pop_front();
-      inbox_bytes_ -= payload.size();
-      if (matches(expect, payload)) {
-        complete_expect(expect, arrived);
+    for (auto it = inbox_.begin(); it != inbox_.end();) {
+      if (waiting_->match(it->second, &vars_)) {
+        const TimePoint arrived = it->first;
+        inbox_bytes_ -= it->second.size();
+        inbox_.erase(it);
+        complete_expect(waiting_->step(), arrived);
         return true;
+      }
+      if (wanted_later(it->second)) {
+        ++it;
+        continue;
+      }
+      ++unmatched_;
+      inbox_bytes_ -= it->second.size();
+      it = inbox_.erase(it);
+    }
+    return false;
+  }
+
+  // True when one of the (up to 64) expect steps that directly follow the current one would
+  // take `message`: it is kept for it instead of being skipped.
+  bool wanted_later(const std::string& message) const {
+    constexpr std::size_t kLookahead = 64;
+    for (std::size_t i = step_ + 1; i < plan_.program.size() && i <= step_ + kLookahead; ++i) {
+      const FlatStep& fs = plan_.program[i];
+      const auto* later = fs.step->as<ExpectStep>();
+      if (later == nullptr) return false;
+      try {
+        if (Expectation(*later, TemplateContext{index_, fs.iteration, &vars_})
+                .match(message, nullptr)) {
+          return true;
+        }
+      } catch (const TemplateError&) {  // it uses a variable not captured yet
       }
     }
     return false;
@@ -424,15 +498,23 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   void complete_expect(const ExpectStep& expect, TimePoint arrived) {
     const TimePoint completed = std::max(arrived, expect_started_);
-    if (last_send_) {
-      record(kRtt, arrived - *last_send_);
+    std::optional<TimePoint> sent = last_send_;
+    if (expect.pair != SendStep::kNoPair && expect.pair < pair_sends_.size() &&
+        !pair_sends_[expect.pair].empty()) {
+      sent = pair_sends_[expect.pair].front();
+      pair_sends_[expect.pair].pop_front();
+    }
+    const bool named = expect.metric != ExpectStep::kNoMetric;
+    if (named) record(kLatencySlotCount + expect.metric, arrived - sent.value_or(open_time_));
+    if (sent) {
+      if (!named) record(kRtt, arrived - *sent);
       if (!e2e_done_ && first_send_) {
         record(kE2e, arrived - t0_);
         e2e_done_ = true;
         e2e_ms_ = ms_between(t0_, arrived);
       }
-      last_send_.reset();
     }
+    last_send_.reset();
     if (expect.mark == "ready" && !perceived_done_) {
       record(kPerceived, completed - t0_);
       perceived_done_ = true;
@@ -440,13 +522,15 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     last_expect_done_ = completed;
     expect_started_ = TimePoint{};
+    waiting_.reset();
     ++step_;
   }
 
   void on_message(const MessagePtr& msg) {
     if (finished_) return;
+    const std::string& payload = msg->get_payload();
     count(kMsgsReceived, 1);
-    count(kBytesReceived, static_cast<std::int64_t>(msg->get_payload().size()));
+    count(kBytesReceived, static_cast<std::int64_t>(payload.size()));
     // Not before our last send: a frame read before it (in the same read as the message that
     // completed the previous expect) arrived before that send, not in answer to it.
     const TimePoint now = read_done(last_send_.value_or(TimePoint{}));
@@ -454,22 +538,29 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       record(kFirstMessage, now - open_time_);
       first_message_done_ = true;
     }
+    if (tracing_) {
+      trace_message("<-", msg->get_opcode() == websocketpp::frame::opcode::text, payload, nullptr);
+    }
+    if (!plan_.scenario->rules.empty() && handled_by_rule(payload)) return;
+    keep_last(payload);
     if (step_ >= plan_.program.size() || closing_) return;
-    const auto* expect = plan_.program[step_].step->as<ExpectStep>();
-    if (expect != nullptr && expect_started_ != TimePoint{}) {
-      if (matches(*expect, msg->get_payload())) {
+    if (waiting_ && expect_started_ != TimePoint{}) {
+      if (waiting_->match(payload, &vars_)) {
         disarm();
-        complete_expect(*expect, now);
+        complete_expect(waiting_->step(), now);
         run_steps();
+        return;
       }
-      return;  // non-matching messages are skipped while an expect waits
+      if (!wanted_later(payload)) {  // skipped: neither this expect nor the next ones take it
+        ++unmatched_;
+        return;
+      }
     }
     // Kept for a later expect, within bounds: a server that floods messages nobody waits for
     // must not grow wslat's memory without end.
     const std::size_t byte_limit =
         std::max(kMinInboxBytes, static_cast<std::size_t>(plan_.scenario->max_message_bytes));
-    if (inbox_.size() >= kMaxInboxMessages ||
-        inbox_bytes_ + msg->get_payload().size() > byte_limit) {
+    if (inbox_.size() >= kMaxInboxMessages || inbox_bytes_ + payload.size() > byte_limit) {
       fail("message.flood",
            "more than " + std::to_string(kMaxInboxMessages) + " messages or " +
                format_bytes(byte_limit) +
@@ -477,8 +568,165 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                "expect them, or shorten the sleep or ping before the expect");
       return;
     }
-    inbox_bytes_ += msg->get_payload().size();
-    inbox_.emplace_back(now, msg->get_payload());
+    inbox_bytes_ += payload.size();
+    inbox_.emplace_back(now, payload);
+  }
+
+  // --- rules ("on") ---------------------------------------------------------------------------
+
+  // Runs the first message rule that matches; true when the message is thereby consumed (the
+  // rule does not pass it on to the steps).
+  bool handled_by_rule(const std::string& payload) {
+    for (const Rule& rule : plan_.scenario->rules) {
+      if (!rule.when) continue;
+      try {
+        if (!Expectation(*rule.when, TemplateContext{index_, 0, &vars_}).match(payload, &vars_)) {
+          continue;
+        }
+      } catch (const TemplateError&) {
+        continue;  // it matches on a variable not captured yet
+      }
+      count(kRuleMatches, 1);
+      if (rule.reply && !transmit(*rule.reply, TemplateContext{index_, 0, &vars_},
+                                  rule.pointer + "/send", &rule.pointer)) {
+        return true;
+      }
+      return !rule.pass;
+    }
+    return false;
+  }
+
+  // Periodic rules: one deadline for all of them, at the earliest next one.
+  struct Heartbeats final : Deadlined {
+    explicit Heartbeats(Session& s) : session(s) {}
+    Heartbeats(const Heartbeats&) = delete;
+    Heartbeats& operator=(const Heartbeats&) = delete;
+    ~Heartbeats() = default;
+    void on_deadline() override { session.on_heartbeat(); }
+    Session& session;
+    std::vector<TimePoint> next;  // per rule; TimePoint::max() for message rules
+  };
+
+  void start_heartbeats() {
+    const auto& rules = plan_.scenario->rules;
+    if (std::none_of(rules.begin(), rules.end(), [](const Rule& r) { return r.every; })) return;
+    heartbeats_ = std::make_unique<Heartbeats>(*this);
+    for (const Rule& r : rules)
+      heartbeats_->next.push_back(r.every ? after(*r.every) : TimePoint::max());
+    arm_heartbeats();
+  }
+
+  void arm_heartbeats() {
+    const auto earliest = std::min_element(heartbeats_->next.begin(), heartbeats_->next.end());
+    worker_.deadlines().set(*heartbeats_, *earliest);
+  }
+
+  void on_heartbeat() {
+    if (finished_ || closing_) return;
+    auto self = this->shared_from_this();  // a failed send may release the worker's reference
+    const TimePoint now = Clock::now();
+    const auto& rules = plan_.scenario->rules;
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      if (heartbeats_->next[i] > now) continue;
+      heartbeats_->next[i] = after(*rules[i].every);
+      if (!transmit(*rules[i].reply, TemplateContext{index_, 0, &vars_}, rules[i].pointer + "/send",
+                    &rules[i].pointer)) {
+        return;
+      }
+    }
+    arm_heartbeats();
+  }
+
+  // --- captures from the upgrade response -----------------------------------------------------
+
+  void capture_upgrade() {
+    const auto* connect = plan_.program[0].step->as<ConnectStep>();
+    if (connect == nullptr) return;
+    for (const Capture& c : connect->captures) {
+      VarValue v{{}, false, true};
+      switch (c.from) {
+        case Capture::From::kStatus:
+          v.text = std::to_string(con_->get_response_code());
+          v.is_json = true;
+          break;
+        case Capture::From::kHeader:
+          v.text = con_->get_response_header(c.arg);
+          break;
+        case Capture::From::kCookie:
+          v.text = cookie_value(con_->get_response_header("Set-Cookie"), c.arg);
+          break;
+        default:
+          continue;
+      }
+      if (vars_.size() <= c.var) vars_.resize(c.var + 1);
+      vars_[c.var] = std::move(v);
+    }
+  }
+
+  // The value of cookie `name` in Set-Cookie header text (several cookies joined by ", ").
+  static std::string cookie_value(const std::string& header, const std::string& name) {
+    std::size_t at = 0;
+    while ((at = header.find(name + "=", at)) != std::string::npos) {
+      const bool starts = at == 0 || header[at - 1] == ' ' || header[at - 1] == ',';
+      if (starts) {
+        const std::size_t begin = at + name.size() + 1;
+        const std::size_t end = header.find_first_of(";,", begin);
+        return header.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+      }
+      at += name.size();
+    }
+    return {};
+  }
+
+  // --- seeing what happens --------------------------------------------------------------------
+
+  // The last message the steps saw (for a message.timeout), shortened.
+  void keep_last(const std::string& payload) {
+    if (!waiting_) return;
+    constexpr std::size_t kShown = 120;
+    last_message_.assign(payload, 0, std::min(payload.size(), kShown));
+    last_message_size_ = payload.size();
+  }
+
+  std::string timeout_detail() const {
+    std::string out;
+    if (waiting_) out += "; expected " + waiting_->describe();
+    if (last_message_size_ == 0 && unmatched_ == 0) return out + "; no message arrived meanwhile";
+    out += "; " + std::to_string(unmatched_) +
+           " other message(s) arrived, the last: " + printable(last_message_, last_message_size_);
+    return redact(out, plan_.secrets);
+  }
+
+  static std::string printable(const std::string& bytes, std::size_t size) {
+    std::string out;
+    for (unsigned char c : bytes) {
+      if (c >= 0x20 && c < 0x7F) {
+        out += static_cast<char>(c);
+      } else {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\x";
+        out += kHex[c >> 4U];
+        out += kHex[c & 0xFU];
+      }
+    }
+    if (size > bytes.size()) out += "... (" + std::to_string(size) + " bytes)";
+    return out;
+  }
+
+  void trace_message(const char* dir, bool text, const std::string& payload,
+                     const std::string* rule) {
+    constexpr std::size_t kShown = 100;
+    const std::string shown = printable(payload.substr(0, kShown), payload.size());
+    trace_event(dir, text ? "text" : "binary",
+                std::to_string(payload.size()) + " B " + shown +
+                    (rule != nullptr ? "  (rule " + *rule + ")" : ""));
+  }
+
+  void trace_event(const char* dir, const char* what, const std::string& detail) {
+    if (!tracing_) return;
+    worker_.trace(fmt::format("trace c{} +{:.3f} ms {} {} {}", index_,
+                              ms_between(t0_, Clock::now()), dir, what,
+                              redact(detail, plan_.secrets)));
   }
 
   void sleep(Duration d) {
@@ -564,6 +812,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       message += due_.scaled ? plan_.opts->timeouts.describe(*due_.scaled)
                              : format_duration(due_.duration);
     }
+    if (std::string_view(due_.category) == "message.timeout") message += timeout_detail();
     fail(due_.category, message);
   }
 
@@ -572,7 +821,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // deadline only while it is queued, and takes it out before calling on_deadline).
   void disarm() { worker_.deadlines().cancel(*this); }
 
-  void record(Metric m, Clock::duration d) { worker_.record(m, d); }
+  void record(Metric m, Clock::duration d) {
+    worker_.record(m, std::max(d, Clock::duration::zero()));
+  }
   void count(std::size_t counter, std::int64_t n) {
     counted_[counter] += n;
     worker_.count(counter, n);
@@ -612,6 +863,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (finished_) return;
     finished_ = true;
     disarm();
+    if (heartbeats_) worker_.deadlines().cancel(*heartbeats_);
     if (!failed_ && !interrupted_) {
       record(kSession, now - t0_);
       if (!perceived_done_ && last_expect_done_ && !plan_.has_ready_mark) {
@@ -651,6 +903,13 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   TimePoint expect_started_{};
   std::optional<TimePoint> first_send_, last_send_, last_expect_done_;
   std::deque<std::pair<TimePoint, std::string>> inbox_;
+  Vars vars_;                                      // this connection's ${var:...} values
+  std::optional<Expectation> waiting_;             // the expect step waiting, made ready
+  std::vector<std::deque<TimePoint>> pair_sends_;  // send times per paired name, not answered
+  std::unique_ptr<Heartbeats> heartbeats_;         // periodic rules, if any
+  std::string last_message_;                       // the last message the steps saw, shortened
+  std::size_t last_message_size_ = 0;
+  std::int64_t unmatched_ = 0;  // messages the waiting expect skipped
   std::size_t inbox_bytes_ = 0;
   std::deque<std::weak_ptr<typename MessagePtr::element_type>> pongs_;  // sent, not yet written
   std::string verify_error_;
@@ -658,6 +917,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
   bool awaiting_pong_ = false;
   bool interrupted_ = false, abandoned_ = false;
+  bool tracing_ = false;  // --trace: print this connection's frames
   double e2e_ms_ = -1, perceived_ms_ = -1;
   std::size_t slot_ = 0;  // index in the worker's list of live sessions
   std::array<std::int64_t, kCounterSlotCount> counted_{};  // this connection's counters

@@ -43,7 +43,7 @@ websocketpp::uri target_uri(const std::string& target, const std::vector<std::st
 void check_request_fields(const Scenario& scenario,
                           const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   for (const auto& [name, value] : scenario.headers) {
-    if (const auto why = header_problem(name, expand(value, TemplateContext{}))) {
+    if (const auto why = header_problem(name, expand_shown(value))) {
       throw UsageError("scenario " + scenario.file + ": " + *why);
     }
   }

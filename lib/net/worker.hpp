@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -77,7 +79,15 @@ class Worker final : public WorkerHandle {
     return plan_.sources[next_source_++ % plan_.sources.size()];
   }
 
+  // --trace: one line on stderr, whole (workers write from their own threads).
+  static void trace(const std::string& line) {
+    static std::mutex mu;
+    const std::lock_guard<std::mutex> lock(mu);
+    std::fputs((line + "\n").c_str(), stderr);
+  }
+
   void record(Metric m, Clock::duration d) {
+    if (m >= delta_.metrics.size()) delta_.metrics.resize(m + 1);  // a step metric
     delta_.metrics[m].record(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
   }
   void count_opened() { ++delta_.opened; }

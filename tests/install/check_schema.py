@@ -149,7 +149,8 @@ for kind in ("send", "expect", "ping", "close", "repeat"):
             "repeat": {"times": 1, "steps": [{"sleep": "1ms"}]}}[kind]
     body = dict(body, **{PROBE: 1})
     objects["\"%s\"" % kind] = (
-        lambda d, kind=kind, body=body: d.update({"steps": [{kind: body}]}), step[kind])
+        lambda d, kind=kind, body=body: d.update({"steps": [{kind: body}]}),
+        defs[step[kind]["$ref"].split("/")[-1]] if "$ref" in step[kind] else step[kind])
 for what, (put, node) in objects.items():
     doc = copy.deepcopy(base)
     put(doc)
@@ -163,16 +164,26 @@ for what, (put, node) in objects.items():
     else:
         print("ok: keys of %s: %s" % (what, ", ".join(sorted(allowed))))
 
-# connect takes no keys.
-doc = dict(base, steps=[{"connect": {PROBE: 1}}])
-if "it takes no keys" not in parser_message(doc) or properties(step["connect"]):
-    fail("\"connect\": the parser or the schema allows keys")
+# "connect", a rule, a rule's "message".
+for what, doc, node in [
+        ("\"connect\"", dict(base, steps=[{"connect": {PROBE: 1}}]), step["connect"]),
+        ("a rule", dict(base, on=[{"every": "1s", "send": {"text": "a"}, PROBE: 1}]),
+         defs["rules"]["items"]),
+        ("\"message\"", dict(base, on=[{"message": {"any": True, PROBE: 1}, "send": {"text": "a"}}]),
+         defs["rules"]["items"]["properties"]["message"])]:
+    accepted = listed(parser_message(doc), r'unknown key "%s" in %s: expected one of ([^\n]*)' %
+                      (PROBE, re.escape(what)))
+    if accepted != properties(node):
+        fail("%s: the parser accepts %s, the schema allows %s" %
+             (what, sorted(accepted), sorted(properties(node))))
+    else:
+        print("ok: keys of %s: %s" % (what, ", ".join(sorted(accepted))))
 
 checks = [
     ("step kinds", dict(base, steps=[{PROBE: {}}]), r"\(steps: ([^)]*)\)",
      set(step)),
     ("metrics", dict(base, thresholds={PROBE: []}), r"\(known metrics: ([^)]*)\)",
-     set(defs["thresholds"]["propertyNames"]["enum"])),
+     set(defs["thresholds"]["propertyNames"]["anyOf"][0]["enum"])),
 ]
 for what, doc, pattern, allowed in checks:
     accepted = listed(parser_message(doc), pattern)

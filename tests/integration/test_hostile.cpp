@@ -177,9 +177,11 @@ TEST_CASE("hostile: a server that never sends the expected message is message.ti
   check_after_open(o, "message.timeout");
   CHECK(o.result["duration_ms"].get<double>() >= 500 * kScale * 0.95);
   // The scaled value says where it came from, so nobody wonders why 500ms became 600ms.
+  // And it says what it waited for and what arrived instead.
   CHECK(o.result["error_examples"]["message.timeout"] ==
         "no matching message for /steps/2 within 600ms (500ms × 1.2, profile production, "
-        "chosen by --env)");
+        "chosen by --env); expected text \"never\"; 1 other message(s) arrived, the last: "
+        "hello");
 }
 
 TEST_CASE("hostile: a server that stops reading (slow consumer) times out, never hangs") {

@@ -63,16 +63,18 @@ TEST_CASE("metric registry: every latency metric round-trips through the result 
 TEST_CASE("metric registry: a threshold on every metric parses, in flags and files, and holds") {
   for (const MetricDef& def : kMetricRegistry) {
     if (def.kind == MetricKind::kCounter) continue;
-    const std::string name(def.name);
+    CHECK(contains(known_metrics(), std::string(def.name)));
+    // A family by a member: rtt.<step> as rtt.reply, the expect step named "reply".
+    const std::string name =
+        def.family() ? std::string(def.prefix()) + "reply" : std::string(def.name);
     INFO(name);
-    CHECK(contains(known_metrics(), name));
     const bool errors = def.kind == MetricKind::kErrors;
     const std::string pass = errors ? "rate < 1%" : "p95 < 1s";
     const std::string fail = errors ? "count < 1" : "p95 < 1ms";
     const ThresholdSpec flag = parse_threshold_flag(name + ": " + pass);
     CHECK(flag.metric == name);
     const std::string file = R"({"name": "t", "steps": [{"send": {"text": "x"}}, {"expect": )"
-                             R"({"any": true}}], "thresholds": {")" +
+                             R"({"any": true, "name": "reply"}}], "thresholds": {")" +
                              name + "\": [\"" + fail + "\"]}}";
     const Scenario s =
         parse_scenario(file, "t.json", [](const std::string&) { return std::nullopt; });
@@ -121,7 +123,8 @@ TEST_CASE("metric registry: the lists each stage reads are the ones it replaced"
   CHECK(metric_order() == std::vector<std::string>{"dns", "tcp", "tls", "upgrade", "handshake",
                                                    "first_message", "e2e", "rtt", "perceived",
                                                    "ping", "close", "session", "loop_lag"});
-  CHECK(known_metrics().size() == metric_order().size() + 1);
+  CHECK(known_metrics().size() == metric_order().size() + 2);  // + rtt.<step>, errors
+  CHECK(contains(known_metrics(), "rtt.<step>"));
   CHECK(known_metrics().back() == "errors");
   const std::vector<std::string> main{"handshake", "e2e", "perceived"};
   CHECK(default_gate_metrics() == main);
