@@ -655,11 +655,6 @@ std::vector<Rule> Checker::check_rules(const json& j, const std::string& ptr) {
         rule.pass = r["pass"].get<bool>();
       }
     }
-    if (rule.when && !rule.reply && rule.when->captures.empty()) {
-      issue(rp,
-            "a message rule that neither sends nor captures does nothing: add \"send\" or "
-            "\"capture\"");
-    }
     rules.push_back(std::move(rule));
   }
   return rules;
@@ -727,7 +722,9 @@ void Checker::check_names(Scenario& s) {
           fmt::format("from send {} to expect {} (\"{}\")", send->second, ptr, name));
     } else {
       s.step_metric_notes.push_back(
-          fmt::format("from the last send before expect {} (\"{}\")", ptr, name));
+          fmt::format("from the last send not yet answered, else the previous expect's message, "
+                      "to expect {} (\"{}\")",
+                      ptr, name));
     }
   }
   for (const auto& [name, ptr] : names.sends) {

@@ -446,7 +446,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       fail("template.unset", st.pointer + "/expect: " + e.what());
       return false;
     }
-    unmatched_ = 0;
+    unmatched_ = seen_ = 0;
     if (check_inbox()) return true;
     expect_started_ = Clock::now();
     const ScaledTimeout wait = plan_.opts->timeouts.wait(expect.within);
@@ -505,7 +505,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       pair_sends_[expect.pair].pop_front();
     }
     const bool named = expect.metric != ExpectStep::kNoMetric;
-    if (named) record(kLatencySlotCount + expect.metric, arrived - sent.value_or(open_time_));
+    // A named expect no send answers (a server push): from the previous expect's message.
+    if (named) {
+      record(kLatencySlotCount + expect.metric,
+             arrived - sent.value_or(last_expect_done_.value_or(open_time_)));
+    }
     if (sent) {
       if (!named) record(kRtt, arrived - *sent);
       if (!e2e_done_ && first_send_) {
@@ -683,6 +687,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // The last message the steps saw (for a message.timeout), shortened.
   void keep_last(const std::string& payload) {
     if (!waiting_) return;
+    ++seen_;
     constexpr std::size_t kShown = 120;
     last_message_.assign(payload, 0, std::min(payload.size(), kShown));
     last_message_size_ = payload.size();
@@ -691,9 +696,12 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   std::string timeout_detail() const {
     std::string out;
     if (waiting_) out += "; expected " + waiting_->describe();
-    if (last_message_size_ == 0 && unmatched_ == 0) return out + "; no message arrived meanwhile";
-    out += "; " + std::to_string(unmatched_) +
-           " other message(s) arrived, the last: " + printable(last_message_, last_message_size_);
+    if (seen_ == 0) return out + "; no message arrived meanwhile";
+    out += "; " + std::to_string(seen_) + " message(s) arrived that it did not match";
+    if (seen_ > unmatched_) {
+      out += " (" + std::to_string(seen_ - unmatched_) + " kept for the expects after it)";
+    }
+    out += ", the last: " + printable(last_message_, last_message_size_);
     return redact(out, plan_.secrets);
   }
 
@@ -909,7 +917,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   std::unique_ptr<Heartbeats> heartbeats_;         // periodic rules, if any
   std::string last_message_;                       // the last message the steps saw, shortened
   std::size_t last_message_size_ = 0;
-  std::int64_t unmatched_ = 0;  // messages the waiting expect skipped
+  std::int64_t seen_ = 0, unmatched_ = 0;  // messages while an expect waited; skipped ones
   std::size_t inbox_bytes_ = 0;
   std::deque<std::weak_ptr<typename MessagePtr::element_type>> pongs_;  // sent, not yet written
   std::string verify_error_;

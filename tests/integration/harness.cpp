@@ -144,6 +144,12 @@ BackgroundServer::BackgroundServer(const std::vector<std::string>& argv) {
   }
   std::smatch m;
   static const std::regex kUrl(R"(((wss?|https?)://[^\s/]+:(\d+)/?\S*))");
+  static const std::regex kReady(R"(^READY (\d+))");  // the npm peers (tests/peers/common.js)
+  if (std::regex_search(line, m, kReady)) {
+    port_ = std::stoi(m[1]);
+    url_ = "ws://127.0.0.1:" + std::to_string(port_) + "/";
+    return;
+  }
   if (!std::regex_search(line, m, kUrl)) throw std::runtime_error("no URL in: " + line);
   url_ = m[1];
   port_ = std::stoi(m[3]);

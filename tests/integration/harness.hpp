@@ -41,7 +41,8 @@ ProcessResult run_wslat(const std::vector<std::string>& args,
 // ("listening on ws://127.0.0.1:PORT/"). Killed (SIGTERM, then SIGKILL) on destruction.
 class BackgroundServer {
  public:
-  // Starts argv and waits (up to 10 s) for a first line containing "://"; throws on failure.
+  // Starts argv and waits (up to 10 s) for a first line containing a URL, or "READY <port>"
+  // (the npm peers; the URL is then ws://127.0.0.1:<port>/); throws on failure.
   explicit BackgroundServer(const std::vector<std::string>& argv);
   ~BackgroundServer();
   BackgroundServer(const BackgroundServer&) = delete;

@@ -180,8 +180,8 @@ TEST_CASE("hostile: a server that never sends the expected message is message.ti
   // And it says what it waited for and what arrived instead.
   CHECK(o.result["error_examples"]["message.timeout"] ==
         "no matching message for /steps/2 within 600ms (500ms × 1.2, profile production, "
-        "chosen by --env); expected text \"never\"; 1 other message(s) arrived, the last: "
-        "hello");
+        "chosen by --env); expected text \"never\"; 1 message(s) arrived that it did not "
+        "match, the last: hello");
 }
 
 TEST_CASE("hostile: a server that stops reading (slow consumer) times out, never hangs") {
