@@ -73,7 +73,7 @@ void check_passes(const Outcome& o) {
 
 const std::string kSocketIoPath = "socket.io/?EIO=4&transport=websocket";
 
-TEST_CASE("protocols: Socket.IO v4 chat with acks, server pings answered past the ping timeout" *
+TEST_CASE("protocols: Socket.IO v4 chat with acks - server pings answered past the ping timeout" *
           doctest::test_suite("peer")) {
   // Pings every 500 ms, dropped 300 ms after an unanswered one: each session (~1.3 s) outlives it.
   auto server =
@@ -102,7 +102,7 @@ TEST_CASE("protocols: Socket.IO without the ping rule is dropped by the server" 
 }
 
 TEST_CASE(
-    "protocols: a Socket.IO server that never acknowledges is message.timeout, saying what "
+    "protocols: a Socket.IO server that never acknowledges is message.timeout that says what "
     "it waited for" *
     doctest::test_suite("peer")) {
   auto server = start_peer("socketio_server.js", {"--drop-acks", "1"});
@@ -116,7 +116,7 @@ TEST_CASE(
   CHECK(example.find("expected regex \"^430\\\\[") != std::string::npos);
 }
 
-TEST_CASE("protocols: graphql-ws subscription, each next matched by this connection's id" *
+TEST_CASE("protocols: graphql-ws subscription - each next matched by this connection's id" *
           doctest::test_suite("peer")) {
   auto server = start_peer("graphql_ws_server.js", {"--ping-interval-ms", "150"});
   const auto o = run_against(shipped("graphql-subscription"), server.url() + "graphql");
@@ -136,7 +136,7 @@ TEST_CASE("protocols: graphql-ws refuses a client without its subprotocol (close
   CHECK(o.result["errors"]["close.4406"] == 4);
 }
 
-TEST_CASE("protocols: JSON-RPC 2.0, 10 pipelined calls each timed from its own request" *
+TEST_CASE("protocols: JSON-RPC 2.0 - 10 pipelined calls each timed from its own request" *
           doctest::test_suite("peer")) {
   auto server = start_peer("jsonrpc_server.js");
   const auto o = run_against(shipped("jsonrpc-pipelined"), server.url());
@@ -192,7 +192,7 @@ TEST_CASE("protocols: a JSON-RPC reply with another id never completes the call"
   CHECK(example.find("10 message(s) arrived that it did not match") != std::string::npos);
 }
 
-TEST_CASE("protocols: MQTT 3.1.1 over WebSocket, binary packets built from parts" *
+TEST_CASE("protocols: MQTT 3.1.1 over WebSocket - binary packets built from parts" *
           doctest::test_suite("peer")) {
   auto server = start_peer("mqtt_ws_server.js");
   const auto o = run_against(shipped("mqtt-publish"), server.url() + "mqtt");
