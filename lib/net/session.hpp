@@ -207,6 +207,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // messages whose release (websocketpp drops a message once written) says it left.
   bool on_ping(const std::string& payload) {
     if (finished_ || failed_) return false;
+    trace_event("<-", "ping", std::to_string(payload.size()) + " B (answered with a pong)");
     while (!pongs_.empty() && pongs_.front().expired()) pongs_.pop_front();
     if (pongs_.size() >= kMaxUnwrittenPongs) {
       fail("ping.flood", "the server sent pings faster than they could be answered: " +
@@ -311,6 +312,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void on_close() {
     if (finished_ || abandoned_) return;
     const TimePoint now = Clock::now();
+    trace_event(
+        "<-", "close",
+        std::to_string(con_->get_remote_close_code()) + " " + con_->get_remote_close_reason());
     disarm();
     if (closing_) {
       if (con_->get_ec() == websocketpp::error::close_handshake_timeout) {
@@ -752,6 +756,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       return;
     }
     awaiting_pong_ = true;
+    trace_event("->", "ping", std::to_string(p.payload.size()) + " B");
     const ScaledTimeout wait = plan_.opts->timeouts.wait(p.within);
     arm(wait, "ping.timeout", "no pong within ");
   }
@@ -761,6 +766,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     awaiting_pong_ = false;
     disarm();
     record(kPing, read_done(ping_sent_) - ping_sent_);
+    trace_event("<-", "pong", "");
     ++step_;
     run_steps();
   }
@@ -771,6 +777,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     disarm();
     websocketpp::lib::error_code ec;
     close_sent_ = Clock::now();
+    trace_event("->", "close", std::to_string(code) + (reason.empty() ? "" : " " + reason));
     con_->close(code, reason, ec);
     if (ec) fail("reset", "close failed: " + ec.message());
     // websocketpp's close handshake timeout ends it; our timer is the backstop.

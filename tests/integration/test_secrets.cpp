@@ -107,5 +107,32 @@ TEST_CASE("secrets: no output format, export, stored result or baseline contains
   check_clean("wslat validate", val.out + val.err);
 }
 
+TEST_CASE("trace: --trace 1 prints every frame of connection 0 only - secrets redacted") {
+  auto server = start_serve();
+  const auto scenario = scenario_with_secrets(server.url());
+  const auto r = run_wslat({"run", scenario, "--env", "production", "--no-save", "--quiet",
+                            "--trace", "1", "--format", "json"},
+                           std::chrono::seconds(60), kEnv);
+  INFO(r.err);
+  check_clean("stderr with --trace", r.err);
+  CHECK(r.err.find("trace c0 ") != std::string::npos);
+  CHECK(r.err.find("trace c1 ") == std::string::npos);
+  // The upgrade, both sends and both echoes, in order, with sizes and redacted payloads.
+  const auto at = [&r](const std::string& part) { return r.err.find(part); };
+  const auto upgrade = at("<- upgrade 101");
+  const auto sent = at("-> text 26 B token=***");
+  const auto echoed = at("<- text 26 B token=***");
+  const auto json_sent = at("-> text 31 B {\"auth\":\"***\"}");
+  REQUIRE(upgrade != std::string::npos);
+  REQUIRE(sent != std::string::npos);
+  REQUIRE(echoed != std::string::npos);
+  REQUIRE(json_sent != std::string::npos);
+  CHECK(upgrade < sent);
+  CHECK(sent < echoed);
+  CHECK(echoed < json_sent);
+  // The stdout report is untouched by the trace.
+  CHECK(nlohmann::json::parse(r.out).contains("metrics"));
+}
+
 }  // namespace
 }  // namespace wslat::test
