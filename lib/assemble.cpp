@@ -126,6 +126,9 @@ RunResult assemble_result(const RunContext& ctx, RawRun raw) {
     r.timeouts_ms[f.name] = to_ms(ctx.timeouts.*f.field);
   }
   r.request_headers = shown_headers(ctx);
+  for (std::size_t i = 0; i < s.step_metrics.size(); ++i) {
+    r.step_metrics[s.step_metrics[i]] = s.step_metric_notes.at(i);
+  }
   r.timeline = std::move(raw.timeline);
   r.shard = ctx.shard;
   r.warnings = ctx.warnings;

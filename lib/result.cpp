@@ -167,6 +167,7 @@ json to_json(const RunResult& r) {
       {"load", load_json(r.load)},
       {"timeouts_ms", r.timeouts_ms},
       {"request_headers", r.request_headers},
+      {"step_metrics", r.step_metrics},
       {"timeline", timeline_json(r.timeline)},
       {"shards", r.shards},
       {"shard", r.shard},
@@ -545,6 +546,11 @@ void read_extras(const Obj& o, RunResult& r) {
                   [&](const std::string& k, const json& v, const std::string& p) {
                     r.request_headers[k] = Obj::as_string(v, p);
                   });
+  }
+  if (o.has("step_metrics")) {
+    o.each_member("step_metrics", [&](const std::string& k, const json& v, const std::string& p) {
+      r.step_metrics[k] = Obj::as_string(v, p);
+    });
   }
   read_timeline(o, r);
   if (o.has("shards")) r.shards = Obj::small_int(o.req("shards"), "/shards", 1, 1 << 20);

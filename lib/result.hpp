@@ -149,6 +149,8 @@ struct RunResult {
   LoadStats load;
   std::map<std::string, double> timeouts_ms;  // effective: connect, handshake, message, close
   std::map<std::string, std::string> request_headers;  // redacted
+  // "rtt.<name>" of a named expect -> which steps it times ("from send /steps/2 to expect ...").
+  std::map<std::string, std::string> step_metrics;
   std::vector<TimelinePoint> timeline;                 // at most kMaxTimelinePoints, evenly spaced
   int shards = 1;                                      // how many shard results this one holds
   std::string shard;                                   // "I/N" when run with --shard

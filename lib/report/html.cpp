@@ -398,7 +398,11 @@ std::string phase_table(const RunResult& r) {
                esc(format_ms(s.p95)), esc(format_ms(s.p99)), esc(format_ms(s.max))},
               "-nnnnnn");
   }
-  return out + "</table></section>\n";
+  out += "</table>\n";
+  for (const auto& [name, what] : r.step_metrics) {
+    out += "<p class=\"note\"><code>" + esc(name) + "</code>: " + esc(what) + "</p>\n";
+  }
+  return out + "</section>\n";
 }
 
 std::string thresholds_table(const RunResult& r) {

@@ -78,7 +78,9 @@ std::string phase_table(const RunResult& r) {
     out += row({md(name), std::to_string(s.count), format_ms(s.p50), format_ms(s.p95),
                 format_ms(s.p99), format_ms(s.max)});
   }
-  return out + "\n";
+  out += "\n";
+  for (const auto& [name, what] : r.step_metrics) out += "- `" + md(name) + "`: " + md(what) + "\n";
+  return out + (r.step_metrics.empty() ? "" : "\n");
 }
 
 std::string thresholds_table(const RunResult& r) {

@@ -118,7 +118,9 @@ std::string phase_table(const RunResult& r, const Painter& paint) {
     t.add({name, std::to_string(s.count), format_ms(s.p50), format_ms(s.p95), format_ms(s.p99),
            format_ms(s.max)});
   }
-  return t.render(paint, "");
+  std::string out = t.render(paint, "");
+  for (const auto& [name, what] : r.step_metrics) out += "  " + name + ": " + what + "\n";
+  return out;
 }
 
 std::string thresholds_section(const RunResult& r, const Painter& paint) {
