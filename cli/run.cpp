@@ -88,6 +88,7 @@ std::pair<std::string, std::string> parse_header_flag(const std::string& flag) {
   if (const auto why = header_value_problem(value)) {
     throw UsageError("--header " + quote_escaped(name) + ": " + *why);
   }
+  if (const auto why = reserved_header_problem(name, value)) throw UsageError("--" + *why);
   return {std::move(name), std::move(value)};
 }
 

@@ -165,6 +165,37 @@ std::optional<std::string> header_problem(std::string_view name, std::string_vie
   return std::nullopt;
 }
 
+std::optional<std::string> reserved_header_problem(std::string_view name, std::string_view value) {
+  const auto is = [name](std::string_view other) {
+    if (name.size() != other.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      const auto lower = [](char c) {
+        return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+      };
+      if (lower(name[i]) != lower(other[i])) return false;
+    }
+    return true;
+  };
+  if (is("Host")) {
+    if (value.find_first_not_of(" \t") == std::string_view::npos) {
+      return std::string(
+          "header \"Host\" is empty: give host[:port], or remove it to send the URL's");
+    }
+    return std::nullopt;
+  }
+  if (is("Sec-WebSocket-Protocol")) {
+    return "header " + quote_escaped(name) +
+           ": wslat writes it from the scenario's \"subprotocols\"; list them there instead";
+  }
+  for (const char* own : {"Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Accept"}) {
+    if (is(own)) {
+      return "header " + quote_escaped(name) +
+             ": wslat writes it for the WebSocket handshake (RFC 6455); remove it";
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> subprotocol_problem(std::string_view name) {
   return token_problem(name, "subprotocol");
 }

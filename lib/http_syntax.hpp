@@ -26,6 +26,13 @@ std::optional<std::string> subprotocol_problem(std::string_view name);
 // "header \"NAME\": why" for an invalid name or value, else std::nullopt.
 std::optional<std::string> header_problem(std::string_view name, std::string_view value);
 
+// A header the WebSocket handshake needs wslat to write, which a user value would silently lose
+// to: Sec-WebSocket-Key, -Version, -Accept, and -Protocol (the scenario's "subprotocols" write
+// it). Host is the user's to set (it then replaces the URL's), but not empty. Upgrade and
+// Connection keep the user's tokens ("websocket" and "Upgrade" are appended). `value` as written
+// (templates unexpanded is fine: only emptiness is looked at).
+std::optional<std::string> reserved_header_problem(std::string_view name, std::string_view value);
+
 // `text` in double quotes with control bytes, '"' and '\\' escaped (\r, \n, \x07), so a
 // message naming a bad header name stays one line. Not for secrets: callers quote names only.
 std::string quote_escaped(std::string_view text);

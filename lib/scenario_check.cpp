@@ -194,6 +194,7 @@ void Checker::check_headers(const json& j, Scenario& s) {
     // Every literal byte, ${env:...} values included; the runtime placeholders expand to
     // digits, hex and '-' only (the runner checks the expansion again before sending).
     if (const auto why = header_value_problem(expand(t, {}))) issue(ptr, *why);
+    if (const auto why = reserved_header_problem(name, *text)) issue(ptr, *why);
     s.headers.emplace_back(name, std::move(t));
   }
 }

@@ -145,7 +145,13 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     std::optional<std::string> why;
     const auto add_header = [this, &why](const std::string& name, const std::string& value) {
       if (!why) why = header_problem(name, value);
-      if (!why) con_->append_header(name, value);
+      if (why) return;
+      // One Host line: a --header Host replaces the scenario's (append would join them).
+      if (equals_ci(name, "Host")) {
+        con_->replace_header(name, value);
+      } else {
+        con_->append_header(name, value);
+      }
     };
     try {
       for (const auto& [name, value] : s.headers) add_header(name, expand(value, ctx));

@@ -43,12 +43,15 @@ websocketpp::uri target_uri(const std::string& target, const std::vector<std::st
 void check_request_fields(const Scenario& scenario,
                           const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   for (const auto& [name, value] : scenario.headers) {
-    if (const auto why = header_problem(name, expand(value, TemplateContext{}))) {
-      throw UsageError("scenario " + scenario.file + ": " + *why);
-    }
+    const std::string text = expand(value, TemplateContext{});
+    auto why = header_problem(name, text);
+    if (!why) why = reserved_header_problem(name, text);
+    if (why) throw UsageError("scenario " + scenario.file + ": " + *why);
   }
   for (const auto& [name, value] : extra_headers) {
-    if (const auto why = header_problem(name, value)) throw UsageError("--" + *why);
+    auto why = header_problem(name, value);
+    if (!why) why = reserved_header_problem(name, value);
+    if (why) throw UsageError("--" + *why);
   }
   for (const auto& p : scenario.subprotocols) {
     if (const auto why = subprotocol_problem(p)) {
