@@ -70,6 +70,7 @@ struct RawRun {
   std::map<std::string, std::int64_t> errors;
   std::map<std::string, Counter> counters;  // every counter of the registry
   std::map<std::string, std::string> error_examples;
+  Negotiated negotiated;  // offered left empty: assemble_result fills it from the scenario
   std::int64_t attempted = 0, opened = 0, failed = 0;
   double duration_ms = 0;
   LoadStats load;

@@ -165,6 +165,9 @@ struct Scenario {
   std::string target;  // "" or "embedded" -> the embedded server
   std::vector<std::pair<std::string, Template>> headers;
   std::vector<std::string> subprotocols;
+  // The server must select one of `subprotocols`, or the connection fails (upgrade.subprotocol);
+  // otherwise selecting none is a warning.
+  bool require_subprotocol = false;
   std::vector<std::string> redact;   // extra header names to redact (case-insensitive)
   std::vector<std::string> secrets;  // values resolved from ${env:...}: never printed
   Load load;

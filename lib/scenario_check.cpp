@@ -21,9 +21,9 @@ constexpr double kMaxMultiplier = 1000.0;
 constexpr double kMaxMargin = 100.0;
 
 const std::vector<std::string> kTopLevelKeys = {
-    "name",     "target",           "headers",     "subprotocols", "redact",
-    "load",     "timeouts",         "steps",       "thresholds",   "environments",
-    "embedded", "max_message_size", "description", "$schema"};
+    "name",         "target",   "headers",          "subprotocols", "require_subprotocol",
+    "redact",       "load",     "timeouts",         "steps",        "thresholds",
+    "environments", "embedded", "max_message_size", "description",  "$schema"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {
@@ -412,6 +412,17 @@ void Checker::check_connection(const json& doc, Scenario& s) {
       if (!list[i].is_string() || list[i].get<std::string>().empty()) continue;  // said above
       if (const auto why = subprotocol_problem(list[i].get<std::string>())) {
         issue(child_pointer("/subprotocols", i), *why);
+      }
+    }
+  }
+  if (doc.contains("require_subprotocol")) {
+    const json& v = doc["require_subprotocol"];
+    if (!v.is_boolean()) {
+      issue("/require_subprotocol", "expected true or false, got " + v.dump());
+    } else {
+      s.require_subprotocol = v.get<bool>();
+      if (s.require_subprotocol && s.subprotocols.empty()) {
+        issue("/require_subprotocol", "true without \"subprotocols\": list the ones to offer");
       }
     }
   }

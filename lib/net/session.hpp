@@ -265,6 +265,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void on_open() {
     if (finished_) return;
     disarm();
+    if (!check_subprotocol()) return;
     opened_ = true;
     open_time_ = read_done();
     worker_.count_opened();
@@ -273,6 +274,28 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     record(kHandshake, open_time_ - t0_);
     step_ = 1;  // program[0] is the connect
     run_steps();
+  }
+
+  // Counts what the server selected; false (the session failed) when the scenario requires one
+  // of its subprotocols and the server selected none or another.
+  bool check_subprotocol() {
+    static const std::string kProtocol = "Sec-WebSocket-Protocol";
+    static const std::string kExtensions = "Sec-WebSocket-Extensions";
+    const std::string& selected = con_->get_response_header(kProtocol);
+    worker_.count_negotiated(selected, con_->get_response_header(kExtensions));
+    const Scenario& s = *plan_.scenario;
+    if (!s.require_subprotocol ||
+        std::find(s.subprotocols.begin(), s.subprotocols.end(), selected) != s.subprotocols.end()) {
+      return true;
+    }
+    std::string offered;
+    for (const auto& p : s.subprotocols) offered += (offered.empty() ? "" : ", ") + p;
+    fail("upgrade.subprotocol",
+         (selected.empty() ? std::string("the server selected none of the offered subprotocols")
+                           : "the server selected subprotocol " + quote_escaped(selected) +
+                                 ", which was not offered") +
+             " (" + offered + ") and the scenario has \"require_subprotocol\": true");
+    return false;
   }
 
   void on_fail() {

@@ -18,6 +18,8 @@ async def main() -> None:
     p.add_argument("--welcome", default=None)
     p.add_argument("--welcome-delay-ms", type=float, default=0.0)
     p.add_argument("--handshake-delay-ms", type=float, default=0.0)
+    p.add_argument("--subprotocols", default=None,
+                   help="comma-separated subprotocols the server supports (default: none)")
     a = p.parse_args()
 
     async def delay_handshake(path, headers):
@@ -34,7 +36,9 @@ async def main() -> None:
             await ws.send(message)
 
     hook = delay_handshake if a.handshake_delay_ms > 0 else None
-    async with websockets.serve(handler, "127.0.0.1", a.port, process_request=hook) as server:
+    subprotocols = a.subprotocols.split(",") if a.subprotocols else None
+    async with websockets.serve(handler, "127.0.0.1", a.port, process_request=hook,
+                                subprotocols=subprotocols) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"listening on ws://127.0.0.1:{port}/", flush=True)
         await asyncio.Future()
