@@ -227,6 +227,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     asio::error_code ignored;
     sock.set_option(asio::ip::tcp::no_delay(true), ignored);
     verify_tls();
+    // The TLS handshake gets its own connect budget, and a stall there is a TLS problem (a
+    // plain-ws or silent server), not a TCP one.
+    if (plan_.secure)
+      arm(connect_timeout(), "tls.timeout", "the TLS handshake did not complete within ");
   }
 
   // Keeps the first reason certificate verification failed, for the error message.
