@@ -45,6 +45,7 @@ struct RunArgs {
   std::vector<std::string> headers;
   bool insecure = false;
   std::string ca;
+  std::string cert, key, sni, tls_min;
   std::string baseline, save_baseline;
   GateArgs gate;
   std::string results_dir = "results";
@@ -385,6 +386,10 @@ RunOptions plan_run(const RunArgs& a, const Scenario& scenario, RunContext& ctx)
   opts.source_addresses = a.source_addresses;
   opts.insecure = a.insecure;
   opts.ca_file = a.ca;
+  opts.cert_file = a.cert;
+  opts.key_file = a.key;
+  opts.sni = a.sni;
+  opts.tls_min = a.tls_min;
   opts.extra_headers = ctx.extra_headers;
   return opts;
 }
@@ -483,6 +488,12 @@ void add_run(CLI::App& app, Action& action) {
   sub->add_option("--header", args->headers, "Extra request header 'Name: value' (repeatable)");
   sub->add_flag("--insecure", args->insecure, "Do not verify TLS certificates");
   sub->add_option("--ca", args->ca, "Trust the CA certificates in this PEM file");
+  sub->add_option("--cert", args->cert,
+                  "Client certificate (PEM chain) for mutual TLS; with --key");
+  sub->add_option("--key", args->key, "Private key (PEM) of the --cert client certificate");
+  sub->add_option("--sni", args->sni,
+                  "TLS server name to send and verify instead of the target's host");
+  sub->add_option("--tls-min", args->tls_min, "Lowest TLS version to accept: 1.2 or 1.3");
   sub->add_option("--baseline", args->baseline, "Compare with this baseline file, or 'auto'");
   sub->add_option("--save-baseline", args->save_baseline, "Save the result as a baseline ('auto')");
   add_gate_options(*sub, args->gate);

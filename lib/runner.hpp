@@ -55,6 +55,9 @@ struct RunOptions {
   int source_addresses = 0;
   bool insecure = false;
   std::string ca_file;
+  std::string cert_file, key_file;  // client certificate (mTLS), both or neither
+  std::string sni;                  // server name sent and verified instead of the URL's host
+  std::string tls_min;              // "", "1.2" or "1.3": lowest TLS version accepted
   std::vector<std::pair<std::string, std::string>> extra_headers;  // --header
   // Called about every 250 ms from the coordinating thread while the run lasts, then once with
   // `final` set after the workers stopped. The one live channel: the progress line reads it,

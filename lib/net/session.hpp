@@ -233,11 +233,26 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       arm(connect_timeout(), "tls.timeout", "the TLS handshake did not complete within ");
   }
 
+  // SSL_set_tlsext_host_name without its C cast; nullptr sends no server name.
+  static void set_sni(SSL* ssl, const char* name) {
+    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(name));  // NOLINT(cppcoreguidelines-pro-type-const-cast): C API
+  }
+
   // Keeps the first reason certificate verification failed, for the error message.
   void verify_tls() {
     if constexpr (std::is_same_v<Client, TlsClient>) {
+      // websocketpp sent the URL's host as SNI: --sni replaces it, and an IP literal is not
+      // sent at all (RFC 6066 §3). The certificate is checked against the same name.
+      SSL* ssl = con_->get_socket().native_handle();
+      const std::string& sni = plan_.opts->sni;
+      if (!sni.empty()) {
+        set_sni(ssl, sni.c_str());
+      } else if (plan_.host_is_ip) {
+        set_sni(ssl, nullptr);
+      }
       if (plan_.opts->insecure) return;
-      asio::ssl::host_name_verification check(plan_.host);
+      asio::ssl::host_name_verification check(sni.empty() ? plan_.host : sni);
       std::weak_ptr<Session> weak = this->shared_from_this();
       con_->get_socket().set_verify_callback(
           [check, weak](bool ok, asio::ssl::verify_context& ctx) mutable {
@@ -248,7 +263,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                 self->verify_error_ =
                     X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.native_handle()));
               } else if (!host_ok) {
-                self->verify_error_ = "certificate does not match host " + self->plan_.host;
+                self->verify_error_ =
+                    "certificate does not match host " +
+                    (self->plan_.opts->sni.empty() ? self->plan_.host : self->plan_.opts->sni);
               }
             }
             return host_ok;

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/ssl.h>
+
 #include "error.hpp"
 #include "http_syntax.hpp"
 #include "net/engine.hpp"
@@ -77,6 +79,19 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
     }
   }
   plan.uri = std::make_shared<websocketpp::uri>(target_uri(opts.target, plan.secrets));
+  if (!plan.uri->get_secure() && (!opts.sni.empty() || !opts.cert_file.empty() ||
+                                  !opts.key_file.empty() || !opts.tls_min.empty())) {
+    throw UsageError("--sni, --cert, --key and --tls-min apply to wss:// targets only");
+  }
+  if (!opts.sni.empty()) {
+    if (opts.sni.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+            std::string::npos ||
+        opts.sni.front() == '.' || opts.sni.front() == '-') {
+      throw UsageError("--sni " + quote_escaped(opts.sni) +
+                       ": expected a DNS host name (letters, digits, '-' and '.')");
+    }
+  }
   check_request_fields(scenario, opts.extra_headers);
   plan.secure = plan.uri->get_secure();
   plan.host = plan.uri->get_host();
@@ -109,8 +124,43 @@ std::vector<asio::ip::address> source_addresses(const RunPlan& plan, int request
   return out;
 }
 
+// The client's side of TLS that does not depend on trust: its certificate (mutual TLS) and the
+// lowest version it accepts. Usage errors (exit 64) name the option and how to fix it.
+void configure_client_tls(asio::ssl::context& ctx, const RunOptions& opts) {
+  if (opts.cert_file.empty() != opts.key_file.empty()) {
+    throw UsageError(opts.cert_file.empty() ? "--key needs --cert (the client certificate)"
+                                            : "--cert needs --key (the certificate's private key)");
+  }
+  asio::error_code ec;
+  if (!opts.cert_file.empty()) {
+    ctx.use_certificate_chain_file(opts.cert_file, ec);
+    if (ec) {
+      throw UsageError("--cert " + opts.cert_file + ": cannot load the client certificate: " +
+                       ec.message() + " (give a PEM file)");
+    }
+    ctx.use_private_key_file(opts.key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      throw UsageError("--key " + opts.key_file + ": cannot load the private key: " + ec.message() +
+                       " (give an unencrypted PEM key)");
+    }
+    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+      throw UsageError("--key " + opts.key_file + " is not the private key of --cert " +
+                       opts.cert_file);
+    }
+  }
+  if (!opts.tls_min.empty()) {
+    int version = 0;
+    if (opts.tls_min == "1.2") version = TLS1_2_VERSION;
+    if (opts.tls_min == "1.3") version = TLS1_3_VERSION;
+    if (version == 0 || SSL_CTX_set_min_proto_version(ctx.native_handle(), version) != 1) {
+      throw UsageError("--tls-min " + quote_escaped(opts.tls_min) + ": expected 1.2 or 1.3");
+    }
+  }
+}
+
 SslContextPtr make_ssl_context(const RunOptions& opts) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  configure_client_tls(*ctx, opts);
   asio::error_code ec;
   if (opts.insecure) {
     ctx->set_verify_mode(asio::ssl::verify_none);
