@@ -426,7 +426,7 @@ int run_command(const RunArgs& a) {
   parse_report_format(a.output.format);  // a typo fails now, not after the run
   survive_closed_streams();
   check_target_flag(a.target);
-  const Scenario scenario = load_scenario(a.scenario, process_env());
+  Scenario scenario = load_scenario(a.scenario, process_env());
   const ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
   const Profile& profile = choice.profile;
   RunContext ctx = plan_context(a, scenario, choice);
@@ -443,6 +443,11 @@ int run_command(const RunArgs& a) {
   std::optional<EmbeddedServer> embedded;
   start_target(a, scenario, ctx, embedded);
   opts.target = ctx.target;
+  // A password in the target's user info is a secret like ${env:...} values: redacted wherever
+  // it shows, decoded (%40 -> @) or as written in the URL.
+  if (const auto url = parse_ws_url(ctx.target, nullptr); url && !url->password.empty()) {
+    scenario.secrets.push_back(url->password);
+  }
   ensure_fd_limit(opts.load, embedded.has_value(), ctx.warnings);
   RawRun raw = measure(a, scenario, std::move(opts), ctx);
   if (embedded) embedded->stop();

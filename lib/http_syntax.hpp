@@ -39,13 +39,17 @@ std::string quote_escaped(std::string_view text);
 
 // A target URL split into what the runner connects to and what the request line carries.
 struct WsUrl {
-  bool secure = false;     // wss
-  std::string host;        // name, IPv4, or IPv6 without brackets
-  std::uint16_t port = 0;  // 1..65535; 80/443 when not written
-  std::string resource;    // path and query, starting with '/'
+  bool secure = false;         // wss
+  std::string host;            // name, IPv4, or IPv6 without brackets
+  std::uint16_t port = 0;      // 1..65535; 80/443 when not written
+  std::string resource;        // path and query, starting with '/'
+  bool has_userinfo = false;   // USER[:PASSWORD]@ was written
+  std::string user, password;  // percent-decoded; sent as Authorization: Basic
 };
-// Parses ws://HOST[:PORT][/PATH][?QUERY] or wss://... . HOST is a name of letters, digits and
-// -._~ or an [IPv6] literal; PORT 1..65535; PATH and QUERY visible ASCII without '#'.
+// Parses ws://[USER[:PASSWORD]@]HOST[:PORT][/PATH][?QUERY] or wss://... . USER and PASSWORD are
+// RFC 3986 user info (letters, digits, -._~!$&'()*+,;= and %XX; one '@'); HOST is a name of
+// letters, digits and -._~ or an [IPv6] literal; PORT 1..65535; PATH and QUERY visible ASCII
+// without '#'. Problems never quote the user info (it holds a password).
 // On failure returns std::nullopt and sets `problem`.
 std::optional<WsUrl> parse_ws_url(std::string_view url, std::string* problem);
 

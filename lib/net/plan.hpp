@@ -25,6 +25,7 @@ struct RunPlan {
   bool has_ready_mark = false;
   std::vector<asio::ip::address> sources;  // local addresses to spread connections over
   std::vector<std::string> secrets;
+  std::string authorization;  // "Basic ..." from the target's user info, else ""
   TimePoint run_start;
 };
 

@@ -154,6 +154,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       }
     };
     try {
+      if (!plan_.authorization.empty()) con_->replace_header("Authorization", plan_.authorization);
       for (const auto& [name, value] : s.headers) add_header(name, expand(value, ctx));
       for (const auto& [name, value] : plan_.opts->extra_headers) add_header(name, value);
       for (const auto& p : s.subprotocols) {

@@ -63,6 +63,33 @@ void check_request_fields(const Scenario& scenario,
   }
 }
 
+// "Basic base64(user:password)" for a target with user info (RFC 7617), else "". Refused with
+// an Authorization header as well: one of them would be silently dropped.
+std::string basic_authorization(const std::string& target, const Scenario& scenario,
+                                const std::vector<std::pair<std::string, std::string>>& extra) {
+  const auto url = parse_ws_url(target, nullptr);
+  if (!url || !url->has_userinfo) return {};
+  const auto is_authorization = [](const std::string& name) {
+    return equals_ci(name, "Authorization");
+  };
+  const bool in_scenario = std::any_of(scenario.headers.begin(), scenario.headers.end(),
+                                       [&](const auto& h) { return is_authorization(h.first); });
+  const bool in_flags = std::any_of(extra.begin(), extra.end(),
+                                    [&](const auto& h) { return is_authorization(h.first); });
+  if (in_scenario || in_flags) {
+    throw UsageError(std::string("the target URL has user info (USER:PASSWORD@) and ") +
+                     (in_flags ? "--header" : "the scenario's \"headers\"") +
+                     " has an Authorization header: both would set Authorization; keep one");
+  }
+  const std::string credentials = url->user + ":" + url->password;
+  std::string encoded(4 * ((credentials.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                reinterpret_cast<const unsigned char*>(credentials.data()),
+                                static_cast<int>(credentials.size()));
+  encoded.resize(static_cast<std::size_t>(n));
+  return "Basic " + encoded;
+}
+
 RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   RunPlan plan;
   plan.scenario = &scenario;
@@ -93,6 +120,8 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
     }
   }
   check_request_fields(scenario, opts.extra_headers);
+  plan.authorization = basic_authorization(opts.target, scenario, opts.extra_headers);
+  if (!plan.authorization.empty()) plan.secrets.push_back(plan.authorization);
   plan.secure = plan.uri->get_secure();
   plan.host = plan.uri->get_host();
   plan.port = plan.uri->get_port_str();
@@ -212,6 +241,7 @@ std::unique_ptr<Transport> make_transport(const Scenario& scenario, const RunOpt
 
 }  // namespace net
 
+using net::basic_authorization;
 using net::build_upgrade_request;
 using net::check_request_fields;
 using net::FastRequest;
@@ -226,9 +256,17 @@ std::string upgrade_request_text(const std::string& target,
   scenario.file = "(request)";
   scenario.subprotocols = subprotocols;
   check_request_fields(scenario, headers);
-  // What connection::append_header does before connecting, then the processor's request.
+  const std::string authorization = basic_authorization(target, scenario, headers);
+  // What Session::add_request_fields does before connecting, then the processor's request.
   FastRequest req;
-  for (const auto& [name, value] : headers) req.append_header(name, value);
+  if (!authorization.empty()) req.replace_header("Authorization", authorization);
+  for (const auto& [name, value] : headers) {
+    if (net::equals_ci(name, "Host")) {
+      req.replace_header(name, value);
+    } else {
+      req.append_header(name, value);
+    }
+  }
   FastRng<std::uint32_t, websocketpp::concurrency::none> rng;
   build_upgrade_request(req, uri, subprotocols, rng);
   return req.raw();
