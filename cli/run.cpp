@@ -386,10 +386,17 @@ RunOptions plan_run(const RunArgs& a, const Scenario& scenario, RunContext& ctx)
   opts.source_addresses = a.source_addresses;
   opts.insecure = a.insecure;
   opts.ca_file = a.ca;
-  opts.cert_file = a.cert;
-  opts.key_file = a.key;
-  opts.sni = a.sni;
-  opts.tls_min = a.tls_min;
+  // The flags override the scenario's "tls" block (a --cert/--key pair as a whole).
+  const auto beside_scenario = [&scenario](const std::string& path) {
+    if (path.empty() || path.front() == '/') return path;
+    const auto slash = scenario.file.rfind('/');
+    return slash == std::string::npos ? path : scenario.file.substr(0, slash + 1) + path;
+  };
+  const bool cert_flags = !a.cert.empty() || !a.key.empty();
+  opts.cert_file = cert_flags ? a.cert : beside_scenario(scenario.tls.cert);
+  opts.key_file = cert_flags ? a.key : beside_scenario(scenario.tls.key);
+  opts.sni = a.sni.empty() ? scenario.tls.sni : a.sni;
+  opts.tls_min = a.tls_min.empty() ? scenario.tls.min_version : a.tls_min;
   opts.extra_headers = ctx.extra_headers;
   return opts;
 }

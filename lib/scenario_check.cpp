@@ -23,7 +23,8 @@ constexpr double kMaxMargin = 100.0;
 const std::vector<std::string> kTopLevelKeys = {
     "name",         "target",   "headers",          "subprotocols", "require_subprotocol",
     "redact",       "load",     "timeouts",         "steps",        "thresholds",
-    "environments", "embedded", "max_message_size", "description",  "$schema"};
+    "environments", "embedded", "max_message_size", "description",  "$schema",
+    "tls"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {
@@ -427,6 +428,26 @@ void Checker::check_connection(const json& doc, Scenario& s) {
     }
   }
   if (doc.contains("redact")) s.redact = get_string_array(doc["redact"], "/redact");
+  if (doc.contains("tls") && require_object(doc["tls"], "/tls", "\"tls\" (client TLS options)")) {
+    const json& tls = doc["tls"];
+    check_keys(tls, "/tls", {"cert", "key", "sni", "min_version"}, "\"tls\"");
+    for (const auto& [key, field] :
+         {std::pair{"cert", &TlsOptions::cert}, std::pair{"key", &TlsOptions::key},
+          std::pair{"sni", &TlsOptions::sni}, std::pair{"min_version", &TlsOptions::min_version}}) {
+      if (!tls.contains(key)) continue;
+      const std::string ptr = std::string("/tls/") + key;
+      if (const auto v = get_string(tls[key], ptr, "a non-empty string")) {
+        if (v->empty()) issue(ptr, "expected a non-empty string");
+        s.tls.*field = *v;
+      }
+    }
+    if (s.tls.cert.empty() != s.tls.key.empty()) {
+      issue("/tls", "a client certificate needs both \"cert\" and \"key\"");
+    }
+    if (!s.tls.min_version.empty() && s.tls.min_version != "1.2" && s.tls.min_version != "1.3") {
+      issue("/tls/min_version", "expected \"1.2\" or \"1.3\"");
+    }
+  }
 }
 
 Scenario Checker::check(const json& doc) {

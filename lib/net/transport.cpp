@@ -108,7 +108,9 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   plan.uri = std::make_shared<websocketpp::uri>(target_uri(opts.target, plan.secrets));
   if (!plan.uri->get_secure() && (!opts.sni.empty() || !opts.cert_file.empty() ||
                                   !opts.key_file.empty() || !opts.tls_min.empty())) {
-    throw UsageError("--sni, --cert, --key and --tls-min apply to wss:// targets only");
+    throw UsageError(
+        "--sni, --cert, --key and --tls-min (and the scenario's \"tls\") apply to wss:// targets "
+        "only");
   }
   if (!opts.sni.empty()) {
     if (opts.sni.find_first_not_of(

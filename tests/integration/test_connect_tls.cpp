@@ -156,6 +156,50 @@ TEST_CASE("tls: client certificates (--cert --key) and --sni against nginx with 
   }
 }
 
+TEST_CASE("tls: the scenario's tls block gives the client certificate and SNI, paths beside it" *
+          doctest::test_suite("peer")) {
+  if (!have_program("nginx")) {
+    FAIL("nginx is not installed: run scripts/install-deps.sh (Debian package nginx-light)");
+  }
+  auto upstream = start_serve();
+  const Cert server = make_cert("nginx-mtls2", "IP:127.0.0.1,DNS:sni.test");
+  const Cert client = make_cert("wslat-client2", "DNS:client.test");
+  const std::string dir = temp_dir() + "/nginx-mtls2";
+  REQUIRE(run_process({"mkdir", "-p", dir}).exit_code == 0);
+  ThirdPartyServer nginx(
+      "127.0.0.1",
+      [&](int port) {
+        const std::string conf = dir + "/nginx.conf";
+        std::ofstream(conf) << mtls_nginx_config(dir, port, upstream.port(), server, client);
+        return std::vector<std::string>{"nginx", "-p", dir, "-e", dir + "/error.log", "-c", conf};
+      },
+      dir + "/nginx.log");
+  json s = json::parse(read_file(tls_scenario("mtls-scenario", "5s")));
+  // Relative to the scenario file, which write_temp_file puts beside the certificates.
+  s["tls"] = {{"cert", "wslat-client2.cert.pem"},
+              {"key", "wslat-client2.key.pem"},
+              {"sni", "sni.test"},
+              {"min_version", "1.2"}};
+  const auto file = write_temp_file("mtls-scenario-tls.json", s.dump(2));
+  const json j = run_json(file, "wss://127.0.0.1:" + std::to_string(nginx.port()) + "/sni-only",
+                          {"--ca", server.cert});
+  INFO("result: " << j["errors"].dump() << j["error_examples"].dump());
+  CHECK(j["connections"]["opened"] == 2);
+  CHECK(j["errors"].empty());
+}
+
+TEST_CASE("tls: a bad tls block is a scenario error (validate, exit 64)") {
+  for (const json& bad : {json{{"cert", "c.pem"}}, json{{"min_version", "1.1"}}, json{{"sni", 3}},
+                          json{{"ciphers", "x"}}}) {
+    CAPTURE(bad.dump());
+    json s = json::parse(read_file(tls_scenario("tls-bad", "5s")));
+    s["tls"] = bad;
+    const auto r = run_wslat({"validate", write_temp_file("tls-bad-block.json", s.dump(2))});
+    CHECK(r.exit_code == 64);
+    CHECK(r.err.find("/tls") != std::string::npos);
+  }
+}
+
 TEST_CASE("tls: --tls-min 1.3 refuses a TLS 1.2-only server (openssl s_server)") {
   const Cert cert = make_cert("s-server", "IP:127.0.0.1");
   ThirdPartyServer s_server(
