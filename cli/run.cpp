@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -46,6 +47,7 @@ struct RunArgs {
   bool insecure = false;
   std::string ca;
   std::string cert, key, sni, tls_min;
+  std::string proxy;
   std::string baseline, save_baseline;
   GateArgs gate;
   std::string results_dir = "results";
@@ -373,6 +375,48 @@ RunContext plan_context(const RunArgs& a, const Scenario& scenario, const Profil
 
 // What the runner needs but the target: effective timeouts and load, shard, threads, TLS and
 // extra headers. The effective timeouts and the shard go into `ctx` too (the result shows them).
+// The HTTP CONNECT proxy for `target`, as curl chooses one: --proxy (none: "none"), else
+// https_proxy / HTTPS_PROXY for wss://, http_proxy for ws:// (not HTTP_PROXY, as curl), unless
+// no_proxy / NO_PROXY lists the host ("*": every host; "example.com" or ".example.com": it
+// and its subdomains). Loopback targets (localhost, 127.x, ::1) never use the environment's.
+std::string choose_proxy(const std::string& flag, const std::string& target) {
+  if (flag == "none") return {};
+  if (!flag.empty()) return flag;
+  const auto url = parse_ws_url(target, nullptr);
+  if (!url) return {};
+  const auto env = [](const char* name) {
+    const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before any thread
+    return std::string(v == nullptr ? "" : v);
+  };
+  std::string host = url->host;
+  for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0) return {};
+  std::string proxy = url->secure ? env("https_proxy") : env("http_proxy");
+  if (proxy.empty() && url->secure) proxy = env("HTTPS_PROXY");
+  if (proxy.empty()) return {};
+  std::string no_proxy = env("no_proxy");
+  if (no_proxy.empty()) no_proxy = env("NO_PROXY");
+  std::size_t at = 0;
+  while (at <= no_proxy.size()) {
+    const std::size_t end = std::min(no_proxy.find(',', at), no_proxy.size());
+    std::string entry = no_proxy.substr(at, end - at);
+    entry.erase(0, entry.find_first_not_of(" \t"));
+    entry.erase(entry.find_last_not_of(" \t") + 1);
+    for (auto& c : entry) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
+    if (entry == "*" ||
+        (!entry.empty() &&
+         (host == entry || (host.size() > entry.size() &&
+                            host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
+                            host[host.size() - entry.size() - 1] == '.')))) {
+      return {};
+    }
+    at = end + 1;
+  }
+  if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;  // curl's "host:port"
+  return proxy;
+}
+
 RunOptions plan_run(const RunArgs& a, const Scenario& scenario, RunContext& ctx) {
   RunOptions opts;
   opts.timeouts = plan_timeouts(scenario.timeouts, ctx.profile);
@@ -450,6 +494,13 @@ int run_command(const RunArgs& a) {
   std::optional<EmbeddedServer> embedded;
   start_target(a, scenario, ctx, embedded);
   opts.target = ctx.target;
+  opts.proxy = choose_proxy(a.proxy, ctx.target);
+  if (!opts.proxy.empty()) {  // its password is redacted like the target's
+    const auto scheme = opts.proxy.find("://");
+    const auto proxy = parse_ws_url(
+        "ws://" + opts.proxy.substr(scheme == std::string::npos ? 0 : scheme + 3), nullptr);
+    if (proxy && !proxy->password.empty()) scenario.secrets.push_back(proxy->password);
+  }
   // A password in the target's user info is a secret like ${env:...} values: redacted wherever
   // it shows, decoded (%40 -> @) or as written in the URL.
   if (const auto url = parse_ws_url(ctx.target, nullptr); url && !url->password.empty()) {
@@ -506,6 +557,9 @@ void add_run(CLI::App& app, Action& action) {
   sub->add_option("--sni", args->sni,
                   "TLS server name to send and verify instead of the target's host");
   sub->add_option("--tls-min", args->tls_min, "Lowest TLS version to accept: 1.2 or 1.3");
+  sub->add_option("--proxy", args->proxy,
+                  "HTTP CONNECT proxy http://[USER:PASS@]HOST:PORT, or 'none' (default: "
+                  "http_proxy/https_proxy, no_proxy)");
   sub->add_option("--baseline", args->baseline, "Compare with this baseline file, or 'auto'");
   sub->add_option("--save-baseline", args->save_baseline, "Save the result as a baseline ('auto')");
   add_gate_options(*sub, args->gate);

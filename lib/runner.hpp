@@ -58,6 +58,7 @@ struct RunOptions {
   std::string cert_file, key_file;  // client certificate (mTLS), both or neither
   std::string sni;                  // server name sent and verified instead of the URL's host
   std::string tls_min;              // "", "1.2" or "1.3": lowest TLS version accepted
+  std::string proxy;  // http://[user:pw@]host:port to CONNECT through, or "" (see choose_proxy)
   std::vector<std::pair<std::string, std::string>> extra_headers;  // --header
   // Called about every 250 ms from the coordinating thread while the run lasts, then once with
   // `final` set after the workers stopped. The one live channel: the progress line reads it,

@@ -33,7 +33,8 @@ namespace wslat::net {
 // of a map on the hot path; slot i is metric_order()[i]. A name the registry lacks fails to build.
 
 using Metric = std::size_t;
-constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"), kTls = latency_slot("tls"),
+constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"),
+                 kProxy = latency_slot("proxy"), kTls = latency_slot("tls"),
                  kUpgrade = latency_slot("upgrade"), kHandshake = latency_slot("handshake"),
                  kFirstMessage = latency_slot("first_message"), kE2e = latency_slot("e2e"),
                  kRtt = latency_slot("rtt"), kPerceived = latency_slot("perceived"),
@@ -73,6 +74,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   void start() {
     started_ = Clock::now();
+    if (plan_.proxied) {  // the proxy resolves the target's name
+      connect(plan_.proxy_address);
+      return;
+    }
     if (plan_.host_is_ip) {
       connect(plan_.uri_address);
       return;
@@ -128,6 +133,17 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     if (!add_request_fields()) return;
     configure();
+    if (plan_.proxied) {
+      ec.clear();
+      con_->set_proxy(plan_.proxy_url, ec);
+      if (!ec && !plan_.proxy_user.empty()) {
+        con_->set_proxy_basic_auth(plan_.proxy_user, plan_.proxy_password, ec);
+      }
+      if (ec) {
+        fail("proxy", "cannot use proxy " + plan_.proxy_name + ": " + ec.message());
+        return;
+      }
+    }
     arm(connect_timeout(), "connect.timeout", "TCP connect timed out");
     tcp_start_ = Clock::now();
     worker_.client().next_address = address;
@@ -228,10 +244,14 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     asio::error_code ignored;
     sock.set_option(asio::ip::tcp::no_delay(true), ignored);
     verify_tls();
-    // The TLS handshake gets its own connect budget, and a stall there is a TLS problem (a
-    // plain-ws or silent server), not a TCP one.
-    if (plan_.secure)
+    // The proxy's CONNECT, then the TLS handshake, each get their own connect budget: a stall
+    // there is a proxy or TLS problem (a plain-ws or silent server), not a TCP one.
+    if (plan_.proxied) {
+      arm(connect_timeout(), "proxy.timeout", "the proxy did not answer the CONNECT within ");
+      watch_handshake_start();
+    } else if (plan_.secure) {
       arm(connect_timeout(), "tls.timeout", "the TLS handshake did not complete within ");
+    }
   }
 
   // SSL_set_tlsext_host_name without its C cast; nullptr sends no server name.
@@ -274,11 +294,40 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
   }
 
+  // wss through a proxy: the TLS handshake starts once the proxy answered the CONNECT. An
+  // OpenSSL info callback says when (the Session in the SSL's ex_data: the connection's
+  // handlers keep the Session alive as long as the SSL).
+  static int session_ex_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+  }
+  void watch_handshake_start() {
+    if constexpr (std::is_same_v<Client, TlsClient>) {
+      SSL* ssl = con_->get_socket().native_handle();
+      SSL_set_ex_data(ssl, session_ex_index(), this);
+      SSL_set_info_callback(ssl, [](const SSL* s, int where, int /*ret*/) {
+        if ((where & SSL_CB_HANDSHAKE_START) == 0) return;
+        auto* self = static_cast<Session*>(SSL_get_ex_data(s, session_ex_index()));
+        if (self != nullptr) self->on_proxy_done(Clock::now());
+      });
+    }
+  }
+
+  void on_proxy_done(TimePoint now) {
+    if (finished_ || proxy_done_ != TimePoint{}) return;
+    proxy_done_ = now;
+    record(kProxy, proxy_done_ - tcp_done_);
+    if (plan_.secure) {
+      arm(connect_timeout(), "tls.timeout", "the TLS handshake did not complete within ");
+    }
+  }
+
   // Called after the TLS handshake whether it worked or not (on_fail tells which); the
   // phase is recorded at open.
   void on_tls() {
     if (finished_) return;
     tls_done_ = Clock::now();
+    if (plan_.proxied && !plan_.secure) on_proxy_done(tls_done_);
     const TimeoutPlan& t = plan_.opts->timeouts;
     arm(ScaledTimeout{t.written.handshake, t.effective.handshake}, "upgrade.timeout",
         "no answer to the upgrade request within ");
@@ -291,7 +340,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     opened_ = true;
     open_time_ = read_done();
     worker_.count_opened();
-    if (plan_.secure) record(kTls, tls_done_ - tcp_done_);
+    if (plan_.secure) record(kTls, tls_done_ - (plan_.proxied ? proxy_done_ : tcp_done_));
     record(kUpgrade, open_time_ - tls_done_);
     record(kHandshake, open_time_ - t0_);
     step_ = 1;  // program[0] is the connect
@@ -332,7 +381,16 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                                                  con_->get_response_msg());
     } else if (tcp_done_ == TimePoint{}) {
       fail(tec == asio::error::connection_refused ? "connect.refused" : "connect.error",
-           "TCP connect to " + plan_.host + ":" + plan_.port + " failed: " + tec.message());
+           "TCP connect to " +
+               (plan_.proxied ? "proxy " + plan_.proxy_name : plan_.host + ":" + plan_.port) +
+               " failed: " + tec.message());
+    } else if (plan_.proxied && proxy_done_ == TimePoint{}) {
+      namespace terr = websocketpp::transport::asio::error;
+      fail("proxy",
+           ec == terr::make_error_code(terr::proxy_failed)
+               ? "proxy " + plan_.proxy_name + " refused to CONNECT to " + plan_.host + ":" +
+                     plan_.port + " (it answered with a status other than 200)"
+               : "proxy " + plan_.proxy_name + " failed during the CONNECT: " + tec.message());
     } else if (plan_.secure &&
                (tls_done_ == TimePoint{} || is_tls_failure(verify_error_, ec, tec))) {
       fail("tls", tls_message(verify_error_, tec));
@@ -685,6 +743,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   const RunPlan& plan_;
   std::int64_t index_;
   TimePoint t0_, started_;
+  TimePoint proxy_done_{};  // the proxy answered the CONNECT (proxied runs only)
   // What the pending deadline means: the end of a sleep, or a phase timeout (failure category
   // and message parts, built into a message only when it fires).
   struct Due {

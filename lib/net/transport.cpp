@@ -90,6 +90,44 @@ std::string basic_authorization(const std::string& target, const Scenario& scena
   return "Basic " + encoded;
 }
 
+// The HTTP CONNECT proxy of opts.proxy ("http://[user:pw@]host[:port][/]", port 80 by default)
+// into `plan`, its address resolved now (once per run, not per connection).
+void plan_proxy(const RunOptions& opts, RunPlan& plan) {
+  if (opts.proxy.empty()) return;
+  const auto where = [&opts] { return "proxy " + quote_escaped(redact(opts.proxy, {})); };
+  if (opts.proxy.rfind("http://", 0) != 0) {
+    throw UsageError(where() +
+                     ": expected http://[USER:PASSWORD@]HOST[:PORT] (an HTTP CONNECT "
+                     "proxy; https:// proxies are not supported)");
+  }
+  std::string problem;
+  const auto url = parse_ws_url("ws://" + opts.proxy.substr(7), &problem);
+  if (!url || url->resource != "/") {
+    throw UsageError(where() + ": " + (url ? "a path is not allowed" : problem) +
+                     "; expected http://[USER:PASSWORD@]HOST[:PORT]");
+  }
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  asio::error_code ec;
+  const auto results = resolver.resolve(url->host, std::to_string(url->port), ec);
+  if (ec || results.empty()) {
+    throw UsageError(where() + ": cannot resolve " + url->host + ": " +
+                     (ec ? ec.message() : "no address"));
+  }
+  const bool v6 = url->host.find(':') != std::string::npos;
+  plan.proxied = true;
+  plan.proxy_address = results.begin()->endpoint();
+  plan.proxy_name = (v6 ? "[" + url->host + "]" : url->host) + ":" + std::to_string(url->port);
+  // websocketpp resolves the proxy's host for every connection: give it the address.
+  const auto& a = plan.proxy_address;
+  plan.proxy_url =
+      "http://" +
+      (a.address().is_v6() ? "[" + a.address().to_string() + "]" : a.address().to_string()) + ":" +
+      std::to_string(a.port());
+  plan.proxy_user = url->user;
+  plan.proxy_password = url->password;
+}
+
 RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   RunPlan plan;
   plan.scenario = &scenario;
@@ -124,6 +162,10 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   check_request_fields(scenario, opts.extra_headers);
   plan.authorization = basic_authorization(opts.target, scenario, opts.extra_headers);
   if (!plan.authorization.empty()) plan.secrets.push_back(plan.authorization);
+  plan_proxy(opts, plan);
+  if (plan.proxied && plan.uri->get_host().find(':') != std::string::npos) {
+    throw UsageError("an IPv6 literal target through a proxy is not supported yet; use a name");
+  }
   plan.secure = plan.uri->get_secure();
   plan.host = plan.uri->get_host();
   plan.port = plan.uri->get_port_str();

@@ -250,8 +250,14 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
   // No connect timer either: Base's (a steady_timer, a shared_ptr and a std::function per
   // connection, armed and cancelled each time) is one hour long; the Session's phase deadline
   // bounds the connect. What Base::handle_connect does once its timer is out of the picture.
+  // Through a proxy (set_proxy), Base's own: it resolves the proxy's address (an IP literal)
+  // and prepares the CONNECT request, which only Base may do.
   void async_connect(typename Base::transport_con_ptr tcon, websocketpp::uri_ptr u,
                      websocketpp::transport::connect_handler cb) {
+    if (!tcon->get_proxy().empty()) {
+      Base::async_connect(tcon, u, std::move(cb));
+      return;
+    }
     tcon->set_uri(u);
     if (next_source) bind_source(tcon->get_raw_socket().lowest_layer(), *next_source);
     tcon->get_raw_socket().async_connect(
