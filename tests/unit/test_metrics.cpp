@@ -118,9 +118,9 @@ TEST_CASE("metric registry: the gate can watch every latency metric") {
 }
 
 TEST_CASE("metric registry: the lists each stage reads are the ones it replaced") {
-  CHECK(metric_order() == std::vector<std::string>{"dns", "tcp", "proxy", "tls", "upgrade", "handshake",
-                                                   "first_message", "e2e", "rtt", "perceived",
-                                                   "ping", "close", "session", "loop_lag"});
+  CHECK(metric_order() == std::vector<std::string>{
+                              "dns", "tcp", "proxy", "tls", "upgrade", "handshake", "first_message",
+                              "e2e", "rtt", "perceived", "ping", "close", "session", "loop_lag"});
   CHECK(known_metrics().size() == metric_order().size() + 1);
   CHECK(known_metrics().back() == "errors");
   const std::vector<std::string> main{"handshake", "e2e", "perceived"};
