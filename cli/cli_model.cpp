@@ -23,8 +23,8 @@ std::vector<std::string> report_format_names() {
 }
 
 // Options naming a file to complete: these, and every --export-NAME (report_formats()).
-const std::set<std::string> kFileOptions{"--ca",     "--tls-cert", "--tls-key",
-                                         "--output", "--baseline", "--save-baseline"};
+const std::set<std::string> kFileOptions{"--ca",      "--cert",   "--key",      "--tls-cert",
+                                         "--tls-key", "--output", "--baseline", "--save-baseline"};
 
 bool is_file_option(const std::string& name) {
   return kFileOptions.count(name) != 0 || name.rfind("--export-", 0) == 0;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -46,6 +47,8 @@ struct RunArgs {
   std::vector<std::string> headers;
   bool insecure = false;
   std::string ca;
+  std::string cert, key, sni, tls_min;
+  std::string proxy;
   std::string baseline, save_baseline;
   GateArgs gate;
   std::string results_dir = "results";
@@ -89,6 +92,7 @@ std::pair<std::string, std::string> parse_header_flag(const std::string& flag) {
   if (const auto why = header_value_problem(value)) {
     throw UsageError("--header " + quote_escaped(name) + ": " + *why);
   }
+  if (const auto why = reserved_header_problem(name, value)) throw UsageError("--" + *why);
   return {std::move(name), std::move(value)};
 }
 
@@ -372,6 +376,48 @@ RunContext plan_context(const RunArgs& a, const Scenario& scenario, const Profil
 
 // What the runner needs but the target: effective timeouts and load, shard, threads, TLS and
 // extra headers. The effective timeouts and the shard go into `ctx` too (the result shows them).
+// The HTTP CONNECT proxy for `target`, as curl chooses one: --proxy (none: "none"), else
+// https_proxy / HTTPS_PROXY for wss://, http_proxy for ws:// (not HTTP_PROXY, as curl), unless
+// no_proxy / NO_PROXY lists the host ("*": every host; "example.com" or ".example.com": it
+// and its subdomains). Loopback targets (localhost, 127.x, ::1) never use the environment's.
+std::string choose_proxy(const std::string& flag, const std::string& target) {
+  if (flag == "none") return {};
+  if (!flag.empty()) return flag;
+  const auto url = parse_ws_url(target, nullptr);
+  if (!url) return {};
+  const auto env = [](const char* name) {
+    const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before any thread
+    return std::string(v == nullptr ? "" : v);
+  };
+  std::string host = url->host;
+  for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0) return {};
+  std::string proxy = url->secure ? env("https_proxy") : env("http_proxy");
+  if (proxy.empty() && url->secure) proxy = env("HTTPS_PROXY");
+  if (proxy.empty()) return {};
+  std::string no_proxy = env("no_proxy");
+  if (no_proxy.empty()) no_proxy = env("NO_PROXY");
+  std::size_t at = 0;
+  while (at <= no_proxy.size()) {
+    const std::size_t end = std::min(no_proxy.find(',', at), no_proxy.size());
+    std::string entry = no_proxy.substr(at, end - at);
+    entry.erase(0, entry.find_first_not_of(" \t"));
+    entry.erase(entry.find_last_not_of(" \t") + 1);
+    for (auto& c : entry) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
+    if (entry == "*" ||
+        (!entry.empty() &&
+         (host == entry || (host.size() > entry.size() &&
+                            host.compare(host.size() - entry.size(), entry.size(), entry) == 0 &&
+                            host[host.size() - entry.size() - 1] == '.')))) {
+      return {};
+    }
+    at = end + 1;
+  }
+  if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;  // curl's "host:port"
+  return proxy;
+}
+
 RunOptions plan_run(const RunArgs& a, const Scenario& scenario, RunContext& ctx) {
   RunOptions opts;
   opts.timeouts = plan_timeouts(scenario.timeouts, ctx.profile);
@@ -386,6 +432,17 @@ RunOptions plan_run(const RunArgs& a, const Scenario& scenario, RunContext& ctx)
   opts.insecure = a.insecure;
   opts.trace_connections = a.trace;
   opts.ca_file = a.ca;
+  // The flags override the scenario's "tls" block (a --cert/--key pair as a whole).
+  const auto beside_scenario = [&scenario](const std::string& path) {
+    if (path.empty() || path.front() == '/') return path;
+    const auto slash = scenario.file.rfind('/');
+    return slash == std::string::npos ? path : scenario.file.substr(0, slash + 1) + path;
+  };
+  const bool cert_flags = !a.cert.empty() || !a.key.empty();
+  opts.cert_file = cert_flags ? a.cert : beside_scenario(scenario.tls.cert);
+  opts.key_file = cert_flags ? a.key : beside_scenario(scenario.tls.key);
+  opts.sni = a.sni.empty() ? scenario.tls.sni : a.sni;
+  opts.tls_min = a.tls_min.empty() ? scenario.tls.min_version : a.tls_min;
   opts.extra_headers = ctx.extra_headers;
   return opts;
 }
@@ -422,7 +479,7 @@ int run_command(const RunArgs& a) {
   parse_report_format(a.output.format);  // a typo fails now, not after the run
   survive_closed_streams();
   check_target_flag(a.target);
-  const Scenario scenario = load_scenario(a.scenario, process_env());
+  Scenario scenario = load_scenario(a.scenario, process_env());
   const ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
   const Profile& profile = choice.profile;
   RunContext ctx = plan_context(a, scenario, choice);
@@ -439,6 +496,18 @@ int run_command(const RunArgs& a) {
   std::optional<EmbeddedServer> embedded;
   start_target(a, scenario, ctx, embedded);
   opts.target = ctx.target;
+  opts.proxy = choose_proxy(a.proxy, ctx.target);
+  if (!opts.proxy.empty()) {  // its password is redacted like the target's
+    const auto scheme = opts.proxy.find("://");
+    const auto proxy = parse_ws_url(
+        "ws://" + opts.proxy.substr(scheme == std::string::npos ? 0 : scheme + 3), nullptr);
+    if (proxy && !proxy->password.empty()) scenario.secrets.push_back(proxy->password);
+  }
+  // A password in the target's user info is a secret like ${env:...} values: redacted wherever
+  // it shows, decoded (%40 -> @) or as written in the URL.
+  if (const auto url = parse_ws_url(ctx.target, nullptr); url && !url->password.empty()) {
+    scenario.secrets.push_back(url->password);
+  }
   ensure_fd_limit(opts.load, embedded.has_value(), ctx.warnings);
   RawRun raw = measure(a, scenario, std::move(opts), ctx);
   if (embedded) embedded->stop();
@@ -484,6 +553,15 @@ void add_run(CLI::App& app, Action& action) {
   sub->add_option("--header", args->headers, "Extra request header 'Name: value' (repeatable)");
   sub->add_flag("--insecure", args->insecure, "Do not verify TLS certificates");
   sub->add_option("--ca", args->ca, "Trust the CA certificates in this PEM file");
+  sub->add_option("--cert", args->cert,
+                  "Client certificate (PEM chain) for mutual TLS; with --key");
+  sub->add_option("--key", args->key, "Private key (PEM) of the --cert client certificate");
+  sub->add_option("--sni", args->sni,
+                  "TLS server name to send and verify instead of the target's host");
+  sub->add_option("--tls-min", args->tls_min, "Lowest TLS version to accept: 1.2 or 1.3");
+  sub->add_option("--proxy", args->proxy,
+                  "HTTP CONNECT proxy http://[USER:PASS@]HOST:PORT, or 'none' (default: "
+                  "http_proxy/https_proxy, no_proxy)");
   sub->add_option("--baseline", args->baseline, "Compare with this baseline file, or 'auto'");
   sub->add_option("--save-baseline", args->save_baseline, "Save the result as a baseline ('auto')");
   add_gate_options(*sub, args->gate);

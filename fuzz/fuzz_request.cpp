@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "http_syntax.hpp"
 #include "runner.hpp"
 
 namespace {
@@ -110,6 +111,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t colon = f.find(':');
     headers.emplace_back(f.substr(0, colon), colon == std::string::npos ? "" : f.substr(colon + 1));
     expected.insert(lower(headers.back().first));
+  }
+  // User info in the target becomes an Authorization header.
+  if (const auto url = wslat::parse_ws_url(fields.front(), nullptr); url && url->has_userinfo) {
+    expected.insert("authorization");
   }
   std::string request;
   try {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "error.hpp"
 #include "scenario.hpp"
@@ -20,11 +21,35 @@ std::optional<std::string> fixed_env(const std::string& name) {
   return std::nullopt;
 }
 
+// What a session does with the steps of an accepted scenario: expand its templates, build its
+// binary parts, make its expects ready and match messages, with every variable set.
+void exercise(const wslat::Scenario& s, const std::vector<wslat::FlatStep>& program) {
+  wslat::Vars vars(s.variables.size(), wslat::VarValue{"7", true, true});
+  const wslat::TemplateContext ctx{3, 2, &vars};
+  const std::string messages[] = {R"({"id":7,"type":"x"})", std::string("\x30\x02\x00", 3), "7"};
+  std::size_t n = 0;
+  for (const auto& fs : program) {
+    if (++n > 200) break;
+    try {
+      if (const auto* send = fs.step->as<wslat::SendStep>()) {
+        (void)(send->parts.empty() ? wslat::expand(send->payload, ctx)
+                                   : wslat::build_binary(send->parts, ctx));
+      } else if (const auto* e = fs.step->as<wslat::ExpectStep>()) {
+        const wslat::Expectation ready(*e, ctx);
+        for (const auto& m : messages) (void)ready.match(m, &vars);
+        (void)ready.describe();
+      }
+    } catch (const wslat::TemplateError&) {
+      // A value that does not fit (":number" of a non-number): a session error, not a crash.
+    }
+  }
+}
+
 void check(const std::string& text) {
   try {
     const wslat::Scenario s = wslat::parse_scenario(text, "fuzz.json", fixed_env);
     // What validate and the runner do next with an accepted scenario.
-    (void)wslat::flatten(s.steps);
+    exercise(s, wslat::flatten(s.steps));
     (void)wslat::worst_case_budget(s, s.timeouts);
   } catch (const wslat::UsageError&) {
     // Rejected with a message: the expected outcome for bad input.

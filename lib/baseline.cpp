@@ -349,6 +349,8 @@ void add_counts(RunResult& into, const RunResult& p) {
   into.failed += p.failed;
   for (const auto& [k, v] : p.errors) into.errors[k] += v;
   for (const auto& [k, v] : p.error_examples) into.error_examples.emplace(k, v);
+  for (const auto& [k, v] : p.negotiated.subprotocols) into.negotiated.subprotocols[k] += v;
+  for (const auto& [k, v] : p.negotiated.extensions) into.negotiated.extensions[k] += v;
   for (const auto& [name, m] : p.metrics) into.metrics[name].histogram.add(m.histogram);
   for (const auto& [name, c] : p.counters) into.counters[name].add(c);
   into.interrupted = into.interrupted || p.interrupted;
@@ -440,6 +442,8 @@ RunResult empty_like(const RunResult& first) {
   r.attempted = r.opened = r.failed = 0;
   r.errors.clear();
   r.error_examples.clear();
+  r.negotiated.subprotocols.clear();  // offered stays: the same scenario
+  r.negotiated.extensions.clear();
   r.metrics.clear();
   r.counters.clear();
   r.thresholds.clear();

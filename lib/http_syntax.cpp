@@ -55,13 +55,57 @@ bool is_ipv6_char(unsigned char c) {
          c == '.';
 }
 
-// Splits "HOST[:PORT]" (the authority) into `out`; returns the problem or nullopt.
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// One part of "USER[:PASSWORD]" (RFC 3986 userinfo), percent-decoded into `out`.
+std::optional<std::string> decode_userinfo(std::string_view part, std::string& out,
+                                           bool colon_allowed) {
+  static constexpr std::string_view kAllowed = "-._~!$&'()*+,;=";
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    const char c = part[i];
+    if (c == '%') {
+      if (i + 2 >= part.size() || hex_value(part[i + 1]) < 0 || hex_value(part[i + 2]) < 0) {
+        return std::string("a '%' in the user info is not followed by two hex digits");
+      }
+      out += static_cast<char>(hex_value(part[i + 1]) * 16 + hex_value(part[i + 2]));
+      i += 2;
+    } else if (is_host_char(static_cast<unsigned char>(c)) ||
+               kAllowed.find(c) != std::string_view::npos || (colon_allowed && c == ':')) {
+      out += c;
+    } else {
+      return std::string(
+          "the user info holds a character that must be percent-encoded (e.g. %40 for '@', %3A "
+          "for ':' in the user name, %20 for a space)");
+    }
+  }
+  return std::nullopt;
+}
+
+// Splits "[USER[:PASSWORD]@]HOST[:PORT]" (the authority) into `out`; returns the problem or
+// nullopt.
 std::optional<std::string> parse_authority(std::string_view authority, WsUrl& out) {
   if (authority.empty()) return std::string("the host is missing");
-  if (authority.find('@') != std::string_view::npos) {
-    return std::string(
-        "user info (USER@ or USER:PASSWORD@) is not supported: remove it and send credentials "
-        "in a header, e.g. \"Authorization\"");
+  if (const auto at = authority.find('@'); at != std::string_view::npos) {
+    if (authority.find('@', at + 1) != std::string_view::npos) {
+      return std::string("more than one '@': percent-encode an '@' in the password as %40");
+    }
+    const std::string_view info = authority.substr(0, at);
+    const auto colon = info.find(':');
+    out.has_userinfo = true;
+    if (auto why = decode_userinfo(info.substr(0, colon), out.user, false)) return why;
+    if (colon != std::string_view::npos) {
+      if (auto why = decode_userinfo(info.substr(colon + 1), out.password, true)) return why;
+    }
+    if (out.user.find(':') != std::string::npos) {
+      return std::string("the user name holds a ':', which Basic authentication cannot carry");
+    }
+    authority = authority.substr(at + 1);
+    if (authority.empty()) return std::string("the host is missing");
   }
   std::string_view host = authority;
   std::optional<std::string_view> port;
@@ -162,6 +206,37 @@ std::optional<std::string> header_problem(std::string_view name, std::string_vie
   auto why = header_name_problem(name);
   if (!why) why = header_value_problem(value);
   if (why) return "header " + quote_escaped(name) + ": " + *why;
+  return std::nullopt;
+}
+
+std::optional<std::string> reserved_header_problem(std::string_view name, std::string_view value) {
+  const auto is = [name](std::string_view other) {
+    if (name.size() != other.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      const auto lower = [](char c) {
+        return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+      };
+      if (lower(name[i]) != lower(other[i])) return false;
+    }
+    return true;
+  };
+  if (is("Host")) {
+    if (value.find_first_not_of(" \t") == std::string_view::npos) {
+      return std::string(
+          "header \"Host\" is empty: give host[:port], or remove it to send the URL's");
+    }
+    return std::nullopt;
+  }
+  if (is("Sec-WebSocket-Protocol")) {
+    return "header " + quote_escaped(name) +
+           ": wslat writes it from the scenario's \"subprotocols\"; list them there instead";
+  }
+  for (const char* own : {"Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Accept"}) {
+    if (is(own)) {
+      return "header " + quote_escaped(name) +
+             ": wslat writes it for the WebSocket handshake (RFC 6455); remove it";
+    }
+  }
   return std::nullopt;
 }
 

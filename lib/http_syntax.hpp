@@ -26,19 +26,30 @@ std::optional<std::string> subprotocol_problem(std::string_view name);
 // "header \"NAME\": why" for an invalid name or value, else std::nullopt.
 std::optional<std::string> header_problem(std::string_view name, std::string_view value);
 
+// A header the WebSocket handshake needs wslat to write, which a user value would silently lose
+// to: Sec-WebSocket-Key, -Version, -Accept, and -Protocol (the scenario's "subprotocols" write
+// it). Host is the user's to set (it then replaces the URL's), but not empty. Upgrade and
+// Connection keep the user's tokens ("websocket" and "Upgrade" are appended). `value` as written
+// (templates unexpanded is fine: only emptiness is looked at).
+std::optional<std::string> reserved_header_problem(std::string_view name, std::string_view value);
+
 // `text` in double quotes with control bytes, '"' and '\\' escaped (\r, \n, \x07), so a
 // message naming a bad header name stays one line. Not for secrets: callers quote names only.
 std::string quote_escaped(std::string_view text);
 
 // A target URL split into what the runner connects to and what the request line carries.
 struct WsUrl {
-  bool secure = false;     // wss
-  std::string host;        // name, IPv4, or IPv6 without brackets
-  std::uint16_t port = 0;  // 1..65535; 80/443 when not written
-  std::string resource;    // path and query, starting with '/'
+  bool secure = false;         // wss
+  std::string host;            // name, IPv4, or IPv6 without brackets
+  std::uint16_t port = 0;      // 1..65535; 80/443 when not written
+  std::string resource;        // path and query, starting with '/'
+  bool has_userinfo = false;   // USER[:PASSWORD]@ was written
+  std::string user, password;  // percent-decoded; sent as Authorization: Basic
 };
-// Parses ws://HOST[:PORT][/PATH][?QUERY] or wss://... . HOST is a name of letters, digits and
-// -._~ or an [IPv6] literal; PORT 1..65535; PATH and QUERY visible ASCII without '#'.
+// Parses ws://[USER[:PASSWORD]@]HOST[:PORT][/PATH][?QUERY] or wss://... . USER and PASSWORD are
+// RFC 3986 user info (letters, digits, -._~!$&'()*+,;= and %XX; one '@'); HOST is a name of
+// letters, digits and -._~ or an [IPv6] literal; PORT 1..65535; PATH and QUERY visible ASCII
+// without '#'. Problems never quote the user info (it holds a password).
 // On failure returns std::nullopt and sets `problem`.
 std::optional<WsUrl> parse_ws_url(std::string_view url, std::string* problem);
 

@@ -55,6 +55,7 @@ inline constexpr MetricDef kMetricRegistry[] = {
     // name          kind                    gated  timeline  default     reached by
     {"dns",           MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"tcp",           MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    {"proxy",         MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"tls",           MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"upgrade",       MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"handshake",     MetricKind::kLatency,   true,  true,     "p95 < 3s",  MetricReach::kConnect},

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "error.hpp"
 
 namespace wslat {
@@ -138,7 +140,7 @@ json to_json(const RunResult& r) {
   json tool = {{"name", r.tool_name}, {"version", r.tool_version}};
   if (!r.tool_commit.empty()) tool["commit"] = r.tool_commit;
   if (!r.tool_build.empty()) tool["build"] = r.tool_build;
-  return json{
+  json out{
       {"schema", r.schema},
       {"tool", std::move(tool)},
       {"scenario",
@@ -173,6 +175,12 @@ json to_json(const RunResult& r) {
       {"shard", r.shard},
       {"warnings", r.warnings},
   };
+  if (!r.negotiated.empty() || !r.negotiated.offered.empty()) {
+    out["negotiated"] = {{"offered", r.negotiated.offered},
+                         {"subprotocols", r.negotiated.subprotocols},
+                         {"extensions", r.negotiated.extensions}};
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -556,6 +564,17 @@ void read_extras(const Obj& o, RunResult& r) {
   if (o.has("shards")) r.shards = Obj::small_int(o.req("shards"), "/shards", 1, 1 << 20);
   o.opt("shard", r.shard);
   if (o.has("warnings")) read_string_list(o, "warnings", r.warnings);
+  if (o.has("negotiated")) {
+    const Obj n = o.obj("negotiated");
+    read_string_list(n, "offered", r.negotiated.offered);
+    for (const char* key : {"subprotocols", "extensions"}) {
+      auto& into =
+          std::string(key) == "subprotocols" ? r.negotiated.subprotocols : r.negotiated.extensions;
+      n.each_member(key, [&](const std::string& k, const json& v, const std::string& path) {
+        into[k] = Obj::as_count(v, path);
+      });
+    }
+  }
 }
 
 }  // namespace
@@ -587,6 +606,29 @@ RunResult result_from_json(const json& j) {
 
 void refresh_summaries(RunResult& r) {
   for (auto& entry : r.metrics) entry.second.summary = summarize(entry.second.histogram);
+}
+
+std::vector<std::string> subprotocol_warnings(const Negotiated& n) {
+  std::vector<std::string> out;
+  if (n.offered.empty()) return out;
+  std::int64_t upgrades = 0;
+  for (const auto& [value, count] : n.subprotocols) upgrades += count;
+  const std::string offered = fmt::format("{}", fmt::join(n.offered, ", "));
+  for (const auto& [value, count] : n.subprotocols) {
+    if (value.empty()) {
+      out.push_back(fmt::format(
+          "the server selected none of the offered subprotocols ({}) on {} of {} upgrades: a "
+          "browser would fail these connections; \"require_subprotocol\": true makes them "
+          "upgrade.subprotocol errors",
+          offered, count, upgrades));
+    } else if (std::find(n.offered.begin(), n.offered.end(), value) == n.offered.end()) {
+      out.push_back(fmt::format(
+          "the server selected subprotocol \"{}\", which was not offered ({}), on {} of {} "
+          "upgrades: a browser would fail these connections",
+          value, offered, count, upgrades));
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> all_warnings(const RunResult& r) {

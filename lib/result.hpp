@@ -109,6 +109,15 @@ struct Comparison {
   bool regressed = false;
 };
 
+// What the servers answered to the upgrade requests' offers (result field "negotiated"): each
+// value as answered -> how many upgrades got it; "" = the header was absent.
+struct Negotiated {
+  std::vector<std::string> offered;                  // the scenario's subprotocols
+  std::map<std::string, std::int64_t> subprotocols;  // Sec-WebSocket-Protocol
+  std::map<std::string, std::int64_t> extensions;    // Sec-WebSocket-Extensions
+  bool empty() const { return subprotocols.empty() && extensions.empty(); }
+};
+
 struct LoadStats {
   std::string model = "closed";  // "closed" | "open"
   std::int64_t concurrency = 1;  // closed: at once; open: max_concurrency
@@ -151,6 +160,7 @@ struct RunResult {
   std::map<std::string, std::string> request_headers;  // redacted
   // "rtt.<name>" of a named expect -> which steps it times ("from send /steps/2 to expect ...").
   std::map<std::string, std::string> step_metrics;
+  Negotiated negotiated;                               // absent from older results
   std::vector<TimelinePoint> timeline;                 // at most kMaxTimelinePoints, evenly spaced
   int shards = 1;                                      // how many shard results this one holds
   std::string shard;                                   // "I/N" when run with --shard
@@ -161,6 +171,10 @@ nlohmann::json to_json(const RunResult& r);
 // Validates schema and required fields; throws std::invalid_argument with a message naming
 // the problem (the caller adds the file name).
 RunResult result_from_json(const nlohmann::json& j);
+
+// The warnings about negotiated subprotocols: upgrades where the server selected none of the
+// offered ones, or one that was not offered (empty when nothing was offered or none differ).
+std::vector<std::string> subprotocol_warnings(const Negotiated& n);
 
 // Every warning a report shows: the run's, then the baseline comparison's.
 std::vector<std::string> all_warnings(const RunResult& r);

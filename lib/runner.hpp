@@ -55,6 +55,10 @@ struct RunOptions {
   int source_addresses = 0;
   bool insecure = false;
   std::string ca_file;
+  std::string cert_file, key_file;  // client certificate (mTLS), both or neither
+  std::string sni;                  // server name sent and verified instead of the URL's host
+  std::string tls_min;              // "", "1.2" or "1.3": lowest TLS version accepted
+  std::string proxy;  // http://[user:pw@]host:port to CONNECT through, or "" (see choose_proxy)
   std::vector<std::pair<std::string, std::string>> extra_headers;  // --header
   std::int64_t trace_connections = 0;  // --trace N: print every frame of connections 0..N-1
   // Called about every 250 ms from the coordinating thread while the run lasts, then once with
@@ -71,6 +75,7 @@ struct RawRun {
   std::map<std::string, std::int64_t> errors;
   std::map<std::string, Counter> counters;  // every counter of the registry
   std::map<std::string, std::string> error_examples;
+  Negotiated negotiated;  // offered left empty: assemble_result fills it from the scenario
   std::int64_t attempted = 0, opened = 0, failed = 0;
   double duration_ms = 0;
   LoadStats load;

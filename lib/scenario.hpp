@@ -262,6 +262,12 @@ struct Rule {
   bool pass = false;
 };
 
+// Client TLS options of a scenario ("tls"); --cert/--key, --sni and --tls-min override them.
+// Paths as written (relative ones are relative to the scenario file's folder).
+struct TlsOptions {
+  std::string cert, key, sni, min_version;
+};
+
 struct Scenario {
   std::string name;
   std::string file;    // path as given
@@ -269,6 +275,10 @@ struct Scenario {
   std::string target;  // "" or "embedded" -> the embedded server
   std::vector<std::pair<std::string, Template>> headers;
   std::vector<std::string> subprotocols;
+  // The server must select one of `subprotocols`, or the connection fails (upgrade.subprotocol);
+  // otherwise selecting none is a warning.
+  bool require_subprotocol = false;
+  TlsOptions tls;
   std::vector<std::string> redact;   // extra header names to redact (case-insensitive)
   std::vector<std::string> secrets;  // values resolved from ${env:...}: never printed
   Load load;

@@ -21,9 +21,10 @@ constexpr double kMaxMultiplier = 1000.0;
 constexpr double kMaxMargin = 100.0;
 
 const std::vector<std::string> kTopLevelKeys = {
-    "name",     "target",           "headers",     "subprotocols", "redact",
-    "load",     "timeouts",         "steps",       "thresholds",   "environments",
-    "embedded", "max_message_size", "description", "$schema",      "on"};
+    "name",         "target",   "headers",          "subprotocols", "require_subprotocol",
+    "redact",       "load",     "timeouts",         "steps",        "thresholds",
+    "environments", "embedded", "max_message_size", "description",  "$schema",
+    "tls", "on"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {
@@ -194,6 +195,7 @@ void Checker::check_headers(const json& j, Scenario& s) {
     // Every literal byte, ${env:...} values included; the runtime placeholders expand to
     // digits, hex and '-' only (the runner checks the expansion again before sending).
     if (const auto why = header_value_problem(expand_shown(t))) issue(ptr, *why);
+    if (const auto why = reserved_header_problem(name, *text)) issue(ptr, *why);
     s.headers.emplace_back(name, std::move(t));
   }
 }
@@ -414,7 +416,38 @@ void Checker::check_connection(const json& doc, Scenario& s) {
       }
     }
   }
+  if (doc.contains("require_subprotocol")) {
+    const json& v = doc["require_subprotocol"];
+    if (!v.is_boolean()) {
+      issue("/require_subprotocol", "expected true or false, got " + v.dump());
+    } else {
+      s.require_subprotocol = v.get<bool>();
+      if (s.require_subprotocol && s.subprotocols.empty()) {
+        issue("/require_subprotocol", "true without \"subprotocols\": list the ones to offer");
+      }
+    }
+  }
   if (doc.contains("redact")) s.redact = get_string_array(doc["redact"], "/redact");
+  if (doc.contains("tls") && require_object(doc["tls"], "/tls", "\"tls\" (client TLS options)")) {
+    const json& tls = doc["tls"];
+    check_keys(tls, "/tls", {"cert", "key", "sni", "min_version"}, "\"tls\"");
+    for (const auto& [key, field] :
+         {std::pair{"cert", &TlsOptions::cert}, std::pair{"key", &TlsOptions::key},
+          std::pair{"sni", &TlsOptions::sni}, std::pair{"min_version", &TlsOptions::min_version}}) {
+      if (!tls.contains(key)) continue;
+      const std::string ptr = std::string("/tls/") + key;
+      if (const auto v = get_string(tls[key], ptr, "a non-empty string")) {
+        if (v->empty()) issue(ptr, "expected a non-empty string");
+        s.tls.*field = *v;
+      }
+    }
+    if (s.tls.cert.empty() != s.tls.key.empty()) {
+      issue("/tls", "a client certificate needs both \"cert\" and \"key\"");
+    }
+    if (!s.tls.min_version.empty() && s.tls.min_version != "1.2" && s.tls.min_version != "1.3") {
+      issue("/tls/min_version", "expected \"1.2\" or \"1.3\"");
+    }
+  }
 }
 
 Scenario Checker::check(const json& doc) {

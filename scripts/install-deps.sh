@@ -8,6 +8,7 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev
   libre2-dev                   # regex expectations (linear-time matching)
   python3 python3-websockets   # third-party WebSocket peer for the tests
+  nginx-light tinyproxy        # third-party reverse proxy (IPv6, TLS) and CONNECT proxy for the tests
   python3-jsonschema           # the scenario JSON Schema is checked with a real validator
   chromium                     # headless screenshot of the HTML report (tests)
   procps time                  # ps and /usr/bin/time for the benchmarks

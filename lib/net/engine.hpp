@@ -111,6 +111,8 @@ class SampleSlot {
 // What only the final result needs, read by the coordinator after the worker's thread joined.
 struct WorkerResult {
   std::map<std::string, std::string> error_examples;  // the first per category
+  // Sec-WebSocket-Protocol / -Extensions as answered ("" = absent) -> upgrades.
+  std::map<std::string, std::int64_t> subprotocols, extensions;
   std::int64_t late_starts = 0, dropped = 0;
   double max_lateness_ms = 0;
   std::vector<TimelinePoint> timeline;

@@ -25,6 +25,12 @@ struct RunPlan {
   bool has_ready_mark = false;
   std::vector<asio::ip::address> sources;  // local addresses to spread connections over
   std::vector<std::string> secrets;
+  std::string authorization;  // "Basic ..." from the target's user info, else ""
+  // HTTP CONNECT proxy (RunOptions::proxy): its address (resolved once), its URL for
+  // websocketpp, its credentials, and "host:port" for messages.
+  bool proxied = false;
+  asio::ip::tcp::endpoint proxy_address;
+  std::string proxy_url, proxy_user, proxy_password, proxy_name;
   TimePoint run_start;
 };
 

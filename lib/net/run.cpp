@@ -246,6 +246,8 @@ RawRun assemble_raw(const LiveSample& final_sample,
   out.duration_ms = ms_between(run_start, end);
   for (auto& w : workers) {
     for (const auto& [k, v] : w->result().error_examples) out.error_examples.emplace(k, v);
+    for (const auto& [k, v] : w->result().subprotocols) out.negotiated.subprotocols[k] += v;
+    for (const auto& [k, v] : w->result().extensions) out.negotiated.extensions[k] += v;
     out.interrupted = out.interrupted || w->interrupted_at().has_value();
   }
   out.timeline = merged_timeline(workers);

@@ -162,6 +162,12 @@ std::optional<std::string> upgrade_problem(const Request& req) {
   if (!valid_client_key(req.header("Sec-WebSocket-Key"))) {
     return http_response(400, kVersion, "Missing or malformed Sec-WebSocket-Key.\n");
   }
+  // RFC 7230 §5.4: an invalid Host is a 400 (as nginx answers "Host: ::1:8080", an IPv6
+  // literal without its brackets).
+  const std::string_view host = req.header("Host");
+  if (!host.empty() && host.front() != '[' && host.find(':') != host.rfind(':')) {
+    return http_response(400, kVersion, "Malformed Host: an IPv6 address goes in brackets.\n");
+  }
   return std::nullopt;
 }
 

@@ -36,7 +36,8 @@ namespace wslat::net {
 // of a map on the hot path; slot i is metric_order()[i]. A name the registry lacks fails to build.
 
 using Metric = std::size_t;
-constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"), kTls = latency_slot("tls"),
+constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"),
+                 kProxy = latency_slot("proxy"), kTls = latency_slot("tls"),
                  kUpgrade = latency_slot("upgrade"), kHandshake = latency_slot("handshake"),
                  kFirstMessage = latency_slot("first_message"), kE2e = latency_slot("e2e"),
                  kRtt = latency_slot("rtt"), kPerceived = latency_slot("perceived"),
@@ -83,6 +84,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   void start() {
     started_ = Clock::now();
+    if (plan_.proxied) {  // the proxy resolves the target's name
+      connect(plan_.proxy_address);
+      return;
+    }
     if (plan_.host_is_ip) {
       connect(plan_.uri_address);
       return;
@@ -138,6 +143,17 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     if (!add_request_fields()) return;
     configure();
+    if (plan_.proxied) {
+      ec.clear();
+      con_->set_proxy(plan_.proxy_url, ec);
+      if (!ec && !plan_.proxy_user.empty()) {
+        con_->set_proxy_basic_auth(plan_.proxy_user, plan_.proxy_password, ec);
+      }
+      if (ec) {
+        fail("proxy", "cannot use proxy " + plan_.proxy_name + ": " + ec.message());
+        return;
+      }
+    }
     arm(connect_timeout(), "connect.timeout", "TCP connect timed out");
     tcp_start_ = Clock::now();
     worker_.client().next_address = address;
@@ -155,9 +171,16 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     std::optional<std::string> why;
     const auto add_header = [this, &why](const std::string& name, const std::string& value) {
       if (!why) why = header_problem(name, value);
-      if (!why) con_->append_header(name, value);
+      if (why) return;
+      // One Host line: a --header Host replaces the scenario's (append would join them).
+      if (equals_ci(name, "Host")) {
+        con_->replace_header(name, value);
+      } else {
+        con_->append_header(name, value);
+      }
     };
     try {
+      if (!plan_.authorization.empty()) con_->replace_header("Authorization", plan_.authorization);
       for (const auto& [name, value] : s.headers) add_header(name, expand(value, ctx));
       for (const auto& [name, value] : plan_.opts->extra_headers) add_header(name, value);
       for (const auto& p : s.subprotocols) {
@@ -232,13 +255,36 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     asio::error_code ignored;
     sock.set_option(asio::ip::tcp::no_delay(true), ignored);
     verify_tls();
+    // The proxy's CONNECT, then the TLS handshake, each get their own connect budget: a stall
+    // there is a proxy or TLS problem (a plain-ws or silent server), not a TCP one.
+    if (plan_.proxied) {
+      arm(connect_timeout(), "proxy.timeout", "the proxy did not answer the CONNECT within ");
+      watch_handshake_start();
+    } else if (plan_.secure) {
+      arm(connect_timeout(), "tls.timeout", "the TLS handshake did not complete within ");
+    }
+  }
+
+  // SSL_set_tlsext_host_name without its C cast; nullptr sends no server name.
+  static void set_sni(SSL* ssl, const char* name) {
+    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(name));  // NOLINT(cppcoreguidelines-pro-type-const-cast): C API
   }
 
   // Keeps the first reason certificate verification failed, for the error message.
   void verify_tls() {
     if constexpr (std::is_same_v<Client, TlsClient>) {
+      // websocketpp sent the URL's host as SNI: --sni replaces it, and an IP literal is not
+      // sent at all (RFC 6066 §3). The certificate is checked against the same name.
+      SSL* ssl = con_->get_socket().native_handle();
+      const std::string& sni = plan_.opts->sni;
+      if (!sni.empty()) {
+        set_sni(ssl, sni.c_str());
+      } else if (plan_.host_is_ip) {
+        set_sni(ssl, nullptr);
+      }
       if (plan_.opts->insecure) return;
-      asio::ssl::host_name_verification check(plan_.host);
+      asio::ssl::host_name_verification check(sni.empty() ? plan_.host : sni);
       std::weak_ptr<Session> weak = this->shared_from_this();
       con_->get_socket().set_verify_callback(
           [check, weak](bool ok, asio::ssl::verify_context& ctx) mutable {
@@ -249,11 +295,41 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                 self->verify_error_ =
                     X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.native_handle()));
               } else if (!host_ok) {
-                self->verify_error_ = "certificate does not match host " + self->plan_.host;
+                self->verify_error_ =
+                    "certificate does not match host " +
+                    (self->plan_.opts->sni.empty() ? self->plan_.host : self->plan_.opts->sni);
               }
             }
             return host_ok;
           });
+    }
+  }
+
+  // wss through a proxy: the TLS handshake starts once the proxy answered the CONNECT. An
+  // OpenSSL info callback says when (the Session in the SSL's ex_data: the connection's
+  // handlers keep the Session alive as long as the SSL).
+  static int session_ex_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+  }
+  void watch_handshake_start() {
+    if constexpr (std::is_same_v<Client, TlsClient>) {
+      SSL* ssl = con_->get_socket().native_handle();
+      SSL_set_ex_data(ssl, session_ex_index(), this);
+      SSL_set_info_callback(ssl, [](const SSL* s, int where, int /*ret*/) {
+        if ((where & SSL_CB_HANDSHAKE_START) == 0) return;
+        auto* self = static_cast<Session*>(SSL_get_ex_data(s, session_ex_index()));
+        if (self != nullptr) self->on_proxy_done(Clock::now());
+      });
+    }
+  }
+
+  void on_proxy_done(TimePoint now) {
+    if (finished_ || proxy_done_ != TimePoint{}) return;
+    proxy_done_ = now;
+    record(kProxy, proxy_done_ - tcp_done_);
+    if (plan_.secure) {
+      arm(connect_timeout(), "tls.timeout", "the TLS handshake did not complete within ");
     }
   }
 
@@ -262,6 +338,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void on_tls() {
     if (finished_) return;
     tls_done_ = Clock::now();
+    if (plan_.proxied && !plan_.secure) on_proxy_done(tls_done_);
     const TimeoutPlan& t = plan_.opts->timeouts;
     arm(ScaledTimeout{t.written.handshake, t.effective.handshake}, "upgrade.timeout",
         "no answer to the upgrade request within ");
@@ -270,10 +347,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void on_open() {
     if (finished_) return;
     disarm();
+    if (!check_subprotocol()) return;
     opened_ = true;
     open_time_ = read_done();
     worker_.count_opened();
-    if (plan_.secure) record(kTls, tls_done_ - tcp_done_);
+    if (plan_.secure) record(kTls, tls_done_ - (plan_.proxied ? proxy_done_ : tcp_done_));
     record(kUpgrade, open_time_ - tls_done_);
     record(kHandshake, open_time_ - t0_);
     trace_event("<-", "upgrade",
@@ -282,6 +360,28 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     start_heartbeats();
     step_ = 1;  // program[0] is the connect
     run_steps();
+  }
+
+  // Counts what the server selected; false (the session failed) when the scenario requires one
+  // of its subprotocols and the server selected none or another.
+  bool check_subprotocol() {
+    static const std::string kProtocol = "Sec-WebSocket-Protocol";
+    static const std::string kExtensions = "Sec-WebSocket-Extensions";
+    const std::string& selected = con_->get_response_header(kProtocol);
+    worker_.count_negotiated(selected, con_->get_response_header(kExtensions));
+    const Scenario& s = *plan_.scenario;
+    if (!s.require_subprotocol ||
+        std::find(s.subprotocols.begin(), s.subprotocols.end(), selected) != s.subprotocols.end()) {
+      return true;
+    }
+    std::string offered;
+    for (const auto& p : s.subprotocols) offered += (offered.empty() ? "" : ", ") + p;
+    fail("upgrade.subprotocol",
+         (selected.empty() ? std::string("the server selected none of the offered subprotocols")
+                           : "the server selected subprotocol " + quote_escaped(selected) +
+                                 ", which was not offered") +
+             " (" + offered + ") and the scenario has \"require_subprotocol\": true");
+    return false;
   }
 
   void on_fail() {
@@ -296,7 +396,16 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                                                  con_->get_response_msg());
     } else if (tcp_done_ == TimePoint{}) {
       fail(tec == asio::error::connection_refused ? "connect.refused" : "connect.error",
-           "TCP connect to " + plan_.host + ":" + plan_.port + " failed: " + tec.message());
+           "TCP connect to " +
+               (plan_.proxied ? "proxy " + plan_.proxy_name : plan_.host + ":" + plan_.port) +
+               " failed: " + tec.message());
+    } else if (plan_.proxied && proxy_done_ == TimePoint{}) {
+      namespace terr = websocketpp::transport::asio::error;
+      fail("proxy",
+           ec == terr::make_error_code(terr::proxy_failed)
+               ? "proxy " + plan_.proxy_name + " refused to CONNECT to " + plan_.host + ":" +
+                     plan_.port + " (it answered with a status other than 200)"
+               : "proxy " + plan_.proxy_name + " failed during the CONNECT: " + tec.message());
     } else if (plan_.secure &&
                (tls_done_ == TimePoint{} || is_tls_failure(verify_error_, ec, tec))) {
       fail("tls", tls_message(verify_error_, tec));
@@ -901,6 +1010,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   const RunPlan& plan_;
   std::int64_t index_;
   TimePoint t0_, started_;
+  TimePoint proxy_done_{};  // the proxy answered the CONNECT (proxied runs only)
   // What the pending deadline means: the end of a sleep, or a phase timeout (failure category
   // and message parts, built into a message only when it fires).
   struct Due {

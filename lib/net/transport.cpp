@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/ssl.h>
+
 #include "error.hpp"
 #include "http_syntax.hpp"
 #include "net/engine.hpp"
@@ -43,12 +45,15 @@ websocketpp::uri target_uri(const std::string& target, const std::vector<std::st
 void check_request_fields(const Scenario& scenario,
                           const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   for (const auto& [name, value] : scenario.headers) {
-    if (const auto why = header_problem(name, expand_shown(value))) {
-      throw UsageError("scenario " + scenario.file + ": " + *why);
-    }
+    const std::string text = expand_shown(value);
+    auto why = header_problem(name, text);
+    if (!why) why = reserved_header_problem(name, text);
+    if (why) throw UsageError("scenario " + scenario.file + ": " + *why);
   }
   for (const auto& [name, value] : extra_headers) {
-    if (const auto why = header_problem(name, value)) throw UsageError("--" + *why);
+    auto why = header_problem(name, value);
+    if (!why) why = reserved_header_problem(name, value);
+    if (why) throw UsageError("--" + *why);
   }
   for (const auto& p : scenario.subprotocols) {
     if (const auto why = subprotocol_problem(p)) {
@@ -56,6 +61,71 @@ void check_request_fields(const Scenario& scenario,
                        *why);
     }
   }
+}
+
+// "Basic base64(user:password)" for a target with user info (RFC 7617), else "". Refused with
+// an Authorization header as well: one of them would be silently dropped.
+std::string basic_authorization(const std::string& target, const Scenario& scenario,
+                                const std::vector<std::pair<std::string, std::string>>& extra) {
+  const auto url = parse_ws_url(target, nullptr);
+  if (!url || !url->has_userinfo) return {};
+  const auto is_authorization = [](const std::string& name) {
+    return equals_ci(name, "Authorization");
+  };
+  const bool in_scenario = std::any_of(scenario.headers.begin(), scenario.headers.end(),
+                                       [&](const auto& h) { return is_authorization(h.first); });
+  const bool in_flags = std::any_of(extra.begin(), extra.end(),
+                                    [&](const auto& h) { return is_authorization(h.first); });
+  if (in_scenario || in_flags) {
+    throw UsageError(std::string("the target URL has user info (USER:PASSWORD@) and ") +
+                     (in_flags ? "--header" : "the scenario's \"headers\"") +
+                     " has an Authorization header: both would set Authorization; keep one");
+  }
+  const std::string credentials = url->user + ":" + url->password;
+  std::string encoded(4 * ((credentials.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                reinterpret_cast<const unsigned char*>(credentials.data()),
+                                static_cast<int>(credentials.size()));
+  encoded.resize(static_cast<std::size_t>(n));
+  return "Basic " + encoded;
+}
+
+// The HTTP CONNECT proxy of opts.proxy ("http://[user:pw@]host[:port][/]", port 80 by default)
+// into `plan`, its address resolved now (once per run, not per connection).
+void plan_proxy(const RunOptions& opts, RunPlan& plan) {
+  if (opts.proxy.empty()) return;
+  const auto where = [&opts] { return "proxy " + quote_escaped(redact(opts.proxy, {})); };
+  if (opts.proxy.rfind("http://", 0) != 0) {
+    throw UsageError(where() +
+                     ": expected http://[USER:PASSWORD@]HOST[:PORT] (an HTTP CONNECT "
+                     "proxy; https:// proxies are not supported)");
+  }
+  std::string problem;
+  const auto url = parse_ws_url("ws://" + opts.proxy.substr(7), &problem);
+  if (!url || url->resource != "/") {
+    throw UsageError(where() + ": " + (url ? "a path is not allowed" : problem) +
+                     "; expected http://[USER:PASSWORD@]HOST[:PORT]");
+  }
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  asio::error_code ec;
+  const auto results = resolver.resolve(url->host, std::to_string(url->port), ec);
+  if (ec || results.empty()) {
+    throw UsageError(where() + ": cannot resolve " + url->host + ": " +
+                     (ec ? ec.message() : "no address"));
+  }
+  const bool v6 = url->host.find(':') != std::string::npos;
+  plan.proxied = true;
+  plan.proxy_address = results.begin()->endpoint();
+  plan.proxy_name = (v6 ? "[" + url->host + "]" : url->host) + ":" + std::to_string(url->port);
+  // websocketpp resolves the proxy's host for every connection: give it the address.
+  const auto& a = plan.proxy_address;
+  plan.proxy_url =
+      "http://" +
+      (a.address().is_v6() ? "[" + a.address().to_string() + "]" : a.address().to_string()) + ":" +
+      std::to_string(a.port());
+  plan.proxy_user = url->user;
+  plan.proxy_password = url->password;
 }
 
 RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
@@ -74,7 +144,28 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
     }
   }
   plan.uri = std::make_shared<websocketpp::uri>(target_uri(opts.target, plan.secrets));
+  if (!plan.uri->get_secure() && (!opts.sni.empty() || !opts.cert_file.empty() ||
+                                  !opts.key_file.empty() || !opts.tls_min.empty())) {
+    throw UsageError(
+        "--sni, --cert, --key and --tls-min (and the scenario's \"tls\") apply to wss:// targets "
+        "only");
+  }
+  if (!opts.sni.empty()) {
+    if (opts.sni.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+            std::string::npos ||
+        opts.sni.front() == '.' || opts.sni.front() == '-') {
+      throw UsageError("--sni " + quote_escaped(opts.sni) +
+                       ": expected a DNS host name (letters, digits, '-' and '.')");
+    }
+  }
   check_request_fields(scenario, opts.extra_headers);
+  plan.authorization = basic_authorization(opts.target, scenario, opts.extra_headers);
+  if (!plan.authorization.empty()) plan.secrets.push_back(plan.authorization);
+  plan_proxy(opts, plan);
+  if (plan.proxied && plan.uri->get_host().find(':') != std::string::npos) {
+    throw UsageError("an IPv6 literal target through a proxy is not supported yet; use a name");
+  }
   plan.secure = plan.uri->get_secure();
   plan.host = plan.uri->get_host();
   plan.port = plan.uri->get_port_str();
@@ -106,8 +197,43 @@ std::vector<asio::ip::address> source_addresses(const RunPlan& plan, int request
   return out;
 }
 
+// The client's side of TLS that does not depend on trust: its certificate (mutual TLS) and the
+// lowest version it accepts. Usage errors (exit 64) name the option and how to fix it.
+void configure_client_tls(asio::ssl::context& ctx, const RunOptions& opts) {
+  if (opts.cert_file.empty() != opts.key_file.empty()) {
+    throw UsageError(opts.cert_file.empty() ? "--key needs --cert (the client certificate)"
+                                            : "--cert needs --key (the certificate's private key)");
+  }
+  asio::error_code ec;
+  if (!opts.cert_file.empty()) {
+    ctx.use_certificate_chain_file(opts.cert_file, ec);
+    if (ec) {
+      throw UsageError("--cert " + opts.cert_file + ": cannot load the client certificate: " +
+                       ec.message() + " (give a PEM file)");
+    }
+    ctx.use_private_key_file(opts.key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      throw UsageError("--key " + opts.key_file + ": cannot load the private key: " + ec.message() +
+                       " (give an unencrypted PEM key)");
+    }
+    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+      throw UsageError("--key " + opts.key_file + " is not the private key of --cert " +
+                       opts.cert_file);
+    }
+  }
+  if (!opts.tls_min.empty()) {
+    int version = 0;
+    if (opts.tls_min == "1.2") version = TLS1_2_VERSION;
+    if (opts.tls_min == "1.3") version = TLS1_3_VERSION;
+    if (version == 0 || SSL_CTX_set_min_proto_version(ctx.native_handle(), version) != 1) {
+      throw UsageError("--tls-min " + quote_escaped(opts.tls_min) + ": expected 1.2 or 1.3");
+    }
+  }
+}
+
 SslContextPtr make_ssl_context(const RunOptions& opts) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  configure_client_tls(*ctx, opts);
   asio::error_code ec;
   if (opts.insecure) {
     ctx->set_verify_mode(asio::ssl::verify_none);
@@ -159,6 +285,7 @@ std::unique_ptr<Transport> make_transport(const Scenario& scenario, const RunOpt
 
 }  // namespace net
 
+using net::basic_authorization;
 using net::build_upgrade_request;
 using net::check_request_fields;
 using net::FastRequest;
@@ -173,9 +300,17 @@ std::string upgrade_request_text(const std::string& target,
   scenario.file = "(request)";
   scenario.subprotocols = subprotocols;
   check_request_fields(scenario, headers);
-  // What connection::append_header does before connecting, then the processor's request.
+  const std::string authorization = basic_authorization(target, scenario, headers);
+  // What Session::add_request_fields does before connecting, then the processor's request.
   FastRequest req;
-  for (const auto& [name, value] : headers) req.append_header(name, value);
+  if (!authorization.empty()) req.replace_header("Authorization", authorization);
+  for (const auto& [name, value] : headers) {
+    if (net::equals_ci(name, "Host")) {
+      req.replace_header(name, value);
+    } else {
+      req.append_header(name, value);
+    }
+  }
   FastRng<std::uint32_t, websocketpp::concurrency::none> rng;
   build_upgrade_request(req, uri, subprotocols, rng);
   return req.raw();

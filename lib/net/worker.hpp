@@ -91,6 +91,11 @@ class Worker final : public WorkerHandle {
     delta_.metrics[m].record(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
   }
   void count_opened() { ++delta_.opened; }
+  // What the server answered to the upgrade's offers (one lookup each per connection).
+  void count_negotiated(const std::string& subprotocol, const std::string& extensions) {
+    ++result_.subprotocols[subprotocol];
+    ++result_.extensions[extensions];
+  }
   // Counters (counter_slot): `n` more now; a connection's own counts when it ends.
   void count(std::size_t counter, std::int64_t n) { delta_.counters[counter].total += n; }
   void end_connection_counts(const std::array<std::int64_t, kCounterSlotCount>& counted) {

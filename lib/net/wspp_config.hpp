@@ -92,8 +92,20 @@ inline bool contains_ci(const std::string& haystack, const char* needle) {
   return false;
 }
 
-// hybi13::client_handshake_request without its std::stringstream (Host "name:port"): the same
-// request line and headers, in the same order of calls.
+// The Host header for `uri`: "name", "name:port" when the port is not the scheme's default,
+// and "[v6]" / "[v6]:port" for an IPv6 literal (websocketpp's own leaves the brackets out,
+// which nginx answers with 400).
+inline std::string host_header(const websocketpp::uri& uri) {
+  const auto default_port =
+      uri.get_secure() ? websocketpp::uri_default_secure_port : websocketpp::uri_default_port;
+  const std::string& host = uri.get_host();
+  std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  if (uri.get_port() != default_port) out += ":" + std::to_string(uri.get_port());
+  return out;
+}
+
+// hybi13::client_handshake_request without its std::stringstream: the same request line and
+// headers, in the same order of calls, with the Host of host_header() unless the user gave one.
 template <typename Rng>
 void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
                            const std::vector<std::string>& subprotocols, Rng& rng) {
@@ -103,11 +115,9 @@ void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
   req.append_header("Upgrade", "websocket");
   req.append_header("Connection", "Upgrade");
   req.replace_header("Sec-WebSocket-Version", "13");
-  const auto default_port =
-      uri.get_secure() ? websocketpp::uri_default_secure_port : websocketpp::uri_default_port;
-  req.replace_header("Host", uri.get_port() == default_port
-                                 ? uri.get_host()
-                                 : uri.get_host() + ":" + std::to_string(uri.get_port()));
+  // A Host the user gave wins (a name for a virtual host while the target is an address);
+  // otherwise the URL's, an IPv6 literal in brackets (RFC 7230 §5.4, RFC 3986 §3.2.2).
+  if (req.get_header("Host").empty()) req.replace_header("Host", host_header(uri));
   if (!subprotocols.empty()) {
     std::string joined = subprotocols.front();
     for (std::size_t i = 1; i < subprotocols.size(); ++i) joined += ", " + subprotocols[i];
@@ -240,8 +250,14 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
   // No connect timer either: Base's (a steady_timer, a shared_ptr and a std::function per
   // connection, armed and cancelled each time) is one hour long; the Session's phase deadline
   // bounds the connect. What Base::handle_connect does once its timer is out of the picture.
+  // Through a proxy (set_proxy), Base's own: it resolves the proxy's address (an IP literal)
+  // and prepares the CONNECT request, which only Base may do.
   void async_connect(typename Base::transport_con_ptr tcon, websocketpp::uri_ptr u,
                      websocketpp::transport::connect_handler cb) {
+    if (!tcon->get_proxy().empty()) {
+      Base::async_connect(tcon, u, std::move(cb));
+      return;
+    }
     tcon->set_uri(u);
     if (next_source) bind_source(tcon->get_raw_socket().lowest_layer(), *next_source);
     tcon->get_raw_socket().async_connect(

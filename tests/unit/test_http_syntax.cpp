@@ -97,10 +97,34 @@ TEST_CASE("http syntax: bad target URLs say which part is wrong") {
   CHECK(problem("ws://h/p#frag").find("fragment") != std::string::npos);
   CHECK(problem("ws://h\r\nX: 1/").find("host") != std::string::npos);
   CHECK(problem("ws://a b/").find("host") != std::string::npos);
-  CHECK(problem("ws://user:pw@h/").find("user info") != std::string::npos);
+  CHECK(problem("ws://u:p@w@h/").find("%40") != std::string::npos);
+  CHECK(problem("ws://u:p%4@h/").find("two hex digits") != std::string::npos);
+  CHECK(problem("ws://u:p w@h/").find("percent-encoded") != std::string::npos);
+  CHECK(problem("ws://u:p w@h/").find("p w") == std::string::npos);  // never quoted
+  CHECK(problem("ws://u%3Ax:p@h/").find("':'") != std::string::npos);
+  CHECK(problem("ws://u:p@/").find("host is missing") != std::string::npos);
   CHECK(problem("ws://[::1/").find("']'") != std::string::npos);
   CHECK(problem("ws://[::1]x/").find("IPv6") != std::string::npos);
   CHECK(problem("ws://[zz]/").find("IPv6") != std::string::npos);
+}
+
+TEST_CASE("http syntax: user info in a URL is split off and percent-decoded") {
+  std::string why;
+  auto u = parse_ws_url("ws://alice:s3cr%40t:x@h:81/ws", &why);
+  REQUIRE_MESSAGE(u, why);
+  CHECK(u->has_userinfo);
+  CHECK(u->user == "alice");
+  CHECK(u->password == "s3cr@t:x");  // the first ':' splits; later ones are the password's
+  CHECK(u->host == "h");
+  CHECK(u->port == 81);
+  u = parse_ws_url("wss://token@[::1]/", &why);
+  REQUIRE_MESSAGE(u, why);
+  CHECK(u->user == "token");
+  CHECK(u->password.empty());
+  CHECK(u->host == "::1");
+  u = parse_ws_url("ws://h/", &why);
+  REQUIRE(u);
+  CHECK_FALSE(u->has_userinfo);
 }
 
 TEST_CASE("http syntax: quoted escapes control bytes so a message stays on one line") {

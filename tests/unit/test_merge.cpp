@@ -216,3 +216,23 @@ TEST_CASE("result_from_json rejects a counter whose mean is outside min and max"
   j["counters"]["msgs_sent"]["per_connection"].erase("min");
   CHECK_THROWS_WITH_AS(result_from_json(j), doctest::Contains("min"), std::invalid_argument);
 }
+
+TEST_CASE("negotiated subprotocols survive the JSON round trip and add up in a merge") {
+  std::vector<RunResult> parts;
+  for (int i = 0; i < 2; ++i) {
+    RunResult p = shard(i, samples(10, static_cast<unsigned>(i + 1)));
+    p.negotiated.offered = {"chat.v1", "chat.v2"};
+    p.negotiated.subprotocols = {{"chat.v1", 3}, {"", 1 + i}};
+    p.negotiated.extensions = {{"", 4 + i}};
+    parts.push_back(result_from_json(to_json(p)));
+  }
+  CHECK(parts[1].negotiated.subprotocols.at("") == 2);
+  const RunResult m = merge_results(parts);
+  CHECK(m.negotiated.offered == std::vector<std::string>{"chat.v1", "chat.v2"});
+  CHECK(m.negotiated.subprotocols.at("chat.v1") == 6);
+  CHECK(m.negotiated.subprotocols.at("") == 3);
+  CHECK(m.negotiated.extensions.at("") == 9);
+  const auto warnings = subprotocol_warnings(m.negotiated);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("on 3 of 9 upgrades") != std::string::npos);
+}

@@ -120,9 +120,9 @@ TEST_CASE("metric registry: the gate can watch every latency metric") {
 }
 
 TEST_CASE("metric registry: the lists each stage reads are the ones it replaced") {
-  CHECK(metric_order() == std::vector<std::string>{"dns", "tcp", "tls", "upgrade", "handshake",
-                                                   "first_message", "e2e", "rtt", "perceived",
-                                                   "ping", "close", "session", "loop_lag"});
+  CHECK(metric_order() == std::vector<std::string>{
+                              "dns", "tcp", "proxy", "tls", "upgrade", "handshake", "first_message",
+                              "e2e", "rtt", "perceived", "ping", "close", "session", "loop_lag"});
   CHECK(known_metrics().size() == metric_order().size() + 2);  // + rtt.<step>, errors
   CHECK(contains(known_metrics(), "rtt.<step>"));
   CHECK(known_metrics().back() == "errors");
@@ -131,7 +131,7 @@ TEST_CASE("metric registry: the lists each stage reads are the ones it replaced"
   CHECK(timeline_metrics() == main);
   CHECK(TimelinePoint{}.ms.size() == main.size());
   CHECK(timeline_slot("e2e") == 1);
-  CHECK(latency_slot("handshake") == 4);
+  CHECK(latency_slot("handshake") == 5);
   const auto defaults = default_thresholds();
   REQUIRE(defaults.size() == 4);
   CHECK(defaults[0].metric == "handshake");

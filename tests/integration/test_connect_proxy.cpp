@@ -1,0 +1,168 @@
+// HTTP CONNECT proxies (--proxy, http_proxy/https_proxy/no_proxy) through Debian's tinyproxy,
+// started with its own configuration on a free port: ws and wss tunnelled, the proxy's answer
+// timed as the `proxy` phase, basic auth with the password redacted, a refusal counted as
+// `proxy`, and the environment's proxy used like curl uses it (never for loopback targets).
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+#include "third_party.hpp"
+
+namespace wslat::test {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kProxyPassword = "pr0xy-pw";
+
+std::string proxy_scenario(const std::string& name) {
+  json s = {
+      {"name", name},
+      {"load", {{"connections", 2}, {"concurrency", 2}}},
+      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
+      {"steps", json::array({{{"send", {{"text", "hi"}}}},
+                             {{"expect", {{"text", "hi"}}}},
+                             {{"close", {{"code", 1000}}}}})}};
+  return write_temp_file(name + ".json", s.dump(2));
+}
+
+// tinyproxy in the foreground on 127.0.0.1 (any CONNECT port: no ConnectPort line).
+ThirdPartyServer start_tinyproxy(const std::string& name, bool basic_auth) {
+  const std::string dir = temp_dir();
+  return ThirdPartyServer(
+      "127.0.0.1",
+      [=](int port) {
+        const std::string conf = dir + "/" + name + ".conf";
+        std::ofstream(conf) << "Port " << port
+                            << "\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\nLogLevel Info\n"
+                            << (basic_auth ? std::string("BasicAuth alice ") + kProxyPassword + "\n"
+                                           : "");
+        return std::vector<std::string>{"tinyproxy", "-d", "-c", conf};
+      },
+      dir + "/" + name + ".log");
+}
+
+json run_json(const std::string& file, const std::string& target, std::vector<std::string> extra,
+              const std::map<std::string, std::string>& env = {}) {
+  std::vector<std::string> args{"run",        file,       "--target", target,      "--env",
+                                "production", "--format", "json",     "--no-save", "--quiet"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto r = run_wslat(args, std::chrono::seconds(60), env);
+  INFO("stderr: " << r.err);
+  REQUIRE_FALSE(r.timed_out);
+  REQUIRE_FALSE(r.out.empty());
+  CHECK(r.out.find(kProxyPassword) == std::string::npos);
+  CHECK(r.err.find(kProxyPassword) == std::string::npos);
+  return json::parse(r.out);
+}
+
+void require_tinyproxy() {
+  if (!have_program("tinyproxy")) {
+    FAIL("tinyproxy is not installed: run scripts/install-deps.sh (Debian package tinyproxy)");
+  }
+}
+
+struct Cert {
+  std::string cert, key;
+};
+
+Cert make_cert(const std::string& name) {
+  Cert c{temp_dir() + "/" + name + ".cert.pem", temp_dir() + "/" + name + ".key.pem"};
+  const auto r =
+      run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key, "-out", c.cert,
+                   "-days", "1", "-subj", "/CN=" + name, "-addext", "subjectAltName=IP:127.0.0.1"},
+                  std::chrono::seconds(30));
+  REQUIRE(r.exit_code == 0);
+  return c;
+}
+
+TEST_CASE("proxy: ws and wss through tinyproxy, its CONNECT timed as the proxy phase" *
+          doctest::test_suite("peer")) {
+  require_tinyproxy();
+  auto proxy = start_tinyproxy("tinyproxy-open", false);
+  const std::string proxy_url = "http://127.0.0.1:" + std::to_string(proxy.port());
+  const auto file = proxy_scenario("proxy-open");
+
+  SUBCASE("ws://") {
+    auto server = start_serve();
+    const json j = run_json(file, server.url(), {"--proxy", proxy_url});
+    INFO("result: " << j["errors"].dump() << j["error_examples"].dump());
+    CHECK(j["connections"]["opened"] == 2);
+    CHECK(j["metrics"]["proxy"]["count"] == 2);
+    CHECK(j["metrics"]["tcp"]["count"] == 2);
+  }
+  SUBCASE("wss://, TLS end to end through the tunnel") {
+    const Cert cert = make_cert("proxied-server");
+    auto server = start_serve({"--tls-cert", cert.cert, "--tls-key", cert.key});
+    const json j = run_json(file, server.url(), {"--proxy", proxy_url, "--ca", cert.cert});
+    INFO("result: " << j["errors"].dump() << j["error_examples"].dump());
+    CHECK(j["connections"]["opened"] == 2);
+    CHECK(j["metrics"]["proxy"]["count"] == 2);
+    CHECK(j["metrics"]["tls"]["count"] == 2);
+  }
+}
+
+TEST_CASE("proxy: basic auth from the proxy URL, refused without it, password never shown" *
+          doctest::test_suite("peer")) {
+  require_tinyproxy();
+  auto proxy = start_tinyproxy("tinyproxy-auth", true);
+  auto server = start_serve();
+  const auto file = proxy_scenario("proxy-auth");
+  const std::string at = "127.0.0.1:" + std::to_string(proxy.port());
+
+  const json refused = run_json(file, server.url(), {"--proxy", "http://" + at});
+  CHECK(refused["errors"] == json({{"proxy", 2}}));
+  CHECK(refused["error_examples"]["proxy"].get<std::string>().find("refused to CONNECT") !=
+        std::string::npos);
+  const json ok = run_json(file, server.url(),
+                           {"--proxy", "http://alice:" + std::string(kProxyPassword) + "@" + at});
+  INFO("result: " << ok["errors"].dump() << ok["error_examples"].dump());
+  CHECK(ok["connections"]["opened"] == 2);
+}
+
+TEST_CASE("proxy: http_proxy is used like curl: not for loopback, not for no_proxy hosts" *
+          doctest::test_suite("peer")) {
+  require_tinyproxy();
+  auto proxy = start_tinyproxy("tinyproxy-env", false);
+  auto server = start_serve();
+  const auto file = proxy_scenario("proxy-env");
+  const std::map<std::string, std::string> env{
+      {"http_proxy", "127.0.0.1:" + std::to_string(proxy.port())}};
+  // A name only the proxy would look up (it fails there: a `proxy` error, not `dns`).
+  const std::string unresolvable =
+      "ws://wslat-proxy-test.invalid:" + std::to_string(server.port()) + "/";
+
+  const json via = run_json(file, unresolvable, {}, env);
+  CHECK(via["errors"] == json({{"proxy", 2}}));
+  auto no_proxy = env;
+  no_proxy["no_proxy"] = "example.com, .invalid";
+  CHECK(run_json(file, unresolvable, {}, no_proxy)["errors"] == json({{"dns", 2}}));
+  const json loopback = run_json(file, server.url(), {}, env);
+  CHECK(loopback["connections"]["opened"] == 2);
+  CHECK_FALSE(loopback["metrics"].contains("proxy"));  // direct
+  CHECK(run_json(file, unresolvable, {"--proxy", "none"}, env)["errors"] == json({{"dns", 2}}));
+}
+
+TEST_CASE("proxy: a proxy URL wslat cannot use is a usage error (exit 64)") {
+  const auto file = proxy_scenario("proxy-usage");
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--target", "ws://127.0.0.1:1/", "--proxy", "https://127.0.0.1:3128"},
+           {"--target", "ws://127.0.0.1:1/", "--proxy", "http://127.0.0.1:3128/path"},
+           {"--target", "ws://[::1]:1/", "--proxy", "http://127.0.0.1:3128"}}) {
+    std::vector<std::string> argv{"run", file, "--no-save", "--quiet"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto r = run_wslat(argv, std::chrono::seconds(30));
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 64);
+  }
+}
+
+}  // namespace
+}  // namespace wslat::test
