@@ -48,6 +48,27 @@ TEST_CASE("data: 3 connections each send their CSV row and match its echo") {
   CHECK(p.err.find(R"({"user":"carol"})") != std::string::npos);
 }
 
+TEST_CASE("data: a shard takes the rows of its global connection indices") {
+  // 3 connections over 2 shards: shard 1/2 runs connections 0 and 1, shard 2/2 connection 2,
+  // which takes the third row (not the first row again).
+  const std::string file = data_scenario("data-shard", "unique", 3);
+  const auto p = run_wslat({"run", file, "--env", "production", "--format", "json", "--no-save",
+                            "--quiet", "--trace", "3", "--shard", "2/2"},
+                           std::chrono::seconds(60));
+  INFO("stderr: " << p.err);
+  REQUIRE_FALSE(p.timed_out);
+  CHECK(p.exit_code == 0);
+  CHECK(json::parse(p.out)["connections"]["opened"] == 1);
+  CHECK(p.err.find(R"({"user":"carol"})") != std::string::npos);
+  CHECK(p.err.find(R"({"user":"alice"})") == std::string::npos);
+  // The row count is checked against the whole run, whichever shard this process is.
+  const auto over = run_wslat({"run", file, "--env", "production", "--format", "json", "--no-save",
+                               "--shard", "2/2", "--connections", "4"},
+                              std::chrono::seconds(60));
+  CHECK(over.exit_code == 64);
+  CHECK(over.err.find("3 rows for 4 connections") != std::string::npos);
+}
+
 TEST_CASE("data: unique with fewer rows than connections is exit 64 before any connection") {
   const std::string file = data_scenario("data-unique", "unique", 3);
   // The file's own load fits; --connections 4 does not (counted after the flags).
