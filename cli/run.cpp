@@ -484,6 +484,7 @@ int run_command(const RunArgs& a) {
   const Profile& profile = choice.profile;
   RunContext ctx = plan_context(a, scenario, choice);
   RunOptions opts = plan_run(a, scenario, ctx);
+  check_data_rows(scenario, opts.load);  // "unique" rows for every connection the flags plan
   const CompareOptions compare_opts = compare_options(a.gate);
 
   // Everything that could stop us from keeping the result is checked before connecting.

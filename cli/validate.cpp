@@ -55,6 +55,14 @@ void print_summary(const Scenario& s, const Profile& p) {
   fmt::print("steps      {} ({} after unrolling repeats, connect included)\n", s.steps.size(),
              flatten(s.steps).size());
   fmt::print("load       {}\n", describe_load(s.load));
+  if (s.data) {
+    static constexpr const char* kOrders[] = {"sequential", "random", "unique"};
+    const std::size_t rows = s.data->table->rows.size();
+    fmt::print(
+        "data       {}: {} row{}, {} order{}\n", s.data->path, rows, rows == 1 ? "" : "s",
+        kOrders[static_cast<int>(s.data->order)],
+        s.data->order == DataFeed::Order::kRandom ? fmt::format(" (seed {})", s.data->seed) : "");
+  }
   fmt::print("profile    {}: thresholds ×{}, timeouts ×{} × (1 + {}%) (chosen by {})\n", p.name,
              p.multiplier, p.multiplier, p.margin * 100.0, p.source);
 }
@@ -107,6 +115,7 @@ TimeoutBudget print_budget(const Scenario& s, const TimeoutPlan& timeouts) {
 int run_validate(const ValidateOptions& opts) {
   const EnvLookup env = process_env();
   const Scenario s = load_scenario(opts.path, env);
+  check_data_rows(s, s.load);
   const std::optional<std::string> cli_env =
       opts.env.empty() ? std::nullopt : std::optional<std::string>(opts.env);
   const ProfileChoice choice = choose_profile(cli_env, opts.conservative, s, env);

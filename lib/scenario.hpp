@@ -37,8 +37,9 @@ using Vars = std::vector<VarValue>;  // indexed like Scenario::variables
 
 // A string with ${...} placeholders, compiled at parse time.
 // ${env:NAME} is resolved when the scenario is loaded (its value is a secret: see
-// Scenario::secrets); ${iteration}, ${connection}, ${uuid}, ${now_ms} and ${var:NAME} (a
-// captured variable, per connection) per use. README "Templates and variables".
+// Scenario::secrets); ${iteration}, ${connection}, ${uuid}, ${now_ms}, ${var:NAME} (a
+// captured variable, per connection) and ${data:NAME} (a field of the connection's row of the
+// data file) per use. README "Templates and variables".
 struct Template {
   struct Part {
     enum class Kind {
@@ -47,10 +48,11 @@ struct Template {
       kConnection,
       kUuid,
       kNowMs,
-      kVar
+      kVar,
+      kData
     } kind = Kind::kLiteral;
-    std::string literal;  // kLiteral: the text; kVar: the variable's name
-    std::size_t var = 0;  // kVar: index in Scenario::variables
+    std::string literal;  // kLiteral: the text; kVar, kData: the variable's or field's name
+    std::size_t var = 0;  // kVar: index in Scenario::variables; kData: in DataTable::fields
     // Where the expansion lands: plain text; inside a JSON string (escaped); a whole JSON value
     // (typed: a captured number stays a number); a regular expression (quoted, matched as is).
     enum class Into { kText, kJsonString, kJsonValue, kRegex } into = Into::kText;
@@ -65,6 +67,7 @@ struct TemplateContext {
   std::int64_t connection = 0;  // 0-based index of the connection in the whole run
   std::int64_t iteration = 0;   // 0-based index of the innermost enclosing repeat, else 0
   const Vars* vars = nullptr;   // the connection's variables (nullptr: none set yet)
+  const Vars* row = nullptr;    // the connection's data row, by DataTable::fields (${data:NAME})
 };
 // A template that cannot be expanded on this connection: a variable not captured (yet), a
 // ":number" value that is not a number. The session fails as `template.unset`.
@@ -74,7 +77,7 @@ class TemplateError : public std::runtime_error {
 };
 std::string expand(const Template& t, const TemplateContext& ctx);
 // For outputs and checks before any connection: connection 0, iteration 0, and every
-// ${var:NAME} written as such.
+// ${var:NAME} and ${data:NAME} written as such.
 std::string expand_shown(const Template& t);
 
 // Where a step or rule stores part of what it matched into a variable. On an expect or a rule:
@@ -268,6 +271,30 @@ struct TlsOptions {
   std::string cert, key, sni, min_version;
 };
 
+// The scenario's "data" file, loaded once when the scenario is checked and shared read-only by
+// every connection (copies of the Scenario share it too): CSV with a header line, or JSON Lines
+// (one object per line). Only the fields the templates use are kept. README "Data files".
+struct DataTable {
+  std::vector<std::string> fields;  // the ${data:NAME} fields used, by Part::var
+  std::vector<Vars> rows;           // each row: one value per field (CSV: strings; JSONL: typed)
+};
+struct DataFeed {
+  enum class Order { kSequential, kRandom, kUnique } order = Order::kSequential;
+  static constexpr std::uint64_t kDefaultSeed = 0;
+  std::uint64_t seed = kDefaultSeed;  // "random": the same seed picks the same rows
+  std::string file;                   // as written
+  std::string path;                   // as opened: relative to the scenario file's directory
+  std::shared_ptr<const DataTable> table;
+  // Where "order" (else "file") is in the scenario file, for the row count check.
+  std::string pointer;
+  int line = 0, column = 0;
+  // The row connection `connection` (the global index of the whole run, all shards) uses:
+  // sequential: connection % rows; random: a hash of (connection, seed) % rows; unique:
+  // connection (check_data_rows made sure there are enough).
+  std::size_t row_index(std::int64_t connection) const;
+  const Vars* row(std::int64_t connection) const;
+};
+
 struct Scenario {
   std::string name;
   std::string file;    // path as given
@@ -294,6 +321,7 @@ struct Scenario {
   std::map<std::string, ProfileOverride> environments;
   nlohmann::json embedded;  // "embedded": serve options (object) or null
   std::int64_t max_message_bytes = std::int64_t{16} * 1024 * 1024;  // "max_message_size"
+  std::optional<DataFeed> data;                                     // "data"
 };
 
 // One problem found in a scenario file. `line`/`column` are 1-based (0 when unknown);
@@ -324,6 +352,13 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 Scenario load_scenario(const std::string& path, const EnvLookup& env);
 Scenario parse_scenario(const std::string& text, const std::string& file, const EnvLookup& env);
 EnvLookup process_env();
+
+// "unique" data rows: throws ScenarioError (located at /data/order) when the data file has
+// fewer rows than the connections `load` (the effective load: flags applied) plans in the whole
+// run, every shard included. Nothing to check for other orders or without a data file.
+void check_data_rows(const Scenario& s, const Load& load);
+// The row a connection uses (nullptr without a data file).
+const Vars* data_row(const Scenario& s, std::int64_t connection);
 
 // The default thresholds of the metric registry (lib/metrics.hpp): handshake p95 < 3s,
 // e2e p95 < 1s, perceived p95 < 2s, errors rate < 1%.

@@ -24,7 +24,7 @@ const std::vector<std::string> kTopLevelKeys = {
     "name",         "target",   "headers",          "subprotocols", "require_subprotocol",
     "redact",       "load",     "timeouts",         "steps",        "thresholds",
     "environments", "embedded", "max_message_size", "description",  "$schema",
-    "tls", "on"};
+    "tls", "on", "data"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {
@@ -490,6 +490,7 @@ Scenario Checker::check(const json& doc) {
   check_names(s);
   check_variables();
   s.variables = variables_;
+  check_data(doc, s);
   if (doc.contains("thresholds")) {
     s.thresholds = check_thresholds(doc["thresholds"], "/thresholds");
     for (const auto& t : s.thresholds) {

@@ -78,6 +78,12 @@ class Checker {
   // The index of variable `name` in Scenario::variables (added when first seen).
   std::size_t variable(const std::string& name);
   void check_variables();
+  // The index of data field `name` in DataTable::fields (added when first seen).
+  std::size_t data_field(const std::string& name);
+  // "data": the file, its order, and every ${data:NAME} against its columns (scenario_data.cpp).
+  void check_data(const json& doc, Scenario& s);
+  std::optional<DataFeed> check_data_block(const json& j, const std::string& ptr);
+  void load_data(DataFeed& feed);
   std::string resolve_target(const json& j, const std::string& ptr);
 
   void check_connection(const json& doc, Scenario& s);
@@ -137,6 +143,9 @@ class Checker {
   static constexpr int kAnytime = -2;  // used or captured by a rule
   std::vector<std::string> variables_;
   std::vector<VarUse> var_refs_, var_captures_;
+  // ${data:NAME} fields by index, and where each is used (order -1: a header).
+  std::vector<std::string> data_fields_;
+  std::vector<VarUse> data_refs_;
   int step_order_ = -1;  // -1: before the connection (headers); then one per step
   int ready_marks_ = 0;
 };

@@ -19,8 +19,8 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kPlaceholderForms =
-    "${env:NAME}, ${var:NAME}, ${iteration}, ${connection}, ${uuid} or ${now_ms} (write $${ for "
-    "a literal ${)";
+    "${env:NAME}, ${var:NAME}, ${data:NAME}, ${iteration}, ${connection}, ${uuid} or ${now_ms} "
+    "(write $${ for a literal ${)";
 
 using Kind = Template::Part::Kind;
 using Into = Template::Part::Into;
@@ -146,8 +146,9 @@ std::optional<Template::Part> Checker::runtime_part(std::string name, const std:
     }
   }
   const bool is_var = name.rfind("var:", 0) == 0;
+  const bool is_data = name.rfind("data:", 0) == 0;
   const auto runtime = kRuntime.find(name);
-  if (!is_var && runtime == kRuntime.end()) {
+  if (!is_var && !is_data && runtime == kRuntime.end()) {
     issue(ptr, fmt::format("unknown placeholder ${{{}}}: expected {}", name, kPlaceholderForms));
     return std::nullopt;
   }
@@ -160,6 +161,19 @@ std::optional<Template::Part> Checker::runtime_part(std::string name, const std:
   if (part.as == As::kNumber && (name == "uuid")) {
     issue(ptr, "${uuid:number}: a UUID is not a number; write ${uuid}");
     return std::nullopt;
+  }
+  if (is_data) {
+    const std::string field = name.substr(5);
+    if (field.empty()) {
+      issue(ptr,
+            "empty field name in ${data:}: write ${data:NAME}, NAME a column of the data file");
+      return std::nullopt;
+    }
+    part.kind = Kind::kData;
+    part.var = data_field(field);
+    part.literal = field;
+    data_refs_.push_back({part.var, ptr, scope == TemplateScope::kRule ? kAnytime : step_order_});
+    return part;
   }
   if (!is_var) {
     part.kind = runtime->second;
@@ -188,6 +202,13 @@ std::string expand_blank(const Template& t) {
     if (part.kind == Kind::kLiteral) out += part.literal;
   }
   return out;
+}
+
+std::size_t Checker::data_field(const std::string& name) {
+  const auto it = std::find(data_fields_.begin(), data_fields_.end(), name);
+  if (it != data_fields_.end()) return static_cast<std::size_t>(it - data_fields_.begin());
+  data_fields_.push_back(name);
+  return data_fields_.size() - 1;
 }
 
 std::size_t Checker::variable(const std::string& name) {
@@ -351,6 +372,20 @@ std::string expand_parts(const Template& t, const TemplateContext& ctx, bool sho
         if (v == nullptr || !v->set) {
           throw TemplateError(
               fmt::format("${{var:{}}} has not been captured on this connection", part.literal));
+        }
+        append_value(out, part, v->text, v->is_json);
+        break;
+      }
+      case Kind::kData: {
+        const VarValue* v =
+            ctx.row != nullptr && part.var < ctx.row->size() ? &(*ctx.row)[part.var] : nullptr;
+        if (v == nullptr && shown) {
+          out += "${data:" + part.literal + "}";
+          break;
+        }
+        if (v == nullptr) {
+          throw TemplateError(
+              fmt::format("${{data:{}}}: this connection has no data row", part.literal));
         }
         append_value(out, part, v->text, v->is_json);
         break;

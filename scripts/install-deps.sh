@@ -7,6 +7,7 @@ packages=(
   libwebsocketpp-dev libasio-dev libssl-dev openssl
   libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev
   libre2-dev                   # regex expectations (linear-time matching)
+  libcsv-dev                   # CSV data files of scenarios (RFC 4180)
   python3 python3-websockets   # third-party WebSocket peer for the tests
   nginx-light tinyproxy        # third-party reverse proxy (IPv6, TLS) and CONNECT proxy for the tests
   python3-jsonschema           # the scenario JSON Schema is checked with a real validator

@@ -73,6 +73,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       : worker_(w),
         plan_(w.plan()),
         index_(index),
+        row_(data_row(*plan_.scenario, index)),
         t0_(t0),
         tracing_(index < plan_.opts->trace_connections) {}
   ~Session() {
@@ -167,7 +168,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // exception escaping the worker thread.
   bool add_request_fields() {
     const Scenario& s = *plan_.scenario;
-    const TemplateContext ctx{index_, 0, &vars_};
+    const TemplateContext ctx{index_, 0, &vars_, row_};
     std::optional<std::string> why;
     const auto add_header = [this, &why](const std::string& name, const std::string& value) {
       if (!why) why = header_problem(name, value);
@@ -459,7 +460,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                             return true;
                           },
                           [&](const SendStep& send_step) {
-                            if (!send(send_step, TemplateContext{index_, iteration, &vars_},
+                            if (!send(send_step, TemplateContext{index_, iteration, &vars_, row_},
                                       st.pointer + "/send")) {
                               return false;
                             }
@@ -554,7 +555,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   bool start_expect(const Step& st, std::int64_t iteration) {
     const auto& expect = *st.as<ExpectStep>();
     try {
-      waiting_.emplace(expect, TemplateContext{index_, iteration, &vars_});
+      waiting_.emplace(expect, TemplateContext{index_, iteration, &vars_, row_});
     } catch (const TemplateError& e) {
       fail("template.unset", st.pointer + "/expect: " + e.what());
       return false;
@@ -599,7 +600,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       const auto* later = fs.step->as<ExpectStep>();
       if (later == nullptr) return false;
       try {
-        if (Expectation(*later, TemplateContext{index_, fs.iteration, &vars_})
+        if (Expectation(*later, TemplateContext{index_, fs.iteration, &vars_, row_})
                 .match(message, nullptr)) {
           return true;
         }
@@ -697,14 +698,15 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     for (const Rule& rule : plan_.scenario->rules) {
       if (!rule.when) continue;
       try {
-        if (!Expectation(*rule.when, TemplateContext{index_, 0, &vars_}).match(payload, &vars_)) {
+        if (!Expectation(*rule.when, TemplateContext{index_, 0, &vars_, row_})
+                 .match(payload, &vars_)) {
           continue;
         }
       } catch (const TemplateError&) {
         continue;  // it matches on a variable not captured yet
       }
       count(kRuleMatches, 1);
-      if (rule.reply && !transmit(*rule.reply, TemplateContext{index_, 0, &vars_},
+      if (rule.reply && !transmit(*rule.reply, TemplateContext{index_, 0, &vars_, row_},
                                   rule.pointer + "/send", &rule.pointer)) {
         return true;
       }
@@ -746,8 +748,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     for (std::size_t i = 0; i < rules.size(); ++i) {
       if (heartbeats_->next[i] > now) continue;
       heartbeats_->next[i] = after(*rules[i].every);
-      if (!transmit(*rules[i].reply, TemplateContext{index_, 0, &vars_}, rules[i].pointer + "/send",
-                    &rules[i].pointer)) {
+      if (!transmit(*rules[i].reply, TemplateContext{index_, 0, &vars_, row_},
+                    rules[i].pointer + "/send", &rules[i].pointer)) {
         return;
       }
     }
@@ -1009,6 +1011,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   Worker<Client>& worker_;
   const RunPlan& plan_;
   std::int64_t index_;
+  const Vars* row_;  // this connection's row of the scenario's data file, or nullptr
   TimePoint t0_, started_;
   TimePoint proxy_done_{};  // the proxy answered the CONNECT (proxied runs only)
   // What the pending deadline means: the end of a sleep, or a phase timeout (failure category

@@ -143,6 +143,8 @@ objects = {
     "\"timeouts\"": (lambda d: d.update({"timeouts": {PROBE: 1}}), defs["timeouts"]),
     "a profile override": (lambda d: d.update({"environments": {"staging": {PROBE: 1}}}),
                            defs["environments"]["additionalProperties"]),
+    "\"data\"": (lambda d: d.update({"data": {"file": "absent.csv", PROBE: 1}}),
+                 schema["properties"]["data"]),
 }
 for kind in ("send", "expect", "ping", "close", "repeat"):
     body = {"send": {"text": "a"}, "expect": {"any": True}, "ping": {}, "close": {},
