@@ -7,6 +7,7 @@ packages=(
   libwebsocketpp-dev libasio-dev libssl-dev openssl
   libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev
   libre2-dev                   # regex expectations (linear-time matching)
+  libmicrohttpd-dev            # `wslat monitor`: the /metrics endpoint
   prometheus                   # promtool checks the Prometheus output (tests)
   python3 python3-websockets   # third-party WebSocket peer for the tests
   python3-jsonschema           # the scenario JSON Schema is checked with a real validator

@@ -1,0 +1,34 @@
+// The HTTP side of `wslat monitor`: GET /metrics on a listen address, served by libmicrohttpd
+// (its own thread). The body comes from a callback, called once per scrape.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "monitor.hpp"
+
+struct MHD_Daemon;
+
+namespace wslat::cli {
+
+class MetricsEndpoint {
+ public:
+  // Binds and starts serving; throws RunError naming the address when it cannot bind.
+  MetricsEndpoint(const ListenAddress& where, std::function<std::string()> metrics);
+  ~MetricsEndpoint();
+  MetricsEndpoint(const MetricsEndpoint&) = delete;
+  MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;
+
+  std::string url() const;  // http://127.0.0.1:PORT/metrics, with the port actually bound
+
+  // For libmicrohttpd's callback only.
+  std::string scrape() const { return metrics_(); }
+
+ private:
+  std::function<std::string()> metrics_;
+  MHD_Daemon* daemon_ = nullptr;
+  std::string host_;
+  unsigned port_ = 0;
+};
+
+}  // namespace wslat::cli
