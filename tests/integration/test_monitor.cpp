@@ -17,8 +17,10 @@
 
 namespace {
 
+using wslat::test::body_of;
 using wslat::test::Child;
 using wslat::test::echo_scenario_file;
+using wslat::test::http_get;
 using wslat::test::prom_sample;
 using wslat::test::run_wslat;
 using wslat::test::start_serve;
@@ -27,38 +29,6 @@ using wslat::test::start_serve;
 int dead_port() {
   auto server = start_serve();
   return server.port();
-}
-
-// GET `path` over plain HTTP/1.1 (Connection: close): the whole response, "" on any failure.
-std::string http_get(int port, const std::string& path = "/metrics") {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request =
-        "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[65536];
-      for (int i = 0; i < 1000; ++i) {  // bounded: at most 1000 reads of up to 5 s each
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 5000) <= 0) break;
-        const ssize_t got = ::read(fd, buf, sizeof buf);
-        if (got <= 0) break;
-        response.append(buf, static_cast<std::size_t>(got));
-      }
-    }
-  }
-  ::close(fd);
-  return response;
-}
-
-std::string body_of(const std::string& response) {
-  const auto at = response.find("\r\n\r\n");
-  return at == std::string::npos ? "" : response.substr(at + 4);
 }
 
 int port_of(const std::string& announced) {
