@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include <fmt/core.h>
 
@@ -79,6 +80,17 @@ std::string escape_label(const std::string& value) {
 
 std::string number(double v) { return fmt::format("{}", v); }
 
+// A metric name from any counter name: characters outside [a-zA-Z0-9_] become '_' (a counter
+// added later, `rule_matches` or `ws.frames`, still renders as a valid name).
+std::string metric_name_part(const std::string& name) {
+  std::string out = name;
+  for (char& c : out) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!ok) c = '_';
+  }
+  return out;
+}
+
 class Exposition {
  public:
   explicit Exposition(const RunResult& r)
@@ -87,7 +99,17 @@ class Exposition {
                           escape_label(r.profile_name))) {}
 
   void family(const std::string& name, const char* type, const std::string& help) {
-    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    std::string text;  // HELP escapes backslash and line feed (a counter name is any text)
+    for (const char c : help) {
+      if (c == '\\') {
+        text += "\\\\";
+      } else if (c == '\n') {
+        text += "\\n";
+      } else {
+        text += c;
+      }
+    }
+    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, text, name, type);
   }
   // One sample; `labels` are the extra ones, already formatted ("phase=\"dns\"").
   void sample(const std::string& name, const std::string& labels, const std::string& value) {
@@ -136,11 +158,17 @@ void connection_counters(Exposition& e, const RunResult& r) {
     e.sample("wslat_errors_total", "category=\"" + escape_label(category) + "\"",
              std::to_string(count));
   }
+  // Every counter of the result, known or not (README "Counters"); names that collide after
+  // sanitizing are rendered once, the first in report order.
+  std::set<std::string> seen = {"wslat_connections_attempted_total",
+                                "wslat_connections_opened_total", "wslat_connections_failed_total",
+                                "wslat_errors_total", "wslat_probes_total",
+                                "wslat_probes_failed_total"};
   for (const auto& counter : report::ordered_counters(r)) {
-    const std::string name = "wslat_" + counter + "_total";
+    const std::string name = "wslat_" + metric_name_part(counter) + "_total";
+    if (!seen.insert(name).second) continue;
     e.family(name, "counter",
-             fmt::format("Data messages or payload bytes: the {} counter (README \"Counters\")",
-                         counter));
+             fmt::format("The {} counter of the result (README \"Counters\")", counter));
     e.sample(name, "", std::to_string(r.counters.at(counter).total));
   }
 }

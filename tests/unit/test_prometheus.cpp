@@ -125,3 +125,31 @@ TEST_CASE("prometheus exposition of a monitor adds the probe metrics instead of 
   CHECK(value_of(text, "wslat_probe_duration_seconds{" + labels + "}") == "0.25");
   CHECK(text.find("wslat_run_exit_code") == std::string::npos);
 }
+
+TEST_CASE("prometheus exposition renders step metrics with a dot and counters it does not know") {
+  auto r = fixture_result();
+  r.metrics["rtt.chat_reply"] = r.metrics.at("handshake");
+  r.counters["rule_matches"] = r.counters.at("msgs_sent");
+  r.counters["ws.frames-in"] = r.counters.at("msgs_sent");
+  r.counters["new\ncounter\\"] = r.counters.at("msgs_sent");
+  const std::string text = wslat::render(r, wslat::ReportFormat::kPrometheus);
+  const std::string labels =
+      R"(scenario="chat-golden-path",target="ws://127.0.0.1:8080/ws",profile="local")";
+  // A named expect's metric is a phase label, like every other metric.
+  CHECK(value_of(text, "wslat_phase_duration_seconds_count{" + labels +
+                           ",phase=\"rtt.chat_reply\"}") ==
+        std::to_string(r.metrics.at("handshake").histogram.count()));
+  // Every counter of the result, its name made a valid metric name.
+  const std::string sent = std::to_string(r.counters.at("msgs_sent").total);
+  CHECK(value_of(text, "wslat_rule_matches_total{" + labels + "}") == sent);
+  CHECK(value_of(text, "wslat_ws_frames_in_total{" + labels + "}") == sent);
+  CHECK(value_of(text, "wslat_new_counter__total{" + labels + "}") == sent);
+  CHECK(text.find("# HELP wslat_new_counter__total The new\\ncounter\\\\ counter") !=
+        std::string::npos);
+  // No line of the exposition is broken by a line feed in a name.
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    CHECK_MESSAGE((line.rfind("wslat_", 0) == 0 || line.rfind("# ", 0) == 0), line);
+  }
+}
