@@ -17,12 +17,16 @@
 
 #include <fmt/core.h>
 
+#include "alerts.hpp"
 #include "assemble.hpp"
+#include "baseline.hpp"
 #include "commands.hpp"
 #include "error.hpp"
+#include "http_client.hpp"
 #include "http_syntax.hpp"
 #include "metrics_http.hpp"
 #include "monitor.hpp"
+#include "monitor_alerts.hpp"
 #include "output.hpp"
 #include "profile.hpp"
 #include "redact.hpp"
@@ -51,6 +55,12 @@ struct MonitorArgs {
   bool insecure = false;
   std::string ca;
   bool quiet = false;
+  std::string baseline;
+  std::int64_t alert_after = 3;
+  bool alert_after_given = false;
+  std::string alert_min_interval = "5m";
+  std::string webhook;
+  std::string alert_command;
 };
 
 std::atomic<bool> g_stop{false};
@@ -132,8 +142,43 @@ std::string describe_probe(const MonitorTotals& t, const RunResult& probe) {
   return s + "\n";
 }
 
+// --alert-after, --alert-min-interval, --webhook, --alert-command: checked before anything runs.
+std::optional<AlertTracker> alert_tracker(const MonitorArgs& a) {
+  const bool deliver = !a.webhook.empty() || !a.alert_command.empty();
+  if (!deliver) {
+    if (a.alert_after_given) {
+      throw UsageError(
+          "--alert-after: alerts need somewhere to go: add --webhook URL and/or --alert-command "
+          "CMD");
+    }
+    return std::nullopt;
+  }
+  if (a.alert_after < 1 || a.alert_after > 1'000'000) {
+    throw UsageError(fmt::format(
+        "--alert-after {}: expected a number of probes from 1 to 1000000, e.g. --alert-after 3",
+        a.alert_after));
+  }
+  const Duration interval = parse_duration_or_throw(a.alert_min_interval, "--alert-min-interval");
+  if (interval < Duration::zero()) {
+    throw UsageError("--alert-min-interval " + a.alert_min_interval + ": must not be negative");
+  }
+  if (!a.webhook.empty()) {
+    const std::string problem = http_url_problem(a.webhook);
+    if (!problem.empty()) {
+      throw UsageError("--webhook: " + problem + ", e.g. --webhook http://127.0.0.1:9000/hook");
+    }
+  }
+  return AlertTracker(a.alert_after, std::chrono::duration<double>(interval).count());
+}
+
+double monotonic_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 int monitor_command(const MonitorArgs& a) {
   survive_closed_streams();
+  std::optional<AlertTracker> alerts = alert_tracker(a);
+  const AlertDelivery delivery{a.webhook, a.alert_command};
   const Duration every = positive_duration(a.every, "--every");
   const double jitter = parse_jitter(a.jitter);
   std::optional<Duration> for_duration;
@@ -165,6 +210,17 @@ int monitor_command(const MonitorArgs& a) {
   opts.insecure = a.insecure;
   opts.ca_file = a.ca;
   const std::string runs_dir = a.results_dir + "/runs/" + safe_file_name(scenario.name);
+  // --baseline: every probe is compared with it (the regression gate of `wslat run`); a
+  // baseline of another scenario fails now, as it would in `wslat run`.
+  std::optional<RunResult> baseline;
+  const CompareOptions compare_opts;
+  if (!a.baseline.empty()) {
+    baseline = load_result_file(a.baseline);
+    RunResult stub;
+    stub.scenario_name = scenario.name;
+    stub.scenario_sha256 = scenario.sha256;
+    compare_results(stub, *baseline, compare_opts, a.baseline);
+  }
   if (a.save) check_writable_dir(runs_dir);
 
   std::optional<EmbeddedServer> embedded;
@@ -208,11 +264,25 @@ int monitor_command(const MonitorArgs& a) {
     ctx.started_at = utc_timestamp(started);
     RawRun raw = run_scenario(scenario, opts);
     if (raw.interrupted) break;  // a signal cut this probe short: not a sample
-    const RunResult probe = assemble_result(ctx, std::move(raw));
+    RunResult probe = assemble_result(ctx, std::move(raw));
+    if (baseline) {
+      probe.comparison = compare_results(probe, *baseline, compare_opts, a.baseline);
+      decide_verdict(probe);
+    }
     {
       const std::lock_guard<std::mutex> lock(mutex);
       totals.add_probe(probe, unix_seconds(started));
       if (!a.quiet) print_stderr(describe_probe(totals, probe));
+    }
+    if (alerts) {
+      const auto event =
+          alerts->observe(probe_failure_reasons(probe), monotonic_seconds(), probe.started_at);
+      if (event) {
+        const AlertSubject subject{probe.scenario_name, probe.target, probe.profile_name, ctx.host};
+        print_stderr(alert_summary(*event, subject) + "\n");  // even with -q
+        const std::string problems = deliver_alert(delivery, *event, subject, probe);
+        if (!problems.empty()) print_stderr("wslat: warning: " + problems + "\n");
+      }
     }
     if (a.save) {
       try {
@@ -252,7 +322,18 @@ void add_monitor(CLI::App& app, Action& action) {
   sub->add_flag("--insecure", args->insecure, "Do not verify TLS certificates");
   sub->add_option("--ca", args->ca, "Trust the CA certificates in this PEM file");
   sub->add_flag("--quiet,-q", args->quiet, "No line per probe on stderr");
-  sub->callback([args, results_dir, &action] {
+  sub->add_option("--baseline", args->baseline,
+                  "Compare every probe with this result file (a regression fails the probe)");
+  auto* after = sub->add_option("--alert-after", args->alert_after,
+                                "Alert after this many failing probes in a row (default 3)");
+  sub->add_option("--alert-min-interval", args->alert_min_interval,
+                  "At most one alert this often, e.g. 5m (recoveries are never held back)")
+      ->capture_default_str();
+  sub->add_option("--webhook", args->webhook, "POST alerts (JSON) to this http(s) URL");
+  sub->add_option("--alert-command", args->alert_command,
+                  "Run this shell command on each alert (WSLAT_ALERT_* in its environment)");
+  sub->callback([args, results_dir, after, &action] {
+    args->alert_after_given = after->count() > 0;
     action = [args, results_dir] {
       if (results_dir->count() == 0) args->results_dir = default_results_dir().path;
       return monitor_command(*args);

@@ -31,6 +31,7 @@ void MonitorTotals::add_probe(const RunResult& probe, double started_unix_s) {
   stats.last_success = success;
   stats.last_probe_unix_s = started_unix_s;
   stats.last_probe_duration_s = probe.duration_ms / 1e3;
+  if (probe.comparison) stats.last_regressed = probe.comparison->regressed;
 }
 
 Duration jittered_interval(Duration every, double jitter, double u) {

@@ -34,6 +34,7 @@ struct ProbeStats {
   bool last_success = false;       // the last probe: every connection opened and completed
   double last_probe_unix_s = 0;    // when the last probe started (Unix time, seconds)
   double last_probe_duration_s = 0;
+  std::optional<bool> last_regressed;  // with --baseline: the last probe regressed against it
 };
 
 // The whole exposition. Without `probe`, a one-off run's result (textfile collector); with it,

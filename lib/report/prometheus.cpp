@@ -161,8 +161,10 @@ void connection_counters(Exposition& e, const RunResult& r) {
   // Every counter of the result, known or not (README "Counters"); names that collide after
   // sanitizing are rendered once, the first in report order.
   std::set<std::string> seen = {"wslat_connections_attempted_total",
-                                "wslat_connections_opened_total", "wslat_connections_failed_total",
-                                "wslat_errors_total", "wslat_probes_total",
+                                "wslat_connections_opened_total",
+                                "wslat_connections_failed_total",
+                                "wslat_errors_total",
+                                "wslat_probes_total",
                                 "wslat_probes_failed_total"};
   for (const auto& counter : report::ordered_counters(r)) {
     const std::string name = "wslat_" + metric_name_part(counter) + "_total";
@@ -212,6 +214,11 @@ void probe_facts(Exposition& e, const ProbeStats& p) {
   e.sample("wslat_last_probe_timestamp_seconds", "", number(p.last_probe_unix_s));
   e.family("wslat_probe_duration_seconds", "gauge", "How long the last finished probe took");
   e.sample("wslat_probe_duration_seconds", "", number(p.last_probe_duration_s));
+  if (p.last_regressed) {
+    e.family("wslat_regression", "gauge",
+             "1 when the last probe regressed against the baseline (--baseline), else 0");
+    e.sample("wslat_regression", "", *p.last_regressed ? "1" : "0");
+  }
 }
 
 }  // namespace

@@ -136,8 +136,8 @@ TEST_CASE("prometheus exposition renders step metrics with a dot and counters it
   const std::string labels =
       R"(scenario="chat-golden-path",target="ws://127.0.0.1:8080/ws",profile="local")";
   // A named expect's metric is a phase label, like every other metric.
-  CHECK(value_of(text, "wslat_phase_duration_seconds_count{" + labels +
-                           ",phase=\"rtt.chat_reply\"}") ==
+  CHECK(value_of(text,
+                 "wslat_phase_duration_seconds_count{" + labels + ",phase=\"rtt.chat_reply\"}") ==
         std::to_string(r.metrics.at("handshake").histogram.count()));
   // Every counter of the result, its name made a valid metric name.
   const std::string sent = std::to_string(r.counters.at("msgs_sent").total);
