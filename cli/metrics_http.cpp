@@ -27,7 +27,8 @@ MHD_Result reply(MHD_Connection* connection, unsigned status, const std::string&
   return ok;
 }
 
-// GET or HEAD /metrics: the exposition; / says where it is; anything else 404 or 405.
+// GET or HEAD /metrics: the exposition; /probe (with --scenarios): one probe's exposition; / says
+// where they are; anything else 404 or 405.
 MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, const char* method,
                       const char* /*version*/, const char* /*upload_data*/,
                       size_t* upload_data_size, void** /*con_cls*/) {
@@ -44,6 +45,20 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
   if (path == "/metrics") {
     return reply(connection, MHD_HTTP_OK, endpoint->scrape(), kContentType);
   }
+  if (path == "/probe") {
+    const auto arg = [&](const char* key) -> std::optional<std::string> {
+      const char* v = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, key);
+      if (v == nullptr) return std::nullopt;
+      return std::string(v);
+    };
+    if (!endpoint->probe()) {
+      return reply(connection, MHD_HTTP_NOT_FOUND, "not found: metrics are at /metrics\n",
+                   "text/plain");
+    }
+    if (m == MHD_HTTP_METHOD_HEAD) return reply(connection, MHD_HTTP_OK, "", kContentType);
+    const HttpReply r = endpoint->probe()(arg("target"), arg("scenario"));
+    return reply(connection, r.status, r.body, r.content_type.c_str());
+  }
   if (path == "/") {
     return reply(connection, MHD_HTTP_OK, "wslat monitor: metrics at /metrics\n", "text/plain");
   }
@@ -53,12 +68,15 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
 
 }  // namespace
 
-MetricsEndpoint::MetricsEndpoint(const ListenAddress& where, std::function<std::string()> metrics)
-    : metrics_(std::move(metrics)), host_(where.host == "localhost" ? "127.0.0.1" : where.host) {
+MetricsEndpoint::MetricsEndpoint(const ListenAddress& where, std::function<std::string()> metrics,
+                                 ProbeHandler probe)
+    : metrics_(std::move(metrics)),
+      probe_(std::move(probe)),
+      host_(where.host == "localhost" ? "127.0.0.1" : where.host) {
   sockaddr_in v4{};
   sockaddr_in6 v6{};
   const sockaddr* addr = nullptr;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
   if (::inet_pton(AF_INET, host_.c_str(), &v4.sin_addr) == 1) {
     v4.sin_family = AF_INET;
     v4.sin_port = htons(where.port);
@@ -72,7 +90,9 @@ MetricsEndpoint::MetricsEndpoint(const ListenAddress& where, std::function<std::
     throw UsageError("--listen " + where.host + ": not an IP address");
   }
   errno = 0;
-  // A scrape is one short request: a few at once, and no client may hold a slot for long.
+  // A scrape is one short request: a few at once, and no client may hold a slot for long (a
+  // /probe lasts as long as the scenario's timeouts allow; its reply is the only one it waits
+  // for).
   daemon_ = MHD_start_daemon(flags, where.port, nullptr, nullptr, &on_request, this,
                              MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT, 32U,
                              MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "monitor.hpp"
@@ -11,10 +12,22 @@ struct MHD_Daemon;
 
 namespace wslat::cli {
 
+struct HttpReply {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type;
+};
+
+// GET /probe?target=...&scenario=...: the query's values (nullopt when absent).
+using ProbeHandler = std::function<HttpReply(const std::optional<std::string>& target,
+                                             const std::optional<std::string>& scenario)>;
+
 class MetricsEndpoint {
  public:
-  // Binds and starts serving; throws RunError naming the address when it cannot bind.
-  MetricsEndpoint(const ListenAddress& where, std::function<std::string()> metrics);
+  // Binds and starts serving (a thread per connection, so a /probe does not hold up a scrape);
+  // throws RunError naming the address when it cannot bind.
+  MetricsEndpoint(const ListenAddress& where, std::function<std::string()> metrics,
+                  ProbeHandler probe = {});
   ~MetricsEndpoint();
   MetricsEndpoint(const MetricsEndpoint&) = delete;
   MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;
@@ -23,9 +36,11 @@ class MetricsEndpoint {
 
   // For libmicrohttpd's callback only.
   std::string scrape() const { return metrics_(); }
+  const ProbeHandler& probe() const { return probe_; }
 
  private:
   std::function<std::string()> metrics_;
+  ProbeHandler probe_;
   MHD_Daemon* daemon_ = nullptr;
   std::string host_;
   unsigned port_ = 0;

@@ -3,6 +3,7 @@
 // Prometheus text format (lib/prometheus.hpp, docs/monitoring.md). A probe is a whole run of
 // the scenario through the same pipeline as `wslat run` (run_scenario, assemble_result); a
 // probe that cannot reach the target is a sample with its error categories, never an exit.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -27,6 +28,7 @@
 #include "metrics_http.hpp"
 #include "monitor.hpp"
 #include "monitor_alerts.hpp"
+#include "monitor_probe.hpp"
 #include "output.hpp"
 #include "profile.hpp"
 #include "redact.hpp"
@@ -56,6 +58,7 @@ struct MonitorArgs {
   std::string ca;
   bool quiet = false;
   std::string baseline;
+  std::string scenarios_dir;
   std::int64_t alert_after = 3;
   bool alert_after_given = false;
   std::string alert_min_interval = "5m";
@@ -193,22 +196,24 @@ int monitor_command(const MonitorArgs& a) {
   }
 
   const Scenario scenario = load_scenario(a.scenario, process_env());
-  const ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
-  std::vector<ThresholdSpec> flags;
-  for (const auto& f : a.threshold_flags) flags.push_back(parse_threshold_flag(f));
-  RunContext ctx;
-  ctx.scenario = &scenario;
-  ctx.profile = choice.profile;
-  ctx.thresholds = merge_thresholds(applicable_thresholds(scenario), flags);
-  ctx.warnings = choice.warnings;
-  ctx.host = host_name();
-  RunOptions opts;
-  opts.timeouts = plan_timeouts(scenario.timeouts, ctx.profile);
-  ctx.timeouts = opts.timeouts.effective;
-  opts.load = scenario.load;
-  opts.threads = 1;
-  opts.insecure = a.insecure;
-  opts.ca_file = a.ca;
+  ProbeSettings settings;
+  settings.env = a.env;
+  settings.conservative = a.conservative;
+  settings.threshold_flags = a.threshold_flags;
+  settings.insecure = a.insecure;
+  settings.ca = a.ca;
+  settings.host = host_name();
+  settings.stop_requested = &g_stop;
+  ProbePlan plan = plan_probe(scenario, settings);
+  RunContext& ctx = plan.ctx;
+  RunOptions& opts = plan.opts;
+  if (!a.scenarios_dir.empty()) {
+    struct stat st {};
+    if (::stat(a.scenarios_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      throw UsageError("--scenarios " + a.scenarios_dir +
+                       ": not a folder; name the folder whose scenario files /probe may run");
+    }
+  }
   const std::string runs_dir = a.results_dir + "/runs/" + safe_file_name(scenario.name);
   // --baseline: every probe is compared with it (the regression gate of `wslat run`); a
   // baseline of another scenario fails now, as it would in `wslat run`.
@@ -234,7 +239,6 @@ int monitor_command(const MonitorArgs& a) {
     ctx.target = embedded->url();
   }
   opts.target = ctx.target;
-  opts.stop_requested = &g_stop;
 
   std::mutex mutex;
   MonitorTotals totals;  // guarded by `mutex`: the endpoint's thread renders it
@@ -243,10 +247,20 @@ int monitor_command(const MonitorArgs& a) {
   totals.total.profile_name = ctx.profile.name;
   g_stop = false;
   install_signal_handlers();
-  MetricsEndpoint endpoint(listen, [&] {
-    const std::lock_guard<std::mutex> lock(mutex);
-    return render_prometheus(totals.total, totals.stats);
-  });
+  ProbeHandler probe_handler;
+  if (!a.scenarios_dir.empty()) {
+    probe_handler = [&a, &settings](const std::optional<std::string>& target,
+                                    const std::optional<std::string>& name) {
+      return serve_probe_request(a.scenarios_dir, settings, target, name);
+    };
+  }
+  MetricsEndpoint endpoint(
+      listen,
+      [&] {
+        const std::lock_guard<std::mutex> lock(mutex);
+        return render_prometheus(totals.total, totals.stats);
+      },
+      probe_handler);
   // The first line on stdout names the address (with the port bound, for --listen HOST:0).
   print_stdout(fmt::format("wslat: metrics at {} (probing {} every {}{})\n", endpoint.url(),
                            scenario.name, format_duration(every),
@@ -322,6 +336,8 @@ void add_monitor(CLI::App& app, Action& action) {
   sub->add_flag("--insecure", args->insecure, "Do not verify TLS certificates");
   sub->add_option("--ca", args->ca, "Trust the CA certificates in this PEM file");
   sub->add_flag("--quiet,-q", args->quiet, "No line per probe on stderr");
+  sub->add_option("--scenarios", args->scenarios_dir,
+                  "Serve /probe?target=URL&scenario=NAME for the scenario files of this folder");
   sub->add_option("--baseline", args->baseline,
                   "Compare every probe with this result file (a regression fails the probe)");
   auto* after = sub->add_option("--alert-after", args->alert_after,
