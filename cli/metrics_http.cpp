@@ -59,6 +59,12 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
     const HttpReply r = endpoint->probe()(arg("target"), arg("scenario"));
     return reply(connection, r.status, r.body, r.content_type.c_str());
   }
+  if (endpoint->pages()) {
+    if (const auto page = endpoint->pages()(path)) {
+      return reply(connection, page->status, m == MHD_HTTP_METHOD_HEAD ? "" : page->body,
+                   page->content_type.c_str());
+    }
+  }
   if (path == "/") {
     return reply(connection, MHD_HTTP_OK, "wslat monitor: metrics at /metrics\n", "text/plain");
   }
@@ -69,9 +75,10 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
 }  // namespace
 
 MetricsEndpoint::MetricsEndpoint(const ListenAddress& where, std::function<std::string()> metrics,
-                                 ProbeHandler probe)
+                                 ProbeHandler probe, PageHandler pages)
     : metrics_(std::move(metrics)),
       probe_(std::move(probe)),
+      pages_(std::move(pages)),
       host_(where.host == "localhost" ? "127.0.0.1" : where.host) {
   sockaddr_in v4{};
   sockaddr_in6 v6{};

@@ -22,12 +22,15 @@ struct HttpReply {
 using ProbeHandler = std::function<HttpReply(const std::optional<std::string>& target,
                                              const std::optional<std::string>& scenario)>;
 
+// Any other GET path (the dashboard at /, /api/samples): a reply, or nullopt for 404.
+using PageHandler = std::function<std::optional<HttpReply>(const std::string& path)>;
+
 class MetricsEndpoint {
  public:
   // Binds and starts serving (a thread per connection, so a /probe does not hold up a scrape);
   // throws RunError naming the address when it cannot bind.
   MetricsEndpoint(const ListenAddress& where, std::function<std::string()> metrics,
-                  ProbeHandler probe = {});
+                  ProbeHandler probe = {}, PageHandler pages = {});
   ~MetricsEndpoint();
   MetricsEndpoint(const MetricsEndpoint&) = delete;
   MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;
@@ -37,10 +40,12 @@ class MetricsEndpoint {
   // For libmicrohttpd's callback only.
   std::string scrape() const { return metrics_(); }
   const ProbeHandler& probe() const { return probe_; }
+  const PageHandler& pages() const { return pages_; }
 
  private:
   std::function<std::string()> metrics_;
   ProbeHandler probe_;
+  PageHandler pages_;
   MHD_Daemon* daemon_ = nullptr;
   std::string host_;
   unsigned port_ = 0;

@@ -22,12 +22,14 @@
 #include "assemble.hpp"
 #include "baseline.hpp"
 #include "commands.hpp"
+#include "dashboard.hpp"
 #include "error.hpp"
 #include "http_client.hpp"
 #include "http_syntax.hpp"
 #include "metrics_http.hpp"
 #include "monitor.hpp"
 #include "monitor_alerts.hpp"
+#include "monitor_history.hpp"
 #include "monitor_probe.hpp"
 #include "output.hpp"
 #include "profile.hpp"
@@ -242,6 +244,7 @@ int monitor_command(const MonitorArgs& a) {
 
   std::mutex mutex;
   MonitorTotals totals;  // guarded by `mutex`: the endpoint's thread renders it
+  ProbeHistory history;  // the dashboard's last hour, guarded by `mutex` too
   totals.total.scenario_name = scenario.name;
   totals.total.target = redact(ctx.target, scenario.secrets);
   totals.total.profile_name = ctx.profile.name;
@@ -260,7 +263,22 @@ int monitor_command(const MonitorArgs& a) {
         const std::lock_guard<std::mutex> lock(mutex);
         return render_prometheus(totals.total, totals.stats);
       },
-      probe_handler);
+      probe_handler,
+      [&](const std::string& path) -> std::optional<HttpReply> {
+        if (path != "/" && path != "/api/samples") return std::nullopt;
+        nlohmann::json samples;
+        {
+          const std::lock_guard<std::mutex> lock(mutex);
+          samples = history.to_json(std::chrono::duration<double>(every).count());
+          if (history.size() == 0) {  // before the first probe: who is being probed
+            samples["scenario"] = totals.total.scenario_name;
+            samples["target"] = totals.total.target;
+            samples["profile"] = totals.total.profile_name;
+          }
+        }
+        if (path == "/") return HttpReply{200, dashboard_page(samples), "text/html; charset=utf-8"};
+        return HttpReply{200, samples.dump(), "application/json"};
+      });
   // The first line on stdout names the address (with the port bound, for --listen HOST:0).
   print_stdout(fmt::format("wslat: metrics at {} (probing {} every {}{})\n", endpoint.url(),
                            scenario.name, format_duration(every),
@@ -286,6 +304,7 @@ int monitor_command(const MonitorArgs& a) {
     {
       const std::lock_guard<std::mutex> lock(mutex);
       totals.add_probe(probe, unix_seconds(started));
+      history.add(probe, unix_seconds(started));
       if (!a.quiet) print_stderr(describe_probe(totals, probe));
     }
     if (alerts) {
