@@ -31,8 +31,14 @@ std::string run_command(const std::string& command, const std::map<std::string, 
     const std::string name = entry.substr(0, entry.find('='));
     if (vars.count(name) == 0) env_text.push_back(entry);
   }
-  for (const auto& [name, value] : vars) env_text.push_back(name + "=" + value);
+  for (const auto& [name, value] : vars) {
+    std::string entry = name;
+    entry += '=';
+    entry += value;
+    env_text.push_back(std::move(entry));
+  }
   std::vector<char*> envp;
+  envp.reserve(env_text.size() + 1);
   for (auto& s : env_text) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string sh = "/bin/sh", dash_c = "-c", cmd = command;

@@ -39,7 +39,9 @@ void ProbeHistory::add(const RunResult& probe, double started_unix_s) {
   // An error of the previous probe with the same category and example goes on (one entry for
   // an outage); others are new entries, newest first.
   std::vector<ErrorSeen> fresh;
-  for (const auto& [category, count] : probe.errors) {
+  for (const auto& entry : probe.errors) {
+    const std::string& category = entry.first;
+    const std::int64_t count = entry.second;
     const auto ex = probe.error_examples.find(category);
     const std::string example = ex == probe.error_examples.end() ? "" : ex->second;
     const auto same = std::find_if(errors_.begin(), errors_.end(), [&](const ErrorSeen& e) {

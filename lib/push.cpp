@@ -7,7 +7,9 @@ std::string base64url(const std::string& bytes) {
   if (bytes.empty()) return "=";
   std::string out;
   std::size_t i = 0;
-  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
+  const auto at = [&](std::size_t k) {
+    return static_cast<unsigned>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 2 < bytes.size(); i += 3) {
     const unsigned v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
     out += alphabet[(v >> 18) & 63];
