@@ -163,7 +163,10 @@ std::optional<AlertTracker> alert_tracker(const MonitorArgs& a) {
         "--alert-after {}: expected a number of probes from 1 to 1000000, e.g. --alert-after 3",
         a.alert_after));
   }
-  const Duration interval = parse_duration_or_throw(a.alert_min_interval, "--alert-min-interval");
+  const Duration interval =  // "0": no rate limit (a bare 0 needs no unit)
+      a.alert_min_interval == "0"
+          ? Duration::zero()
+          : parse_duration_or_throw(a.alert_min_interval, "--alert-min-interval");
   if (interval < Duration::zero()) {
     throw UsageError("--alert-min-interval " + a.alert_min_interval + ": must not be negative");
   }

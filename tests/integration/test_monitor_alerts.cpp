@@ -127,6 +127,10 @@ TEST_CASE("monitor alert options: usage errors exit 64 before anything runs") {
   bad({"--webhook", "ftp://x/"}, "--webhook: expected an http:// or https:// URL");
   bad({"--webhook", "http://h/", "--alert-after", "0"}, "--alert-after 0");
   bad({"--alert-command", "true", "--alert-min-interval", "soon"}, "--alert-min-interval");
+  // "0" (no rate limit) needs no unit.
+  CHECK(run_wslat({"monitor", scenario, "--listen", "127.0.0.1:0", "--for", "100ms", "-q",
+                   "--alert-command", "true", "--alert-min-interval", "0"})
+            .exit_code == 0);
   bad({"--baseline", "/nonexistent/base.json"}, "/nonexistent/base.json");
 }
 
