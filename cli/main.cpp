@@ -20,6 +20,7 @@ int main(int argc, char** argv) try {
   wslat::cli::Action action;
   wslat::cli::add_run(app, action);
   wslat::cli::add_serve(app, action);
+  wslat::cli::add_monitor(app, action);
   wslat::cli::add_validate(app, action);
   wslat::cli::add_compare(app, action);
   wslat::cli::add_report(app, action);

@@ -24,6 +24,7 @@
 #include "live.hpp"
 #include "output.hpp"
 #include "profile.hpp"
+#include "pushgateway.hpp"
 #include "report.hpp"
 #include "results_dir.hpp"
 #include "runner.hpp"
@@ -50,6 +51,7 @@ struct RunArgs {
   std::string cert, key, sni, tls_min;
   std::string proxy;
   std::string baseline, save_baseline;
+  std::string push;  // --push: a Pushgateway (cli/pushgateway.hpp)
   GateArgs gate;
   std::string results_dir = "results";
   bool results_dir_fallback = false;  // not given, and the current folder is not writable
@@ -479,6 +481,7 @@ int run_command(const RunArgs& a) {
   parse_report_format(a.output.format);  // a typo fails now, not after the run
   survive_closed_streams();
   check_target_flag(a.target);
+  check_push_url(a.push);
   Scenario scenario = load_scenario(a.scenario, process_env());
   const ProfileChoice choice = choose_profile(a.env, a.conservative, scenario, process_env());
   const Profile& profile = choice.profile;
@@ -523,6 +526,10 @@ int run_command(const RunArgs& a) {
         "stderr was closed during the run: progress lines and warnings written there were lost");
   }
   store_result(a, result, save_baseline);
+  if (!a.push.empty()) {  // after the result is safe; a failed push does not change the verdict
+    const std::string problem = push_result(a.push, result);
+    if (!problem.empty()) print_stderr("wslat: warning: --push failed: " + problem + "\n");
+  }
   return result.exit_code;
 }
 
@@ -568,6 +575,8 @@ void add_run(CLI::App& app, Action& action) {
   add_gate_options(*sub, args->gate);
   auto* results_dir = sub->add_option("--results-dir", args->results_dir, kResultsDirHelp);
   sub->add_flag("--no-save", args->no_save, "Do not store the run under the results folder");
+  sub->add_option("--push", args->push,
+                  "PUT the run's metrics to this Prometheus Pushgateway, e.g. http://host:9091");
   sub->add_option("--shard", args->shard, "Run the I-th of N equal parts of the load: I/N");
   sub->add_option("--threshold", args->threshold_flags, "'METRIC: EXPR' (repeatable)");
   sub->add_flag("--quiet,-q", args->quiet, "No progress line");

@@ -47,8 +47,9 @@ void check_result(const std::uint8_t* data, std::size_t size) {
   const wslat::RunResult again =
       wslat::result_from_json(nlohmann::json::parse(wslat::render_json(r)));
   (void)again;
-  for (auto f : {wslat::ReportFormat::kText, wslat::ReportFormat::kJunit,
-                 wslat::ReportFormat::kMarkdown, wslat::ReportFormat::kHtml}) {
+  for (auto f :
+       {wslat::ReportFormat::kText, wslat::ReportFormat::kJunit, wslat::ReportFormat::kMarkdown,
+        wslat::ReportFormat::kHtml, wslat::ReportFormat::kPrometheus}) {
     (void)wslat::render(r, f);
   }
 }

@@ -8,7 +8,7 @@
 
 namespace wslat {
 
-enum class ReportFormat { kText, kJson, kJunit, kMarkdown, kHtml };
+enum class ReportFormat { kText, kJson, kJunit, kMarkdown, kHtml, kPrometheus };
 
 struct RenderOptions {
   bool color = false;  // ANSI colours (text only; on a TTY)

@@ -8,6 +8,10 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev
   libre2-dev                   # regex expectations (linear-time matching)
   libcsv-dev                   # CSV data files of scenarios (RFC 4180)
+  libmicrohttpd-dev            # `wslat monitor`: the /metrics endpoint
+  libcurl4-openssl-dev         # alert webhooks, `wslat run --push` (HTTP client)
+  prometheus-pushgateway       # a real Pushgateway receives `--push` (tests)
+  prometheus                   # promtool checks the Prometheus output (tests)
   python3 python3-websockets   # third-party WebSocket peer for the tests
   nginx-light tinyproxy        # third-party reverse proxy (IPv6, TLS) and CONNECT proxy for the tests
   python3-jsonschema           # the scenario JSON Schema is checked with a real validator

@@ -11,6 +11,7 @@
 #include "common.hpp"
 #include "error.hpp"
 #include "metrics.hpp"
+#include "prometheus.hpp"
 #include "units.hpp"
 
 namespace wslat {
@@ -25,7 +26,10 @@ const std::vector<ReportFormatInfo>& report_formats() {
       {ReportFormat::kMarkdown, "markdown", "Also write a Markdown summary",
        [](const RunResult& r, const RenderOptions&) { return render_markdown(r); }},
       {ReportFormat::kHtml, "html", "Also write a self-contained HTML report",
-       [](const RunResult& r, const RenderOptions&) { return render_html(r); }}};
+       [](const RunResult& r, const RenderOptions&) { return render_html(r); }},
+      {ReportFormat::kPrometheus, "prometheus",
+       "Also write the Prometheus text format (node_exporter textfile collector)",
+       [](const RunResult& r, const RenderOptions&) { return render_prometheus(r); }}};
   return formats;
 }
 

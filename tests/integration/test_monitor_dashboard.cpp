@@ -1,0 +1,141 @@
+// The live dashboard of `wslat monitor`: /api/samples (the last hour of probes) and the page
+// at / that draws it, rendered by headless Chromium ("peer": skipped when Chromium is not
+// installed): phases over time with the threshold lines, the verdict and the latest errors
+// of a target that went down.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "child.hpp"
+#include "harness.hpp"
+#include "prometheus_text.hpp"
+
+namespace {
+
+using wslat::test::BackgroundServer;
+using wslat::test::body_of;
+using wslat::test::Child;
+using wslat::test::echo_scenario_file;
+using wslat::test::http_get;
+using wslat::test::prom_sample;
+
+int port_of(const std::string& announced) {
+  const std::string prefix = "http://127.0.0.1:";
+  const auto at = announced.find(prefix);
+  return at == std::string::npos ? 0 : std::atoi(announced.c_str() + at + prefix.size());
+}
+
+// A monitor that saw a healthy target (4 probes or more) and then its outage (2 failed
+// probes or more); the monitor's /metrics port.
+int monitor_through_an_outage(Child& c, std::optional<BackgroundServer>& server) {
+  REQUIRE(c.pump_until([&] { return c.out().find("/metrics") != std::string::npos; }, 20000));
+  const int port = port_of(c.out());
+  const auto metric = [&](const char* name) { return prom_sample(body_of(http_get(port)), name); };
+  REQUIRE(c.pump_until([&] { return metric("wslat_probes_total") >= 4; }, 40000));
+  server.reset();
+  REQUIRE(c.pump_until([&] { return metric("wslat_probes_failed_total") >= 2; }, 40000));
+  return port;
+}
+
+std::string fresh_dir(const std::string& name) {
+  std::string tmpl = wslat::test::temp_dir() + "/" + name + "-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+  return tmpl;
+}
+
+}  // namespace
+
+TEST_CASE("monitor /api/samples has the probes, phases, thresholds and errors for the page") {
+  std::optional<BackgroundServer> server;
+  server.emplace(std::vector<std::string>{wslat::test::wslat_binary(), "serve", "--port", "0"});
+  const std::string url = server->url();
+  Child c({"monitor", echo_scenario_file("dashboard-api", url, 2), "--every", "150ms", "--for",
+           "60s", "--listen", "127.0.0.1:0", "-q", "--threshold", "e2e: p95 < 2s"});
+  const int port = monitor_through_an_outage(c, server);
+  const std::string response = http_get(port, "/api/samples");
+  CHECK(response.find("Content-Type: application/json") != std::string::npos);
+  const auto j = nlohmann::json::parse(body_of(response));
+  CHECK(j["scenario"] == "dashboard-api");
+  CHECK(j["target"] == url);
+  CHECK(j["window_s"] == 3600);
+  CHECK(j["every_s"] == doctest::Approx(0.15));
+  REQUIRE(j["samples"].size() >= 6);
+  CHECK(j["samples"][0]["ok"] == true);
+  CHECK(j["samples"][0]["phases"]["handshake"].size() == 2);
+  CHECK(j["samples"].back()["ok"] == false);
+  CHECK(j["samples"].back()["verdict"] == "error");
+  CHECK(j["errors"][0]["category"] == "connect.refused");
+  CHECK(j["thresholds"].dump().find(R"("threshold":"p95 < 2s")") != std::string::npos);
+  // The page has the same data inlined (first paint without a request) and nothing external.
+  const std::string page = http_get(port, "/");
+  CHECK(page.find("Content-Type: text/html") != std::string::npos);
+  CHECK(page.find("\"dashboard-api\"") != std::string::npos);
+  CHECK(page.find("src=\"http") == std::string::npos);
+  CHECK(page.find("href=\"http") == std::string::npos);
+  c.signal(SIGTERM);
+  CHECK(c.wait(20000) == 0);
+}
+
+TEST_CASE("monitor dashboard renders in headless Chromium: phases, thresholds, verdict, errors" *
+          doctest::test_suite("peer")) {
+  const std::string chromium = "/usr/bin/chromium";
+  if (::access(chromium.c_str(), X_OK) != 0) {
+    MESSAGE("skipped: " << chromium << " is not installed");
+    return;
+  }
+  std::optional<BackgroundServer> server;
+  server.emplace(std::vector<std::string>{wslat::test::wslat_binary(), "serve", "--port", "0",
+                                          "--echo-delay", "5ms", "--jitter", "5ms"});
+  Child c({"monitor", echo_scenario_file("dashboard-page", server->url(), 2), "--every", "150ms",
+           "--for", "120s", "--listen", "127.0.0.1:0", "-q", "--threshold", "e2e: p95 < 30ms"});
+  const int port = monitor_through_an_outage(c, server);
+  const std::string page = "http://127.0.0.1:" + std::to_string(port) + "/";
+  const std::vector<std::string> common = {chromium,
+                                           "--headless",
+                                           "--no-sandbox",
+                                           "--disable-gpu",
+                                           "--disable-quic",
+                                           "--no-first-run",
+                                           "--disable-background-networking",
+                                           "--disable-component-update",
+                                           "--disable-sync",
+                                           "--window-size=1200,1000"};
+
+  // The DOM after the page's script ran: what it drew.
+  auto dom_args = common;
+  dom_args.push_back("--user-data-dir=" + fresh_dir("chromium-dom"));
+  dom_args.push_back("--dump-dom");
+  dom_args.push_back(page);
+  const auto dom = wslat::test::run_process(dom_args, std::chrono::seconds(100));
+  REQUIRE_MESSAGE(!dom.timed_out, "chromium stderr: " << dom.err);
+  CHECK_MESSAGE(dom.out.find("<body>") != std::string::npos, "chromium stderr: " << dom.err);
+  CHECK(dom.out.find(R"(<svg viewBox="0 0 500 170" width="100%" data-phase="handshake">)") !=
+        std::string::npos);
+  CHECK(dom.out.find(R"(class="p50")") != std::string::npos);
+  CHECK(dom.out.find(R"(class="p95")") != std::string::npos);
+  CHECK(dom.out.find(R"(class="threshold")") != std::string::npos);
+  CHECK(dom.out.find(">p95 &lt; 30ms") != std::string::npos);     // the threshold's label
+  CHECK(dom.out.find(R"(class="failed")") != std::string::npos);  // the outage's probes
+  CHECK(dom.out.find(R"(<span id="verdict" class="error">ERROR)") != std::string::npos);
+  CHECK(dom.out.find(">connect.refused</td>") != std::string::npos);
+
+  // And a screenshot: a page full of charts, not a blank or error page.
+  const std::string png = fresh_dir("dashboard") + "/dashboard.png";
+  auto shot_args = common;
+  shot_args.push_back("--user-data-dir=" + fresh_dir("chromium-shot"));
+  shot_args.push_back("--screenshot=" + png);
+  shot_args.push_back(page);
+  const auto shot = wslat::test::run_process(shot_args, std::chrono::seconds(100));
+  REQUIRE_FALSE(shot.timed_out);
+  const std::string image = wslat::test::read_file(png);
+  REQUIRE(image.size() > 33);
+  CHECK(image.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+  // Measured: a blank 1200x1000 page is ~6 KB of PNG; this dashboard ~100 KB.
+  CHECK(image.size() > 40 * 1024);
+  MESSAGE("dashboard screenshot: " << png << " (" << image.size() << " bytes)");
+  c.signal(SIGTERM);
+  CHECK(c.wait(20000) == 0);
+}
