@@ -160,10 +160,10 @@ struct RunResult {
   std::map<std::string, std::string> request_headers;  // redacted
   // "rtt.<name>" of a named expect -> which steps it times ("from send /steps/2 to expect ...").
   std::map<std::string, std::string> step_metrics;
-  Negotiated negotiated;                               // absent from older results
-  std::vector<TimelinePoint> timeline;                 // at most kMaxTimelinePoints, evenly spaced
-  int shards = 1;                                      // how many shard results this one holds
-  std::string shard;                                   // "I/N" when run with --shard
+  Negotiated negotiated;                // absent from older results
+  std::vector<TimelinePoint> timeline;  // at most kMaxTimelinePoints, evenly spaced
+  int shards = 1;                       // how many shard results this one holds
+  std::string shard;                    // "I/N" when run with --shard
   std::vector<std::string> warnings;
 };
 

@@ -20,11 +20,24 @@ constexpr double kMinMultiplier = 0.001;
 constexpr double kMaxMultiplier = 1000.0;
 constexpr double kMaxMargin = 100.0;
 
-const std::vector<std::string> kTopLevelKeys = {
-    "name",         "target",   "headers",          "subprotocols", "require_subprotocol",
-    "redact",       "load",     "timeouts",         "steps",        "thresholds",
-    "environments", "embedded", "max_message_size", "description",  "$schema",
-    "tls", "on", "data"};
+const std::vector<std::string> kTopLevelKeys = {"name",
+                                                "target",
+                                                "headers",
+                                                "subprotocols",
+                                                "require_subprotocol",
+                                                "redact",
+                                                "load",
+                                                "timeouts",
+                                                "steps",
+                                                "thresholds",
+                                                "environments",
+                                                "embedded",
+                                                "max_message_size",
+                                                "description",
+                                                "$schema",
+                                                "tls",
+                                                "on",
+                                                "data"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {

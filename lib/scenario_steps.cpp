@@ -722,7 +722,8 @@ void Checker::check_names(Scenario& s) {
           fmt::format("from send {} to expect {} (\"{}\")", send->second, ptr, name));
     } else {
       s.step_metric_notes.push_back(
-          fmt::format("from the last send not yet answered, else the previous expect's message (else the open), "
+          fmt::format("from the last send not yet answered, else the previous expect's message "
+                      "(else the open), "
                       "to expect {} (\"{}\")",
                       ptr, name));
     }
