@@ -201,7 +201,8 @@ void append_uint(std::string& out, std::uint64_t v, int width) {
 
 std::uint64_t max_of(int width) {
   return width == 0 ? (std::uint64_t{1} << 28U) - 1  // MQTT's 4-byte limit
-                    : (width == 4 ? 0xFFFFFFFFULL : (std::uint64_t{1} << (8U * width)) - 1);
+                    : (width == 4 ? 0xFFFFFFFFULL
+                                  : (std::uint64_t{1} << (8U * static_cast<unsigned>(width))) - 1);
 }
 
 }  // namespace

@@ -454,7 +454,8 @@ std::vector<Capture> Checker::check_captures(const json& j, const std::string& p
     Capture c;
     c.var = variable(name);
     const std::string from = v.is_object() && v.size() == 1 ? v.begin().key() : "";
-    const std::string fp = cp + "/" + from;
+    std::string fp = cp;
+    fp.append("/").append(from);
     const bool message_form = from == "json" || from == "regex" || from == "text";
     const bool upgrade_form = from == "status" || from == "header" || from == "cookie";
     if (!message_form && !upgrade_form) {

@@ -117,7 +117,7 @@ Template Checker::compile(const std::string& text, const std::string& ptr, Templ
 }
 
 std::optional<std::string> Checker::env_value(const std::string& var, const std::string& ptr) {
-  const auto value = var.empty() ? std::nullopt : env_(var);
+  auto value = var.empty() ? std::nullopt : env_(var);
   if (var.empty()) {
     issue(ptr, "empty variable name in ${env:}: write ${env:NAME}");
   } else if (!value) {

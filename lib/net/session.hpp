@@ -822,9 +822,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   static std::string printable(const std::string& bytes, std::size_t size) {
     std::string out;
-    for (unsigned char c : bytes) {
+    for (const char ch : bytes) {
+      const auto c = static_cast<unsigned char>(ch);
       if (c >= 0x20 && c < 0x7F) {
-        out += static_cast<char>(c);
+        out += ch;
       } else {
         static constexpr char kHex[] = "0123456789abcdef";
         out += "\\x";

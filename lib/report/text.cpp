@@ -119,7 +119,8 @@ std::string phase_table(const RunResult& r, const Painter& paint) {
            format_ms(s.max)});
   }
   std::string out = t.render(paint, "");
-  for (const auto& [name, what] : r.step_metrics) out += "  " + name + ": " + what + "\n";
+  for (const auto& [name, what] : r.step_metrics)
+    out.append("  ").append(name).append(": ").append(what).append("\n");
   return out;
 }
 
