@@ -68,6 +68,10 @@ inline constexpr MetricDef kMetricRegistry[] = {
     {"close",         MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"session",       MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"loop_lag",      MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    // Rooms: a broadcast's receipt by another member (receipt - send, one clock), and per
+    // broadcast the time until every expected member had it (README "Roles, rooms and delivery").
+    {"delivery",      MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    {"fanout",        MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"errors",        MetricKind::kErrors,    false, false,    "rate < 1%", MetricReach::kConnect},
     // Counters: data messages (text, binary) and their payload bytes; not control frames, frame
     // headers or the upgrade (README "Counters").
@@ -79,6 +83,10 @@ inline constexpr MetricDef kMetricRegistry[] = {
     // msgs_sent).
     {"rule_matches",   MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
     {"rule_sends",     MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
+    // Sends marked "broadcast", and the deliveries their expected recipients never got within
+    // "delivery_wait" (counted against the sender's connection).
+    {"broadcasts",       MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
+    {"delivery_missing", MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
 };
 // clang-format on
 
@@ -144,7 +152,7 @@ constexpr std::size_t timeline_slot(std::string_view name) {
 }
 
 // The entry that names `metric` (a single metric, or the family it belongs to); nullptr when
-// none does.
+// none does. A latency metric of one role, "METRIC@ROLE" (handshake@listener), is METRIC's.
 const MetricDef* find_metric(std::string_view metric);
 
 // True when thresholds may name `metric` (latencies and errors; not counters, for now).

@@ -122,7 +122,8 @@ TEST_CASE("metric registry: the gate can watch every latency metric") {
 TEST_CASE("metric registry: the lists each stage reads are the ones it replaced") {
   CHECK(metric_order() == std::vector<std::string>{"dns", "tcp", "tls", "upgrade", "handshake",
                                                    "first_message", "e2e", "rtt", "perceived",
-                                                   "ping", "close", "session", "loop_lag"});
+                                                   "ping", "close", "session", "loop_lag",
+                                                   "delivery", "fanout"});
   CHECK(known_metrics().size() == metric_order().size() + 2);  // + rtt.<step>, errors
   CHECK(contains(known_metrics(), "rtt.<step>"));
   CHECK(known_metrics().back() == "errors");

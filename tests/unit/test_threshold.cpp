@@ -125,7 +125,7 @@ TEST_CASE("--threshold flags are METRIC: EXPR") {
 
 TEST_CASE("known_metrics lists the README's metrics and errors") {
   const auto& m = wslat::known_metrics();
-  CHECK(m.size() == 15);
+  CHECK(m.size() == 17);
   CHECK(std::find(m.begin(), m.end(), "rtt.<step>") != m.end());
   CHECK(std::find(m.begin(), m.end(), "perceived") != m.end());
   CHECK(std::find(m.begin(), m.end(), "errors") != m.end());
