@@ -155,18 +155,19 @@ constexpr std::size_t timeline_slot(std::string_view name) {
 // none does. A latency metric of one role, "METRIC@ROLE" (handshake@listener), is METRIC's.
 const MetricDef* find_metric(std::string_view metric);
 
-// True when thresholds may name `metric` (latencies and errors; not counters, for now).
+// True when thresholds may name `metric`: every metric of the registry (latencies, also
+// METRIC@ROLE; errors; counters, on their run total).
 bool takes_thresholds(std::string_view metric);
 
-// Why thresholds may not name `metric`: `unknown metric "x"`, or that it is a counter.
+// Why thresholds may not name `metric`: `unknown metric "x"`.
 std::string threshold_refusal(std::string_view metric);
 
 // Latency metrics (not families) in report order: the runner's slots, the result's "metrics".
 const std::vector<std::string>& metric_order();
 // Counters in report order: the runner's counter slots, the result's "counters".
 const std::vector<std::string>& counter_order();
-// What thresholds may name, as shown in messages: every entry except counters, families as
-// their pattern ("rtt.<step>").
+// What thresholds may name, as shown in messages: latencies and errors in registry order
+// (families as their pattern, "rtt.<step>"), then the counters.
 const std::vector<std::string>& known_metrics();
 // The main phases (TimelinePoint::ms columns, history trends, text distribution).
 const std::vector<std::string>& timeline_metrics();

@@ -57,6 +57,14 @@ Outcome run_rooms(const json& scenario, const std::vector<std::string>& server_a
   return o;
 }
 
+json threshold(const json& result, const std::string& metric) {
+  for (const auto& t : result["thresholds"]) {
+    if (t["metric"] == metric) return t;
+  }
+  FAIL("no threshold on " << metric);
+  return {};
+}
+
 std::int64_t counter(const json& result, const std::string& name) {
   return result["counters"][name]["total"].get<std::int64_t>();
 }
@@ -84,6 +92,7 @@ TEST_CASE("rooms: delivery latency in 2 Socket.IO rooms of 1 sender and 4 listen
   // Fan-out: one per broadcast, at least its slowest delivery.
   CHECK(r["metrics"]["fanout"]["count"] == 2 * kBroadcasts);
   CHECK(r["metrics"]["fanout"]["p50"].get<double>() >= p50);
+  CHECK(threshold(r, "delivery_missing")["pass"] == true);
 }
 
 TEST_CASE("rooms: a Socket.IO server that skips a member shows exactly its deliveries missing" *
@@ -103,6 +112,11 @@ TEST_CASE("rooms: a Socket.IO server that skips a member shows exactly its deliv
   // The skipped member is the only failed connection, and its error names its role.
   CHECK(r["connections"]["failed"] == 1);
   CHECK(r["errors"] == json{{"message.timeout@listener", 1}});
+  // The counter's own threshold fails the run.
+  const json t = threshold(r, "delivery_missing");
+  CHECK(t["pass"] == false);
+  CHECK(t["actual"] == kBroadcasts);
+  CHECK(o.process.exit_code != 0);
 }
 
 }  // namespace
