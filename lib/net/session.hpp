@@ -685,8 +685,12 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // is thereby consumed (not offered to the steps unless "pass").
   bool delivered(const std::string& payload, TimePoint at) {
     const Deliveries& d = *plan_.scenario->deliveries;
-    if (!Expectation(d.when, TemplateContext{index_, 0, nullptr}).match(payload, nullptr)) {
-      return false;
+    try {
+      if (!Expectation(d.when, TemplateContext{index_, 0, &vars_}).match(payload, nullptr)) {
+        return false;
+      }
+    } catch (const TemplateError&) {
+      return false;  // it matches on a variable not captured yet
     }
     std::optional<VarValue> id;
     if (d.id.from == Capture::From::kJson) {

@@ -119,5 +119,30 @@ TEST_CASE("rooms: a Socket.IO server that skips a member shows exactly its deliv
   CHECK(o.process.exit_code != 0);
 }
 
+TEST_CASE("rooms: a deliveries matcher on a variable not captured yet passes the message on") {
+  // The embedded echo server returns the sender's own broadcast to it: not a delivery (the
+  // sender is not its recipient), and the matcher cannot be built before ${var:me} is captured.
+  const json s = json::parse(R"({
+    "name": "rooms-unset",
+    "target": "embedded",
+    "deliveries": {"json": {"type": "chat", "from": "${var:me}"}, "id": {"json": "/id"}},
+    "steps": [
+      {"send": {"json": {"type": "chat", "id": "m1"}, "broadcast": {"id": {"json": "/id"}}}},
+      {"expect": {"json": {"type": "chat"}, "capture": {"me": {"json": "/id"}}}}
+    ],
+    "thresholds": {}
+  })");
+  const std::string file = write_temp_file("rooms-unset.json", s.dump(2));
+  const auto p = run_wslat({"run", file, "--format", "json", "--no-save", "--quiet"},
+                           std::chrono::seconds(60));
+  INFO("stderr: " << p.err);
+  REQUIRE_FALSE(p.timed_out);
+  CHECK(p.exit_code == 0);
+  const json r = json::parse(p.out);
+  CHECK(r["connections"]["failed"] == 0);
+  CHECK(r["counters"]["broadcasts"]["total"] == 1);
+  CHECK_FALSE(r["metrics"].contains("delivery"));
+}
+
 }  // namespace
 }  // namespace wslat::test
