@@ -119,6 +119,19 @@ TEST_CASE("rooms: a Socket.IO server that skips a member shows exactly its deliv
   CHECK(o.process.exit_code != 0);
 }
 
+TEST_CASE("rooms: validate prints the role mix and the rooms") {
+  const auto p =
+      run_wslat({"validate", source_dir() + "/scenarios/chat-room.json"}, std::chrono::seconds(30));
+  INFO(p.out << p.err);
+  CHECK(p.exit_code == 0);
+  CHECK(p.out.find("rooms      51 connections each") != std::string::npos);
+  CHECK(p.out.find("102 connections: 2 room(s), the last full") != std::string::npos);
+  CHECK(p.out.find("role       sender: 1 of every 51 (slots 0..0 of i % 51)") != std::string::npos);
+  CHECK(p.out.find("role       listener: 50 of every 51 (slots 1..50 of i % 51)") !=
+        std::string::npos);
+  CHECK(p.out.find("delivery_missing count == 0") != std::string::npos);
+}
+
 TEST_CASE("rooms: a deliveries matcher on a variable not captured yet passes the message on") {
   // The embedded echo server returns the sender's own broadcast to it: not a delivery (the
   // sender is not its recipient), and the matcher cannot be built before ${var:me} is captured.
