@@ -42,6 +42,29 @@ std::string describe_load(const Load& load) {
   return out + fmt::format(" (at most {} at once)", load.max_concurrency);
 }
 
+// The role mix: which connections run which steps, and the rooms.
+void print_roles(const Scenario& s) {
+  if (s.roles.empty() && s.room_size == 0) return;
+  std::int64_t sum = 0;
+  for (const Role& r : s.roles) sum += r.count;
+  const std::int64_t cycle = s.room_size > 0 ? s.room_size : sum;
+  if (s.room_size > 0) {
+    const std::int64_t n = s.load.open_model() ? 0 : s.load.connections;
+    fmt::print("rooms      {} connections each (connection i is in room i / {}, ${{room}}){}\n",
+               s.room_size, s.room_size,
+               n > 0 ? fmt::format("; {} connections: {} room(s), the last {}", n,
+                                   (n + s.room_size - 1) / s.room_size,
+                                   n % s.room_size == 0 ? "full" : "partial")
+                     : "");
+  }
+  std::int64_t first = 0;
+  for (const Role& r : s.roles) {
+    fmt::print("role       {}: {} of every {} (slots {}..{} of i % {}), {} steps after unrolling\n",
+               r.name, r.count, cycle, first, first + r.count - 1, cycle, flatten(r.steps).size());
+    first += r.count;
+  }
+}
+
 void print_summary(const Scenario& s, const Profile& p) {
   // A profile override may point the scenario elsewhere (not under --conservative).
   const auto custom = profile_target(s, p);
@@ -52,8 +75,11 @@ void print_summary(const Scenario& s, const Profile& p) {
                                  : redact(written, s.secrets);
   fmt::print("scenario   {} ({})\n", s.name, s.file);
   fmt::print("target     {}{}\n", target, origin);
-  fmt::print("steps      {} ({} after unrolling repeats, connect included)\n", s.steps.size(),
-             flatten(s.steps).size());
+  if (s.roles.empty()) {
+    fmt::print("steps      {} ({} after unrolling repeats, connect included)\n", s.steps.size(),
+               flatten(s.steps).size());
+  }
+  print_roles(s);
   fmt::print("load       {}\n", describe_load(s.load));
   if (s.data) {
     static constexpr const char* kOrders[] = {"sequential", "random", "unique"};

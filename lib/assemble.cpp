@@ -67,12 +67,15 @@ std::map<std::string, std::string> shown_headers(const RunContext& ctx) {
 
 std::vector<ThresholdSpec> applicable_thresholds(const Scenario& s) {
   if (!s.thresholds_defaulted) return s.thresholds;
-  bool sent = false, expects = false, expect_after_send = false;
-  for (const auto& fs : flatten(s.steps)) {
-    if (fs.step->is<SendStep>()) sent = true;
-    if (fs.step->is<ExpectStep>()) {
-      expects = true;
-      expect_after_send = expect_after_send || sent;
+  bool expects = false, expect_after_send = false;
+  for (const auto* steps : s.step_lists()) {
+    bool sent = false;
+    for (const auto& fs : flatten(*steps)) {
+      if (fs.step->is<SendStep>()) sent = true;
+      if (fs.step->is<ExpectStep>()) {
+        expects = true;
+        expect_after_send = expect_after_send || sent;
+      }
     }
   }
   const auto reached = [&](MetricReach reach) {

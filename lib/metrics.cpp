@@ -24,6 +24,11 @@ std::size_t rank(const std::string& name) {
 }  // namespace
 
 const MetricDef* find_metric(std::string_view metric) {
+  const std::size_t at = metric.find('@');
+  if (at != std::string_view::npos && at > 0 && at + 1 < metric.size()) {
+    const MetricDef* base = find_metric(metric.substr(0, at));
+    return base != nullptr && base->kind == MetricKind::kLatency ? base : nullptr;
+  }
   const MetricDef* family = nullptr;
   for (const MetricDef& m : kMetricRegistry) {
     if (!m.family() && m.names(metric)) return &m;  // an exact name wins over a family
@@ -34,16 +39,11 @@ const MetricDef* find_metric(std::string_view metric) {
 
 bool takes_thresholds(std::string_view metric) {
   const MetricDef* m = find_metric(metric);
-  return m != nullptr && m->kind != MetricKind::kCounter;
+  return m != nullptr;
 }
 
 std::string threshold_refusal(std::string_view metric) {
-  const MetricDef* m = find_metric(metric);
-  const std::string quoted = "\"" + std::string(metric) + "\"";
-  if (m != nullptr && m->kind == MetricKind::kCounter) {
-    return quoted + " is a counter (README, \"Counters\"), and counters take no thresholds yet";
-  }
-  return "unknown metric " + quoted;
+  return "unknown metric \"" + std::string(metric) + "\"";
 }
 
 const std::vector<std::string>& metric_order() {
@@ -59,8 +59,12 @@ const std::vector<std::string>& counter_order() {
 }
 
 const std::vector<std::string>& known_metrics() {
-  static const std::vector<std::string> names =
-      names_where([](const MetricDef& m) { return m.kind != MetricKind::kCounter; });
+  static const std::vector<std::string> names = [] {
+    // Latencies and errors, then the counters.
+    auto out = names_where([](const MetricDef& m) { return m.kind != MetricKind::kCounter; });
+    for (const auto& c : counter_order()) out.push_back(c);
+    return out;
+  }();
   return names;
 }
 

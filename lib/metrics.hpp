@@ -69,6 +69,10 @@ inline constexpr MetricDef kMetricRegistry[] = {
     {"close",         MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"session",       MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"loop_lag",      MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    // Rooms: a broadcast's receipt by another member (receipt - send, one clock), and per
+    // broadcast the time until every expected member had it (README "Roles, rooms and delivery").
+    {"delivery",      MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    {"fanout",        MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"errors",        MetricKind::kErrors,    false, false,    "rate < 1%", MetricReach::kConnect},
     // Counters: data messages (text, binary) and their payload bytes; not control frames, frame
     // headers or the upgrade (README "Counters").
@@ -80,6 +84,10 @@ inline constexpr MetricDef kMetricRegistry[] = {
     // msgs_sent).
     {"rule_matches",   MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
     {"rule_sends",     MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
+    // Sends marked "broadcast", and the deliveries their expected recipients never got within
+    // "delivery_wait" (counted against the sender's connection).
+    {"broadcasts",       MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
+    {"delivery_missing", MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
 };
 // clang-format on
 
@@ -145,21 +153,22 @@ constexpr std::size_t timeline_slot(std::string_view name) {
 }
 
 // The entry that names `metric` (a single metric, or the family it belongs to); nullptr when
-// none does.
+// none does. A latency metric of one role, "METRIC@ROLE" (handshake@listener), is METRIC's.
 const MetricDef* find_metric(std::string_view metric);
 
-// True when thresholds may name `metric` (latencies and errors; not counters, for now).
+// True when thresholds may name `metric`: every metric of the registry (latencies, also
+// METRIC@ROLE; errors; counters, on their run total).
 bool takes_thresholds(std::string_view metric);
 
-// Why thresholds may not name `metric`: `unknown metric "x"`, or that it is a counter.
+// Why thresholds may not name `metric`: `unknown metric "x"`.
 std::string threshold_refusal(std::string_view metric);
 
 // Latency metrics (not families) in report order: the runner's slots, the result's "metrics".
 const std::vector<std::string>& metric_order();
 // Counters in report order: the runner's counter slots, the result's "counters".
 const std::vector<std::string>& counter_order();
-// What thresholds may name, as shown in messages: every entry except counters, families as
-// their pattern ("rtt.<step>").
+// What thresholds may name, as shown in messages: latencies and errors in registry order
+// (families as their pattern, "rtt.<step>"), then the counters.
 const std::vector<std::string>& known_metrics();
 // The main phases (TimelinePoint::ms columns, history trends, text distribution).
 const std::vector<std::string>& timeline_metrics();

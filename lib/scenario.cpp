@@ -80,4 +80,23 @@ std::vector<ThresholdSpec> default_thresholds() {
   return out;
 }
 
+std::vector<const std::vector<Step>*> Scenario::step_lists() const {
+  if (roles.empty()) return {&steps};
+  std::vector<const std::vector<Step>*> out;
+  for (const Role& r : roles) out.push_back(&r.steps);
+  return out;
+}
+
+std::size_t Scenario::role_of(std::int64_t connection) const {
+  if (roles.empty()) return 0;
+  std::int64_t sum = 0;
+  for (const Role& r : roles) sum += r.count;
+  std::int64_t slot = connection % (room_size > 0 ? room_size : sum);
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    if (slot < roles[i].count) return i;
+    slot -= roles[i].count;
+  }
+  return roles.size() - 1;
+}
+
 }  // namespace wslat

@@ -49,10 +49,12 @@ struct Template {
       kUuid,
       kNowMs,
       kVar,
-      kData
+      kData,
+      kRoom
     } kind = Kind::kLiteral;
-    std::string literal;  // kLiteral: the text; kVar, kData: the variable's or field's name
-    std::size_t var = 0;  // kVar: index in Scenario::variables; kData: in DataTable::fields
+    std::string literal;         // kLiteral: the text; kVar, kData: the variable's or field's name
+    std::size_t var = 0;         // kVar: index in Scenario::variables; kData: in DataTable::fields
+    std::int64_t room_size = 0;  // kRoom: "rooms" size (the room is connection / size), 0: none
     // Where the expansion lands: plain text; inside a JSON string (escaped); a whole JSON value
     // (typed: a captured number stays a number); a regular expression (quoted, matched as is).
     enum class Into { kText, kJsonString, kJsonValue, kRegex } into = Into::kText;
@@ -124,6 +126,9 @@ struct SendStep {
   std::string name;               // "name": pairs it with the expects of that name (per-step rtt)
   std::size_t pair = kNoPair;     // index of the name among Scenario::paired_sends, or kNoPair
   static constexpr std::size_t kNoPair = static_cast<std::size_t>(-1);
+  // "broadcast": where the correlation id is in the sent message (a JSON pointer, a regex group
+  // or the whole text): the other members of the room time its delivery (Scenario::deliveries).
+  std::optional<Capture> broadcast;
 };
 
 // Its implicit noexcept constructors call nlohmann::json's noexcept ones, in whose bodies the
@@ -295,6 +300,21 @@ struct DataFeed {
   const Vars* row(std::int64_t connection) const;
 };
 
+// A role ("roles"): a step list run by `count` connections of every `count`-sum (or room).
+struct Role {
+  std::string name;
+  std::string pointer;  // "/roles/listener"
+  std::int64_t count = 1;
+  std::vector<Step> steps;  // a leading connect is implied when missing
+};
+
+// "deliveries": how a member recognises a broadcast message and finds its id in it.
+struct Deliveries {  // NOLINT(bugprone-exception-escape): as ExpectStep
+  ExpectStep when;   // the matcher (no captures)
+  Capture id;
+  bool pass = false;  // also offered to the steps' expects
+};
+
 struct Scenario {
   std::string name;
   std::string file;    // path as given
@@ -310,11 +330,15 @@ struct Scenario {
   std::vector<std::string> secrets;  // values resolved from ${env:...}: never printed
   Load load;
   Timeouts timeouts;
-  std::vector<Step> steps;                     // a leading connect is implied when missing
-  std::vector<Rule> rules;                     // "on"
-  std::vector<std::string> variables;          // names of the ${var:NAME} variables, by index
-  std::vector<std::string> step_metrics;       // "rtt.<name>" of named expects, in file order
-  std::vector<std::string> step_metric_notes;  // per step metric: which steps it times
+  std::vector<Step> steps;     // a leading connect is implied when missing
+  std::vector<Role> roles;     // "roles" instead of "steps" (then `steps` is empty)
+  std::int64_t room_size = 0;  // "rooms": {"size": N}; 0: the run is one room
+  std::optional<Deliveries> deliveries;
+  Duration delivery_wait = std::chrono::seconds(5);  // "delivery_wait"
+  std::vector<Rule> rules;                           // "on"
+  std::vector<std::string> variables;                // names of the ${var:NAME} variables, by index
+  std::vector<std::string> step_metrics;             // "rtt.<name>" of named expects, in file order
+  std::vector<std::string> step_metric_notes;        // per step metric: which steps it times
   std::size_t paired_sends = 0;           // names shared by sends and expects (ExpectStep::pair)
   std::vector<ThresholdSpec> thresholds;  // the defaults when the file has none
   bool thresholds_defaulted = false;
@@ -322,6 +346,17 @@ struct Scenario {
   nlohmann::json embedded;  // "embedded": serve options (object) or null
   std::int64_t max_message_bytes = std::int64_t{16} * 1024 * 1024;  // "max_message_size"
   std::optional<DataFeed> data;                                     // "data"
+
+  // The step lists the connections run: each role's, or `steps`.
+  std::vector<const std::vector<Step>*> step_lists() const;
+  // The role (index in `roles`) of the connection with this 0-based run index: its slot
+  // (index modulo the room size, or modulo the sum of the counts) taken by the roles in file
+  // order, each `count` slots. 0 without roles.
+  std::size_t role_of(std::int64_t connection) const;
+  // The 0-based room of a connection (0 without "rooms").
+  std::int64_t room_of(std::int64_t connection) const {
+    return room_size > 0 ? connection / room_size : 0;
+  }
 };
 
 // One problem found in a scenario file. `line`/`column` are 1-based (0 when unknown);

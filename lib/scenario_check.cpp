@@ -37,7 +37,11 @@ const std::vector<std::string> kTopLevelKeys = {"name",
                                                 "$schema",
                                                 "tls",
                                                 "on",
-                                                "data"};
+                                                "data",
+                                                "roles",
+                                                "rooms",
+                                                "deliveries",
+                                                "delivery_wait"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {
@@ -489,16 +493,35 @@ Scenario Checker::check(const json& doc) {
       s.embedded = doc["embedded"];
     }
   }
-  if (!doc.contains("steps")) {
+  check_rooms(doc, s);  // before the steps: ${room} needs the size
+  if (doc.contains("roles")) {
+    if (doc.contains("steps")) {
+      key_issue("/steps",
+                "a scenario has either \"steps\" (every connection runs them) or "
+                "\"roles\" (each role its own steps), not both: move the steps into a "
+                "role");
+    }
+    s.roles = check_roles(doc["roles"], "/roles");
+  } else if (!doc.contains("steps")) {
     issue("",
           "missing \"steps\": expected a non-empty array of steps, e.g. "
-          "[{\"send\": {\"text\": \"hi\"}}, {\"expect\": {\"any\": true}}]");
+          "[{\"send\": {\"text\": \"hi\"}}, {\"expect\": {\"any\": true}}] (or \"roles\")");
   } else {
     s.steps = check_steps(doc["steps"], "/steps", 0);
   }
-  if (s.steps.empty() || !s.steps.front().is<ConnectStep>()) {
+  if (s.roles.empty() && (s.steps.empty() || !s.steps.front().is<ConnectStep>())) {
     s.steps.insert(s.steps.begin(), Step{"/steps", ConnectStep{}});  // implied: not in the file
   }
+  if (s.room_size > 0 && !s.roles.empty()) {
+    std::int64_t sum = 0;
+    for (const Role& r : s.roles) sum += r.count;
+    if (sum != s.room_size) {
+      issue("/rooms/size", fmt::format("a room has {} members but the roles' counts add up to {}: "
+                                       "the counts apply per room, make them add up to the size",
+                                       s.room_size, sum));
+    }
+  }
+  check_deliveries(doc, s);
   if (doc.contains("on")) s.rules = check_rules(doc["on"], "/on");
   check_names(s);
   check_variables();
@@ -507,8 +530,19 @@ Scenario Checker::check(const json& doc) {
   if (doc.contains("thresholds")) {
     s.thresholds = check_thresholds(doc["thresholds"], "/thresholds");
     for (const auto& t : s.thresholds) {
-      if (t.metric.rfind("rtt.", 0) == 0 && std::find(s.step_metrics.begin(), s.step_metrics.end(),
-                                                      t.metric) == s.step_metrics.end()) {
+      const std::size_t at = t.metric.find('@');
+      if (at != std::string::npos) {
+        const std::string role = t.metric.substr(at + 1);
+        if (std::none_of(s.roles.begin(), s.roles.end(),
+                         [&](const Role& r) { return r.name == role; })) {
+          key_issue(
+              t.pointer.substr(0, t.pointer.rfind('/')),
+              fmt::format("no role is named \"{}\": METRIC@ROLE names a role of \"roles\"", role));
+        }
+      }
+      if (t.metric.rfind("rtt.", 0) == 0 && t.metric.find('@') == std::string::npos &&
+          std::find(s.step_metrics.begin(), s.step_metrics.end(), t.metric) ==
+              s.step_metrics.end()) {
         issue(t.pointer,
               fmt::format("no expect is named \"{}\": {} is the latency of the expect "
                           "step with that \"name\"{}",

@@ -121,6 +121,11 @@ class Checker {
                                       const ExpectStep* expect, TemplateScope scope);
   std::vector<Rule> check_rules(const json& j, const std::string& ptr);
   void check_names(Scenario& s);
+  // Roles, rooms and deliveries (lib/scenario_roles.cpp).
+  std::vector<Role> check_roles(const json& j, const std::string& ptr);
+  void check_rooms(const json& doc, Scenario& s);
+  std::optional<Capture> check_id(const json& j, const std::string& ptr);
+  void check_deliveries(const json& doc, Scenario& s);
   void check_regex(const json& value, const std::string& ptr, ExpectStep& expect,
                    TemplateScope scope);
   bool check_var_name(const std::string& name, const std::string& ptr);
@@ -148,6 +153,7 @@ class Checker {
   std::vector<VarUse> data_refs_;
   int step_order_ = -1;  // -1: before the connection (headers); then one per step
   int ready_marks_ = 0;
+  std::int64_t room_size_ = 0;  // "rooms" size, for ${room}
 };
 
 }  // namespace wslat::scenario_detail

@@ -193,8 +193,24 @@ void Checker::check_send_fields(const json& j, const std::string& ptr, SendStep&
                                 TemplateScope scope) {
   const std::vector<std::string> forms = {"text", "json", "binary", "size"};
   if (!require_object(j, ptr, "\"send\"")) return;
-  check_keys(j, ptr, {"text", "json", "binary", "size", "name"}, "\"send\"");
+  check_keys(j, ptr, {"text", "json", "binary", "size", "name", "broadcast"}, "\"send\"");
   if (j.contains("name")) send.name = step_name(j["name"], ptr + "/name");
+  if (j.contains("broadcast")) {
+    const std::string bp = ptr + "/broadcast";
+    if (scope == TemplateScope::kRule) {
+      issue(bp, "a rule's send cannot be a broadcast: mark a send step");
+    } else if (require_object(j["broadcast"], bp,
+                              "\"broadcast\", e.g. {\"id\": {\"json\": \"/id\"}}")) {
+      check_keys(j["broadcast"], bp, {"id"}, "\"broadcast\"");
+      if (!j["broadcast"].contains("id")) {
+        issue(bp,
+              "missing \"id\": where the id the members see is in this message, e.g. "
+              "{\"json\": \"/id\"}");
+      } else {
+        send.broadcast = check_id(j["broadcast"]["id"], bp + "/id");
+      }
+    }
+  }
   std::vector<std::string> given;
   for (const auto& form : forms) {
     if (j.contains(form)) given.push_back(form);
@@ -709,7 +725,7 @@ void assign_names(std::vector<Step>& steps, const std::vector<std::string>& metr
 
 void Checker::check_names(Scenario& s) {
   Names names;
-  collect_names(s.steps, names);
+  for (const auto* steps : s.step_lists()) collect_names(*steps, names);
   std::vector<std::string> paired;
   for (const auto& [name, ptr] : names.expects) {
     const std::string metric = "rtt." + name;
@@ -739,6 +755,7 @@ void Checker::check_names(Scenario& s) {
   }
   s.paired_sends = paired.size();
   assign_names(s.steps, s.step_metrics, paired);
+  for (Role& role : s.roles) assign_names(role.steps, s.step_metrics, paired);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -806,13 +823,16 @@ Duration steps_budget(const std::vector<Step>& steps, const TimeoutPlan& t,
 }  // namespace
 
 void Checker::check_steps_cross(const Scenario& s) {
-  if (count_flat(s.steps) > kMaxFlatSteps) {
-    issue("/steps", fmt::format("the steps unroll to more than {} steps (repeats multiplied): "
-                                "lower the repeat counts",
-                                kMaxFlatSteps));
+  for (const auto* steps : s.step_lists()) {
+    if (count_flat(*steps) <= kMaxFlatSteps) continue;
+    const std::string& at = steps->front().pointer;  // the leading connect: "/.../steps"
+    issue(at.substr(0, at.rfind("/steps") + 6),
+          fmt::format("the steps unroll to more than {} steps (repeats multiplied): "
+                      "lower the repeat counts",
+                      kMaxFlatSteps));
   }
   std::vector<std::pair<std::string, std::string>> too_big;
-  check_send_sizes(s.steps, s.max_message_bytes, too_big);
+  for (const auto* steps : s.step_lists()) check_send_sizes(*steps, s.max_message_bytes, too_big);
   for (const auto& [ptr, message] : too_big) issue(ptr, message);
 }
 
@@ -832,13 +852,19 @@ TimeoutBudget worst_case_budget(const Scenario& s, const Timeouts& written) {
   return worst_case_budget(s, unscaled_timeouts(written));
 }
 
+// With roles: the items of every role, the total of the longest.
 TimeoutBudget worst_case_budget(const Scenario& s, const TimeoutPlan& timeouts) {
   TimeoutBudget budget;
-  budget.total = scenario_detail::steps_budget(s.steps, timeouts, &budget.items);
-  const Duration close = timeouts.effective.close;
-  if (s.steps.empty() || !s.steps.back().is<CloseStep>()) {
-    budget.items.push_back({"/steps", "implicit close at the end", close});
-    budget.total = scenario_detail::saturating_add(budget.total, close);
+  for (const auto* steps : s.step_lists()) {
+    Duration total = scenario_detail::steps_budget(*steps, timeouts, &budget.items);
+    const Duration close = timeouts.effective.close;
+    if (steps->empty() || !steps->back().is<CloseStep>()) {
+      const std::string& at = steps->empty() ? std::string("/steps") : steps->front().pointer;
+      budget.items.push_back(
+          {at.substr(0, at.rfind("/steps") + 6), "implicit close at the end", close});
+      total = scenario_detail::saturating_add(total, close);
+    }
+    budget.total = std::max(budget.total, total);
   }
   return budget;
 }

@@ -19,8 +19,8 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kPlaceholderForms =
-    "${env:NAME}, ${var:NAME}, ${data:NAME}, ${iteration}, ${connection}, ${uuid} or ${now_ms} "
-    "(write $${ for a literal ${)";
+    "${env:NAME}, ${var:NAME}, ${data:NAME}, ${iteration}, ${connection}, ${room}, ${uuid} or "
+    "${now_ms} (write $${ for a literal ${)";
 
 using Kind = Template::Part::Kind;
 using Into = Template::Part::Into;
@@ -136,7 +136,8 @@ std::optional<Template::Part> Checker::runtime_part(std::string name, const std:
   static const std::map<std::string, Kind> kRuntime = {{"iteration", Kind::kIteration},
                                                        {"connection", Kind::kConnection},
                                                        {"uuid", Kind::kUuid},
-                                                       {"now_ms", Kind::kNowMs}};
+                                                       {"now_ms", Kind::kNowMs},
+                                                       {"room", Kind::kRoom}};
   Template::Part part;
   for (const auto& [suffix, as] : {std::pair{":string", As::kString}, {":number", As::kNumber}}) {
     const std::string_view sfx(suffix);
@@ -177,6 +178,7 @@ std::optional<Template::Part> Checker::runtime_part(std::string name, const std:
   }
   if (!is_var) {
     part.kind = runtime->second;
+    part.room_size = room_size_;
     return part;
   }
   const std::string var = name.substr(4);
@@ -361,6 +363,11 @@ std::string expand_parts(const Template& t, const TemplateContext& ctx, bool sho
         break;
       case Kind::kNowMs:
         append_value(out, part, now_ms_text(), false);
+        break;
+      case Kind::kRoom:
+        append_value(out, part,
+                     std::to_string(part.room_size > 0 ? ctx.connection / part.room_size : 0),
+                     false);
         break;
       case Kind::kVar: {
         const VarValue* v =

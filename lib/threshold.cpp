@@ -19,6 +19,9 @@ namespace {
 constexpr const char* kLatencyForms =
     "expected STAT OP DURATION, e.g. \"p95 < 3s\", \"p(99.5) <= 250ms\" "
     "(STAT: min mean avg med p50 p90 p95 p99 p99.9 max p(N); OP: < <= > >= == !=)";
+constexpr const char* kCounterForms =
+    "expected \"total OP N\" (the run's total; \"count\" means the same), e.g. \"total == 0\", "
+    "\"count < 10\"";
 constexpr const char* kErrorForms =
     "expected \"rate OP PERCENT\" or \"count OP N\", e.g. \"rate < 1%\", \"rate < 0.01\", "
     "\"count == 0\"";
@@ -122,6 +125,8 @@ std::string key_of(const Threshold& t) {
       return "errors/rate";
     case Threshold::Kind::kErrorCount:
       return "errors/count";
+    case Threshold::Kind::kCounterTotal:
+      return t.metric + "/total";
   }
   return t.metric;
 }
@@ -144,6 +149,26 @@ Threshold parse_threshold(const std::string& metric, const std::string& expr,
   if (!takes_thresholds(metric)) {
     throw UsageError(fmt::format("{}: {} in a threshold; known metrics: {}", where,
                                  threshold_refusal(metric), fmt::join(known_metrics(), " ")));
+  }
+  if (find_metric(metric)->kind == MetricKind::kCounter) {
+    const auto parts = split(expr);
+    if (!parts || parts->stat.empty() || parts->value.empty())
+      throw fail("cannot read it", kCounterForms);
+    if (parts->stat != "total" && parts->stat != "count") {
+      throw fail(fmt::format("unknown counter statistic \"{}\"", parts->stat), kCounterForms);
+    }
+    const auto v = parse_number(parts->value);
+    if (!v || *v != std::floor(*v)) {
+      throw fail(fmt::format("\"{}\" is not a whole number", parts->value), kCounterForms);
+    }
+    Threshold t;
+    t.metric = metric;
+    t.expr = expr;
+    t.op = parts->op;
+    t.stat = "total";
+    t.kind = Threshold::Kind::kCounterTotal;
+    t.limit_value = *v;
+    return t;
   }
   const bool errors = find_metric(metric)->kind == MetricKind::kErrors;
   const char* forms = errors ? kErrorForms : kLatencyForms;
@@ -233,17 +258,42 @@ ThresholdOutcome evaluate_errors(const Threshold& t, const ErrorTotals& errors) 
   return out;
 }
 
+// A counter's run total; never scaled by the profile (a count is not a duration).
+ThresholdOutcome evaluate_counter(const Threshold& t,
+                                  const std::map<std::string, Counter>& counters) {
+  ThresholdOutcome out{t.metric, t.expr, "count", t.limit_value, {}, false, ""};
+  const auto it = counters.find(t.metric);
+  if (it == counters.end()) {
+    out.detail = "the result has no such counter";
+    return out;
+  }
+  out.actual = static_cast<double>(it->second.total);
+  out.pass = holds(*out.actual, t.op, out.limit);
+  out.detail = fmt::format("{} {} in the run", it->second.total, t.metric);
+  return out;
+}
+
 }  // namespace
 
 std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& thresholds,
                                                   const Profile& profile,
                                                   const std::map<std::string, Histogram>& metrics,
-                                                  const ErrorTotals& errors) {
+                                                  const ErrorTotals& errors,
+                                                  const std::map<std::string, Counter>& counters) {
   std::vector<ThresholdOutcome> outcomes;
   outcomes.reserve(thresholds.size());
   for (const Threshold& t : thresholds) {
-    outcomes.push_back(t.kind == Threshold::Kind::kLatency ? evaluate_latency(t, profile, metrics)
-                                                           : evaluate_errors(t, errors));
+    switch (t.kind) {
+      case Threshold::Kind::kLatency:
+        outcomes.push_back(evaluate_latency(t, profile, metrics));
+        break;
+      case Threshold::Kind::kCounterTotal:
+        outcomes.push_back(evaluate_counter(t, counters));
+        break;
+      default:
+        outcomes.push_back(evaluate_errors(t, errors));
+        break;
+    }
   }
   return outcomes;
 }
@@ -254,7 +304,7 @@ std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& 
   for (const auto& [name, m] : r.metrics) hists.emplace(name, m.histogram);
   ErrorTotals totals{r.attempted, r.failed, 0};
   for (const auto& [category, count] : r.errors) totals.errors += count;
-  return evaluate_thresholds(thresholds, profile, hists, totals);
+  return evaluate_thresholds(thresholds, profile, hists, totals, r.counters);
 }
 
 std::vector<Threshold> merge_thresholds(const std::vector<ThresholdSpec>& scenario,

@@ -11,22 +11,21 @@
 #include "histogram.hpp"
 #include "metrics.hpp"
 #include "profile.hpp"
+#include "result.hpp"
 #include "threshold_types.hpp"
 
 namespace wslat {
 
-struct RunResult;
-
 struct Threshold {
   enum class Op { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kNotEqual };
-  enum class Kind { kLatency, kErrorRate, kErrorCount };
-  std::string metric;  // "handshake", ..., or "errors"
+  enum class Kind { kLatency, kErrorRate, kErrorCount, kCounterTotal };
+  std::string metric;  // "handshake", ..., "errors", or a counter ("delivery_missing")
   std::string expr;    // as written
   Kind kind = Kind::kLatency;
   std::string stat;  // latency: "p95", "p(99.5)", "mean", ...
   Op op = Op::kLess;
   Duration limit{};        // latency, as written (unscaled)
-  double limit_value = 0;  // error rate as a fraction (0.01) or count
+  double limit_value = 0;  // error rate as a fraction (0.01) or count, a counter's total
 };
 
 // "<", "<=", ... as thresholds write the operator.
@@ -44,10 +43,10 @@ struct ErrorTotals {
   std::int64_t errors = 0;     // total error events
 };
 
-std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& thresholds,
-                                                  const Profile& profile,
-                                                  const std::map<std::string, Histogram>& metrics,
-                                                  const ErrorTotals& errors);
+std::vector<ThresholdOutcome> evaluate_thresholds(
+    const std::vector<Threshold>& thresholds, const Profile& profile,
+    const std::map<std::string, Histogram>& metrics, const ErrorTotals& errors,
+    const std::map<std::string, Counter>& counters = {});
 // The same on a result's histograms and connection counts: the one place that turns a result
 // into threshold inputs (assemble_result for a run, merge_results for merged shards).
 std::vector<ThresholdOutcome> evaluate_thresholds(const std::vector<Threshold>& thresholds,

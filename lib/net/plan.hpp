@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "net/engine.hpp"
+#include "net/rooms.hpp"
 #include "net/wspp_config.hpp"
 #include "scenario.hpp"
 
@@ -16,7 +18,13 @@ namespace wslat::net {
 struct RunPlan {
   const Scenario* scenario = nullptr;
   const RunOptions* opts = nullptr;
-  std::vector<FlatStep> program;
+  // The flattened steps per role (Scenario::roles), else the one program; a session runs
+  // programs[Scenario::role_of(index)].
+  std::vector<std::vector<FlatStep>> programs;
+  // Per role, the first of its histogram slots (its copy of the registry's and the step
+  // metrics', "METRIC@ROLE"): after the registry's and the step metrics' own.
+  std::vector<std::size_t> role_slots;
+  std::shared_ptr<RoomBoard> rooms;  // with "deliveries": the broadcasts waiting for members
   websocketpp::uri_ptr uri;
   bool secure = false;
   bool host_is_ip = false;

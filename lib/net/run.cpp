@@ -117,8 +117,8 @@ class WorkerThread {
 class LiveSampler {
  public:
   LiveSampler(std::vector<SampleSlot>& slots, const LoadSplit& split, TimePoint run_start,
-              const std::vector<std::string>& step_metrics)
-      : slots_(slots), run_start_(run_start), step_metrics_(step_metrics) {
+              std::vector<std::string> step_metrics)
+      : slots_(slots), run_start_(run_start), step_metrics_(std::move(step_metrics)) {
     sample_.total = split.open ? 0 : split.total;
     for (const auto& name : counter_order()) sample_.counters[name];
     sample_.duration_s = std::chrono::duration<double>(split.open_end).count();
@@ -158,7 +158,7 @@ class LiveSampler {
 
   std::vector<SampleSlot>& slots_;
   TimePoint run_start_;
-  const std::vector<std::string>& step_metrics_;  // names of the slots after the registry's
+  std::vector<std::string> step_metrics_;  // names of the slots after the registry's
   SampleDelta scratch_;
   LiveSample sample_;
 };
@@ -273,6 +273,17 @@ void count_dropped(RawRun& out, LiveSample& final_sample, std::int64_t max_concu
                                             "never started");
 }
 
+// The names of the histogram slots after the registry's: the step metrics, then per role a copy
+// of the registry's and the step metrics' named METRIC@ROLE (RunPlan::role_slots).
+std::vector<std::string> extra_slot_names(const Scenario& s) {
+  std::vector<std::string> out = s.step_metrics;
+  for (const Role& role : s.roles) {
+    for (const auto& m : metric_order()) out.push_back(m + "@" + role.name);
+    for (const auto& m : s.step_metrics) out.push_back(m + "@" + role.name);
+  }
+  return out;
+}
+
 }  // namespace
 }  // namespace net
 
@@ -288,7 +299,7 @@ RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   const TimePoint run_start = Clock::now();
   transport->start(run_start);
 
-  LiveSampler sampler(slots, split, run_start, scenario.step_metrics);
+  LiveSampler sampler(slots, split, run_start, extra_slot_names(scenario));
   run_workers(workers, split, opts, sampler);
   const TimePoint end = Clock::now();
 

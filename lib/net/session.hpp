@@ -50,7 +50,10 @@ constexpr std::size_t kMsgsSent = counter_slot("msgs_sent"),
                       kBytesSent = counter_slot("bytes_sent"),
                       kBytesReceived = counter_slot("bytes_received"),
                       kRuleMatches = counter_slot("rule_matches"),
-                      kRuleSends = counter_slot("rule_sends");
+                      kRuleSends = counter_slot("rule_sends"),
+                      kBroadcasts = counter_slot("broadcasts"),
+                      kDeliveryMissing = counter_slot("delivery_missing");
+constexpr Metric kDelivery = latency_slot("delivery"), kFanout = latency_slot("fanout");
 // The main phases a session puts on the timeline (TimelinePoint::ms).
 constexpr std::size_t kTimelineHandshake = timeline_slot("handshake"),
                       kTimelineE2e = timeline_slot("e2e"),
@@ -75,6 +78,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
         index_(index),
         row_(data_row(*plan_.scenario, index)),
         t0_(t0),
+        role_(plan_.scenario->role_of(index)),
+        room_(plan_.scenario->room_of(index)),
+        program_(plan_.programs[role_]),
         tracing_(index < plan_.opts->trace_connections) {}
   ~Session() {
     if (has_deadline()) worker_.deadlines().cancel(*this);  // only when a worker is torn down
@@ -444,11 +450,15 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // --- steps ----------------------------------------------------------------------------------
 
   void run_steps() {
-    while (!finished_ && !closing_ && step_ < plan_.program.size()) {
-      const FlatStep& fs = plan_.program[step_];
+    if (!joined_ && plan_.rooms) {  // open: expected to receive the room's broadcasts from now
+      joined_ = true;
+      plan_.rooms->join(room_, index_);
+    }
+    while (!finished_ && !closing_ && step_ < program_.size()) {
+      const FlatStep& fs = program_[step_];
       if (!run_step(*fs.step, fs.iteration)) return;  // it waits for an event
     }
-    if (!finished_ && !closing_ && step_ >= plan_.program.size()) begin_close(1000, "");
+    if (!finished_ && !closing_ && step_ >= program_.size()) begin_close(1000, "");
   }
 
   // Starts the current step: true when it completed at once and the next may run, false when
@@ -539,6 +549,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                                " of messages wait to be written to it");
       return false;
     }
+    if (s.broadcast && !announce_broadcast(*s.broadcast, *payload, where)) return false;
     const websocketpp::lib::error_code ec = con_->send(*payload, opcode);
     if (ec) {
       fail("reset", "send failed: " + ec.message());
@@ -595,8 +606,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // take `message`: it is kept for it instead of being skipped.
   bool wanted_later(const std::string& message) const {
     constexpr std::size_t kLookahead = 64;
-    for (std::size_t i = step_ + 1; i < plan_.program.size() && i <= step_ + kLookahead; ++i) {
-      const FlatStep& fs = plan_.program[i];
+    for (std::size_t i = step_ + 1; i < program_.size() && i <= step_ + kLookahead; ++i) {
+      const FlatStep& fs = program_[i];
       const auto* later = fs.step->as<ExpectStep>();
       if (later == nullptr) return false;
       try {
@@ -660,8 +671,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       trace_message("<-", msg->get_opcode() == websocketpp::frame::opcode::text, payload, nullptr);
     }
     if (!plan_.scenario->rules.empty() && handled_by_rule(payload)) return;
+    if (plan_.rooms && delivered(payload, now)) return;
     keep_last(payload);
-    if (step_ >= plan_.program.size() || closing_) return;
+    if (step_ >= program_.size() || closing_) return;
     if (waiting_ && expect_started_ != TimePoint{}) {
       if (waiting_->match(payload, &vars_)) {
         disarm();
@@ -756,10 +768,60 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     arm_heartbeats();
   }
 
+  // --- rooms: broadcasts and their delivery -----------------------------------------------------
+
+  // A send marked "broadcast": its id goes on the room's board just before the message is
+  // written, so a member's receipt can never come first.
+  bool announce_broadcast(const Capture& id, const std::string& payload, const std::string& where) {
+    if (!plan_.rooms) return true;
+    std::optional<VarValue> v;
+    if (id.from == Capture::From::kJson) {
+      const auto parsed = nlohmann::json::parse(payload, nullptr, false);
+      if (!parsed.is_discarded()) v = capture_from_message(id, payload, &parsed);
+    } else {
+      v = capture_from_message(id, payload, nullptr);
+    }
+    if (!v) {
+      fail("broadcast.id", where +
+                               ": the message sent has no broadcast id where \"broadcast\" "
+                               "says (check its \"id\" against the message)");
+      return false;
+    }
+    worker_.count(kDeliveryMissing, plan_.rooms->broadcast(room_, index_, v->text, Clock::now()));
+    count(kBroadcasts, 1);
+    return true;
+  }
+
+  // A message of the room's broadcasts ("deliveries"): its delivery is recorded; true when it
+  // is thereby consumed (not offered to the steps unless "pass").
+  bool delivered(const std::string& payload, TimePoint at) {
+    const Deliveries& d = *plan_.scenario->deliveries;
+    try {
+      if (!Expectation(d.when, TemplateContext{index_, 0, &vars_, row_}).match(payload, nullptr)) {
+        return false;
+      }
+    } catch (const TemplateError&) {
+      return false;  // it matches on a variable not captured yet
+    }
+    std::optional<VarValue> id;
+    if (d.id.from == Capture::From::kJson) {
+      const auto parsed = nlohmann::json::parse(payload, nullptr, false);
+      if (!parsed.is_discarded()) id = capture_from_message(d.id, payload, &parsed);
+    } else {
+      id = capture_from_message(d.id, payload, nullptr);
+    }
+    if (!id) return false;
+    const RoomBoard::Receipt r = plan_.rooms->receive(room_, index_, id->text, at);
+    if (r.missing > 0) worker_.count(kDeliveryMissing, r.missing);
+    if (r.delivery) record(kDelivery, *r.delivery);
+    if (r.fanout) worker_.record(kFanout, *r.fanout);
+    return !d.pass;
+  }
+
   // --- captures from the upgrade response -----------------------------------------------------
 
   void capture_upgrade() {
-    const auto* connect = plan_.program[0].step->as<ConnectStep>();
+    const auto* connect = program_[0].step->as<ConnectStep>();
     if (connect == nullptr) return;
     for (const Capture& c : connect->captures) {
       VarValue v{{}, false, true};
@@ -950,6 +1012,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   void record(Metric m, Clock::duration d) {
     worker_.record(m, std::max(d, Clock::duration::zero()));
+    if (!plan_.role_slots.empty()) {  // and the role's own copy, METRIC@ROLE
+      worker_.record(plan_.role_slots[role_] + m, std::max(d, Clock::duration::zero()));
+    }
   }
   void count(std::size_t counter, std::int64_t n) {
     counted_[counter] += n;
@@ -970,7 +1035,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     // before finish() runs.
     if (finished_ || failed_) return;
     failed_ = true;
-    worker_.count_error(category, message);
+    // With roles every category names the role: message.timeout@listener.
+    worker_.count_error(plan_.scenario->roles.empty()
+                            ? category
+                            : category + "@" + plan_.scenario->roles[role_].name,
+                        message);
     abandon();
   }
 
@@ -991,6 +1060,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     finished_ = true;
     disarm();
     if (heartbeats_) worker_.deadlines().cancel(*heartbeats_);
+    if (joined_) plan_.rooms->leave(room_, index_);
     if (!failed_ && !interrupted_) {
       record(kSession, now - t0_);
       if (!perceived_done_ && last_expect_done_ && !plan_.has_ready_mark) {
@@ -1014,7 +1084,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   std::int64_t index_;
   const Vars* row_;  // this connection's row of the scenario's data file, or nullptr
   TimePoint t0_, started_;
-  TimePoint proxy_done_{};  // the proxy answered the CONNECT (proxied runs only)
+  TimePoint proxy_done_{};                // the proxy answered the CONNECT (proxied runs only)
+  std::size_t role_ = 0;                  // index in Scenario::roles (0 without roles)
+  std::int64_t room_ = 0;                 // Scenario::room_of(index_)
+  const std::vector<FlatStep>& program_;  // the role's flattened steps
+  bool joined_ = false;                   // on the room's board (RoomBoard::join)
   // What the pending deadline means: the end of a sleep, or a phase timeout (failure category
   // and message parts, built into a message only when it fires).
   struct Due {

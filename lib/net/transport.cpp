@@ -133,16 +133,21 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   plan.scenario = &scenario;
   plan.opts = &opts;
   plan.secrets = scenario.secrets;
-  plan.program = flatten(scenario.steps);
-  if (plan.program.empty() || !plan.program.front().step->is<ConnectStep>()) {
-    throw UsageError("scenario " + scenario.file + ": the steps must start with a connect");
-  }
-  for (const auto& fs : plan.program) {
-    const auto* expect = fs.step->as<ExpectStep>();
-    if (expect != nullptr && expect->mark == "ready") {
-      plan.has_ready_mark = true;
+  const std::size_t per_role = kLatencySlotCount + scenario.step_metrics.size();
+  for (const auto* steps : scenario.step_lists()) {
+    plan.programs.push_back(flatten(*steps));
+    if (plan.programs.back().empty() || !plan.programs.back().front().step->is<ConnectStep>()) {
+      throw UsageError("scenario " + scenario.file + ": the steps must start with a connect");
     }
+    for (const auto& fs : plan.programs.back()) {
+      const auto* expect = fs.step->as<ExpectStep>();
+      if (expect != nullptr && expect->mark == "ready") {
+        plan.has_ready_mark = true;
+      }
+    }
+    if (!scenario.roles.empty()) plan.role_slots.push_back(per_role * (plan.role_slots.size() + 1));
   }
+  if (scenario.deliveries) plan.rooms = std::make_shared<RoomBoard>(scenario.delivery_wait);
   plan.uri = std::make_shared<websocketpp::uri>(target_uri(opts.target, plan.secrets));
   if (!plan.uri->get_secure() && (!opts.sni.empty() || !opts.cert_file.empty() ||
                                   !opts.key_file.empty() || !opts.tls_min.empty())) {
@@ -265,6 +270,7 @@ class TransportFor final : public Transport {
     plan_.sources = source_addresses(plan_, requested, concurrency);
   }
   std::unique_ptr<WorkerHandle> make_worker(SampleSlot& slot) override {
+    if (plan_.rooms) plan_.rooms->worker_started();
     return std::make_unique<Worker<Client>>(plan_, slot, ssl_);
   }
   void start(TimePoint run_start) override { plan_.run_start = run_start; }

@@ -253,6 +253,10 @@ class Worker final : public WorkerHandle {
     on_tick();
     maybe_finish();
     if (!io_.stopped()) io_.run();
+    // Rooms: the last worker to stop counts the deliveries still missing.
+    if (plan_.rooms && plan_.rooms->worker_stopped()) {
+      count(kDeliveryMissing, plan_.rooms->finish_all());
+    }
     samples_.publish(delta_);  // the rest: the coordinator's final sample is then complete
   }
 

@@ -320,14 +320,16 @@ TEST_CASE("scenario: thresholds: bad expressions and unknown metrics") {
   CHECK(issues[2].message.find("array") != std::string::npos);
 }
 
-TEST_CASE("scenario: a threshold on a counter says it is a counter, not an unknown metric") {
-  const auto issues = issues_of(
+TEST_CASE("scenario: a threshold on a counter takes its total - a latency statistic is refused") {
+  const Scenario ok = parse_ok(
       R"({"name": "t", "thresholds": {"msgs_sent": ["count > 5"]}, "steps": [{"sleep": "1s"}]})");
+  REQUIRE(ok.thresholds.size() == 1);
+  CHECK(ok.thresholds[0].metric == "msgs_sent");
+  const auto issues = issues_of(
+      R"({"name": "t", "thresholds": {"msgs_sent": ["p95 > 5"]}, "steps": [{"sleep": "1s"}]})");
   REQUIRE(issues.size() == 1);
-  CHECK(issues[0].pointer == "/thresholds/msgs_sent");
-  CHECK(issues[0].message.find("\"msgs_sent\" is a counter") != std::string::npos);
-  CHECK(issues[0].message.find("take no thresholds") != std::string::npos);
-  CHECK(issues[0].message.find("unknown") == std::string::npos);
+  CHECK(issues[0].pointer == "/thresholds/msgs_sent/0");
+  CHECK(issues[0].message.find("unknown counter statistic") != std::string::npos);
 }
 
 TEST_CASE("scenario: connect anywhere but first is an issue") {

@@ -87,9 +87,10 @@ TEST_CASE("threshold mistakes are usage errors naming the place and the accepted
   CHECK(contains(unknown_metric, "unknown metric \"handshak\""));
   CHECK(contains(unknown_metric, "handshake"));
   CHECK(contains(unknown_metric, "first_message"));
-  const std::string counter = usage_error("bytes_sent", "count > 5");
-  CHECK(contains(counter, "\"bytes_sent\" is a counter"));
-  CHECK_FALSE(contains(counter, "unknown metric"));
+  const std::string counter = usage_error("bytes_sent", "p95 > 5");
+  CHECK(contains(counter, "unknown counter statistic \"p95\""));
+  CHECK(contains(counter, "\"total == 0\""));
+  CHECK(contains(usage_error("delivery_missing", "total < 1.5"), "not a whole number"));
 
   const std::string bare = usage_error("handshake", "p95 < 3");
   CHECK(contains(bare, "/thresholds/x/0"));
@@ -125,7 +126,7 @@ TEST_CASE("--threshold flags are METRIC: EXPR") {
 
 TEST_CASE("known_metrics lists the README's metrics and errors") {
   const auto& m = wslat::known_metrics();
-  CHECK(m.size() == 16);
+  CHECK(m.size() == 26);  // 15 latencies + rtt.<step>, errors, 8 counters + proxy
   CHECK(std::find(m.begin(), m.end(), "rtt.<step>") != m.end());
   CHECK(std::find(m.begin(), m.end(), "perceived") != m.end());
   CHECK(std::find(m.begin(), m.end(), "errors") != m.end());
@@ -242,4 +243,26 @@ TEST_CASE("op_text writes each operator as the parser reads it") {
     const Threshold t = wslat::parse_threshold("handshake", std::string("p95 ") + op + " 1s", "x");
     CHECK(std::string(wslat::op_text(t.op)) == op);
   }
+}
+
+TEST_CASE("a counter's threshold judges its run total - delivery_missing count == 0") {
+  const Threshold t = parse("delivery_missing", "count == 0");
+  CHECK(t.kind == Threshold::Kind::kCounterTotal);
+  CHECK(parse("msgs_sent", "total >= 10").limit_value == 10);
+  std::map<std::string, wslat::Counter> counters;
+  counters["delivery_missing"].total = 3;
+  const auto out = wslat::evaluate_thresholds({t, parse("msgs_sent", "total >= 10")},
+                                              wslat::builtin_profile("local"), {}, {}, counters);
+  REQUIRE(out.size() == 2);
+  CHECK_FALSE(out[0].pass);
+  CHECK(out[0].actual == 3);
+  CHECK(out[0].limit == 0);  // a count is not scaled by the profile
+  CHECK(out[0].unit == "count");
+  CHECK_FALSE(out[1].pass);  // msgs_sent was not counted: no pass
+  counters["delivery_missing"].total = 0;
+  counters["msgs_sent"].total = 12;
+  const auto ok = wslat::evaluate_thresholds({t, parse("msgs_sent", "total >= 10")},
+                                             wslat::builtin_profile("local"), {}, {}, counters);
+  CHECK(ok[0].pass);
+  CHECK(ok[1].pass);
 }

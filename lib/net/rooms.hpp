@@ -1,0 +1,147 @@
+// Delivery latency inside rooms: the broadcasts members sent that the other members have not
+// all received yet. One board per run, shared by every worker thread: a mutex per room (members
+// of a room may live on different workers), so the workers only meet when they share a room.
+// Memory is bounded: a broadcast leaves when every expected member got it or when its wait
+// ("delivery_wait") is over; its members that never got it are then counted missing.
+// README "Roles, rooms and delivery latency".
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "net/engine.hpp"
+
+namespace wslat::net {
+
+class RoomBoard {
+ public:
+  explicit RoomBoard(Duration wait) : wait_(wait) {}
+
+  // `member` (a connection index) is open in `room` / has ended.
+  void join(std::int64_t room, std::int64_t member) {
+    Room& r = room_(room);
+    const std::lock_guard<std::mutex> lock(r.mu);
+    r.open.insert(member);
+  }
+  void leave(std::int64_t room, std::int64_t member) {
+    Room& r = room_(room);
+    const std::lock_guard<std::mutex> lock(r.mu);
+    r.open.erase(member);
+  }
+
+  // `sender` broadcast `id` at `sent`: every other member open now is expected to receive it.
+  // Returns the deliveries of earlier broadcasts whose wait is over and that never arrived.
+  std::int64_t broadcast(std::int64_t room, std::int64_t sender, std::string id, TimePoint sent) {
+    Room& r = room_(room);
+    const std::lock_guard<std::mutex> lock(r.mu);
+    const std::int64_t missing = expire(r, sent);
+    Pending p{std::move(id), sent, {}, {}, 0};
+    for (const std::int64_t m : r.open) {
+      if (m != sender) p.expected.push_back(m);  // sorted: a std::set
+    }
+    p.got.assign(p.expected.size(), false);
+    if (!p.expected.empty()) r.pending.push_back(std::move(p));
+    return missing;
+  }
+
+  struct Receipt {
+    std::optional<Duration> delivery;  // this member's: receipt - send
+    std::optional<Duration> fanout;    // set when this receipt was the last expected one
+    std::int64_t missing = 0;          // of broadcasts whose wait ended meanwhile
+  };
+  // `member` received a message carrying `id` at `at`.
+  Receipt receive(std::int64_t room, std::int64_t member, const std::string& id, TimePoint at) {
+    Receipt out;
+    Room& r = room_(room);
+    const std::lock_guard<std::mutex> lock(r.mu);
+    out.missing = expire(r, at);
+    for (auto it = r.pending.begin(); it != r.pending.end(); ++it) {
+      if (it->id != id) continue;
+      const auto pos = std::lower_bound(it->expected.begin(), it->expected.end(), member);
+      if (pos == it->expected.end() || *pos != member) return out;  // not expected (joined later)
+      const auto k = static_cast<std::size_t>(pos - it->expected.begin());
+      if (it->got[k]) return out;  // a duplicate
+      it->got[k] = true;
+      out.delivery =
+          std::max(Duration::zero(), std::chrono::duration_cast<Duration>(at - it->sent));
+      if (++it->received == it->expected.size()) {
+        out.fanout = out.delivery;
+        r.pending.erase(it);
+      }
+      return out;
+    }
+    return out;
+  }
+
+  // The run is over (the last worker stopped): every broadcast still waiting is missing those
+  // deliveries.
+  std::int64_t finish_all() {
+    std::int64_t missing = 0;
+    const std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, r] : rooms_) {
+      const std::lock_guard<std::mutex> room_lock(r->mu);
+      missing += expire(*r, TimePoint::max());
+    }
+    return missing;
+  }
+
+  // Workers call worker_started() before they run and worker_stopped() after; true for the
+  // last one to stop.
+  void worker_started() {
+    const std::lock_guard<std::mutex> lock(mu_);
+    ++workers_;
+  }
+  bool worker_stopped() {
+    const std::lock_guard<std::mutex> lock(mu_);
+    return --workers_ == 0;
+  }
+
+ private:
+  struct Pending {
+    std::string id;
+    TimePoint sent;
+    std::vector<std::int64_t> expected;  // sorted
+    std::vector<bool> got;
+    std::size_t received = 0;
+  };
+  struct Room {
+    std::mutex mu;
+    std::set<std::int64_t> open;
+    std::deque<Pending> pending;  // in send order, so in expiry order
+  };
+
+  Room& room_(std::int64_t room) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    auto& r = rooms_[room];
+    if (!r) r = std::make_unique<Room>();
+    return *r;
+  }
+
+  // Removes the broadcasts whose wait ended by `now`; returns their deliveries not received.
+  std::int64_t expire(Room& r, TimePoint now) const {
+    std::int64_t missing = 0;
+    while (!r.pending.empty() &&
+           (now == TimePoint::max() || now - r.pending.front().sent >= wait_)) {
+      const Pending& p = r.pending.front();
+      missing += static_cast<std::int64_t>(p.expected.size() - p.received);
+      r.pending.pop_front();
+    }
+    return missing;
+  }
+
+  Duration wait_;
+  std::mutex mu_;  // rooms_ and workers_
+  std::map<std::int64_t, std::unique_ptr<Room>> rooms_;
+  int workers_ = 0;
+};
+
+}  // namespace wslat::net

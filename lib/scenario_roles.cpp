@@ -1,0 +1,167 @@
+// Roles, rooms and deliveries: several step lists in one scenario ("roles"), connections placed
+// in groups ("rooms"), and how a member recognises the broadcasts of the others ("deliveries",
+// a send's "broadcast"). README "Roles, rooms and delivery latency".
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include <fmt/core.h>
+
+#include "scenario_check.hpp"
+
+namespace wslat::scenario_detail {
+
+using nlohmann::json;
+
+namespace {
+constexpr std::int64_t kMaxRoleCount = 1'000'000;
+}  // namespace
+
+std::vector<Role> Checker::check_roles(const json& j, const std::string& ptr) {
+  std::vector<Role> roles;
+  if (!require_object(j, ptr,
+                      "\"roles\" (role name -> {\"count\": N, \"steps\": [...]}), e.g. "
+                      "{\"sender\": {\"count\": 1, \"steps\": [...]}}")) {
+    return roles;
+  }
+  if (j.empty()) issue(ptr, "no roles: give at least one, e.g. {\"sender\": {\"steps\": [...]}}");
+  for (const auto& name : ordered_keys(j, ptr)) {
+    const std::string rp = child_pointer(ptr, name);
+    if (name.empty() || name.find_first_of("@ \t") != std::string::npos) {
+      key_issue(rp, fmt::format("\"{}\" is not a role name: a non-empty name without @ or spaces "
+                                "(it appears in metric names such as handshake@{})",
+                                name, name.empty() ? "sender" : "sender"));
+      continue;
+    }
+    const json& r = j[name];
+    if (!require_object(r, rp, "a role ({\"count\": N, \"steps\": [...]})")) continue;
+    check_keys(r, rp, {"count", "steps"}, "a role");
+    Role role;
+    role.name = name;
+    role.pointer = rp;
+    if (r.contains("count")) {
+      role.count = get_positive_int(r["count"], rp + "/count", kMaxRoleCount).value_or(1);
+    }
+    closed_ = false;  // each role's steps end with their own close
+    if (!r.contains("steps")) {
+      issue(rp, "missing \"steps\": the steps this role's connections run");
+    } else {
+      role.steps = check_steps(r["steps"], rp + "/steps", 0);
+    }
+    if (role.steps.empty() || !role.steps.front().is<ConnectStep>()) {
+      role.steps.insert(role.steps.begin(), Step{rp + "/steps", ConnectStep{}});  // implied
+    }
+    roles.push_back(std::move(role));
+  }
+  return roles;
+}
+
+// "rooms": {"size": N}: connections 0..N-1 are room 0, N..2N-1 room 1, ...
+void Checker::check_rooms(const json& doc, Scenario& s) {
+  if (!doc.contains("rooms")) return;
+  const json& j = doc["rooms"];
+  if (!require_object(j, "/rooms", "\"rooms\", e.g. {\"size\": 51}")) return;
+  check_keys(j, "/rooms", {"size"}, "\"rooms\"");
+  if (!j.contains("size")) {
+    issue("/rooms", "missing \"size\": how many consecutive connections share a room");
+    return;
+  }
+  s.room_size = get_positive_int(j["size"], "/rooms/size", kMaxRoleCount).value_or(0);
+  room_size_ = s.room_size;
+}
+
+// Where a correlation id is in a message: {"json": "/pointer"}, {"regex": "..."} (group 1, else
+// the whole match) or {"text": true}.
+std::optional<Capture> Checker::check_id(const json& j, const std::string& ptr) {
+  const char* forms =
+      "{\"json\": \"/id\"}, {\"regex\": \"\\\"id\\\":\\\"([^\\\"]+)\"} or {\"text\": true}";
+  const std::string from = j.is_object() && j.size() == 1 ? j.begin().key() : "";
+  if (from != "json" && from != "regex" && from != "text") {
+    issue(ptr, fmt::format("{} does not say where the id is: expected {}", describe(j), forms));
+    return std::nullopt;
+  }
+  const std::string fp = ptr + "/" + from;
+  const json& arg = j.begin().value();
+  Capture c;
+  if (from == "json") {
+    c.from = Capture::From::kJson;
+    c.arg = get_string(arg, fp, "a JSON pointer such as \"/id\"").value_or("");
+    if (!c.arg.empty() && c.arg[0] != '/') {
+      issue(fp,
+            fmt::format("{} is not a JSON pointer: start it with /, e.g. \"/id\"", describe(arg)));
+    }
+  } else if (from == "regex") {
+    c.from = Capture::From::kRegex;
+    const std::string pattern = get_string(arg, fp, "a regular expression").value_or("");
+    std::string error;
+    c.regex = compile_regex(pattern, &error);
+    if (c.regex == nullptr) {
+      issue(fp, fmt::format("{} is not a valid regular expression: {}", describe(arg), error));
+    }
+  } else {
+    c.from = Capture::From::kText;
+    if (arg != json(true)) issue(fp, "write \"text\": true");
+  }
+  return c;
+}
+
+namespace {
+bool any_broadcast(const std::vector<Step>& steps) {
+  return std::any_of(steps.begin(), steps.end(), [](const Step& st) {
+    if (const auto* repeat = st.as<RepeatStep>()) return any_broadcast(repeat->steps);
+    const auto* send = st.as<SendStep>();
+    return send != nullptr && send->broadcast.has_value();
+  });
+}
+}  // namespace
+
+// "deliveries": {"regex": "^42\\[\"chat\"", "id": {...}, "pass": false}; "delivery_wait".
+void Checker::check_deliveries(const json& doc, Scenario& s) {
+  if (doc.contains("delivery_wait")) {
+    s.delivery_wait =
+        get_duration(doc["delivery_wait"], "/delivery_wait", false).value_or(s.delivery_wait);
+  }
+  bool broadcasts = false;
+  for (const auto* steps : s.step_lists()) broadcasts = broadcasts || any_broadcast(*steps);
+  if (!doc.contains("deliveries")) {
+    if (broadcasts) {
+      issue("",
+            "a send is marked \"broadcast\" but there is no \"deliveries\": say how the "
+            "members recognise a broadcast message and its id, e.g. \"deliveries\": "
+            "{\"json\": {\"type\": \"chat\"}, \"id\": {\"json\": \"/id\"}}");
+    }
+    return;
+  }
+  const json& j = doc["deliveries"];
+  const std::string ptr = "/deliveries";
+  if (!require_object(j, ptr, "\"deliveries\"")) return;
+  check_keys(j, ptr, {"json", "text", "regex", "any", "binary", "binary_prefix", "id", "pass"},
+             "\"deliveries\"");
+  Deliveries d;
+  check_matcher(j, ptr, d.when, TemplateScope::kRule);
+  if (!j.contains("id")) {
+    issue(ptr,
+          "missing \"id\": where the broadcast's id is in a received message, e.g. "
+          "{\"json\": \"/id\"}");
+  } else if (auto id = check_id(j["id"], ptr + "/id")) {
+    d.id = std::move(*id);
+  }
+  if (j.contains("pass")) {
+    if (!j["pass"].is_boolean()) {
+      issue(ptr + "/pass", fmt::format("{} is not allowed: write true (the steps' expects see "
+                                       "the message too) or false",
+                                       describe(j["pass"])));
+    } else {
+      d.pass = j["pass"].get<bool>();
+    }
+  }
+  if (!broadcasts) {
+    issue(ptr,
+          "\"deliveries\" but no send is marked \"broadcast\": mark the send whose delivery "
+          "is timed, e.g. {\"send\": {\"json\": {...}, \"broadcast\": {\"id\": {\"json\": "
+          "\"/id\"}}}}");
+  }
+  s.deliveries = std::move(d);
+}
+
+}  // namespace wslat::scenario_detail

@@ -1,0 +1,166 @@
+// Roles, rooms and deliveries: parsing and what validate catches, the role and room of a
+// connection, ${room}, and the board that times deliveries (lib/net/rooms.hpp).
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "metrics.hpp"
+#include "net/rooms.hpp"
+#include "scenario.hpp"
+
+namespace {
+
+using nlohmann::json;
+using wslat::Scenario;
+
+Scenario parse(const json& doc) {
+  return wslat::parse_scenario(doc.dump(), "t.json",
+                               [](const std::string&) { return std::nullopt; });
+}
+
+std::vector<std::string> issues(const json& doc) {
+  try {
+    parse(doc);
+  } catch (const wslat::ScenarioError& e) {
+    std::vector<std::string> out;
+    for (const auto& i : e.issues()) out.push_back(i.pointer + ": " + i.message);
+    return out;
+  }
+  return {};
+}
+
+bool any_contains(const std::vector<std::string>& list, const std::string& part) {
+  for (const auto& s : list) {
+    if (s.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+json chat(std::int64_t senders, std::int64_t listeners) {
+  json doc = json::parse(R"({
+    "name": "rooms",
+    "rooms": {"size": 5},
+    "deliveries": {"json": {"type": "chat"}, "id": {"json": "/id"}},
+    "roles": {
+      "broadcaster": {"steps": [
+        {"send": {"json": {"type": "say", "id": "${connection}", "room": "${room}"},
+                  "broadcast": {"id": {"json": "/id"}}}}]},
+      "listener": {"steps": [{"expect": {"any": true}}]}
+    }
+  })");
+  doc["roles"]["broadcaster"]["count"] = senders;
+  doc["roles"]["listener"]["count"] = listeners;
+  return doc;
+}
+
+TEST_CASE("roles: each connection runs its role by index - roles in file order per room") {
+  const Scenario s = parse(chat(1, 4));
+  REQUIRE(s.roles.size() == 2);
+  CHECK(s.roles[0].name == "broadcaster");
+  CHECK(s.roles[1].count == 4);
+  CHECK(s.steps.empty());
+  CHECK(s.roles[0].steps.front().is<wslat::ConnectStep>());  // the implied connect
+  const std::vector<std::size_t> want = {0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    CHECK(s.role_of(static_cast<std::int64_t>(i)) == want[i]);
+  }
+  CHECK(s.room_of(4) == 0);
+  CHECK(s.room_of(5) == 1);
+  CHECK(s.room_of(12) == 2);
+  // ${room} in the sender's message: connection 7 is in room 1.
+  const auto* send = s.roles[0].steps.at(1).as<wslat::SendStep>();
+  REQUIRE(send != nullptr);
+  REQUIRE(send->broadcast.has_value());
+  CHECK(wslat::expand(send->payload, {7, 0, nullptr}) == R"({"id":"7","room":"1","type":"say"})");
+}
+
+TEST_CASE("roles: without rooms the counts cycle over all connections") {
+  json doc = chat(2, 3);
+  doc.erase("rooms");
+  const Scenario s = parse(doc);
+  const std::vector<std::size_t> want = {0, 0, 1, 1, 1, 0, 0, 1};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    CHECK(s.role_of(static_cast<std::int64_t>(i)) == want[i]);
+  }
+  CHECK(s.room_of(1000) == 0);
+}
+
+TEST_CASE("roles: validate catches counts that do not fill a room - steps and roles together") {
+  CHECK(any_contains(issues(chat(1, 3)),
+                     "/rooms/size: a room has 5 members but the roles' counts add up to 4"));
+  json both = chat(1, 4);
+  both["steps"] = json::array({json{{"sleep", "1ms"}}});
+  CHECK(any_contains(issues(both), "either \"steps\""));
+  json bad_name = chat(1, 4);
+  bad_name["roles"]["a@b"] = bad_name["roles"]["broadcaster"];
+  bad_name["rooms"]["size"] = 6;
+  CHECK(any_contains(issues(bad_name), "is not a role name"));
+  json no_deliveries = chat(1, 4);
+  no_deliveries.erase("deliveries");
+  CHECK(any_contains(issues(no_deliveries), "marked \"broadcast\" but there is no \"deliveries\""));
+  json no_broadcast = chat(1, 4);
+  no_broadcast["roles"]["broadcaster"]["steps"] = json::array({json{{"sleep", "1ms"}}});
+  CHECK(any_contains(issues(no_broadcast), "no send is marked \"broadcast\""));
+  json threshold = chat(1, 4);
+  threshold["thresholds"] = {{"handshake@lurker", {"p95 < 1s"}}};
+  CHECK(any_contains(issues(threshold), "no role is named \"lurker\""));
+  threshold["thresholds"] = {{"handshake@listener", {"p95 < 1s"}}, {"delivery", {"p95 < 1s"}}};
+  CHECK(issues(threshold).empty());
+}
+
+TEST_CASE("metrics: METRIC@ROLE is the metric's own kind - not for counters or errors") {
+  CHECK(wslat::takes_thresholds("handshake@listener"));
+  CHECK(wslat::takes_thresholds("rtt.chat@broadcaster"));
+  CHECK(wslat::takes_thresholds("delivery@listener"));
+  CHECK_FALSE(wslat::takes_thresholds("errors@listener"));
+  CHECK_FALSE(wslat::takes_thresholds("msgs_sent@listener"));
+  CHECK_FALSE(wslat::takes_thresholds("handshake@"));
+}
+
+using std::chrono::milliseconds;
+using wslat::net::Clock;
+using wslat::net::RoomBoard;
+
+TEST_CASE("rooms: a broadcast is timed at each open member - fan-out at the last one") {
+  RoomBoard board(std::chrono::seconds(5));
+  for (std::int64_t m : {0, 1, 2, 3}) board.join(0, m);
+  board.join(1, 9);  // another room: not expected
+  const auto t0 = Clock::now();
+  CHECK(board.broadcast(0, 0, "a", t0) == 0);
+  auto r = board.receive(0, 1, "a", t0 + milliseconds(10));
+  REQUIRE(r.delivery.has_value());
+  CHECK(*r.delivery == milliseconds(10));
+  CHECK_FALSE(r.fanout.has_value());
+  CHECK_FALSE(board.receive(0, 1, "a", t0 + milliseconds(11)).delivery.has_value());  // again
+  CHECK_FALSE(board.receive(0, 0, "a", t0 + milliseconds(11)).delivery.has_value());  // sender
+  CHECK_FALSE(board.receive(1, 9, "a", t0 + milliseconds(11)).delivery.has_value());  // room 1
+  CHECK(board.receive(0, 2, "a", t0 + milliseconds(20)).delivery.has_value());
+  r = board.receive(0, 3, "a", t0 + milliseconds(30));
+  REQUIRE(r.fanout.has_value());
+  CHECK(*r.fanout == milliseconds(30));
+  CHECK(board.finish_all() == 0);
+}
+
+TEST_CASE(
+    "rooms: deliveries not received within the wait are missing - members who join later are not "
+    "expected") {
+  RoomBoard board(milliseconds(100));
+  for (std::int64_t m : {0, 1, 2}) board.join(0, m);
+  const auto t0 = Clock::now();
+  board.broadcast(0, 0, "a", t0);
+  board.join(0, 3);
+  board.leave(0, 2);
+  CHECK(board.receive(0, 1, "a", t0 + milliseconds(5)).delivery.has_value());
+  CHECK_FALSE(board.receive(0, 3, "a", t0 + milliseconds(5)).delivery.has_value());
+  // 2 never got it: counted once the wait is over (at the next activity in the room).
+  const auto later = board.receive(0, 1, "b", t0 + milliseconds(150));
+  CHECK(later.missing == 1);
+  board.broadcast(0, 0, "c", t0 + milliseconds(200));  // 1 and 3 expected
+  CHECK(board.finish_all() == 2);
+}
+
+}  // namespace
