@@ -91,7 +91,9 @@ std::size_t Scenario::role_of(std::int64_t connection) const {
   if (roles.empty()) return 0;
   std::int64_t sum = 0;
   for (const Role& r : roles) sum += r.count;
-  std::int64_t slot = connection % (room_size > 0 ? room_size : sum);
+  const std::int64_t cycle = room_size > 0 ? room_size : sum;
+  if (cycle <= 0) return 0;  // counts are at least 1 (checked): only a hand-built Scenario
+  std::int64_t slot = connection % cycle;
   for (std::size_t i = 0; i < roles.size(); ++i) {
     if (slot < roles[i].count) return i;
     slot -= roles[i].count;

@@ -29,8 +29,8 @@ std::vector<Role> Checker::check_roles(const json& j, const std::string& ptr) {
     const std::string rp = child_pointer(ptr, name);
     if (name.empty() || name.find_first_of("@ \t") != std::string::npos) {
       key_issue(rp, fmt::format("\"{}\" is not a role name: a non-empty name without @ or spaces "
-                                "(it appears in metric names such as handshake@{})",
-                                name, name.empty() ? "sender" : "sender"));
+                                "(it appears in metric names such as handshake@sender)",
+                                name));
       continue;
     }
     const json& r = j[name];
