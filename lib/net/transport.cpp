@@ -263,8 +263,13 @@ class TransportFor final : public Transport {
       : plan_(make_plan(scenario, opts)) {
     if constexpr (std::is_same_v<Client, TlsClient>) ssl_ = make_ssl_context(opts);
     // websocketpp's 64-bit byte swap initialises a function-local static without a guard on
-    // first use (frames over 64 KiB): do it here, before the workers race for it.
-    (void)websocketpp::lib::net::_htonll(0);
+    // first use (frames over 64 KiB): do it once per process, before any worker races for it,
+    // and before two runs at once do (wslat monitor's /probe beside its own probes: TSan).
+    static const bool htonll_ready = [] {
+      (void)websocketpp::lib::net::_htonll(0);
+      return true;
+    }();
+    (void)htonll_ready;
   }
   void choose_sources(int requested, std::int64_t concurrency) override {
     plan_.sources = source_addresses(plan_, requested, concurrency);
