@@ -119,6 +119,7 @@ class Checker {
   // "capture" of an expect or rule (`of_message`) or of the connect step.
   std::vector<Capture> check_captures(const json& j, const std::string& ptr, bool of_message,
                                       const ExpectStep* expect, TemplateScope scope);
+  Capture message_capture(const std::string& from, const json& arg, const std::string& fp);
   std::vector<Rule> check_rules(const json& j, const std::string& ptr);
   void check_names(Scenario& s);
   // Roles, rooms and deliveries (lib/scenario_roles.cpp).

@@ -80,29 +80,7 @@ std::optional<Capture> Checker::check_id(const json& j, const std::string& ptr) 
     issue(ptr, fmt::format("{} does not say where the id is: expected {}", describe(j), forms));
     return std::nullopt;
   }
-  const std::string fp = ptr + "/" + from;
-  const json& arg = j.begin().value();
-  Capture c;
-  if (from == "json") {
-    c.from = Capture::From::kJson;
-    c.arg = get_string(arg, fp, "a JSON pointer such as \"/id\"").value_or("");
-    if (!c.arg.empty() && c.arg[0] != '/') {
-      issue(fp,
-            fmt::format("{} is not a JSON pointer: start it with /, e.g. \"/id\"", describe(arg)));
-    }
-  } else if (from == "regex") {
-    c.from = Capture::From::kRegex;
-    const std::string pattern = get_string(arg, fp, "a regular expression").value_or("");
-    std::string error;
-    c.regex = compile_regex(pattern, &error);
-    if (c.regex == nullptr) {
-      issue(fp, fmt::format("{} is not a valid regular expression: {}", describe(arg), error));
-    }
-  } else {
-    c.from = Capture::From::kText;
-    if (arg != json(true)) issue(fp, "write \"text\": true");
-  }
-  return c;
+  return message_capture(from, j.begin().value(), ptr + "/" + from);
 }
 
 namespace {

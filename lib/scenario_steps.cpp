@@ -454,6 +454,33 @@ void Checker::check_regex(const json& value, const std::string& ptr, ExpectStep&
   }
 }
 
+// What a capture takes from a message: `from` is "json" (arg: a JSON pointer), "regex" (arg: an
+// RE2 pattern; group 1, else the whole match) or "text" (arg: true); `fp` locates arg. Shared by
+// captures and the id of "deliveries" and broadcasts.
+Capture Checker::message_capture(const std::string& from, const json& arg, const std::string& fp) {
+  Capture c;
+  if (from == "json") {
+    c.from = Capture::From::kJson;
+    c.arg = get_string(arg, fp, "a JSON pointer such as \"/id\"").value_or("");
+    if (!c.arg.empty() && c.arg[0] != '/') {
+      issue(fp,
+            fmt::format("{} is not a JSON pointer: start it with /, e.g. \"/id\"", describe(arg)));
+    }
+  } else if (from == "regex") {
+    c.from = Capture::From::kRegex;
+    const std::string pattern = get_string(arg, fp, "a regular expression").value_or("");
+    std::string error;
+    c.regex = compile_regex(pattern, &error);
+    if (c.regex == nullptr) {
+      issue(fp, fmt::format("{} is not a valid regular expression: {}", describe(arg), error));
+    }
+  } else {
+    c.from = Capture::From::kText;
+    if (arg != json(true)) issue(fp, "write \"text\": true");
+  }
+  return c;
+}
+
 // "capture": {"NAME": {"json": "/pointer"} | {"regex": "..."} | {"text": true}} on a message;
 // {"status": true} | {"header": "Name"} | {"cookie": "name"} on connect.
 std::vector<Capture> Checker::check_captures(const json& j, const std::string& ptr, bool of_message,
@@ -488,29 +515,17 @@ std::vector<Capture> Checker::check_captures(const json& j, const std::string& p
       continue;
     }
     const json& arg = v.begin().value();
-    if (from == "json") {
-      c.from = Capture::From::kJson;
-      c.arg = get_string(arg, fp, "a JSON pointer such as \"/id\"").value_or("");
-      if (!c.arg.empty() && c.arg[0] != '/') {
-        issue(fp, fmt::format("{} is not a JSON pointer: start it with /, e.g. \"/id\"",
-                              describe(arg)));
-      }
-      if (expect != nullptr && expect->kind == ExpectStep::Kind::kBinary) {
+    if (message_form) {
+      c = message_capture(from, arg, fp);
+      c.var = variable(name);
+      if (from == "json" && expect != nullptr && expect->kind == ExpectStep::Kind::kBinary) {
         issue(fp,
               "a binary message has no JSON to capture from: use a json or any matcher, or "
               "capture with regex");
       }
-    } else if (from == "regex") {
-      c.from = Capture::From::kRegex;
-      const std::string pattern = get_string(arg, fp, "a regular expression").value_or("");
-      std::string error;
-      c.regex = compile_regex(pattern, &error);
-      if (c.regex == nullptr) {
-        issue(fp, fmt::format("{} is not a valid regular expression: {}", describe(arg), error));
-      }
-    } else if (from == "text" || from == "status") {
-      c.from = from == "text" ? Capture::From::kText : Capture::From::kStatus;
-      if (arg != json(true)) issue(fp, fmt::format("write \"{}\": true", from));
+    } else if (from == "status") {
+      c.from = Capture::From::kStatus;
+      if (arg != json(true)) issue(fp, "write \"status\": true");
     } else {
       c.from = from == "header" ? Capture::From::kHeader : Capture::From::kCookie;
       c.arg = get_string(arg, fp, "a name").value_or("");
