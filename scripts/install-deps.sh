@@ -14,6 +14,7 @@ packages=(
   prometheus                   # promtool checks the Prometheus output (tests)
   python3 python3-websockets   # third-party WebSocket peer for the tests
   nginx-light tinyproxy        # third-party reverse proxy (IPv6, TLS) and CONNECT proxy for the tests
+  libwebsockets-test-server    # libwebsockets' mirror: a third-party broadcast server (room tests)
   python3-jsonschema           # the scenario JSON Schema is checked with a real validator
   chromium                     # headless screenshot of the HTML report (tests)
   procps time                  # ps and /usr/bin/time for the benchmarks
