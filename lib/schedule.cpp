@@ -85,6 +85,27 @@ std::int64_t shard_part(std::int64_t total, const Shard& shard) {
   return base + (shard.index < total % shard.count ? 1 : 0);
 }
 
+ShardRange shard_range(std::int64_t connections, std::int64_t concurrency, std::int64_t room_size,
+                       const Shard& shard) {
+  ShardRange r;
+  if (room_size <= 0) {
+    r.count = shard_part(connections, shard);
+    r.concurrency = shard_part(concurrency, shard);
+    for (std::int64_t i = 0; i < shard.index; ++i) r.first += shard_part(connections, {i, shard.count});
+    return r;
+  }
+  const std::int64_t rooms = (connections + room_size - 1) / room_size;
+  std::int64_t first_room = 0;
+  for (std::int64_t i = 0; i < shard.index; ++i) first_room += shard_part(rooms, {i, shard.count});
+  const std::int64_t end_room = first_room + shard_part(rooms, shard);
+  r.first = std::min(connections, first_room * room_size);
+  r.count = std::min(connections, end_room * room_size) - r.first;
+  // In proportion, rounded up: a room whose members wait for each other needs them all at once
+  // when the whole run had them all at once.
+  r.concurrency = connections > 0 ? (concurrency * r.count + connections - 1) / connections : 0;
+  return r;
+}
+
 ArrivalSchedule::ArrivalSchedule(const Load& load) {
   const std::vector<Segment> segments = segments_of(load);
   double expected = 0;

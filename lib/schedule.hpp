@@ -20,6 +20,16 @@ Shard parse_shard(const std::string& text);
 // `total % N` shards take one more). Shard splits of all N sum to the whole.
 std::int64_t shard_part(std::int64_t total, const Shard& shard);
 
+// Closed model: the connection indices [first, first + count) and the concurrency of a shard.
+// With rooms of `room_size` (> 0) the shards take whole rooms in equal parts (a room is never
+// split between processes: its members must see each other's broadcasts) and a concurrency in
+// proportion to their connections; otherwise equal parts of both.
+struct ShardRange {
+  std::int64_t first = 0, count = 0, concurrency = 0;
+};
+ShardRange shard_range(std::int64_t connections, std::int64_t concurrency, std::int64_t room_size,
+                       const Shard& shard);
+
 // Open model: intended start offsets (from the run start) of every arrival in this shard.
 // Constant rate: arrival k at k / rate. Stages: the rate moves linearly from the previous
 // stage's target (0 at the start) to this stage's target over its duration; arrival k is at

@@ -39,7 +39,7 @@ struct LoadSplit {
   Duration open_end{};  // open: the schedule's length
 };
 
-LoadSplit split_load(const RunOptions& opts) {
+LoadSplit split_load(const RunOptions& opts, std::int64_t room_size) {
   const Load& load = opts.load;
   LoadSplit s;
   s.open = load.open_model();
@@ -52,13 +52,13 @@ LoadSplit split_load(const RunOptions& opts) {
     s.concurrency = shard_part(load.max_concurrency, opts.shard);
     s.open_end = open_duration(load);
   } else {
-    s.total = shard_part(load.connections, opts.shard);
-    s.concurrency = std::max<std::int64_t>(1, shard_part(load.concurrency, opts.shard));
+    const ShardRange range =
+        shard_range(load.connections, load.concurrency, room_size, opts.shard);
+    s.total = range.count;
+    s.first = range.first;
+    s.concurrency = std::max<std::int64_t>(1, range.concurrency);
     s.concurrency = std::min(s.concurrency, std::max<std::int64_t>(1, s.total));
     s.threads = std::min(s.threads, s.concurrency);
-    for (std::int64_t i = 0; i < opts.shard.index; ++i) {
-      s.first += shard_part(load.connections, {i, opts.shard.count});
-    }
   }
   return s;
 }
@@ -290,7 +290,13 @@ std::vector<std::string> extra_slot_names(const Scenario& s) {
 RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   using namespace net;  // NOLINT(google-build-using-namespace): this file's own namespace
   const auto transport = make_transport(scenario, opts);
-  const LoadSplit split = split_load(opts);
+  if (scenario.room_size > 0 && opts.shard.count > 1 && opts.load.open_model()) {
+    throw UsageError(
+        "--shard with \"rooms\" needs the closed model (\"load\": {\"connections\": N, "
+        "\"concurrency\": C}): under an arrival rate the shards take every N-th arrival, which "
+        "would split every room between processes whose members cannot see each other");
+  }
+  const LoadSplit split = split_load(opts, scenario.room_size);
   transport->choose_sources(opts.source_addresses, split.concurrency);
   std::vector<SampleSlot> slots(static_cast<std::size_t>(split.threads));
   std::vector<std::unique_ptr<WorkerHandle>> workers;

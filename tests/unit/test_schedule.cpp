@@ -57,6 +57,33 @@ TEST_CASE("shard_part splits evenly and the parts sum to the total") {
   }
 }
 
+TEST_CASE("shard_range: shards hold whole rooms, the parts cover every connection once") {
+  // 3 rooms of 5 in 2 shards: rooms 0-1 and room 2, never 8 + 7 connections.
+  auto a = wslat::shard_range(15, 15, 5, {0, 2});
+  auto b = wslat::shard_range(15, 15, 5, {1, 2});
+  CHECK(a.first == 0);
+  CHECK(a.count == 10);
+  CHECK(a.concurrency == 10);
+  CHECK(b.first == 10);
+  CHECK(b.count == 5);
+  CHECK(b.concurrency == 5);
+  // Without rooms: equal parts, as before.
+  a = wslat::shard_range(15, 15, 0, {0, 2});
+  CHECK(a.count == 8);
+  CHECK(wslat::shard_range(15, 15, 0, {1, 2}).first == 8);
+  // A partial last room; more shards than rooms (some empty); every connection once.
+  for (const std::int64_t n : {1, 2, 3, 5, 8}) {
+    std::int64_t next = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto r = wslat::shard_range(23, 10, 5, {i, n});
+      CHECK(r.first == next);
+      if (r.count > 0) CHECK(r.first % 5 == 0);
+      next = r.first + r.count;
+    }
+    CHECK(next == 23);
+  }
+}
+
 TEST_CASE("a constant rate starts arrival k at k / rate, strictly before the end") {
   const auto times = wslat::open_schedule(rate_load(20, 1s), {0, 1});
   REQUIRE(times.size() == 20);
