@@ -73,6 +73,11 @@ inline constexpr MetricDef kMetricRegistry[] = {
     // broadcast the time until every expected member had it (README "Roles, rooms and delivery").
     {"delivery",      MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"fanout",        MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    // ... and until half and 90% of them had it (the HTML report's fan-out picture).
+    {"fanout_50",     MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    {"fanout_90",     MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    // A member's send marked "join" -> another member's receipt of its presence event.
+    {"presence",      MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"errors",        MetricKind::kErrors,    false, false,    "rate < 1%", MetricReach::kConnect},
     // Counters: data messages (text, binary) and their payload bytes; not control frames, frame
     // headers or the upgrade (README "Counters").
@@ -88,6 +93,9 @@ inline constexpr MetricDef kMetricRegistry[] = {
     // "delivery_wait" (counted against the sender's connection).
     {"broadcasts",       MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
     {"delivery_missing", MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
+    // Presence events of joins that a member already in the room never got within
+    // "delivery_wait" (counted against the joiner's connection).
+    {"presence_missing", MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
 };
 // clang-format on
 

@@ -129,6 +129,9 @@ struct SendStep {
   // "broadcast": where the correlation id is in the sent message (a JSON pointer, a regex group
   // or the whole text): the other members of the room time its delivery (Scenario::deliveries).
   std::optional<Capture> broadcast;
+  // "join": this send joins the room; where the member's id is in it. The other members that
+  // receive its presence event (Scenario::presence) time it.
+  std::optional<Capture> join;
 };
 
 // Its implicit noexcept constructors call nlohmann::json's noexcept ones, in whose bodies the
@@ -334,6 +337,7 @@ struct Scenario {
   std::vector<Role> roles;     // "roles" instead of "steps" (then `steps` is empty)
   std::int64_t room_size = 0;  // "rooms": {"size": N}; 0: the run is one room
   std::optional<Deliveries> deliveries;
+  std::optional<Deliveries> presence;  // "presence": a member's presence event and its id
   Duration delivery_wait = std::chrono::seconds(5);  // "delivery_wait"
   std::vector<Rule> rules;                           // "on"
   std::vector<std::string> variables;                // names of the ${var:NAME} variables, by index

@@ -41,6 +41,7 @@ const std::vector<std::string> kTopLevelKeys = {"name",
                                                 "roles",
                                                 "rooms",
                                                 "deliveries",
+                                                "presence",
                                                 "delivery_wait"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
@@ -522,6 +523,7 @@ Scenario Checker::check(const json& doc) {
     }
   }
   check_deliveries(doc, s);
+  check_presence(doc, s);
   if (doc.contains("on")) s.rules = check_rules(doc["on"], "/on");
   check_names(s);
   check_variables();

@@ -127,6 +127,10 @@ class Checker {
   void check_rooms(const json& doc, Scenario& s);
   std::optional<Capture> check_id(const json& j, const std::string& ptr);
   void check_deliveries(const json& doc, Scenario& s);
+  void check_presence(const json& doc, Scenario& s);
+  // A matcher + "id" (+ "pass"): "deliveries" and "presence"; `what` names it in messages.
+  std::optional<Deliveries> check_recognizer(const json& j, const std::string& ptr,
+                                             const std::string& what);
   void check_regex(const json& value, const std::string& ptr, ExpectStep& expect,
                    TemplateScope scope);
   bool check_var_name(const std::string& name, const std::string& ptr);

@@ -1,9 +1,12 @@
 // Roles, rooms and deliveries: several step lists in one scenario ("roles"), connections placed
 // in groups ("rooms"), and how a member recognises the broadcasts of the others ("deliveries",
-// a send's "broadcast"). README "Roles, rooms and delivery latency".
+// a send's "broadcast") and their presence events ("presence", a send's "join"). README "Roles,
+// rooms and delivery latency".
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -84,43 +87,34 @@ std::optional<Capture> Checker::check_id(const json& j, const std::string& ptr) 
 }
 
 namespace {
-bool any_broadcast(const std::vector<Step>& steps) {
-  return std::any_of(steps.begin(), steps.end(), [](const Step& st) {
-    if (const auto* repeat = st.as<RepeatStep>()) return any_broadcast(repeat->steps);
+// True when a send step of `steps` (repeats included) has `mark` set (broadcast or join).
+bool any_send(const std::vector<Step>& steps, std::optional<Capture> SendStep::*mark) {
+  return std::any_of(steps.begin(), steps.end(), [mark](const Step& st) {
+    if (const auto* repeat = st.as<RepeatStep>()) return any_send(repeat->steps, mark);
     const auto* send = st.as<SendStep>();
-    return send != nullptr && send->broadcast.has_value();
+    return send != nullptr && (send->*mark).has_value();
   });
+}
+bool any_send(const Scenario& s, std::optional<Capture> SendStep::*mark) {
+  const auto lists = s.step_lists();
+  return std::any_of(lists.begin(), lists.end(),
+                     [mark](const auto* steps) { return any_send(*steps, mark); });
 }
 }  // namespace
 
-// "deliveries": {"regex": "^42\\[\"chat\"", "id": {...}, "pass": false}; "delivery_wait".
-void Checker::check_deliveries(const json& doc, Scenario& s) {
-  if (doc.contains("delivery_wait")) {
-    s.delivery_wait =
-        get_duration(doc["delivery_wait"], "/delivery_wait", false).value_or(s.delivery_wait);
-  }
-  bool broadcasts = false;
-  for (const auto* steps : s.step_lists()) broadcasts = broadcasts || any_broadcast(*steps);
-  if (!doc.contains("deliveries")) {
-    if (broadcasts) {
-      issue("",
-            "a send is marked \"broadcast\" but there is no \"deliveries\": say how the "
-            "members recognise a broadcast message and its id, e.g. \"deliveries\": "
-            "{\"json\": {\"type\": \"chat\"}, \"id\": {\"json\": \"/id\"}}");
-    }
-    return;
-  }
-  const json& j = doc["deliveries"];
-  const std::string ptr = "/deliveries";
-  if (!require_object(j, ptr, "\"deliveries\"")) return;
+// {"regex": "...", "id": {...}, "pass": false}: how a member recognises a message of the others
+// (a broadcast, a presence event) and where its id is.
+std::optional<Deliveries> Checker::check_recognizer(const json& j, const std::string& ptr,
+                                                    const std::string& what) {
+  if (!require_object(j, ptr, what)) return std::nullopt;
   check_keys(j, ptr, {"json", "text", "regex", "any", "binary", "binary_prefix", "id", "pass"},
-             "\"deliveries\"");
+             what);
   Deliveries d;
   check_matcher(j, ptr, d.when, TemplateScope::kRule);
   if (!j.contains("id")) {
-    issue(ptr,
-          "missing \"id\": where the broadcast's id is in a received message, e.g. "
-          "{\"json\": \"/id\"}");
+    issue(ptr, fmt::format("missing \"id\": where the id is in a message {} recognises, e.g. "
+                           "{{\"json\": \"/id\"}}",
+                           what));
   } else if (auto id = check_id(j["id"], ptr + "/id")) {
     d.id = std::move(*id);
   }
@@ -133,13 +127,53 @@ void Checker::check_deliveries(const json& doc, Scenario& s) {
       d.pass = j["pass"].get<bool>();
     }
   }
+  return d;
+}
+
+// "deliveries": {"regex": "^42\\[\"chat\"", "id": {...}, "pass": false}; "delivery_wait".
+void Checker::check_deliveries(const json& doc, Scenario& s) {
+  if (doc.contains("delivery_wait")) {
+    s.delivery_wait =
+        get_duration(doc["delivery_wait"], "/delivery_wait", false).value_or(s.delivery_wait);
+  }
+  const bool broadcasts = any_send(s, &SendStep::broadcast);
+  if (!doc.contains("deliveries")) {
+    if (broadcasts) {
+      issue("",
+            "a send is marked \"broadcast\" but there is no \"deliveries\": say how the "
+            "members recognise a broadcast message and its id, e.g. \"deliveries\": "
+            "{\"json\": {\"type\": \"chat\"}, \"id\": {\"json\": \"/id\"}}");
+    }
+    return;
+  }
+  s.deliveries = check_recognizer(doc["deliveries"], "/deliveries", "\"deliveries\"");
   if (!broadcasts) {
-    issue(ptr,
+    issue("/deliveries",
           "\"deliveries\" but no send is marked \"broadcast\": mark the send whose delivery "
           "is timed, e.g. {\"send\": {\"json\": {...}, \"broadcast\": {\"id\": {\"json\": "
           "\"/id\"}}}}");
   }
-  s.deliveries = std::move(d);
+}
+
+// "presence": {"regex": "^42\\[\"joined\"", "id": {...}}: a member's presence event as the
+// others see it, timed from the send marked "join" that carries the same id.
+void Checker::check_presence(const json& doc, Scenario& s) {
+  const bool joins = any_send(s, &SendStep::join);
+  if (!doc.contains("presence")) {
+    if (joins) {
+      issue("",
+            "a send is marked \"join\" but there is no \"presence\": say how the members "
+            "recognise a presence event and the member's id in it, e.g. \"presence\": "
+            "{\"json\": {\"type\": \"joined\"}, \"id\": {\"json\": \"/member\"}}");
+    }
+    return;
+  }
+  s.presence = check_recognizer(doc["presence"], "/presence", "\"presence\"");
+  if (!joins) {
+    issue("/presence",
+          "\"presence\" but no send is marked \"join\": mark the send that joins the room, "
+          "e.g. {\"send\": {\"json\": {...}, \"join\": {\"id\": {\"json\": \"/member\"}}}}");
+  }
 }
 
 }  // namespace wslat::scenario_detail

@@ -193,7 +193,8 @@ void Checker::check_send_fields(const json& j, const std::string& ptr, SendStep&
                                 TemplateScope scope) {
   const std::vector<std::string> forms = {"text", "json", "binary", "size"};
   if (!require_object(j, ptr, "\"send\"")) return;
-  check_keys(j, ptr, {"text", "json", "binary", "size", "name", "broadcast"}, "\"send\"");
+  check_keys(j, ptr, {"text", "json", "binary", "size", "name", "broadcast", "join"},
+             "\"send\"");
   if (j.contains("name")) send.name = step_name(j["name"], ptr + "/name");
   if (j.contains("broadcast")) {
     const std::string bp = ptr + "/broadcast";
@@ -208,6 +209,21 @@ void Checker::check_send_fields(const json& j, const std::string& ptr, SendStep&
               "{\"json\": \"/id\"}");
       } else {
         send.broadcast = check_id(j["broadcast"]["id"], bp + "/id");
+      }
+    }
+  }
+  if (j.contains("join")) {
+    const std::string jp = ptr + "/join";
+    if (scope == TemplateScope::kRule) {
+      issue(jp, "a rule's send cannot be a join: mark a send step");
+    } else if (require_object(j["join"], jp, "\"join\", e.g. {\"id\": {\"json\": \"/member\"}}")) {
+      check_keys(j["join"], jp, {"id"}, "\"join\"");
+      if (!j["join"].contains("id")) {
+        issue(jp,
+              "missing \"id\": where the member's id (the one its presence event carries) is in "
+              "this message, e.g. {\"json\": \"/member\"}");
+      } else {
+        send.join = check_id(j["join"]["id"], jp + "/id");
       }
     }
   }

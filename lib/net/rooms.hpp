@@ -56,6 +56,7 @@ class RoomBoard {
   struct Receipt {
     std::optional<Duration> delivery;  // this member's: receipt - send
     std::optional<Duration> fanout;    // set when this receipt was the last expected one
+    std::optional<Duration> fanout_50, fanout_90;  // ... the one that made half, 90% of them
     std::int64_t missing = 0;          // of broadcasts whose wait ended meanwhile
   };
   // `member` received a message carrying `id` at `at`.
@@ -73,7 +74,11 @@ class RoomBoard {
       it->got[k] = true;
       out.delivery =
           std::max(Duration::zero(), std::chrono::duration_cast<Duration>(at - it->sent));
-      if (++it->received == it->expected.size()) {
+      const std::size_t n = it->expected.size();
+      ++it->received;
+      if (it->received == share_of(n, 50)) out.fanout_50 = out.delivery;
+      if (it->received == share_of(n, 90)) out.fanout_90 = out.delivery;
+      if (it->received == n) {
         out.fanout = out.delivery;
         r.pending.erase(it);
       }
@@ -118,6 +123,11 @@ class RoomBoard {
     std::set<std::int64_t> open;
     std::deque<Pending> pending;  // in send order, so in expiry order
   };
+
+  // How many of `n` members make `percent`% of them (rounded up: 90% of 5 is 5).
+  static std::size_t share_of(std::size_t n, std::size_t percent) {
+    return (n * percent + 99) / 100;
+  }
 
   Room& room_(std::int64_t room) {
     const std::lock_guard<std::mutex> lock(mu_);

@@ -52,8 +52,11 @@ constexpr std::size_t kMsgsSent = counter_slot("msgs_sent"),
                       kRuleMatches = counter_slot("rule_matches"),
                       kRuleSends = counter_slot("rule_sends"),
                       kBroadcasts = counter_slot("broadcasts"),
-                      kDeliveryMissing = counter_slot("delivery_missing");
-constexpr Metric kDelivery = latency_slot("delivery"), kFanout = latency_slot("fanout");
+                      kDeliveryMissing = counter_slot("delivery_missing"),
+                      kPresenceMissing = counter_slot("presence_missing");
+constexpr Metric kDelivery = latency_slot("delivery"), kFanout = latency_slot("fanout"),
+                 kFanout50 = latency_slot("fanout_50"), kFanout90 = latency_slot("fanout_90"),
+                 kPresence = latency_slot("presence");
 // The main phases a session puts on the timeline (TimelinePoint::ms).
 constexpr std::size_t kTimelineHandshake = timeline_slot("handshake"),
                       kTimelineE2e = timeline_slot("e2e"),
@@ -550,6 +553,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       return false;
     }
     if (s.broadcast && !announce_broadcast(*s.broadcast, *payload, where)) return false;
+    if (s.join && !announce_join(*s.join, *payload, where)) return false;
     const websocketpp::lib::error_code ec = con_->send(*payload, opcode);
     if (ec) {
       fail("reset", "send failed: " + ec.message());
@@ -672,6 +676,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     if (!plan_.scenario->rules.empty() && handled_by_rule(payload)) return;
     if (plan_.rooms && delivered(payload, now)) return;
+    if (plan_.presence && saw_presence(payload, now)) return;
     keep_last(payload);
     if (step_ >= program_.size() || closing_) return;
     if (waiting_ && expect_started_ != TimePoint{}) {
@@ -774,13 +779,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // written, so a member's receipt can never come first.
   bool announce_broadcast(const Capture& id, const std::string& payload, const std::string& where) {
     if (!plan_.rooms) return true;
-    std::optional<VarValue> v;
-    if (id.from == Capture::From::kJson) {
-      const auto parsed = nlohmann::json::parse(payload, nullptr, false);
-      if (!parsed.is_discarded()) v = capture_from_message(id, payload, &parsed);
-    } else {
-      v = capture_from_message(id, payload, nullptr);
-    }
+    const std::optional<VarValue> v = id_in(id, payload);
     if (!v) {
       fail("broadcast.id", where +
                                ": the message sent has no broadcast id where \"broadcast\" "
@@ -796,26 +795,66 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // is thereby consumed (not offered to the steps unless "pass").
   bool delivered(const std::string& payload, TimePoint at) {
     const Deliveries& d = *plan_.scenario->deliveries;
-    try {
-      if (!Expectation(d.when, TemplateContext{index_, 0, &vars_, row_}).match(payload, nullptr)) {
-        return false;
-      }
-    } catch (const TemplateError&) {
-      return false;  // it matches on a variable not captured yet
-    }
-    std::optional<VarValue> id;
-    if (d.id.from == Capture::From::kJson) {
-      const auto parsed = nlohmann::json::parse(payload, nullptr, false);
-      if (!parsed.is_discarded()) id = capture_from_message(d.id, payload, &parsed);
-    } else {
-      id = capture_from_message(d.id, payload, nullptr);
-    }
+    const std::optional<VarValue> id = recognised(d, payload);
     if (!id) return false;
     const RoomBoard::Receipt r = plan_.rooms->receive(room_, index_, id->text, at);
     if (r.missing > 0) worker_.count(kDeliveryMissing, r.missing);
     if (r.delivery) record(kDelivery, *r.delivery);
     if (r.fanout) worker_.record(kFanout, *r.fanout);
+    if (r.fanout_50) worker_.record(kFanout50, *r.fanout_50);
+    if (r.fanout_90) worker_.record(kFanout90, *r.fanout_90);
     return !d.pass;
+  }
+
+  // --- rooms: joins and the others' presence events ----------------------------------------
+
+  // A send marked "join": from now on this member sees the presence events of the members that
+  // join after it, and the members that joined before it expect its own.
+  bool announce_join(const Capture& id, const std::string& payload, const std::string& where) {
+    if (!plan_.presence) return true;
+    const std::optional<VarValue> v = id_in(id, payload);
+    if (!v) {
+      fail("join.id", where + ": the message sent has no member id where \"join\" says (check "
+                              "its \"id\" against the message)");
+      return false;
+    }
+    if (!presence_joined_) {
+      presence_joined_ = true;
+      plan_.presence->join(room_, index_);
+    }
+    worker_.count(kPresenceMissing, plan_.presence->broadcast(room_, index_, v->text, Clock::now()));
+    return true;
+  }
+
+  // A presence event of another member ("presence"): true when it is consumed.
+  bool saw_presence(const std::string& payload, TimePoint at) {
+    const Deliveries& d = *plan_.scenario->presence;
+    const std::optional<VarValue> id = recognised(d, payload);
+    if (!id) return false;
+    const RoomBoard::Receipt r = plan_.presence->receive(room_, index_, id->text, at);
+    if (r.missing > 0) worker_.count(kPresenceMissing, r.missing);
+    if (r.delivery) record(kPresence, *r.delivery);
+    return !d.pass;
+  }
+
+  // The id `c` takes from `payload` (a JSON pointer parses it first).
+  static std::optional<VarValue> id_in(const Capture& c, const std::string& payload) {
+    if (c.from != Capture::From::kJson) return capture_from_message(c, payload, nullptr);
+    const auto parsed = nlohmann::json::parse(payload, nullptr, false);
+    if (parsed.is_discarded()) return std::nullopt;
+    return capture_from_message(c, payload, &parsed);
+  }
+
+  // The id of a message `d` recognises, or nullopt.
+  std::optional<VarValue> recognised(const Deliveries& d, const std::string& payload) {
+    try {
+      if (!Expectation(d.when, TemplateContext{index_, 0, &vars_, row_}).match(payload, nullptr)) {
+        return std::nullopt;
+      }
+    } catch (const TemplateError&) {
+      return std::nullopt;  // it matches on a variable not captured yet
+    }
+    return id_in(d.id, payload);
   }
 
   // --- captures from the upgrade response -----------------------------------------------------
@@ -1061,6 +1100,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     disarm();
     if (heartbeats_) worker_.deadlines().cancel(*heartbeats_);
     if (joined_) plan_.rooms->leave(room_, index_);
+    if (presence_joined_) plan_.presence->leave(room_, index_);
     if (!failed_ && !interrupted_) {
       record(kSession, now - t0_);
       if (!perceived_done_ && last_expect_done_ && !plan_.has_ready_mark) {
@@ -1089,6 +1129,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   std::int64_t room_ = 0;                 // Scenario::room_of(index_)
   const std::vector<FlatStep>& program_;  // the role's flattened steps
   bool joined_ = false;                   // on the room's board (RoomBoard::join)
+  bool presence_joined_ = false;          // sent its "join": sees the presence of later joiners
   // What the pending deadline means: the end of a sleep, or a phase timeout (failure category
   // and message parts, built into a message only when it fires).
   struct Due {

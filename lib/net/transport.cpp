@@ -148,6 +148,7 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
     if (!scenario.roles.empty()) plan.role_slots.push_back(per_role * (plan.role_slots.size() + 1));
   }
   if (scenario.deliveries) plan.rooms = std::make_shared<RoomBoard>(scenario.delivery_wait);
+  if (scenario.presence) plan.presence = std::make_shared<RoomBoard>(scenario.delivery_wait);
   plan.uri = std::make_shared<websocketpp::uri>(target_uri(opts.target, plan.secrets));
   if (!plan.uri->get_secure() && (!opts.sni.empty() || !opts.cert_file.empty() ||
                                   !opts.key_file.empty() || !opts.tls_min.empty())) {
@@ -276,6 +277,7 @@ class TransportFor final : public Transport {
   }
   std::unique_ptr<WorkerHandle> make_worker(SampleSlot& slot) override {
     if (plan_.rooms) plan_.rooms->worker_started();
+    if (plan_.presence) plan_.presence->worker_started();
     return std::make_unique<Worker<Client>>(plan_, slot, ssl_);
   }
   void start(TimePoint run_start) override { plan_.run_start = run_start; }

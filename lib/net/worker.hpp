@@ -257,6 +257,9 @@ class Worker final : public WorkerHandle {
     if (plan_.rooms && plan_.rooms->worker_stopped()) {
       count(kDeliveryMissing, plan_.rooms->finish_all());
     }
+    if (plan_.presence && plan_.presence->worker_stopped()) {
+      count(kPresenceMissing, plan_.presence->finish_all());
+    }
     samples_.publish(delta_);  // the rest: the coordinator's final sample is then complete
   }
 

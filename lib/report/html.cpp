@@ -4,6 +4,9 @@
 #include <cmath>
 #include <iterator>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -491,6 +494,111 @@ std::string warnings_list(const RunResult& r) {
   return out + "</ul></section>\n";
 }
 
+// --- rooms -----------------------------------------------------------------------------
+
+// The fan-out metrics, each with the share of a broadcast's expected members it waits for.
+constexpr std::pair<const char*, double> kFanoutShares[] = {
+    {"fanout_50", 50}, {"fanout_90", 90}, {"fanout", 100}};
+
+// How long until 50%, 90% and all of the room saw a broadcast: a line per kind of broadcast
+// (the median one, the slowest 5%, the slowest), time on x, the share of the room on y.
+std::string fanout_chart(const RunResult& r) {
+  double lo = 0, hi = 0;
+  bool any = false;
+  for (const auto& [name, share] : kFanoutShares) {
+    if (r.metrics.count(name) == 0) continue;
+    const Summary& s = r.metrics.at(name).summary;
+    lo = any ? std::min(lo, s.min) : s.min;
+    hi = std::max(hi, s.max);
+    any = true;
+  }
+  if (!any || hi <= 0) return "";
+  // The time axis spans the fan-out times only (they sit near the server's delay, far from 0).
+  const double pad = std::max((hi - lo) * 0.08, hi * 0.002);
+  lo = std::max(0.0, lo - pad);
+  hi += pad;
+  const double w = 560, h = 250, left = 48, right = w - 16, top = 30, bottom = 200;
+  const LinScale x{lo, hi, left, right};
+  const LinScale y{0, 100, bottom, top};
+  std::string out = fmt::format(
+      "<svg width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" "
+      "aria-label=\"fan-out: time until 50%, 90% and 100% of the room saw a broadcast\">\n"
+      "<text x=\"4\" y=\"14\" font-weight=\"600\" font-size=\"13\">fan-out: how long until "
+      "50%, 90%, 100% of the room saw a message</text>\n",
+      w, h);
+  for (const double share : {0.0, 50.0, 90.0, 100.0}) {
+    out += fmt::format(
+        "<line class=\"grid\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/><text x=\"{3}\" "
+        "y=\"{4}\" text-anchor=\"end\" fill=\"#57606a\">{5}%</text>\n",
+        num(left), num(right), num(y(share)), num(left - 4), num(y(share) + 4), share);
+  }
+  for (const double tick : lin_ticks(hi - lo)) {
+    const double t = lo + tick;
+    out += fmt::format(
+        "<line class=\"axis\" x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\"/><text x=\"{0}\" "
+        "y=\"{3}\" text-anchor=\"middle\" fill=\"#57606a\">{4}</text>\n",
+        num(x(t)), num(bottom), num(bottom + 4), num(bottom + 15), esc(format_ms(t)));
+  }
+  out += fmt::format("<line class=\"axis\" x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\"/>\n",
+                     num(left), num(right), num(bottom));
+  struct Line {
+    const char* label;
+    const char* color;
+    double Summary::*value;
+  };
+  const Line lines[] = {{"median broadcast (p50)", "#0550ae", &Summary::p50},
+                        {"slowest 5% (p95)", "#bc4c00", &Summary::p95},
+                        {"slowest (max)", "#8250df", &Summary::max}};
+  std::string legend;
+  for (const Line& line : lines) {
+    std::string points;
+    std::string dots;
+    for (const auto& [name, share] : kFanoutShares) {
+      if (r.metrics.count(name) == 0) continue;
+      const double ms = r.metrics.at(name).summary.*line.value;
+      points += (points.empty() ? "" : " ") + num(x(ms)) + "," + num(y(share));
+      dots += fmt::format(
+          "<circle cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\"><title>{}: {}% of the room after "
+          "{}</title></circle>\n",
+          num(x(ms)), num(y(share)), line.color, esc(line.label), share, esc(format_ms(ms)));
+    }
+    out += fmt::format(
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n{}", points,
+        line.color, dots);
+    legend += fmt::format("<tspan fill=\"{}\">● {}</tspan>   ", line.color, esc(line.label));
+  }
+  out += fmt::format("<text x=\"{}\" y=\"{}\" xml:space=\"preserve\">{}</text>\n", num(left),
+                     num(bottom + 34), legend);
+  return out + "</svg>\n";
+}
+
+// Delivery and presence per role, the fan-out table and picture (README "Roles, rooms and
+// delivery latency"); nothing without rooms.
+std::string rooms_section(const RunResult& r) {
+  std::vector<std::string> rows;
+  for (const auto& name : report::ordered_metrics(r)) {
+    const std::string base = name.substr(0, name.find('@'));
+    if (base == "delivery" || base == "presence" || base.rfind("fanout", 0) == 0) {
+      rows.push_back(name);
+    }
+  }
+  if (rows.empty()) return "";
+  std::string out = "<section><h2>Rooms: delivery latency</h2>\n<table>\n" +
+                    tr({"metric", "count", "p50", "p90", "p95", "p99", "max"}, "-nnnnnn", "th");
+  for (const auto& name : rows) {
+    const Summary& s = r.metrics.at(name).summary;
+    out += tr({esc(name), std::to_string(s.count), esc(format_ms(s.p50)), esc(format_ms(s.p90)),
+               esc(format_ms(s.p95)), esc(format_ms(s.p99)), esc(format_ms(s.max))},
+              "-nnnnnn");
+  }
+  out +=
+      "</table>\n<p class=\"muted\">delivery: a member's receipt of another member's broadcast "
+      "− its send (delivery@ROLE per role); presence: a member's join → another member's "
+      "receipt of its presence event; fanout_50, fanout_90, fanout: per broadcast, until half, "
+      "90% and all of its expected members had it.</p>\n";
+  return out + fanout_chart(r) + "</section>\n";
+}
+
 std::string charts(const RunResult& r) {
   std::string out;
   if (!r.metrics.empty()) {
@@ -515,8 +623,9 @@ std::string render_html(const RunResult& r) {
   out += fmt::format("<header class=\"{}\"><h1>{} wslat: {}</h1><p>{}</p></header>\n<main>\n",
                      ok ? "pass" : "fail", ok ? "✓" : "✗", esc(r.scenario_name),
                      esc(report::describe_verdict(r)));
-  out += overview(r) + phase_table(r) + counters_table(r) + thresholds_table(r) +
-         comparison_table(r) + charts(r) + errors_table(r) + warnings_list(r);
+  out += overview(r) + phase_table(r) + counters_table(r) + rooms_section(r) +
+         thresholds_table(r) + comparison_table(r) + charts(r) + errors_table(r) +
+         warnings_list(r);
   return out + "</main>\n</body>\n</html>\n";
 }
 

@@ -58,6 +58,19 @@ std::string fresh_dir(const std::string& name) {
   return tmpl;
 }
 
+// Headless Chromium's 1200x1600 screenshot of `html` into `png`.
+PngInfo screenshot(const std::string& chromium, const std::string& html, const std::string& png) {
+  const auto shot = run_process(
+      {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+       "--disable-background-networking", "--disable-component-update", "--disable-sync",
+       "--user-data-dir=" + fresh_dir("chromium-profile"), "--screenshot=" + png,
+       "--window-size=1200,1600", "file://" + html},
+      std::chrono::seconds(100));
+  INFO("chromium stderr: " << shot.err);
+  REQUIRE_FALSE(shot.timed_out);
+  return inspect_png(read_file(png));
+}
+
 }  // namespace
 
 TEST_CASE("report re-renders a stored result in every format") {
@@ -107,20 +120,30 @@ TEST_CASE("html report renders in headless Chromium as a full page" * doctest::t
   const std::string page = read_file(html);
   CHECK(page.find("<svg") != std::string::npos);
 
-  const std::string png = dir + "/shot.png";
-  const auto shot = run_process(
-      {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-       "--disable-background-networking", "--disable-component-update", "--disable-sync",
-       "--user-data-dir=" + fresh_dir("chromium-profile"), "--screenshot=" + png,
-       "--window-size=1200,1600", "file://" + html},
-      std::chrono::seconds(100));
-  INFO("chromium stderr: " << shot.err);
-  REQUIRE_FALSE(shot.timed_out);
-  const PngInfo info = inspect_png(read_file(png));
+  const PngInfo info = screenshot(chromium, html, dir + "/shot.png");
   REQUIRE(info.valid);
   CHECK(info.width == 1200);
   CHECK(info.height == 1600);
   // Measured: a blank 1200x1600 page compresses to ~9 KB, a heading and one line of text to
   // ~13 KB; this report's tables and charts to ~180 KB.
+  CHECK(info.idat_bytes > 60 * 1024);
+}
+
+TEST_CASE("html report of a chat-room run renders its fan-out picture in headless Chromium" *
+          doctest::test_suite("peer")) {
+  const std::string chromium = "/usr/bin/chromium";
+  if (::access(chromium.c_str(), X_OK) != 0) {
+    MESSAGE("skipped: " << chromium << " is not installed");
+    return;
+  }
+  const std::string dir = fresh_dir("html-rooms");
+  const std::string result = wslat::test::write_temp_file(
+      "rooms-fixture.json", wslat::to_json(wslat::test::rooms_fixture_result()).dump(2));
+  const std::string html = dir + "/rooms.html";
+  REQUIRE(run_wslat({"report", result, "--format", "html", "-o", html}).exit_code == 0);
+  CHECK(read_file(html).find("fan-out: how long until 50%, 90%, 100%") != std::string::npos);
+  // The page top: overview, phases, counters, then the rooms section with its picture.
+  const PngInfo info = screenshot(chromium, html, dir + "/rooms.png");
+  REQUIRE(info.valid);
   CHECK(info.idat_bytes > 60 * 1024);
 }

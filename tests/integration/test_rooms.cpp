@@ -1,6 +1,8 @@
-// Chat rooms against the real Socket.IO server (tests/peers/socketio_server.js, rooms with an
-// injected broadcast delay of 100 ms): roles, rooms, and the delivery latency every listener
-// sees; a server told to skip a member shows exactly that member's deliveries missing.
+// Chat rooms against real broadcast servers: the Socket.IO peer (tests/peers/socketio_server.js,
+// rooms with an injected broadcast delay of 100 ms), a graphql-ws subscription fed by a mutation
+// (tests/peers/graphql_ws_server.js, the same delay) and Debian's libwebsockets-test-server
+// ("lws-mirror-protocol", no delay option): roles, rooms, and the delivery latency every
+// listener sees; a server told to skip a member shows exactly that member's deliveries missing.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "third_party.hpp"
 
 namespace wslat::test {
 namespace {
@@ -39,22 +42,30 @@ struct Outcome {
   json result;
 };
 
-Outcome run_rooms(const json& scenario, const std::vector<std::string>& server_args) {
-  std::vector<std::string> argv{"node",        source_dir() + "/tests/peers/socketio_server.js",
-                                "--delay-ms",  std::to_string(static_cast<int>(kDelayMs)),
-                                "--room-size", "5"};
-  argv.insert(argv.end(), server_args.begin(), server_args.end());
-  BackgroundServer server(argv);
-  const std::string file = write_temp_file("chat-room.json", scenario.dump(2));
+Outcome run_scenario(const json& scenario, const std::string& target) {
+  const std::string file = write_temp_file(scenario["name"].get<std::string>() + ".json",
+                                           scenario.dump(2));
   Outcome o;
-  o.process = run_wslat({"run", file, "--target", server.url() + kSocketIoPath, "--env",
-                         "production", "--format", "json", "--no-save", "--quiet"},
+  o.process = run_wslat({"run", file, "--target", target, "--env", "production", "--format",
+                         "json", "--no-save", "--quiet"},
                         std::chrono::seconds(90));
   INFO("stderr: " << o.process.err);
   REQUIRE_FALSE(o.process.timed_out);
   REQUIRE_FALSE(o.process.out.empty());
   o.result = json::parse(o.process.out);
   return o;
+}
+
+// `peer` (tests/peers) with the broadcast delay and rooms of 5, then the scenario against it.
+Outcome run_rooms(const json& scenario, const std::vector<std::string>& server_args,
+                  const std::string& peer = "socketio_server.js",
+                  const std::string& path = kSocketIoPath) {
+  std::vector<std::string> argv{"node",        source_dir() + "/tests/peers/" + peer,
+                                "--delay-ms",  std::to_string(static_cast<int>(kDelayMs)),
+                                "--room-size", "5"};
+  argv.insert(argv.end(), server_args.begin(), server_args.end());
+  BackgroundServer server(argv);
+  return run_scenario(scenario, server.url() + path);
 }
 
 json threshold(const json& result, const std::string& metric) {
@@ -117,6 +128,248 @@ TEST_CASE("rooms: a Socket.IO server that skips a member shows exactly its deliv
   CHECK(t["pass"] == false);
   CHECK(t["actual"] == kBroadcasts);
   CHECK(o.process.exit_code != 0);
+}
+
+// Presence: the Socket.IO peer with --presence 1 tells a room's members, after its delay, that
+// another member joined; each member times the joins sent after its own.
+TEST_CASE("rooms: presence latency - a join until the others see its presence event" *
+          doctest::test_suite("peer")) {
+  json s = two_small_rooms();
+  const json member_id = {{"regex", "\"member\":(\\d+)"}};
+  s["presence"] = {{"regex", "^42\\[\"joined\""}, {"id", member_id}};
+  for (const char* role : {"sender", "listener"}) {
+    for (auto& step : s["roles"][role]["steps"]) {
+      if (step.contains("send") && step["send"]["text"].get<std::string>().find("join") !=
+                                       std::string::npos) {
+        step["send"]["join"] = {{"id", member_id}};
+      }
+    }
+  }
+  s["thresholds"]["presence_missing"] = {"count == 0"};
+  const auto o = run_rooms(s, {"--presence", "1"});
+  const json& r = o.result;
+  INFO(r["errors"].dump() << " " << r["error_examples"].dump());
+  CHECK(o.process.exit_code == 0);
+  CHECK(r["connections"]["failed"] == 0);
+  // In a room of 5 the k-th member to join is seen by the k-1 before it: 0+1+2+3+4 per room.
+  REQUIRE(r["metrics"].contains("presence"));
+  CHECK(r["metrics"]["presence"]["count"] == 2 * 10);
+  CHECK(counter(r, "presence_missing") == 0);
+  const double p50 = r["metrics"]["presence"]["p50"];
+  CHECK(p50 >= kDelayMs * 0.99 - 0.5);
+  CHECK(p50 <= kDelayMs * 1.01 + 0.5 + kNodeSlackMs);
+  // Deliveries are unaffected: presence events are not broadcasts.
+  CHECK(r["metrics"]["delivery"]["count"] == 2 * kBroadcasts * 4);
+  CHECK(counter(r, "delivery_missing") == 0);
+}
+
+TEST_CASE("rooms: presence events that never come are presence_missing") {
+  // The embedded echo server returns the join to its sender only: nobody else sees it.
+  const json s = json::parse(R"J({
+    "name": "presence-none",
+    "target": "embedded",
+    "load": {"connections": 3, "concurrency": 3},
+    "presence": {"regex": "^joined ", "id": {"regex": "^joined (\\d+)"}},
+    "delivery_wait": "200ms",
+    "steps": [
+      {"send": {"text": "joined ${connection}", "join": {"id": {"regex": "^joined (\\d+)"}}}},
+      {"sleep": "300ms"}
+    ],
+    "thresholds": {"presence_missing": ["count == 0"]}
+  })J");
+  const std::string file = write_temp_file("presence-none.json", s.dump(2));
+  const auto p = run_wslat({"run", file, "--format", "json", "--no-save", "--quiet"},
+                           std::chrono::seconds(60));
+  INFO("stderr: " << p.err);
+  REQUIRE_FALSE(p.timed_out);
+  const json r = json::parse(p.out);
+  CHECK(r["connections"]["failed"] == 0);
+  // 3 joins, each expected by the members that joined before it: 0 + 1 + 2, none seen.
+  CHECK(counter(r, "presence_missing") == 3);
+  CHECK_FALSE(r["metrics"].contains("presence"));
+  CHECK(threshold(r, "presence_missing")["pass"] == false);
+  CHECK(p.exit_code != 0);
+}
+
+// graphql-ws: every member subscribes to its room; the sender's mutation feeds the others'
+// subscriptions (after the server's 100 ms). 2 rooms of 1 sender and 4 listeners.
+json graphql_rooms() {
+  const json init = {{"send", {{"json", {{"type", "connection_init"}, {"payload", json::object()}}}}}};
+  const json ack = {{"expect", {{"json", {{"type", "connection_ack"}}}}}};
+  const json subscribe = {
+      {"send",
+       {{"json",
+         {{"id", "room"},
+          {"type", "subscribe"},
+          {"payload",
+           {{"query",
+             "subscription { room(room: \"${room}\", member: \"${connection}\") "
+             "{ kind id text member } }"}}}}}}}};
+  const json ready = {
+      {"expect", {{"json", {{"payload", {{"data", {{"room", {{"kind", "ready"}}}}}}}}}}}};
+  const json say = {
+      {"send",
+       {{"json",
+         {{"id", "say-${iteration}"},
+          {"type", "subscribe"},
+          {"payload",
+           {{"query",
+             "mutation($room: String!, $member: String!, $id: String!) "
+             "{ say(room: $room, member: $member, id: $id, text: \"hello\") }"},
+            {"variables",
+             {{"room", "${room}"}, {"member", "${connection}"},
+              {"id", "${connection}-${iteration}"}}}}}}},
+        {"broadcast", {{"id", {{"json", "/payload/variables/id"}}}}}}}};
+  const json chat = {{"json", {{"type", "next"}, {"payload", {{"data", {{"room", {{"kind", "chat"}}}}}}}}}};
+  json sender = json::array({init, ack, subscribe, ready});
+  sender.push_back({{"repeat", {{"times", kBroadcasts}, {"steps", {say, {{"sleep", "200ms"}}}}}}});
+  sender.push_back({{"close", json::object()}});
+  json listener = json::array({init, ack, subscribe, ready});
+  listener.push_back({{"repeat", {{"times", kBroadcasts}, {"steps", {{{"expect", chat}}}}}}});
+  listener.push_back({{"close", json::object()}});
+  json s = {
+      {"name", "graphql-rooms"},
+      {"subprotocols", {"graphql-transport-ws"}},
+      {"load", {{"connections", 10}, {"concurrency", 10}}},
+      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "10s"}, {"close", "2s"}}},
+      {"rooms", {{"size", 5}}},
+      {"deliveries", chat},
+      {"roles",
+       {{"sender", {{"count", 1}, {"steps", sender}}},
+        {"listener", {{"count", 4}, {"steps", listener}}}}},
+      {"thresholds", {{"delivery_missing", {"count == 0"}}}}};
+  s["deliveries"]["id"] = {{"json", "/payload/data/room/id"}};
+  s["deliveries"]["pass"] = true;
+  return s;
+}
+
+TEST_CASE("rooms: delivery latency through a graphql-ws subscription fed by a mutation" *
+          doctest::test_suite("peer")) {
+  const auto o = run_rooms(graphql_rooms(), {}, "graphql_ws_server.js", "graphql");
+  const json& r = o.result;
+  INFO(r["errors"].dump() << " " << r["error_examples"].dump());
+  CHECK(o.process.exit_code == 0);
+  CHECK(r["connections"]["failed"] == 0);
+  CHECK(counter(r, "broadcasts") == 2 * kBroadcasts);
+  CHECK(counter(r, "delivery_missing") == 0);
+  REQUIRE(r["metrics"].contains("delivery"));
+  CHECK(r["metrics"]["delivery"]["count"] == 2 * kBroadcasts * 4);
+  const double p50 = r["metrics"]["delivery"]["p50"];
+  CHECK(p50 >= kDelayMs * 0.99 - 0.5);
+  CHECK(p50 <= kDelayMs * 1.01 + 0.5 + kNodeSlackMs);
+  CHECK(r["metrics"]["fanout"]["count"] == 2 * kBroadcasts);
+}
+
+TEST_CASE("rooms: a graphql-ws server that skips a member shows exactly its deliveries missing" *
+          doctest::test_suite("peer")) {
+  json s = graphql_rooms();
+  s["timeouts"]["message"] = "3s";
+  const auto o = run_rooms(s, {"--skip-member", "6"}, "graphql_ws_server.js", "graphql");
+  const json& r = o.result;
+  INFO(r["errors"].dump() << " " << r["error_examples"].dump());
+  CHECK(counter(r, "delivery_missing") == kBroadcasts);
+  CHECK(r["metrics"]["delivery"]["count"] == 2 * kBroadcasts * 4 - kBroadcasts);
+  CHECK(r["metrics"]["fanout"]["count"] == kBroadcasts);  // room 0 only
+  CHECK(r["errors"] == json{{"message.timeout@listener", 1}});
+  CHECK(o.process.exit_code != 0);
+}
+
+// libwebsockets' mirror: every message a member of a mirror instance (?mirror=NAME) sends goes
+// to every member, the sender included, at once. No "room full" message: a periodic rule has
+// every member say "hello N" and the sender first waits for each listener's hello, so every
+// listener was open (expected) before the first broadcast.
+TEST_CASE("rooms: libwebsockets-test-server's mirror delivers to every member of the room" *
+          doctest::test_suite("peer")) {
+  if (!have_program("libwebsockets-test-server")) {
+    FAIL("libwebsockets-test-server is not installed: run scripts/install-deps.sh (Debian "
+         "package libwebsockets-test-server)");
+  }
+  constexpr int kListeners = 9;
+  json sender = json::array();
+  for (int i = 1; i <= kListeners; ++i) {
+    sender.push_back({{"expect", {{"text", "hello " + std::to_string(i)}}}});
+  }
+  sender.push_back(
+      {{"repeat",
+        {{"times", kBroadcasts},
+         {"steps",
+          {{{"send",
+             {{"text", "chat ${connection}-${iteration}"},
+              {"broadcast", {{"id", {{"regex", "^chat (\\S+)"}}}}}}}},
+           {{"sleep", "100ms"}}}}}}});
+  sender.push_back({{"close", json::object()}});
+  const json listener = json::array(
+      {{{"repeat", {{"times", kBroadcasts}, {"steps", {{{"expect", {{"regex", "^chat "}}}}}}}}},
+       {{"close", json::object()}}});
+  const json s = {
+      {"name", "lws-mirror-room"},
+      {"subprotocols", {"lws-mirror-protocol"}},
+      {"load", {{"connections", 1 + kListeners}, {"concurrency", 1 + kListeners}}},
+      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "10s"}, {"close", "2s"}}},
+      {"on", {{{"every", "50ms"}, {"send", {{"text", "hello ${connection}"}}}}}},
+      {"deliveries", {{"regex", "^chat "}, {"id", {{"regex", "^chat (\\S+)"}}}, {"pass", true}}},
+      {"roles",
+       {{"sender", {{"count", 1}, {"steps", sender}}},
+        {"listener", {{"count", kListeners}, {"steps", listener}}}}},
+      {"thresholds", {{"delivery_missing", {"count == 0"}}}}};
+  const std::string dir = temp_dir() + "/lws";
+  REQUIRE(run_process({"mkdir", "-p", dir}).exit_code == 0);
+  // It cannot listen on port 0 (no listener at all); -i lo keeps it on loopback.
+  ThirdPartyServer lws(
+      "127.0.0.1",
+      [](int port) {
+        return std::vector<std::string>{"libwebsockets-test-server",
+                                        "--port=" + std::to_string(port), "-i", "lo"};
+      },
+      dir + "/lws.log");
+  const auto o =
+      run_scenario(s, "ws://127.0.0.1:" + std::to_string(lws.port()) + "/?mirror=room-0");
+  const json& r = o.result;
+  INFO(r["errors"].dump() << " " << r["error_examples"].dump());
+  CHECK(o.process.exit_code == 0);
+  CHECK(r["connections"]["failed"] == 0);
+  CHECK(counter(r, "broadcasts") == kBroadcasts);
+  CHECK(counter(r, "delivery_missing") == 0);
+  REQUIRE(r["metrics"].contains("delivery"));
+  // Every listener got every broadcast; the sender's own copy is not a delivery.
+  CHECK(r["metrics"]["delivery"]["count"] == kBroadcasts * kListeners);
+  CHECK(r["metrics"]["fanout"]["count"] == kBroadcasts);
+}
+
+TEST_CASE("rooms: a shard holds whole rooms - the last of 2 shards runs room 2 of 3" *
+          doctest::test_suite("peer")) {
+  // 15 connections in rooms of 5: equal parts would give shard 2 connections 8..14, two members
+  // of room 1 (which then never fills: the server's "ready" never comes) and room 2.
+  json s = two_small_rooms();
+  s["load"] = {{"connections", 15}, {"concurrency", 15}};
+  BackgroundServer server({"node", source_dir() + "/tests/peers/socketio_server.js", "--delay-ms",
+                           std::to_string(static_cast<int>(kDelayMs)), "--room-size", "5"});
+  const std::string file = write_temp_file("rooms-shard.json", s.dump(2));
+  const auto p = run_wslat({"run", file, "--target", server.url() + kSocketIoPath, "--env",
+                            "production", "--shard", "2/2", "--format", "json", "--no-save",
+                            "--quiet"},
+                           std::chrono::seconds(90));
+  INFO("stderr: " << p.err);
+  REQUIRE_FALSE(p.timed_out);
+  const json r = json::parse(p.out);
+  INFO(r["errors"].dump());
+  CHECK(p.exit_code == 0);
+  CHECK(r["connections"]["attempted"] == 5);
+  CHECK(r["connections"]["failed"] == 0);
+  CHECK(counter(r, "broadcasts") == kBroadcasts);
+  CHECK(r["metrics"]["delivery"]["count"] == kBroadcasts * 4);
+  CHECK(counter(r, "delivery_missing") == 0);
+}
+
+TEST_CASE("rooms: --shard with rooms under an arrival rate is refused") {
+  json s = two_small_rooms();
+  s["load"] = {{"rate", "10/s"}, {"duration", "1s"}};
+  const std::string file = write_temp_file("rooms-shard-open.json", s.dump(2));
+  const auto p = run_wslat({"run", file, "--target", "ws://127.0.0.1:9/", "--shard", "1/2",
+                            "--no-save", "--quiet"},
+                           std::chrono::seconds(30));
+  CHECK(p.exit_code == 64);
+  CHECK(p.err.find("--shard with \"rooms\" needs the closed model") != std::string::npos);
 }
 
 TEST_CASE("rooms: validate prints the role mix and the rooms") {

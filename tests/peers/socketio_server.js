@@ -11,12 +11,14 @@
 //   42["say",{"id":I,"text":T}]       (after --delay-ms) 42["chat",{"id":I,"text":T}] to the
 //                                     room's other members, except member --skip-member C
 //                                     (-1: none), which never gets a chat (a dropped delivery)
+//   with --presence 1, a join also sends (after --delay-ms) 42["joined",{"member":C}] to the
+//                                     room's other members (a presence event)
 const http = require('http');
 const { Server } = require('socket.io');
 const { parseArgs, delay, announce, exitCleanly } = require('./common');
 
 const opts = parseArgs({
-  delayMs: 0, pingIntervalMs: 25000, pingTimeoutMs: 20000, dropAcks: 0, roomSize: 0, skipMember: -1,
+  delayMs: 0, pingIntervalMs: 25000, pingTimeoutMs: 20000, dropAcks: 0, roomSize: 0, skipMember: -1, presence: 0,
 });
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
@@ -36,6 +38,11 @@ io.on('connection', (socket) => {
     const room = `room-${who.room}`;
     socket.data.member = who.member;
     await socket.join(room);
+    // To the members in the room when the delay is over: a member whose join was sent just
+    // before this one but read just after it still gets it.
+    if (opts.presence) {
+      delay(opts.delayMs).then(() => socket.to(room).emit('joined', { member: who.member }));
+    }
     const members = io.sockets.adapter.rooms.get(room);
     if (opts.roomSize > 0 && members && members.size === opts.roomSize) {
       io.to(room).emit('ready', { room: who.room });

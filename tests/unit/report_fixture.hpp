@@ -162,4 +162,27 @@ inline RunResult fixture_result() {
   return r;
 }
 
+// A chat-room run: 2 rooms of 1 sender and 50 listeners, 10 broadcasts each; deliveries
+// around 100 ms, the room complete a few ms after half of it.
+inline RunResult rooms_fixture_result() {
+  RunResult r;
+  fixture_identity(r);
+  r.scenario_name = "chat-room";
+  r.attempted = r.opened = 102;
+  r.failed = 0;
+  r.errors.clear();
+  r.error_examples.clear();
+  r.metrics["handshake"].histogram = fixture_histogram(102, 0.42, 0.35, 25, 0.9);
+  r.metrics["handshake@listener"].histogram = fixture_histogram(100, 0.42, 0.35, 25, 0.9);
+  r.metrics["handshake@sender"].histogram = fixture_histogram(2, 0.42, 0.35, 25, 0.9);
+  r.metrics["delivery"].histogram = fixture_histogram(1000, 100.5, 3.0, 50, 4.0);
+  r.metrics["delivery@listener"].histogram = fixture_histogram(1000, 100.5, 3.0, 50, 4.0);
+  r.metrics["fanout_50"].histogram = fixture_histogram(20, 101.0, 1.5, 10, 1.0);
+  r.metrics["fanout_90"].histogram = fixture_histogram(20, 102.5, 2.0, 10, 2.0);
+  r.metrics["fanout"].histogram = fixture_histogram(20, 103.0, 3.0, 10, 4.0);
+  refresh_summaries(r);
+  decide_verdict(r);
+  return r;
+}
+
 }  // namespace wslat::test

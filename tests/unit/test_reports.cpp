@@ -11,6 +11,7 @@
 #include "error.hpp"
 #include "report.hpp"
 #include "report_fixture.hpp"
+#include "units.hpp"
 
 namespace {
 
@@ -181,6 +182,26 @@ TEST_CASE("html report is self-contained, has its charts and escapes hostile tex
   CHECK(html.find("href=") == std::string::npos);
   CHECK(html.find("@import") == std::string::npos);
   CHECK(html.find("url(") == std::string::npos);
+}
+
+TEST_CASE("html report: rooms show delivery per role and the fan-out to 50%, 90%, 100%") {
+  const wslat::RunResult r = wslat::test::rooms_fixture_result();
+  const std::string html = wslat::render_html(r);
+  const auto section = html.find("<h2>Rooms: delivery latency</h2>");
+  REQUIRE(section != std::string::npos);
+  const std::string rooms = html.substr(section, html.find("</section>", section) - section);
+  CHECK(rooms.find("<td>delivery@listener</td>") != std::string::npos);
+  CHECK(rooms.find("<td>fanout_90</td>") != std::string::npos);
+  CHECK(rooms.find("<td>handshake") == std::string::npos);  // only the rooms' metrics
+  CHECK(rooms.find("aria-label=\"fan-out: time until 50%, 90% and 100% of the room") !=
+        std::string::npos);
+  // A line per kind of broadcast, a dot per share of the room on each.
+  CHECK(count_of(rooms, "<polyline ") == 3);
+  CHECK(count_of(rooms, "<circle ") == 9);
+  const std::string p50 = wslat::format_ms(r.metrics.at("fanout_90").summary.p50);
+  CHECK(rooms.find("median broadcast (p50): 90% of the room after " + p50) != std::string::npos);
+  // Without rooms: no section.
+  CHECK(wslat::render_html(fixture_result()).find("Rooms: delivery") == std::string::npos);
 }
 
 TEST_CASE("html report without samples, timeline or comparison still renders") {

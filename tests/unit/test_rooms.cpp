@@ -145,6 +145,33 @@ TEST_CASE("rooms: a broadcast is timed at each open member - fan-out at the last
   CHECK(board.finish_all() == 0);
 }
 
+TEST_CASE("rooms: fan-out to half, 90% and all of the expected members") {
+  RoomBoard board(std::chrono::seconds(5));
+  for (std::int64_t m = 0; m <= 10; ++m) board.join(0, m);  // the sender and 10 members
+  const auto t0 = Clock::now();
+  board.broadcast(0, 0, "a", t0);
+  std::vector<RoomBoard::Receipt> got;
+  for (std::int64_t m = 1; m <= 10; ++m) {
+    got.push_back(board.receive(0, m, "a", t0 + milliseconds(10 * m)));
+  }
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("receipt " << i + 1);
+    CHECK(got[i].fanout_50.has_value() == (i + 1 == 5));  // the 5th of 10
+    CHECK(got[i].fanout_90.has_value() == (i + 1 == 9));  // the 9th
+    CHECK(got[i].fanout.has_value() == (i + 1 == 10));
+  }
+  CHECK(*got[4].fanout_50 == milliseconds(50));
+  CHECK(*got[8].fanout_90 == milliseconds(90));
+  // One expected member: it is half, 90% and all of them at once.
+  board.join(1, 0);
+  board.join(1, 1);
+  board.broadcast(1, 0, "b", t0);
+  const auto one = board.receive(1, 1, "b", t0 + milliseconds(7));
+  CHECK(one.fanout_50 == milliseconds(7));
+  CHECK(one.fanout_90 == milliseconds(7));
+  CHECK(one.fanout == milliseconds(7));
+}
+
 TEST_CASE(
     "rooms: deliveries not received within the wait are missing - members who join later are not "
     "expected") {
