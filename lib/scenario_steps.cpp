@@ -193,8 +193,7 @@ void Checker::check_send_fields(const json& j, const std::string& ptr, SendStep&
                                 TemplateScope scope) {
   const std::vector<std::string> forms = {"text", "json", "binary", "size"};
   if (!require_object(j, ptr, "\"send\"")) return;
-  check_keys(j, ptr, {"text", "json", "binary", "size", "name", "broadcast", "join"},
-             "\"send\"");
+  check_keys(j, ptr, {"text", "json", "binary", "size", "name", "broadcast", "join"}, "\"send\"");
   if (j.contains("name")) send.name = step_name(j["name"], ptr + "/name");
   if (j.contains("broadcast")) {
     const std::string bp = ptr + "/broadcast";

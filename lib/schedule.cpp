@@ -91,7 +91,8 @@ ShardRange shard_range(std::int64_t connections, std::int64_t concurrency, std::
   if (room_size <= 0) {
     r.count = shard_part(connections, shard);
     r.concurrency = shard_part(concurrency, shard);
-    for (std::int64_t i = 0; i < shard.index; ++i) r.first += shard_part(connections, {i, shard.count});
+    for (std::int64_t i = 0; i < shard.index; ++i)
+      r.first += shard_part(connections, {i, shard.count});
     return r;
   }
   const std::int64_t rooms = (connections + room_size - 1) / room_size;

@@ -24,7 +24,7 @@ struct RunPlan {
   // Per role, the first of its histogram slots (its copy of the registry's and the step
   // metrics', "METRIC@ROLE"): after the registry's and the step metrics' own.
   std::vector<std::size_t> role_slots;
-  std::shared_ptr<RoomBoard> rooms;  // with "deliveries": the broadcasts waiting for members
+  std::shared_ptr<RoomBoard> rooms;     // with "deliveries": the broadcasts waiting for members
   std::shared_ptr<RoomBoard> presence;  // with "presence": the joins waiting for the others
   websocketpp::uri_ptr uri;
   bool secure = false;

@@ -57,7 +57,7 @@ class RoomBoard {
     std::optional<Duration> delivery;  // this member's: receipt - send
     std::optional<Duration> fanout;    // set when this receipt was the last expected one
     std::optional<Duration> fanout_50, fanout_90;  // ... the one that made half, 90% of them
-    std::int64_t missing = 0;          // of broadcasts whose wait ended meanwhile
+    std::int64_t missing = 0;                      // of broadcasts whose wait ended meanwhile
   };
   // `member` received a message carrying `id` at `at`.
   Receipt receive(std::int64_t room, std::int64_t member, const std::string& id, TimePoint at) {

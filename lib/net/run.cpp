@@ -52,8 +52,7 @@ LoadSplit split_load(const RunOptions& opts, std::int64_t room_size) {
     s.concurrency = shard_part(load.max_concurrency, opts.shard);
     s.open_end = open_duration(load);
   } else {
-    const ShardRange range =
-        shard_range(load.connections, load.concurrency, room_size, opts.shard);
+    const ShardRange range = shard_range(load.connections, load.concurrency, room_size, opts.shard);
     s.total = range.count;
     s.first = range.first;
     s.concurrency = std::max<std::int64_t>(1, range.concurrency);

@@ -814,15 +814,17 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (!plan_.presence) return true;
     const std::optional<VarValue> v = id_in(id, payload);
     if (!v) {
-      fail("join.id", where + ": the message sent has no member id where \"join\" says (check "
-                              "its \"id\" against the message)");
+      fail("join.id", where +
+                          ": the message sent has no member id where \"join\" says (check "
+                          "its \"id\" against the message)");
       return false;
     }
     if (!presence_joined_) {
       presence_joined_ = true;
       plan_.presence->join(room_, index_);
     }
-    worker_.count(kPresenceMissing, plan_.presence->broadcast(room_, index_, v->text, Clock::now()));
+    worker_.count(kPresenceMissing,
+                  plan_.presence->broadcast(room_, index_, v->text, Clock::now()));
     return true;
   }
 

@@ -562,9 +562,9 @@ std::string fanout_chart(const RunResult& r) {
           "{}</title></circle>\n",
           num(x(ms)), num(y(share)), line.color, esc(line.label), share, esc(format_ms(ms)));
     }
-    out += fmt::format(
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n{}", points,
-        line.color, dots);
+    out +=
+        fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n{}",
+                    points, line.color, dots);
     legend += fmt::format("<tspan fill=\"{}\">● {}</tspan>   ", line.color, esc(line.label));
   }
   out += fmt::format("<text x=\"{}\" y=\"{}\" xml:space=\"preserve\">{}</text>\n", num(left),
@@ -623,9 +623,8 @@ std::string render_html(const RunResult& r) {
   out += fmt::format("<header class=\"{}\"><h1>{} wslat: {}</h1><p>{}</p></header>\n<main>\n",
                      ok ? "pass" : "fail", ok ? "✓" : "✗", esc(r.scenario_name),
                      esc(report::describe_verdict(r)));
-  out += overview(r) + phase_table(r) + counters_table(r) + rooms_section(r) +
-         thresholds_table(r) + comparison_table(r) + charts(r) + errors_table(r) +
-         warnings_list(r);
+  out += overview(r) + phase_table(r) + counters_table(r) + rooms_section(r) + thresholds_table(r) +
+         comparison_table(r) + charts(r) + errors_table(r) + warnings_list(r);
   return out + "</main>\n</body>\n</html>\n";
 }
 

@@ -43,11 +43,11 @@ struct Outcome {
 };
 
 Outcome run_scenario(const json& scenario, const std::string& target) {
-  const std::string file = write_temp_file(scenario["name"].get<std::string>() + ".json",
-                                           scenario.dump(2));
+  const std::string file =
+      write_temp_file(scenario["name"].get<std::string>() + ".json", scenario.dump(2));
   Outcome o;
-  o.process = run_wslat({"run", file, "--target", target, "--env", "production", "--format",
-                         "json", "--no-save", "--quiet"},
+  o.process = run_wslat({"run", file, "--target", target, "--env", "production", "--format", "json",
+                         "--no-save", "--quiet"},
                         std::chrono::seconds(90));
   INFO("stderr: " << o.process.err);
   REQUIRE_FALSE(o.process.timed_out);
@@ -139,8 +139,8 @@ TEST_CASE("rooms: presence latency - a join until the others see its presence ev
   s["presence"] = {{"regex", "^42\\[\"joined\""}, {"id", member_id}};
   for (const char* role : {"sender", "listener"}) {
     for (auto& step : s["roles"][role]["steps"]) {
-      if (step.contains("send") && step["send"]["text"].get<std::string>().find("join") !=
-                                       std::string::npos) {
+      if (step.contains("send") &&
+          step["send"]["text"].get<std::string>().find("join") != std::string::npos) {
         step["send"]["join"] = {{"id", member_id}};
       }
     }
@@ -194,7 +194,8 @@ TEST_CASE("rooms: presence events that never come are presence_missing") {
 // graphql-ws: every member subscribes to its room; the sender's mutation feeds the others'
 // subscriptions (after the server's 100 ms). 2 rooms of 1 sender and 4 listeners.
 json graphql_rooms() {
-  const json init = {{"send", {{"json", {{"type", "connection_init"}, {"payload", json::object()}}}}}};
+  const json init = {
+      {"send", {{"json", {{"type", "connection_init"}, {"payload", json::object()}}}}}};
   const json ack = {{"expect", {{"json", {{"type", "connection_ack"}}}}}};
   const json subscribe = {
       {"send",
@@ -207,20 +208,21 @@ json graphql_rooms() {
              "{ kind id text member } }"}}}}}}}};
   const json ready = {
       {"expect", {{"json", {{"payload", {{"data", {{"room", {{"kind", "ready"}}}}}}}}}}}};
-  const json say = {
-      {"send",
-       {{"json",
-         {{"id", "say-${iteration}"},
-          {"type", "subscribe"},
-          {"payload",
-           {{"query",
-             "mutation($room: String!, $member: String!, $id: String!) "
-             "{ say(room: $room, member: $member, id: $id, text: \"hello\") }"},
-            {"variables",
-             {{"room", "${room}"}, {"member", "${connection}"},
-              {"id", "${connection}-${iteration}"}}}}}}},
-        {"broadcast", {{"id", {{"json", "/payload/variables/id"}}}}}}}};
-  const json chat = {{"json", {{"type", "next"}, {"payload", {{"data", {{"room", {{"kind", "chat"}}}}}}}}}};
+  const json say = {{"send",
+                     {{"json",
+                       {{"id", "say-${iteration}"},
+                        {"type", "subscribe"},
+                        {"payload",
+                         {{"query",
+                           "mutation($room: String!, $member: String!, $id: String!) "
+                           "{ say(room: $room, member: $member, id: $id, text: \"hello\") }"},
+                          {"variables",
+                           {{"room", "${room}"},
+                            {"member", "${connection}"},
+                            {"id", "${connection}-${iteration}"}}}}}}},
+                      {"broadcast", {{"id", {{"json", "/payload/variables/id"}}}}}}}};
+  const json chat = {
+      {"json", {{"type", "next"}, {"payload", {{"data", {{"room", {{"kind", "chat"}}}}}}}}}};
   json sender = json::array({init, ack, subscribe, ready});
   sender.push_back({{"repeat", {{"times", kBroadcasts}, {"steps", {say, {{"sleep", "200ms"}}}}}}});
   sender.push_back({{"close", json::object()}});
@@ -281,22 +283,22 @@ TEST_CASE("rooms: a graphql-ws server that skips a member shows exactly its deli
 TEST_CASE("rooms: libwebsockets-test-server's mirror delivers to every member of the room" *
           doctest::test_suite("peer")) {
   if (!have_program("libwebsockets-test-server")) {
-    FAIL("libwebsockets-test-server is not installed: run scripts/install-deps.sh (Debian "
-         "package libwebsockets-test-server)");
+    FAIL(
+        "libwebsockets-test-server is not installed: run scripts/install-deps.sh (Debian "
+        "package libwebsockets-test-server)");
   }
   constexpr int kListeners = 9;
   json sender = json::array();
   for (int i = 1; i <= kListeners; ++i) {
     sender.push_back({{"expect", {{"text", "hello " + std::to_string(i)}}}});
   }
-  sender.push_back(
-      {{"repeat",
-        {{"times", kBroadcasts},
-         {"steps",
-          {{{"send",
-             {{"text", "chat ${connection}-${iteration}"},
-              {"broadcast", {{"id", {{"regex", "^chat (\\S+)"}}}}}}}},
-           {{"sleep", "100ms"}}}}}}});
+  sender.push_back({{"repeat",
+                     {{"times", kBroadcasts},
+                      {"steps",
+                       {{{"send",
+                          {{"text", "chat ${connection}-${iteration}"},
+                           {"broadcast", {{"id", {{"regex", "^chat (\\S+)"}}}}}}}},
+                        {{"sleep", "100ms"}}}}}}});
   sender.push_back({{"close", json::object()}});
   const json listener = json::array(
       {{{"repeat", {{"times", kBroadcasts}, {"steps", {{{"expect", {{"regex", "^chat "}}}}}}}}},
@@ -345,10 +347,10 @@ TEST_CASE("rooms: a shard holds whole rooms - the last of 2 shards runs room 2 o
   BackgroundServer server({"node", source_dir() + "/tests/peers/socketio_server.js", "--delay-ms",
                            std::to_string(static_cast<int>(kDelayMs)), "--room-size", "5"});
   const std::string file = write_temp_file("rooms-shard.json", s.dump(2));
-  const auto p = run_wslat({"run", file, "--target", server.url() + kSocketIoPath, "--env",
-                            "production", "--shard", "2/2", "--format", "json", "--no-save",
-                            "--quiet"},
-                           std::chrono::seconds(90));
+  const auto p =
+      run_wslat({"run", file, "--target", server.url() + kSocketIoPath, "--env", "production",
+                 "--shard", "2/2", "--format", "json", "--no-save", "--quiet"},
+                std::chrono::seconds(90));
   INFO("stderr: " << p.err);
   REQUIRE_FALSE(p.timed_out);
   const json r = json::parse(p.out);
@@ -365,9 +367,9 @@ TEST_CASE("rooms: --shard with rooms under an arrival rate is refused") {
   json s = two_small_rooms();
   s["load"] = {{"rate", "10/s"}, {"duration", "1s"}};
   const std::string file = write_temp_file("rooms-shard-open.json", s.dump(2));
-  const auto p = run_wslat({"run", file, "--target", "ws://127.0.0.1:9/", "--shard", "1/2",
-                            "--no-save", "--quiet"},
-                           std::chrono::seconds(30));
+  const auto p = run_wslat(
+      {"run", file, "--target", "ws://127.0.0.1:9/", "--shard", "1/2", "--no-save", "--quiet"},
+      std::chrono::seconds(30));
   CHECK(p.exit_code == 64);
   CHECK(p.err.find("--shard with \"rooms\" needs the closed model") != std::string::npos);
 }
