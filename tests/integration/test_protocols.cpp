@@ -21,7 +21,8 @@ constexpr double kDelayMs = 100;
 // Node's timers fire up to ~2 ms late on a busy machine (tests/peers/README.md measured
 // 100.5-102 ms for 100 ms); a busy 2-core runner adds scheduling delay on top. Below the delay,
 // only wslat's own tolerance (1% + 0.5 ms): a reply can never come before the server's timer.
-constexpr double kNodeSlackMs = 4;
+// 4 ms held in CI; 105.6 ms was seen with the suite at -j2 beside five other builds, so 8.
+constexpr double kNodeSlackMs = 8;
 
 BackgroundServer start_peer(const std::string& server, std::vector<std::string> args = {}) {
   std::vector<std::string> argv{"node", source_dir() + "/tests/peers/" + server, "--delay-ms",
