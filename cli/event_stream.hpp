@@ -57,7 +57,7 @@ class EventStream {
   std::condition_variable changed_;
   bool closed_ = false;
   std::size_t clients_ = 0;
-  std::uint64_t next_seq_ = 0;                              // of the next published event
+  std::uint64_t next_seq_ = 0;                                 // of the next published event
   std::deque<std::pair<std::uint64_t, std::string>> backlog_;  // framed, oldest first
 };
 

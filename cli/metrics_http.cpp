@@ -55,8 +55,8 @@ MHD_Result serve_events(MHD_Connection* connection, EventStream& stream,
     const std::string text = "too many live clients (--live-clients " +
                              std::to_string(stream.max_clients()) +
                              "); the dashboard falls back to polling /api/samples\n";
-    MHD_Response* response = MHD_create_response_from_buffer(text.size(), const_cast<char*>(text.data()),
-                                               MHD_RESPMEM_MUST_COPY);
+    MHD_Response* response = MHD_create_response_from_buffer(
+        text.size(), const_cast<char*>(text.data()), MHD_RESPMEM_MUST_COPY);
     if (response == nullptr) return MHD_NO;
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
     MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, "30");
@@ -65,8 +65,8 @@ MHD_Result serve_events(MHD_Connection* connection, EventStream& stream,
     return ok;
   }
   auto* reader = new EventReader{&stream, std::move(client)};
-  MHD_Response* response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, &read_events,
-                                                             reader, &free_events);
+  MHD_Response* response =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, &read_events, reader, &free_events);
   if (response == nullptr) {
     free_events(reader);
     return MHD_NO;

@@ -35,8 +35,7 @@ class MetricsEndpoint {
   // `events` (may be null): GET /api/events streams it (server-sent events); it must outlive
   // the endpoint, which closes it first when it stops, so that no client holds up the stop.
   MetricsEndpoint(const ListenAddress& where, std::function<std::string()> metrics,
-                  ProbeHandler probe = {}, PageHandler pages = {},
-                  EventStream* events = nullptr);
+                  ProbeHandler probe = {}, PageHandler pages = {}, EventStream* events = nullptr);
   ~MetricsEndpoint();
   MetricsEndpoint(const MetricsEndpoint&) = delete;
   MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;

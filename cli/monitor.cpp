@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,8 +33,8 @@
 #include "monitor.hpp"
 #include "monitor_alerts.hpp"
 #include "monitor_history.hpp"
-#include "monitor_window.hpp"
 #include "monitor_probe.hpp"
+#include "monitor_window.hpp"
 #include "output.hpp"
 #include "profile.hpp"
 #include "redact.hpp"
@@ -232,9 +232,10 @@ int monitor_command(const MonitorArgs& a) {
   const double window_s =
       std::chrono::duration<double>(positive_duration(a.window, "--window")).count();
   if (a.targets.size() > kMaxTargets) {
-    throw UsageError(fmt::format("--target: {} targets; one monitor probes at most {} (run more "
-                                 "monitors, or scrape /probe with --scenarios)",
-                                 a.targets.size(), kMaxTargets));
+    throw UsageError(
+        fmt::format("--target: {} targets; one monitor probes at most {} (run more "
+                    "monitors, or scrape /probe with --scenarios)",
+                    a.targets.size(), kMaxTargets));
   }
   for (std::size_t i = 0; i < a.targets.size(); ++i) {
     const std::string& t = a.targets[i];
@@ -390,11 +391,10 @@ int monitor_command(const MonitorArgs& a) {
       },
       &events);
   // The first line on stdout names the address (with the port bound, for --listen HOST:0).
-  print_stdout(fmt::format("wslat: metrics at {} (probing {}{} every {}{})\n", endpoint.url(),
-                           scenario.name,
-                           states.size() > 1 ? fmt::format(" at {} targets", states.size()) : "",
-                           format_duration(every),
-                           for_duration ? " for " + format_duration(*for_duration) : ""));
+  print_stdout(fmt::format(
+      "wslat: metrics at {} (probing {}{} every {}{})\n", endpoint.url(), scenario.name,
+      states.size() > 1 ? fmt::format(" at {} targets", states.size()) : "", format_duration(every),
+      for_duration ? " for " + format_duration(*for_duration) : ""));
   for (const auto& w : ctx.warnings) print_stderr(fmt::format("wslat: warning: {}\n", w));
 
   using std::chrono::steady_clock;

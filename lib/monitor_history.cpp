@@ -72,8 +72,7 @@ nlohmann::json ProbeHistory::to_json(double every_s, std::size_t newest) const {
   }
   json samples = json::array();
   const std::size_t skip = samples_.size() > newest ? samples_.size() - newest : 0;
-  for (auto it = samples_.begin() + static_cast<std::ptrdiff_t>(skip); it != samples_.end();
-       ++it) {
+  for (auto it = samples_.begin() + static_cast<std::ptrdiff_t>(skip); it != samples_.end(); ++it) {
     const Sample& s = *it;
     json phases = json::object();
     for (const auto& [name, p] : s.phases) phases[name] = {p.first, p.second};

@@ -23,8 +23,8 @@ void RollingWindow::add(const RunResult& probe, double started_unix_s) {
     }
   }
   probes_.push_back(std::move(p));
-  while (!probes_.empty() && (probes_.size() > max_probes_ ||
-                              probes_.front().t <= started_unix_s - window_s_)) {
+  while (!probes_.empty() &&
+         (probes_.size() > max_probes_ || probes_.front().t <= started_unix_s - window_s_)) {
     probes_.pop_front();
   }
 }

@@ -1,9 +1,9 @@
 // `wslat monitor --window D`: each phase's p50 and p95 over the probes that started in the last
 // D (docs/monitoring.md "Rolling windows"), for /api/samples and the
-// wslat_window_phase_p50_seconds / _p95_seconds gauges. Exact to wslat's histogram (1/128 relative), unlike
-// histogram_quantile over the cumulative buckets, which interpolates within a bucket (up to
-// 10% wide). Bounded: a probe keeps only its non-empty buckets (a few per connection and phase),
-// and at most `max_probes` probes are kept.
+// wslat_window_phase_p50_seconds / _p95_seconds gauges. Exact to wslat's histogram (1/128
+// relative), unlike histogram_quantile over the cumulative buckets, which interpolates within a
+// bucket (up to 10% wide). Bounded: a probe keeps only its non-empty buckets (a few per connection
+// and phase), and at most `max_probes` probes are kept.
 #pragma once
 
 #include <cstddef>

@@ -235,7 +235,8 @@ void window_gauges(Exposition& e, const RollingWindow& w) {
   // Two families rather than a `quantile` label: that label is a summary's, and these are
   // gauges (promtool check metrics says so).
   for (const bool p95 : {false, true}) {
-    const std::string name = p95 ? "wslat_window_phase_p95_seconds" : "wslat_window_phase_p50_seconds";
+    const std::string name =
+        p95 ? "wslat_window_phase_p95_seconds" : "wslat_window_phase_p50_seconds";
     e.family(name, "gauge",
              fmt::format("The {} of each phase over the probes within the rolling window",
                          p95 ? "p95" : "p50"));
@@ -270,7 +271,7 @@ std::string render_prometheus(const RunResult& r, const std::optional<ProbeStats
 
 std::string merge_prometheus_expositions(const std::vector<std::string>& parts) {
   if (parts.size() == 1) return parts.front();
-  std::vector<std::string> order;               // family names, first appearance first
+  std::vector<std::string> order;                 // family names, first appearance first
   std::map<std::string, std::string> head, body;  // "# HELP/# TYPE" lines; samples
   for (const auto& part : parts) {
     std::string family;

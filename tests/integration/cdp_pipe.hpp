@@ -76,7 +76,8 @@ class CdpBrowser {
                                      const std::string& session = "", int ms = 30000) {
     if (write_fd_ < 0) return std::nullopt;
     const int id = ++last_id_;
-    nlohmann::json msg = {{"id", id}, {"method", method},
+    nlohmann::json msg = {{"id", id},
+                          {"method", method},
                           {"params", params.is_null() ? nlohmann::json::object() : params}};
     if (!session.empty()) msg["sessionId"] = session;
     const std::string text = msg.dump() + std::string(1, '\0');
@@ -115,15 +116,15 @@ class CdpBrowser {
   std::string open(const std::string& url) {
     const auto target = call("Target.createTarget", {{"url", url}});
     if (!target) return "";
-    const auto attached = call("Target.attachToTarget",
-                               {{"targetId", (*target)["targetId"]}, {"flatten", true}});
+    const auto attached =
+        call("Target.attachToTarget", {{"targetId", (*target)["targetId"]}, {"flatten", true}});
     return attached ? (*attached)["sessionId"].get<std::string>() : "";
   }
 
   // The value of a JavaScript expression in the page (a string, number, ...), or null.
   nlohmann::json eval(const std::string& session, const std::string& expression) {
-    const auto r = call("Runtime.evaluate", {{"expression", expression}, {"returnByValue", true}},
-                        session);
+    const auto r =
+        call("Runtime.evaluate", {{"expression", expression}, {"returnByValue", true}}, session);
     if (!r || !r->contains("result")) return nullptr;
     return (*r)["result"].value("value", nlohmann::json());
   }

@@ -109,16 +109,16 @@ TEST_CASE("alertmanager delivers the shipped rule's alert and its resolution to 
   target.emplace(std::vector<std::string>{wslat::test::wslat_binary(), "serve", "--port", "0"});
   const std::string url = target->url();
   const std::string target_port = url.substr(url.rfind(':') + 1, url.size() - url.rfind(':') - 2);
-  Child monitor({"monitor", wslat::test::echo_scenario_file("alerting", url, 1), "--every",
-                 "100ms", "--listen", "127.0.0.1:0", "-q", "--for", "120s"});
-  REQUIRE(monitor.pump_until(
-      [&] { return monitor.out().find("/metrics") != std::string::npos; }, 20000));
+  Child monitor({"monitor", wslat::test::echo_scenario_file("alerting", url, 1), "--every", "100ms",
+                 "--listen", "127.0.0.1:0", "-q", "--for", "120s"});
+  REQUIRE(monitor.pump_until([&] { return monitor.out().find("/metrics") != std::string::npos; },
+                             20000));
   const auto at = monitor.out().find("127.0.0.1:");
   const std::string monitor_address = monitor.out().substr(at, monitor.out().find('/', at) - at);
 
   // The shipped rules with minutes made seconds: `for: 2m` -> `for: 2s`, `[5m]` -> `[5s]`.
-  std::string rules = wslat::test::read_file(std::string(WSLAT_SOURCE_DIR) +
-                                             "/docs/prometheus/wslat-rules.yml");
+  std::string rules =
+      wslat::test::read_file(std::string(WSLAT_SOURCE_DIR) + "/docs/prometheus/wslat-rules.yml");
   REQUIRE(rules.find("alert: WslatProbeFailing") != std::string::npos);
   rules = std::regex_replace(rules, std::regex(R"(for: (\d+)m)"), "for: $1s");
   rules = std::regex_replace(rules, std::regex(R"(\[(\d+)m\])"), "[$1s]");
@@ -132,33 +132,35 @@ TEST_CASE("alertmanager delivers the shipped rule's alert and its resolution to 
       "  group_interval: 1s\n  repeat_interval: 1h\n"
       "receivers:\n  - name: hook\n    webhook_configs:\n      - url: '" +
           receiver.url() + "'\n        send_resolved: true\n");
-  Daemon alertmanager({kAlertmanager, "--config.file=" + am_config,
-                       "--storage.path=" + dir + "/am-data",
-                       "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
-                       "--cluster.listen-address=", "--log.level=warn"},
-                      dir + "/alertmanager.log");
+  Daemon alertmanager(
+      {kAlertmanager, "--config.file=" + am_config, "--storage.path=" + dir + "/am-data",
+       "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
+       "--cluster.listen-address=", "--log.level=warn"},
+      dir + "/alertmanager.log");
 
   const int prom_port = free_loopback_port();
   const std::string prom_config = wslat::test::write_temp_file(
       "prometheus.yml",
       "global:\n  scrape_interval: 250ms\n  scrape_timeout: 200ms\n  evaluation_interval: 250ms\n"
-      "rule_files: ['" + rules_file + "']\n"
-      "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:" +
-          std::to_string(am_port) + "']\n"
-      "scrape_configs:\n  - job_name: wslat\n    static_configs:\n      - targets: ['" +
+      "rule_files: ['" +
+          rules_file +
+          "']\n"
+          "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:" +
+          std::to_string(am_port) +
+          "']\n"
+          "scrape_configs:\n  - job_name: wslat\n    static_configs:\n      - targets: ['" +
           monitor_address + "']\n");
-  Daemon prometheus({kPrometheusBin, "--config.file=" + prom_config,
-                     "--storage.tsdb.path=" + dir + "/prom-data",
-                     "--web.listen-address=127.0.0.1:" + std::to_string(prom_port),
-                     "--log.level=warn"},
-                    dir + "/prometheus.log");
+  Daemon prometheus(
+      {kPrometheusBin, "--config.file=" + prom_config, "--storage.tsdb.path=" + dir + "/prom-data",
+       "--web.listen-address=127.0.0.1:" + std::to_string(prom_port), "--log.level=warn"},
+      dir + "/prometheus.log");
   INFO("prometheus log: " << wslat::test::read_file(dir + "/prometheus.log"));
   INFO("alertmanager log: " << wslat::test::read_file(dir + "/alertmanager.log"));
 
   // Healthy for a while (Prometheus scraping): nothing fires.
   const auto scraped = [&] {
-    const std::string body = wslat::test::body_of(wslat::test::http_get(
-        prom_port, "/api/v1/query?query=wslat_probe_success"));
+    const std::string body = wslat::test::body_of(
+        wslat::test::http_get(prom_port, "/api/v1/query?query=wslat_probe_success"));
     return body.find(R"("value":[)") != std::string::npos &&
            body.find(R"(,"1"]})") != std::string::npos;
   };
@@ -168,8 +170,8 @@ TEST_CASE("alertmanager delivers the shipped rule's alert and its resolution to 
 
   // Down: after 2 s of failing probes the rule fires and Alertmanager delivers it.
   target.reset();
-  REQUIRE(monitor.pump_until(
-      [&] { return !notifications(receiver, "WslatProbeFailing").empty(); }, 45000));
+  REQUIRE(monitor.pump_until([&] { return !notifications(receiver, "WslatProbeFailing").empty(); },
+                             45000));
   CHECK(notifications(receiver, "WslatProbeFailing").front() == "firing");
   const auto firing = receiver.requests();
   bool labelled = false;
@@ -179,8 +181,8 @@ TEST_CASE("alertmanager delivers the shipped rule's alert and its resolution to 
   CHECK(labelled);  // the alert carries the monitor's target label
 
   // Back on the same port: the resolved notification follows.
-  target.emplace(std::vector<std::string>{wslat::test::wslat_binary(), "serve", "--port",
-                                          target_port});
+  target.emplace(
+      std::vector<std::string>{wslat::test::wslat_binary(), "serve", "--port", target_port});
   REQUIRE(monitor.pump_until(
       [&] {
         const auto n = notifications(receiver, "WslatProbeFailing");

@@ -41,8 +41,7 @@ class EventClient {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
     const std::string request = "GET /api/events HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    REQUIRE(::write(fd_, request.data(), request.size()) ==
-            static_cast<ssize_t>(request.size()));
+    REQUIRE(::write(fd_, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
   }
   ~EventClient() { close(); }
   EventClient(const EventClient&) = delete;
@@ -108,8 +107,8 @@ TEST_CASE("monitor pushes every probe to live dashboards as server-sent events")
   EventClient a(port);
   EventClient b(port);
   // The first event is the whole of /api/samples; then one event per probe, as it happens.
-  REQUIRE(a.read_until([](const std::string& t) { return count_of(t, "event: probe\n") >= 3; },
-                       30000));
+  REQUIRE(
+      a.read_until([](const std::string& t) { return count_of(t, "event: probe\n") >= 3; }, 30000));
   CHECK(a.text().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
   CHECK(a.text().find("Content-Type: text/event-stream") != std::string::npos);
   const auto first = a.text().find("event: samples\ndata: {");
@@ -124,8 +123,8 @@ TEST_CASE("monitor pushes every probe to live dashboards as server-sent events")
     CHECK(events[i]["samples"][0]["phases"]["handshake"].size() == 2);
     if (i > 0) CHECK(events[i]["probes"].get<int>() == events[i - 1]["probes"].get<int>() + 1);
   }
-  REQUIRE(b.read_until([](const std::string& t) { return count_of(t, "event: probe\n") >= 1; },
-                       30000));
+  REQUIRE(
+      b.read_until([](const std::string& t) { return count_of(t, "event: probe\n") >= 1; }, 30000));
 
   // A third live client is refused (503, the page then polls); scrapes still get through.
   const std::string refused = http_get(port, "/api/events");
@@ -154,8 +153,7 @@ TEST_CASE("monitor pushes every probe to live dashboards as server-sent events")
   const auto t0 = std::chrono::steady_clock::now();
   c.signal(SIGTERM);
   CHECK(c.wait(20000) == 0);
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   CHECK(took < 10.0);  // generous: the heartbeat is 5 s and a probe lasts ms
   CHECK(a.read_until([](const std::string&) { return false; }, 10000) == false);
   CHECK(a.eof());
@@ -180,8 +178,8 @@ TEST_CASE("monitor probes several targets in turn: metrics, window gauges and pa
   BackgroundServer slow(
       {wslat::test::wslat_binary(), "serve", "--port", "0", "--handshake-delay", "40ms"});
   Child c({"monitor", echo_scenario_file("live-targets", fast.url(), 1), "--target", fast.url(),
-           "--target", slow.url(), "--every", "150ms", "--for", "60s", "--listen",
-           "127.0.0.1:0", "-q", "--window", "1m"});
+           "--target", slow.url(), "--every", "150ms", "--for", "60s", "--listen", "127.0.0.1:0",
+           "-q", "--window", "1m"});
   REQUIRE(c.pump_until([&] { return c.out().find("/metrics") != std::string::npos; }, 20000));
   CHECK(c.out().find("at 2 targets") != std::string::npos);
   const int port = port_of(c.out());

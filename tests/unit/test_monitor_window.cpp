@@ -55,7 +55,8 @@ TEST_CASE("rolling window quantiles cover only the probes of the last D") {
   CHECK(small.probes() == 5);
 }
 
-TEST_CASE("a monitor's targets render as one exposition: each family once, every target's samples") {
+TEST_CASE(
+    "a monitor's targets render as one exposition: each family once, every target's samples") {
   wslat::RollingWindow w(60);
   w.add(probe_of(10, 2), 1000);
   wslat::ProbeStats stats;
