@@ -26,14 +26,17 @@ svg text{font-size:11px;fill:#5b6478}
 .legend span{display:inline-block;margin-right:12px}.sw{display:inline-block;width:14px;height:3px;vertical-align:middle;margin-right:4px}
 table{border-collapse:collapse;background:#fff;width:100%}td,th{border-bottom:1px solid #e3e6ec;padding:4px 8px;text-align:left;vertical-align:top}
 #summary{display:grid;grid-template-columns:1fr 2fr;gap:16px;margin-bottom:12px}
-section{margin-top:4px}h3{font-size:15px;margin:0 0 8px}
+section{margin-top:4px}h3{font-size:15px;margin:0 0 8px}#window-title{margin-top:14px}
 .legend{margin:8px 0}
 .ok{color:#1f9d55}.bad{color:#d64545}
+#targets{margin-bottom:8px}#targets a{margin-right:14px;color:#2f6fde}#targets a.current{font-weight:700;color:#1d2330;text-decoration:none}
 </style></head><body>
 <header><h1>wslat monitor: <span id="scenario"></span></h1><span id="target" class="muted"></span>
 <span id="verdict">no probe yet</span><span id="status" class="muted"></span></header>
 <main>
-<div id="summary"><section><h3>Thresholds (last probe)</h3><table id="thresholds"><tbody></tbody></table></section>
+<nav id="targets"></nav>
+<div id="summary"><section><h3>Thresholds (last probe)</h3><table id="thresholds"><tbody></tbody></table>
+<h3 id="window-title">Rolling window</h3><table id="window"><thead><tr><th>phase</th><th>p50</th><th>p95</th><th>samples</th></tr></thead><tbody></tbody></table></section>
 <section><h3>Latest errors</h3><table id="errors"><thead><tr><th>time</th><th>category</th><th>count</th><th>probes</th><th>example</th></tr></thead><tbody></tbody></table></section></div>
 <div class="legend muted"><span><i class="sw" style="background:#2f6fde"></i>p50</span><span><i class="sw" style="background:#e8870e"></i>p95</span><span><i class="sw" style="background:#d64545"></i>threshold (dashed); marks at the bottom: failed probe (red), threshold breached or regression (yellow)</span></div>
 <div id="charts"></div>
@@ -86,16 +89,40 @@ function render(d){
   d.phases.forEach(p=>{const c=document.createElement("div");c.className="chart";const h=document.createElement("h2");h.textContent=p;c.appendChild(h);c.appendChild(chart(p,d,t0,t1));charts.appendChild(c);});
   const tb=document.querySelector("#thresholds tbody");tb.textContent="";
   d.thresholds.forEach(t=>row(tb,[t.pass?"\u2713":"\u2717",t.metric,t.threshold],[t.pass?"ok":"bad"]));
+  const nav=document.getElementById("targets");nav.textContent="";
+  if(d.targets&&d.targets.length>1)d.targets.forEach(t=>{const a=document.createElement("a");a.textContent=t;a.href="?target="+encodeURIComponent(t);if(t===d.target)a.className="current";nav.appendChild(a);});
+  const wb=document.querySelector("#window tbody");wb.textContent="";
+  if(d.window){document.getElementById("window-title").textContent="Last "+(d.window.seconds>=120?(d.window.seconds/60)+" min":d.window.seconds+" s")+" ("+d.window.probes+" probes, "+d.window.failed_probes+" failed)";
+    d.phases.forEach(p=>{const w=d.window.phases[p];if(w)row(wb,[p,ms(w.p50_ms),ms(w.p95_ms),String(w.count)]);});}
   const eb=document.querySelector("#errors tbody");eb.textContent="";
   if(!d.errors.length)row(eb,["","none","","",""]);
   d.errors.forEach(e=>row(eb,[hms(e.t)+(e.t_last>e.t?" \u2013 "+hms(e.t_last):""),e.category,String(e.count),String(e.probes),e.example],[null,"bad"]));
 }
+// Live: the monitor pushes every probe (server-sent events at api/events; the first event is the
+// whole of api/samples). Without them (an old browser, too many live clients: 503) it polls.
+let pushed=0;
+function merge(ev){
+  if(!data){data=ev;return;}
+  if(ev.target!==data.target)return;  // another target's probe (this page shows one)
+  const s=ev.samples[0], last=data.samples[data.samples.length-1];
+  if(s&&(!last||s.t>last.t))data.samples.push(s);  // a probe the snapshot already had is skipped
+  const t0=(s?s.t:0)-ev.window_s;
+  while(data.samples.length&&data.samples[0].t<t0)data.samples.shift();
+  for(const k of ["scenario","profile","every_s","window_s","probes","phases","thresholds","errors","targets","window"])data[k]=ev[k];
+}
+function live(n){pushed+=n;document.body.setAttribute("data-pushed",String(pushed));}
 async function poll(){
-  try{const r=await fetch("api/samples",{cache:"no-store"});if(r.ok)render(await r.json());}catch(e){document.getElementById("status").textContent="monitor unreachable";}
+  try{const r=await fetch("api/samples"+location.search,{cache:"no-store"});if(r.ok)render(await r.json());}catch(e){document.getElementById("status").textContent="monitor unreachable";}
   setTimeout(poll,Math.max(1000,Math.min(5000,(data?data.every_s:5)*1000)));
 }
 if(data)render(data);
-poll();
+if(window.EventSource){
+  const es=new EventSource("api/events"+location.search);let opened=false;
+  es.onopen=()=>{opened=true;};
+  es.addEventListener("samples",e=>{render(JSON.parse(e.data));live(0);});
+  es.addEventListener("probe",e=>{merge(JSON.parse(e.data));render(data);live(1);});
+  es.onerror=()=>{if(!opened){es.close();poll();}else document.getElementById("status").textContent="monitor unreachable, reconnecting";};
+}else poll();
 </script></body></html>
 )HTML";
 

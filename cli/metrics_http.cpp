@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <string>
 
 #include <fmt/core.h>
 
@@ -27,6 +29,55 @@ MHD_Result reply(MHD_Connection* connection, unsigned status, const std::string&
   return ok;
 }
 
+// One /api/events response: its subscription, dropped when libmicrohttpd is done with it.
+struct EventReader {
+  EventStream* stream;
+  std::shared_ptr<EventStream::Client> client;
+};
+
+ssize_t read_events(void* cls, uint64_t /*pos*/, char* buf, size_t max) {
+  auto* r = static_cast<EventReader*>(cls);
+  const std::size_t n = r->stream->read(*r->client, buf, max);
+  if (n == 0) return MHD_CONTENT_READER_END_OF_STREAM;
+  return static_cast<ssize_t>(n);
+}
+
+void free_events(void* cls) {
+  auto* r = static_cast<EventReader*>(cls);
+  r->stream->unsubscribe(*r->client);
+  delete r;
+}
+
+MHD_Result serve_events(MHD_Connection* connection, EventStream& stream,
+                        const std::optional<std::string>& key) {
+  auto client = stream.subscribe(key.value_or(""));
+  if (!client) {
+    const std::string text = "too many live clients (--live-clients " +
+                             std::to_string(stream.max_clients()) +
+                             "); the dashboard falls back to polling /api/samples\n";
+    MHD_Response* response = MHD_create_response_from_buffer(
+        text.size(), const_cast<char*>(text.data()), MHD_RESPMEM_MUST_COPY);
+    if (response == nullptr) return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, "30");
+    const MHD_Result ok = MHD_queue_response(connection, MHD_HTTP_SERVICE_UNAVAILABLE, response);
+    MHD_destroy_response(response);
+    return ok;
+  }
+  auto* reader = new EventReader{&stream, std::move(client)};
+  MHD_Response* response =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, &read_events, reader, &free_events);
+  if (response == nullptr) {
+    free_events(reader);
+    return MHD_NO;
+  }
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  const MHD_Result ok = MHD_queue_response(connection, MHD_HTTP_OK, response);
+  MHD_destroy_response(response);
+  return ok;
+}
+
 // GET or HEAD /metrics: the exposition; /probe (with --scenarios): one probe's exposition; / says
 // where they are; anything else 404 or 405.
 MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, const char* method,
@@ -42,15 +93,15 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
     return reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n", "text/plain");
   }
   const std::string path = url;
+  const auto arg = [&](const char* key) -> std::optional<std::string> {
+    const char* v = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, key);
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
   if (path == "/metrics") {
     return reply(connection, MHD_HTTP_OK, endpoint->scrape(), kContentType);
   }
   if (path == "/probe") {
-    const auto arg = [&](const char* key) -> std::optional<std::string> {
-      const char* v = MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, key);
-      if (v == nullptr) return std::nullopt;
-      return std::string(v);
-    };
     if (!endpoint->probe()) {
       return reply(connection, MHD_HTTP_NOT_FOUND, "not found: metrics are at /metrics\n",
                    "text/plain");
@@ -59,8 +110,12 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
     const HttpReply r = endpoint->probe()(arg("target"), arg("scenario"));
     return reply(connection, r.status, r.body, r.content_type.c_str());
   }
+  if (path == "/api/events" && endpoint->events() != nullptr) {
+    if (m == MHD_HTTP_METHOD_HEAD) return reply(connection, MHD_HTTP_OK, "", "text/event-stream");
+    return serve_events(connection, *endpoint->events(), arg("target"));
+  }
   if (endpoint->pages()) {
-    if (const auto page = endpoint->pages()(path)) {
+    if (const auto page = endpoint->pages()(path, arg("target"))) {
       return reply(connection, page->status, m == MHD_HTTP_METHOD_HEAD ? "" : page->body,
                    page->content_type.c_str());
     }
@@ -75,10 +130,11 @@ MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, co
 }  // namespace
 
 MetricsEndpoint::MetricsEndpoint(const ListenAddress& where, std::function<std::string()> metrics,
-                                 ProbeHandler probe, PageHandler pages)
+                                 ProbeHandler probe, PageHandler pages, EventStream* events)
     : metrics_(std::move(metrics)),
       probe_(std::move(probe)),
       pages_(std::move(pages)),
+      events_(events),
       host_(where.host == "localhost" ? "127.0.0.1" : where.host) {
   sockaddr_in v4{};
   sockaddr_in6 v6{};
@@ -114,6 +170,9 @@ MetricsEndpoint::MetricsEndpoint(const ListenAddress& where, std::function<std::
 }
 
 MetricsEndpoint::~MetricsEndpoint() {
+  // A live client's thread waits in EventStream::read: closing the stream ends its response,
+  // so stopping the daemon (which joins every connection's thread) does not wait for it.
+  if (events_ != nullptr) events_->close();
   if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
 }
 

@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,6 +26,7 @@
 #include "commands.hpp"
 #include "dashboard.hpp"
 #include "error.hpp"
+#include "event_stream.hpp"
 #include "http_client.hpp"
 #include "http_syntax.hpp"
 #include "metrics_http.hpp"
@@ -31,6 +34,7 @@
 #include "monitor_alerts.hpp"
 #include "monitor_history.hpp"
 #include "monitor_probe.hpp"
+#include "monitor_window.hpp"
 #include "output.hpp"
 #include "profile.hpp"
 #include "redact.hpp"
@@ -45,7 +49,8 @@ namespace {
 
 struct MonitorArgs {
   std::string scenario;
-  std::string target;
+  std::vector<std::string> targets;
+  std::string window = "5m";
   std::optional<std::string> env;
   bool conservative = false;
   std::string every = "30s";
@@ -66,6 +71,7 @@ struct MonitorArgs {
   std::string alert_min_interval = "5m";
   std::string webhook;
   std::string alert_command;
+  std::int64_t live_clients = 8;
 };
 
 std::atomic<bool> g_stop{false};
@@ -179,6 +185,31 @@ std::optional<AlertTracker> alert_tracker(const MonitorArgs& a) {
   return AlertTracker(a.alert_after, std::chrono::duration<double>(interval).count());
 }
 
+constexpr std::size_t kMaxTargets = 64;
+
+struct TargetState {
+  explicit TargetState(double window_s) : window(window_s) {}
+  RunContext ctx;
+  RunOptions opts;
+  std::string shown;  // the URL with the scenario's secrets redacted: label and ?target=
+  MonitorTotals totals;
+  ProbeHistory history;
+  RollingWindow window;
+  std::optional<AlertTracker> alerts;
+};
+
+// /api/samples "window": the rolling window's p50/p95 per phase, in ms.
+nlohmann::json window_json(const RollingWindow& w) {
+  nlohmann::json phases = nlohmann::json::object();
+  for (const auto& [name, p] : w.phases()) {
+    phases[name] = {{"count", p.count}, {"p50_ms", p.p50_s * 1e3}, {"p95_ms", p.p95_s * 1e3}};
+  }
+  return {{"seconds", w.window_s()},
+          {"probes", w.probes()},
+          {"failed_probes", w.failed_probes()},
+          {"phases", phases}};
+}
+
 double monotonic_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -192,11 +223,35 @@ int monitor_command(const MonitorArgs& a) {
   std::optional<Duration> for_duration;
   if (!a.for_duration.empty()) for_duration = positive_duration(a.for_duration, "--for");
   const ListenAddress listen = parse_listen_address(a.listen, a.allow_remote);
-  if (!a.target.empty() && a.target != "embedded") {
-    std::string problem;
-    if (!parse_ws_url(a.target, &problem)) {
-      throw UsageError("--target: not a WebSocket URL: " + problem +
-                       "; expected ws://HOST[:PORT]/PATH, wss://HOST[:PORT]/PATH or embedded");
+  if (a.live_clients < 1 || a.live_clients > 16) {
+    throw UsageError(fmt::format(
+        "--live-clients {}: expected from 1 to 16 (the listener serves 32 connections at once, "
+        "and scrapes need some), e.g. --live-clients 8",
+        a.live_clients));
+  }
+  const double window_s =
+      std::chrono::duration<double>(positive_duration(a.window, "--window")).count();
+  if (a.targets.size() > kMaxTargets) {
+    throw UsageError(
+        fmt::format("--target: {} targets; one monitor probes at most {} (run more "
+                    "monitors, or scrape /probe with --scenarios)",
+                    a.targets.size(), kMaxTargets));
+  }
+  for (std::size_t i = 0; i < a.targets.size(); ++i) {
+    const std::string& t = a.targets[i];
+    if (t == "embedded" && a.targets.size() > 1) {
+      throw UsageError("--target embedded: only as the one target of a monitor");
+    }
+    if (t != "embedded") {
+      std::string problem;
+      if (!parse_ws_url(t, &problem)) {
+        throw UsageError("--target " + t + ": not a WebSocket URL: " + problem +
+                         "; expected ws://HOST[:PORT]/PATH, wss://HOST[:PORT]/PATH or embedded");
+      }
+    }
+    if (std::find(a.targets.begin(), a.targets.begin() + static_cast<std::ptrdiff_t>(i), t) !=
+        a.targets.begin() + static_cast<std::ptrdiff_t>(i)) {
+      throw UsageError("--target " + t + ": given twice; name each target once");
     }
   }
 
@@ -234,23 +289,44 @@ int monitor_command(const MonitorArgs& a) {
   if (a.save) check_writable_dir(runs_dir);
 
   std::optional<EmbeddedServer> embedded;
-  ctx.target = !a.target.empty() ? a.target
-                                 : profile_target(scenario, ctx.profile).value_or(scenario.target);
-  if (ctx.target.empty() || ctx.target == "embedded") {
+  std::vector<std::string> urls = a.targets;
+  if (urls.empty()) {
+    urls.push_back(profile_target(scenario, ctx.profile).value_or(scenario.target));
+  }
+  if (urls.size() == 1 && (urls[0].empty() || urls[0] == "embedded")) {
     const nlohmann::json block =
         scenario.embedded.is_null() ? nlohmann::json::object() : scenario.embedded;
     embedded.emplace(server_options_from_json(block, scenario.file + ": /embedded"));
     embedded->start();
-    ctx.target = embedded->url();
+    urls[0] = embedded->url();
   }
-  opts.target = ctx.target;
 
   std::mutex mutex;
-  MonitorTotals totals;  // guarded by `mutex`: the endpoint's thread renders it
-  ProbeHistory history;  // the dashboard's last hour, guarded by `mutex` too
-  totals.total.scenario_name = scenario.name;
-  totals.total.target = redact(ctx.target, scenario.secrets);
-  totals.total.profile_name = ctx.profile.name;
+  // One per target, probed in turn; each its own totals (rendered with a target label), history
+  // (the dashboard's last hour), rolling window and alert episode. Guarded by `mutex`: the
+  // endpoint's threads read them.
+  std::vector<TargetState> states;
+  states.reserve(urls.size());
+  for (const auto& url : urls) {
+    TargetState& t = states.emplace_back(window_s);
+    t.ctx = ctx;
+    t.opts = opts;
+    t.ctx.target = url;
+    t.opts.target = url;
+    t.shown = redact(url, scenario.secrets);
+    t.totals.total.scenario_name = scenario.name;
+    t.totals.total.target = t.shown;
+    t.totals.total.profile_name = ctx.profile.name;
+    t.alerts = alerts;
+  }
+  // The state whose dashboard is asked for (?target=, as shown): the first when not given.
+  const auto state_of = [&](const std::optional<std::string>& target) -> const TargetState* {
+    if (!target || target->empty()) return &states.front();
+    for (const auto& t : states) {
+      if (t.shown == *target) return &t;
+    }
+    return nullptr;
+  };
   g_stop = false;
   install_signal_handlers();
   ProbeHandler probe_handler;
@@ -260,63 +336,101 @@ int monitor_command(const MonitorArgs& a) {
       return serve_probe_request(a.scenarios_dir, settings, target, name);
     };
   }
+  const double every_s = std::chrono::duration<double>(every).count();
+  // What /api/samples?target= has: the page's state, and the first event of every live client.
+  // Called with `mutex` held.
+  const auto samples_json = [&](const TargetState& t, std::size_t newest) {
+    nlohmann::json samples = t.history.to_json(every_s, newest);
+    if (t.history.size() == 0) {  // before the first probe: who is being probed
+      samples["scenario"] = t.totals.total.scenario_name;
+      samples["target"] = t.totals.total.target;
+      samples["profile"] = t.totals.total.profile_name;
+    }
+    samples["targets"] = nlohmann::json::array();
+    for (const auto& other : states) samples["targets"].push_back(other.shown);
+    samples["window"] = window_json(t.window);
+    return samples;
+  };
+  // nullopt: no such target.
+  const auto samples_of =
+      [&](const std::optional<std::string>& target) -> std::optional<nlohmann::json> {
+    const std::lock_guard<std::mutex> lock(mutex);
+    const TargetState* t = state_of(target);
+    if (t == nullptr) return std::nullopt;
+    return samples_json(*t, std::numeric_limits<std::size_t>::max());
+  };
+  // Declared before the endpoint, which closes it when it stops.
+  EventStream events(static_cast<std::size_t>(a.live_clients), [&](const std::string& target) {
+    auto j = samples_of(target);
+    if (!j) j = samples_of(std::nullopt);
+    return j->dump();
+  });
   MetricsEndpoint endpoint(
       listen,
       [&] {
         const std::lock_guard<std::mutex> lock(mutex);
-        return render_prometheus(totals.total, totals.stats);
+        std::vector<std::string> parts;
+        for (const auto& t : states) {
+          parts.push_back(render_prometheus(t.totals.total, t.totals.stats, &t.window));
+        }
+        return merge_prometheus_expositions(parts);
       },
       probe_handler,
-      [&](const std::string& path) -> std::optional<HttpReply> {
+      [&](const std::string& path,
+          const std::optional<std::string>& target) -> std::optional<HttpReply> {
         if (path != "/" && path != "/api/samples") return std::nullopt;
-        nlohmann::json samples;
-        {
-          const std::lock_guard<std::mutex> lock(mutex);
-          samples = history.to_json(std::chrono::duration<double>(every).count());
-          if (history.size() == 0) {  // before the first probe: who is being probed
-            samples["scenario"] = totals.total.scenario_name;
-            samples["target"] = totals.total.target;
-            samples["profile"] = totals.total.profile_name;
-          }
+        const auto found = samples_of(target);
+        if (!found) {
+          return HttpReply{404,
+                           "no such target: " + *target + " (see \"targets\" in /api/samples)\n",
+                           "text/plain"};
         }
+        const nlohmann::json& samples = *found;
         if (path == "/") return HttpReply{200, dashboard_page(samples), "text/html; charset=utf-8"};
         return HttpReply{200, samples.dump(), "application/json"};
-      });
+      },
+      &events);
   // The first line on stdout names the address (with the port bound, for --listen HOST:0).
-  print_stdout(fmt::format("wslat: metrics at {} (probing {} every {}{})\n", endpoint.url(),
-                           scenario.name, format_duration(every),
-                           for_duration ? " for " + format_duration(*for_duration) : ""));
+  print_stdout(fmt::format(
+      "wslat: metrics at {} (probing {}{} every {}{})\n", endpoint.url(), scenario.name,
+      states.size() > 1 ? fmt::format(" at {} targets", states.size()) : "", format_duration(every),
+      for_duration ? " for " + format_duration(*for_duration) : ""));
   for (const auto& w : ctx.warnings) print_stderr(fmt::format("wslat: warning: {}\n", w));
 
   using std::chrono::steady_clock;
   std::optional<steady_clock::time_point> deadline;
   if (for_duration) deadline = steady_clock::now() + *for_duration;
   std::mt19937_64 rng(std::random_device{}());
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  while (!g_stop && (!deadline || steady_clock::now() < *deadline)) {
-    const auto probe_start = steady_clock::now();
+  const auto probe_target = [&](TargetState& t) {
     const auto started = std::chrono::system_clock::now();
-    ctx.started_at = utc_timestamp(started);
-    RawRun raw = run_scenario(scenario, opts);
-    if (raw.interrupted) break;  // a signal cut this probe short: not a sample
-    RunResult probe = assemble_result(ctx, std::move(raw));
+    t.ctx.started_at = utc_timestamp(started);
+    RawRun raw = run_scenario(scenario, t.opts);
+    if (raw.interrupted) return;  // a signal cut this probe short: not a sample
+    RunResult probe = assemble_result(t.ctx, std::move(raw));
     if (baseline) {
       probe.comparison = compare_results(probe, *baseline, compare_opts, a.baseline);
       decide_verdict(probe);
     }
+    std::string event;
     {
       const std::lock_guard<std::mutex> lock(mutex);
-      totals.add_probe(probe, unix_seconds(started));
-      history.add(probe, unix_seconds(started));
-      if (!a.quiet) print_stderr(describe_probe(totals, probe));
+      t.totals.add_probe(probe, unix_seconds(started));
+      t.history.add(probe, unix_seconds(started));
+      t.window.add(probe, unix_seconds(started));
+      if (!a.quiet) {
+        print_stderr((states.size() > 1 ? "[" + t.shown + "] " : std::string()) +
+                     describe_probe(t.totals, probe));
+      }
+      event = samples_json(t, 1).dump();
     }
-    if (alerts) {
-      const auto event =
-          alerts->observe(probe_failure_reasons(probe), monotonic_seconds(), probe.started_at);
-      if (event) {
+    events.publish("probe", event);  // the live dashboards' update: this probe only
+    if (t.alerts) {
+      const auto alert =
+          t.alerts->observe(probe_failure_reasons(probe), monotonic_seconds(), probe.started_at);
+      if (alert) {
         const AlertSubject subject{probe.scenario_name, probe.target, probe.profile_name, ctx.host};
-        print_stderr(alert_summary(*event, subject) + "\n");  // even with -q
-        const std::string problems = deliver_alert(delivery, *event, subject, probe);
+        print_stderr(alert_summary(*alert, subject) + "\n");  // even with -q
+        const std::string problems = deliver_alert(delivery, *alert, subject, probe);
         if (!problems.empty()) print_stderr("wslat: warning: " + problems + "\n");
       }
     }
@@ -326,6 +440,15 @@ int monitor_command(const MonitorArgs& a) {
       } catch (const Error& e) {  // the monitor goes on; the next probe tries again
         print_stderr(fmt::format("wslat: warning: probe not saved: {}\n", e.what()));
       }
+    }
+  };
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  while (!g_stop && (!deadline || steady_clock::now() < *deadline)) {
+    const auto probe_start = steady_clock::now();
+    // Every target once, in turn: one probe each.
+    for (auto& t : states) {
+      if (g_stop || (deadline && steady_clock::now() >= *deadline)) break;
+      probe_target(t);
     }
     pause_until(probe_start + jittered_interval(every, jitter, uniform(rng)), deadline);
   }
@@ -340,7 +463,13 @@ void add_monitor(CLI::App& app, Action& action) {
   auto* sub = app.add_subcommand(
       "monitor", "Probe a scenario repeatedly and serve Prometheus metrics at /metrics");
   sub->add_option("scenario", args->scenario, "Scenario file (JSON)")->required();
-  sub->add_option("--target", args->target, "ws:// or wss:// URL (overrides the scenario)");
+  // One URL per --target (a vector option would otherwise also take the scenario after it).
+  sub->add_option("--target", args->targets,
+                  "ws:// or wss:// URL (overrides the scenario); repeat to probe several in turn")
+      ->allow_extra_args(false);
+  sub->add_option("--window", args->window,
+                  "Rolling window of the p50/p95 gauges and the dashboard's summary, e.g. 5m")
+      ->capture_default_str();
   sub->add_option("--env", args->env, "Profile: production|staging|development|local|test");
   sub->add_flag("--conservative", args->conservative, "Force production budgets");
   sub->add_option("--every", args->every, "Start a probe this often, e.g. 30s")
@@ -366,6 +495,9 @@ void add_monitor(CLI::App& app, Action& action) {
                                 "Alert after this many failing probes in a row (default 3)");
   sub->add_option("--alert-min-interval", args->alert_min_interval,
                   "At most one alert this often, e.g. 5m (recoveries are never held back)")
+      ->capture_default_str();
+  sub->add_option("--live-clients", args->live_clients,
+                  "Dashboards served live updates at once (/api/events), from 1 to 16")
       ->capture_default_str();
   sub->add_option("--webhook", args->webhook, "POST alerts (JSON) to this http(s) URL");
   sub->add_option("--alert-command", args->alert_command,

@@ -60,7 +60,7 @@ void ProbeHistory::add(const RunResult& probe, double started_unix_s) {
   while (errors_.size() > max_errors_) errors_.pop_back();
 }
 
-nlohmann::json ProbeHistory::to_json(double every_s) const {
+nlohmann::json ProbeHistory::to_json(double every_s, std::size_t newest) const {
   using nlohmann::json;
   json thresholds = json::array();
   for (const auto& t : thresholds_) {
@@ -71,7 +71,9 @@ nlohmann::json ProbeHistory::to_json(double every_s) const {
                           {"pass", t.pass}});
   }
   json samples = json::array();
-  for (const auto& s : samples_) {
+  const std::size_t skip = samples_.size() > newest ? samples_.size() - newest : 0;
+  for (auto it = samples_.begin() + static_cast<std::ptrdiff_t>(skip); it != samples_.end(); ++it) {
+    const Sample& s = *it;
     json phases = json::object();
     for (const auto& [name, p] : s.phases) phases[name] = {p.first, p.second};
     samples.push_back({{"t", s.t},

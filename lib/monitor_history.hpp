@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -32,7 +33,9 @@ class ProbeHistory {
   // order], "thresholds": [{metric, threshold, unit, limit, pass}], "samples": [{t, ok, verdict,
   // attempted, opened, failed, phases: {name: [p50_ms, p95_ms]}}], "errors": [{t, t_last,
   // category, count, probes, example}] (newest first)}.
-  nlohmann::json to_json(double every_s) const;
+  // `newest`: only that many of the newest samples (the live dashboard's event per probe has 1).
+  nlohmann::json to_json(double every_s,
+                         std::size_t newest = std::numeric_limits<std::size_t>::max()) const;
 
  private:
   struct Sample {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "monitor_window.hpp"
 #include "result.hpp"
 
 namespace wslat {
@@ -38,7 +39,13 @@ struct ProbeStats {
 };
 
 // The whole exposition. Without `probe`, a one-off run's result (textfile collector); with it,
-// a monitor's cumulative result plus the probe metrics.
-std::string render_prometheus(const RunResult& r, const std::optional<ProbeStats>& probe = {});
+// a monitor's cumulative result plus the probe metrics; with `window` too, the rolling window's
+// gauges (wslat_window_*).
+std::string render_prometheus(const RunResult& r, const std::optional<ProbeStats>& probe = {},
+                              const RollingWindow* window = nullptr);
+
+// Several expositions (a monitor's targets) as one: each family's HELP and TYPE once, followed
+// by the samples of every part that has it, families in the order they first appear.
+std::string merge_prometheus_expositions(const std::vector<std::string>& parts);
 
 }  // namespace wslat

@@ -11,7 +11,8 @@ packages=(
   libmicrohttpd-dev            # `wslat monitor`: the /metrics endpoint
   libcurl4-openssl-dev         # alert webhooks, `wslat run --push` (HTTP client)
   prometheus-pushgateway       # a real Pushgateway receives `--push` (tests)
-  prometheus                   # promtool checks the Prometheus output (tests)
+  prometheus                   # promtool checks the Prometheus output; a real Prometheus scrapes (tests)
+  prometheus-alertmanager      # routes the shipped rules' alerts to a webhook (tests)
   python3 python3-websockets   # third-party WebSocket peer for the tests
   nginx-light tinyproxy        # third-party reverse proxy (IPv6, TLS) and CONNECT proxy for the tests
   libwebsockets-test-server    # libwebsockets' mirror: a third-party broadcast server (room tests)

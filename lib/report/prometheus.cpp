@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 #include <fmt/core.h>
@@ -221,19 +222,81 @@ void probe_facts(Exposition& e, const ProbeStats& p) {
   }
 }
 
+void window_gauges(Exposition& e, const RollingWindow& w) {
+  e.family("wslat_window_seconds", "gauge", "The rolling window's length (--window)");
+  e.sample("wslat_window_seconds", "", number(w.window_s()));
+  e.family("wslat_window_probes", "gauge", "Probes that started within the rolling window");
+  e.sample("wslat_window_probes", "", std::to_string(w.probes()));
+  e.family("wslat_window_probes_failed", "gauge",
+           "Probes within the rolling window with at least one failed connection");
+  e.sample("wslat_window_probes_failed", "", std::to_string(w.failed_probes()));
+  const auto phases = w.phases();
+  if (phases.empty()) return;
+  // Two families rather than a `quantile` label: that label is a summary's, and these are
+  // gauges (promtool check metrics says so).
+  for (const bool p95 : {false, true}) {
+    const std::string name =
+        p95 ? "wslat_window_phase_p95_seconds" : "wslat_window_phase_p50_seconds";
+    e.family(name, "gauge",
+             fmt::format("The {} of each phase over the probes within the rolling window",
+                         p95 ? "p95" : "p50"));
+    for (const auto& [phase, p] : phases) {
+      e.sample(name, "phase=\"" + escape_label(phase) + "\"", number(p95 ? p.p95_s : p.p50_s));
+    }
+  }
+  e.family("wslat_window_phase_samples", "gauge",
+           "Samples (connections) of each phase within the rolling window");
+  for (const auto& [phase, p] : phases) {
+    e.sample("wslat_window_phase_samples", "phase=\"" + escape_label(phase) + "\"",
+             std::to_string(p.count));
+  }
+}
+
 }  // namespace
 
-std::string render_prometheus(const RunResult& r, const std::optional<ProbeStats>& probe) {
+std::string render_prometheus(const RunResult& r, const std::optional<ProbeStats>& probe,
+                              const RollingWindow* window) {
   Exposition e(r);
   phase_histograms(e, r);
   connection_counters(e, r);
   thresholds(e, r);
   if (probe) {
     probe_facts(e, *probe);
+    if (window != nullptr) window_gauges(e, *window);
   } else {
     run_facts(e, r);
   }
   return e.take();
+}
+
+std::string merge_prometheus_expositions(const std::vector<std::string>& parts) {
+  if (parts.size() == 1) return parts.front();
+  std::vector<std::string> order;                 // family names, first appearance first
+  std::map<std::string, std::string> head, body;  // "# HELP/# TYPE" lines; samples
+  for (const auto& part : parts) {
+    std::string family;
+    std::size_t at = 0;
+    while (at < part.size()) {
+      auto end = part.find('\n', at);
+      if (end == std::string::npos) end = part.size();
+      const std::string line = part.substr(at, end - at) + "\n";
+      at = end + 1;
+      if (line.rfind("# HELP ", 0) == 0) {
+        family = line.substr(7, line.find(' ', 7) - 7);
+        if (head.count(family) == 0) {
+          order.push_back(family);
+          head[family] = line;
+        }
+      } else if (line.rfind("# TYPE ", 0) == 0) {
+        if (head[family].find("# TYPE ") == std::string::npos) head[family] += line;
+      } else {
+        body[family] += line;
+      }
+    }
+  }
+  std::string out;
+  for (const auto& family : order) out += head[family] + body[family];
+  return out;
 }
 
 }  // namespace wslat

@@ -1,7 +1,7 @@
 // The live dashboard of `wslat monitor`: /api/samples (the last hour of probes) and the page
 // at / that draws it, rendered by headless Chromium ("peer": skipped when Chromium is not
 // installed): phases over time with the threshold lines, the verdict and the latest errors
-// of a target that went down.
+// of a target that went down, kept up to date by the events the monitor pushes.
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cdp_pipe.hpp"
 #include "child.hpp"
 #include "harness.hpp"
 #include "prometheus_text.hpp"
@@ -93,49 +94,54 @@ TEST_CASE("monitor dashboard renders in headless Chromium: phases, thresholds, v
            "--for", "120s", "--listen", "127.0.0.1:0", "-q", "--threshold", "e2e: p95 < 30ms"});
   const int port = monitor_through_an_outage(c, server);
   const std::string page = "http://127.0.0.1:" + std::to_string(port) + "/";
-  const std::vector<std::string> common = {chromium,
-                                           "--headless",
-                                           "--no-sandbox",
-                                           "--disable-gpu",
-                                           "--disable-quic",
-                                           "--no-first-run",
-                                           "--disable-background-networking",
-                                           "--disable-component-update",
-                                           "--disable-sync",
-                                           "--window-size=1200,1000"};
+  // Driven over the DevTools protocol: the page keeps its event stream open, which --dump-dom
+  // (at the load event) is too early for and --virtual-time-budget waits on forever.
+  wslat::test::CdpBrowser browser(chromium, fresh_dir("chromium-cdp"));
+  const std::string tab = browser.open(page);
+  REQUIRE_MESSAGE(!tab.empty(), "chromium: " << browser.last_error());
+  const auto pushed = [&] {
+    const auto v = browser.eval(tab, "Number(document.body.getAttribute('data-pushed')||0)");
+    return v.is_number() ? v.get<int>() : -1;
+  };
+  const auto probes_shown = [&] {  // "N probes, every ..." in the header
+    const auto v = browser.eval(tab, "parseInt(document.getElementById('status').textContent)");
+    return v.is_number() ? v.get<int>() : -1;
+  };
+  // The page was served with the data inlined; what follows comes only from pushed events
+  // (the monitor goes on probing the dead target every 150 ms).
+  REQUIRE(c.pump_until([&] { return pushed() >= 1; }, 30000));
+  const int probes_before = probes_shown();
+  const int pushed_before = pushed();
+  REQUIRE(c.pump_until([&] { return pushed() >= pushed_before + 2; }, 30000));
+  CHECK(probes_shown() >= probes_before + 2);  // redrawn from the events
+  CHECK(browser.eval(tab, "typeof EventSource").get<std::string>() == "function");
 
   // The DOM after the page's script ran: what it drew.
-  auto dom_args = common;
-  dom_args.push_back("--user-data-dir=" + fresh_dir("chromium-dom"));
-  dom_args.push_back("--dump-dom");
-  dom_args.push_back(page);
-  const auto dom = wslat::test::run_process(dom_args, std::chrono::seconds(100));
-  REQUIRE_MESSAGE(!dom.timed_out, "chromium stderr: " << dom.err);
-  CHECK_MESSAGE(dom.out.find("<body>") != std::string::npos, "chromium stderr: " << dom.err);
-  CHECK(dom.out.find(R"(<svg viewBox="0 0 500 170" width="100%" data-phase="handshake">)") !=
+  const auto dom_value = browser.eval(tab, "document.documentElement.outerHTML");
+  REQUIRE(dom_value.is_string());
+  const std::string dom = dom_value.get<std::string>();
+  CHECK(dom.find(R"(<svg viewBox="0 0 500 170" width="100%" data-phase="handshake">)") !=
         std::string::npos);
-  CHECK(dom.out.find(R"(class="p50")") != std::string::npos);
-  CHECK(dom.out.find(R"(class="p95")") != std::string::npos);
-  CHECK(dom.out.find(R"(class="threshold")") != std::string::npos);
-  CHECK(dom.out.find(">p95 &lt; 30ms") != std::string::npos);     // the threshold's label
-  CHECK(dom.out.find(R"(class="failed")") != std::string::npos);  // the outage's probes
-  CHECK(dom.out.find(R"(<span id="verdict" class="error">ERROR)") != std::string::npos);
-  CHECK(dom.out.find(">connect.refused</td>") != std::string::npos);
+  CHECK(dom.find(R"(class="p50")") != std::string::npos);
+  CHECK(dom.find(R"(class="p95")") != std::string::npos);
+  CHECK(dom.find(R"(class="threshold")") != std::string::npos);
+  CHECK(dom.find(">p95 &lt; 30ms") != std::string::npos);     // the threshold's label
+  CHECK(dom.find(R"(class="failed")") != std::string::npos);  // the outage's probes
+  CHECK(dom.find(R"(<span id="verdict" class="error">ERROR)") != std::string::npos);
+  CHECK(dom.find(">connect.refused</td>") != std::string::npos);
+  CHECK(dom.find(R"(<h3 id="window-title">Last 5 min)") != std::string::npos);
 
   // And a screenshot: a page full of charts, not a blank or error page.
-  const std::string png = fresh_dir("dashboard") + "/dashboard.png";
-  auto shot_args = common;
-  shot_args.push_back("--user-data-dir=" + fresh_dir("chromium-shot"));
-  shot_args.push_back("--screenshot=" + png);
-  shot_args.push_back(page);
-  const auto shot = wslat::test::run_process(shot_args, std::chrono::seconds(100));
-  REQUIRE_FALSE(shot.timed_out);
-  const std::string image = wslat::test::read_file(png);
+  const auto shot = browser.call("Page.captureScreenshot", {{"format", "png"}}, tab);
+  REQUIRE_MESSAGE(shot.has_value(), "chromium: " << browser.last_error());
+  const std::string image = wslat::test::base64_decode((*shot)["data"].get<std::string>());
   REQUIRE(image.size() > 33);
   CHECK(image.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
   // Measured: a blank 1200x1000 page is ~6 KB of PNG; this dashboard ~100 KB.
   CHECK(image.size() > 40 * 1024);
+  const std::string png = wslat::test::write_temp_file("dashboard.png", image);
   MESSAGE("dashboard screenshot: " << png << " (" << image.size() << " bytes)");
+  browser.call("Browser.close", {}, "", 5000);
   c.signal(SIGTERM);
   CHECK(c.wait(20000) == 0);
 }
