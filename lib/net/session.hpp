@@ -213,9 +213,14 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     // Its handler does not look at the state: when it expired while the worker was busy and the
     // 101 was read first, it terminated an open connection, which on_close counted as "reset".
     con_->set_open_handshake_timeout(0);
+    // Plain: 0, begin_close arms the Session's deadline instead (websocketpp's timer costs an
+    // Asio timer, a std::function and, cancelled, a handler and an epoll_wait per connection).
+    // TLS keeps it: its shutdown waits for the peer after the close handshake, under the backstop.
     con_->set_close_handshake_timeout(
-        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.effective.close)
-            .count());
+        plan_.secure ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                           plan_.opts->timeouts.effective.close)
+                           .count()
+                     : 0);
     con_->set_tcp_pre_init_handler([self](const websocketpp::connection_hdl&) { self->on_tcp(); });
     con_->set_tcp_post_init_handler([self](const websocketpp::connection_hdl&) { self->on_tls(); });
     con_->set_open_handler([self](const websocketpp::connection_hdl&) { self->on_open(); });
@@ -954,6 +959,12 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     trace_event("->", "close", std::to_string(code) + (reason.empty() ? "" : " " + reason));
     con_->close(code, reason, ec);
     if (ec) fail("reset", "close failed: " + ec.message());
+    if (!plan_.secure) {  // no websocketpp close timer (configure): the same timeout, ours
+      const TimeoutPlan& t = plan_.opts->timeouts;
+      arm(ScaledTimeout{t.written.close, t.effective.close}, "close.timeout",
+          "the server did not answer the close frame within ");
+      return;
+    }
     // websocketpp's close handshake timeout ends it; our timer is the backstop.
     arm(plan_.opts->timeouts.effective.close + std::chrono::milliseconds(500), "close.timeout",
         "the connection did not close within ");
