@@ -444,6 +444,18 @@ inline bool write_now(asio::ip::tcp::socket& sock, std::vector<asio::const_buffe
   if (left > 0) bufs.front() += left;
   return false;
 }
+
+// True when one of the frames websocketpp writes at once (header and payload buffers in turn)
+// is a pong.
+inline bool has_pong(const std::vector<websocketpp::transport::buffer>& bufs) {
+  for (std::size_t i = 0; i < bufs.size(); i += 2) {
+    if (bufs[i].len > 0 && (static_cast<unsigned char>(bufs[i].buf[0]) & 0x0FU) ==
+                               websocketpp::frame::opcode::pong) {
+      return true;
+    }
+  }
+  return false;
+}
 }  // namespace wslat::net
 
 // A plain socket's writes (the upgrade request and every frame) are tried at once: when all the
@@ -452,13 +464,15 @@ inline bool write_now(asio::ip::tcp::socket& sock, std::vector<asio::const_buffe
 // way; a partial one, EAGAIN or an error goes through Asio's async_write as before. websocketpp
 // calls async_write last in send_http_request and write_frame, and a client never writes a
 // terminal frame (only a server terminates once its close frame is written), so the handler
-// (handle_send_http_request, handle_write_frame) finds the state it would find later.
-#define WSLAT_WRITE_NOW(SIGNATURE, FILL)                                                      \
+// (handle_send_http_request, handle_write_frame) finds the state it would find later. Pongs
+// keep the posted completion: the Session counts a pong as unwritten until websocketpp
+// releases it there (ping.flood), and a server's ping flood must still be seen as one.
+#define WSLAT_WRITE_NOW(SIGNATURE, FILL, NOW)                                                 \
   template <>                                                                               \
   inline void websocketpp::transport::asio::connection<                                     \
       wslat::net::PlainConfig::transport_config>::async_write SIGNATURE {                   \
     FILL;                                                                                   \
-    if (wslat::net::write_now(socket_con_type::get_socket(), m_bufs)) {                     \
+    if ((NOW) && wslat::net::write_now(socket_con_type::get_socket(), m_bufs)) {            \
       m_bufs.clear();                                                                       \
       handler(lib::error_code());                                                           \
       return;                                                                               \
@@ -473,9 +487,10 @@ inline bool write_now(asio::ip::tcp::socket& sock, std::vector<asio::const_buffe
 // websocketpp declares these members with handlers by value; a specialization must match.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 WSLAT_WRITE_NOW((const char* buf, size_t len, write_handler handler),
-                m_bufs.push_back(lib::asio::buffer(buf, len)))
+                m_bufs.push_back(lib::asio::buffer(buf, len)), true)
 WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
-                for (const auto& b : bufs) m_bufs.push_back(lib::asio::buffer(b.buf, b.len)))
+                for (const auto& b : bufs) m_bufs.push_back(lib::asio::buffer(b.buf, b.len)),
+                !wslat::net::has_pong(bufs))
 // NOLINTEND(performance-unnecessary-value-param)
 #undef WSLAT_WRITE_NOW
 

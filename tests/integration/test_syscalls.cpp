@@ -68,9 +68,10 @@ TEST_CASE("a connection's cycle makes no poll, shutdown or extra loop turns") {
   CHECK(per_cycle("shutdown") < 0.5);
   CHECK(per_cycle("close") < 1.5);
   // One wake-up per event the cycle waits for (connected, 101, echo, close frame, EOF); posted
-  // write completions cost one more each. Measured 4.9-5.1 (6 before, 2026-11-30).
+  // handlers cost one more each. Measured 4.97-5.0 (5.9-6.4 before, 2026-11-30).
   CHECK(per_cycle("epoll_wait") < 5.6);
-  if (!kSanitized) CHECK(total < 20.0);  // 23 before; sanitizers' allocators add their own
+  // Measured 19.8-20.6 (22.7-24.6 before); sanitizers' allocators add syscalls of their own.
+  if (!kSanitized) CHECK(total < 21.5);
 }
 
 }  // namespace wslat::test
