@@ -415,7 +415,13 @@ def count_once(args, clients, client, url, k, tmp):
         int(fields["allocs"]), int(fields["frees"]), int(fields["bytes"]))
 
     vg_log = os.path.join(tmp, f"callgrind-{client}-{k}.log")
+    # Not counted: the work wslat does per unit of wall time, not per cycle (each worker's
+    # 100 ms tick publishes its samples, the coordinator takes them every 250 ms):
+    # callgrind slows the run ~50x, so under load those ran 1-3 times per cycle and made
+    # the figure swing between ~110 k and ~300 k (bench/README.md).
     m = run_child(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                   "--toggle-collect=*SampleSlot::publish*", "--toggle-collect=*LiveSampler::take*",
+                   "--collect-atstart=yes",
                    f"--log-file={vg_log}"] + cmd, timeout_s=600)
     check(m, "callgrind")
     with open(vg_log) as f:

@@ -128,7 +128,7 @@ class Worker final : public WorkerHandle {
     live_sessions_[slot] = std::move(live_sessions_.back());
     live_sessions_[slot]->set_slot(slot);
     live_sessions_.pop_back();
-    asio::post(io_, [this] { refill(); });
+    ++refills_due_;  // loop() refills once this handler returned (a post cost an epoll_wait)
   }
 
  private:
@@ -252,7 +252,17 @@ class Worker final : public WorkerHandle {
   void loop() {
     on_tick();
     maybe_finish();
-    if (!io_.stopped()) io_.run();
+    // One handler at a time, and the refills its finished sessions asked for right after it:
+    // what a post did, without the non-blocking epoll_wait Asio makes before running a posted
+    // handler (its reactor task is queued ahead of it), one per connection.
+    while (!io_.stopped()) {
+      const std::size_t ran = io_.run_one();
+      if (refills_due_ == 0) {
+        if (ran == 0) break;
+        continue;
+      }
+      for (; refills_due_ > 0; --refills_due_) refill();
+    }
     // Rooms: the last worker to stop counts the deliveries still missing.
     if (plan_.rooms && plan_.rooms->worker_stopped()) {
       count(kDeliveryMissing, plan_.rooms->finish_all());
@@ -284,6 +294,7 @@ class Worker final : public WorkerHandle {
   std::string filler_;
   std::uint64_t rng_state_ = std::random_device{}() | 1ULL;
   std::size_t next_source_ = 0;
+  std::size_t refills_due_ = 0;  // sessions finished in the handler that just ran
   bool stopping_ = false;
 };
 

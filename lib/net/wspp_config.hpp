@@ -259,12 +259,46 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
       return;
     }
     tcon->set_uri(u);
-    if (next_source) bind_source(tcon->get_raw_socket().lowest_layer(), *next_source);
-    tcon->get_raw_socket().async_connect(
-        next_address, [tcon, cb = std::move(cb)](const asio::error_code& ec) {
-          if (ec == asio::error::operation_aborted) return;
-          cb(ec ? Base::socket_con_type::translate_ec(ec) : websocketpp::lib::error_code());
-        });
+    auto& sock = tcon->get_raw_socket().lowest_layer();
+    if (next_source) bind_source(sock, *next_source);
+    start_connect(sock, next_address,
+                  [tcon, cb = std::move(cb)](const asio::error_code& ec) {
+                    if (ec == asio::error::operation_aborted) return;
+                    cb(ec ? Base::socket_con_type::translate_ec(ec)
+                          : websocketpp::lib::error_code());
+                  });
+  }
+
+  // asio's async_connect without the poll() it makes after the socket turned writable (for
+  // "spurious readiness notifications", which epoll does not give a connecting TCP socket): the
+  // same non-blocking connect(), a wait for writability, and SO_ERROR for its outcome.
+  template <typename Socket, typename Handler>
+  static void start_connect(Socket& sock, const asio::ip::tcp::endpoint& address,
+                            Handler handler) {
+    asio::error_code ec;
+    if (!sock.is_open()) sock.open(address.protocol(), ec);
+    if (!ec) sock.native_non_blocking(true, ec);  // what async_connect sets (one ioctl)
+    if (!ec && ::connect(sock.native_handle(), address.data(),
+                         static_cast<socklen_t>(address.size())) != 0) {
+      ec = asio::error_code(errno, asio::error::get_system_category());
+    }
+    if (ec == asio::error::in_progress || ec == asio::error::would_block) {
+      sock.async_wait(Socket::wait_write, [&sock, handler = std::move(handler)](
+                                              asio::error_code wait_ec) mutable {
+        if (!wait_ec) {
+          int error = 0;
+          socklen_t len = sizeof error;
+          if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) {
+            error = errno;
+          }
+          if (error != 0) wait_ec = asio::error_code(error, asio::error::get_system_category());
+        }
+        handler(wait_ec);
+      });
+      return;
+    }
+    // Connected at once, or failed at once: completes from the loop, as asio's would.
+    asio::post(sock.get_executor(), [handler = std::move(handler), ec]() mutable { handler(ec); });
   }
 };
 
@@ -326,7 +360,8 @@ WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::TlsConfig)
 // The transport's hot path, for both configs:
 // - dispatch() runs its handler at once instead of posting it. websocketpp dispatches only
 //   write_frame (after send, ping, pong, close and a finished write) and pause/resume_reading,
-//   none of which calls back into the caller (a write's completion is always posted by Asio).
+//   none of which calls back into the caller with anything but a completed write (see
+//   WSLAT_WRITE_NOW below: a write that completes at once runs its handler inline).
 //   The frame is written inside con->send(), right after the Session's send timestamp, rather
 //   than one loop turn (an epoll_wait and whatever else is queued) later.
 // - handle_async_read(), where every read of the connection completes (handshake response and
@@ -363,20 +398,101 @@ WSLAT_TRANSPORT_HOT_PATH(wslat::net::TlsConfig)    // NOLINT(performance-unneces
 
 // A plain socket's shutdown is synchronous, yet Base arms (and at once cancels) a one-second
 // steady_timer around it, whose cancelled handler also delays the socket's close by a loop
-// turn. The same without the timer (a TLS shutdown waits for the peer and keeps its timer).
+// turn. The same without the timer (a TLS shutdown waits for the peer and keeps its timer),
+// and a close() instead of shutdown(): the FIN leaves at the same moment, the socket's later
+// close() (when websocketpp drops the connection) and its syscall are no more, and operations
+// still pending are cancelled at once rather than when the peer's answer to the FIN wakes them.
 template <>
 inline void
 websocketpp::transport::asio::connection<wslat::net::PlainConfig::transport_config>::async_shutdown(
     shutdown_handler callback) {  // NOLINT(performance-unnecessary-value-param): as declared
   lib::asio::error_code ec;
-  socket_con_type::get_raw_socket().shutdown(lib::asio::ip::tcp::socket::shutdown_both, ec);
+  socket_con_type::get_raw_socket().close(ec);
   lib::error_code tec;
-  if (ec && ec != lib::asio::error::not_connected) {
+  if (ec) {
     tec = socket_con_type::translate_ec(ec);
     m_tec = ec;
   }
   callback(tec);
 }
+
+namespace wslat::net {
+// Writes `bufs` now, without blocking (the socket is in non-blocking mode from the connect on):
+// true when every byte left; otherwise `bufs` keeps what remains to write (all of it after an
+// error or EAGAIN, which the async_write that follows meets and reports again).
+inline bool write_now(asio::ip::tcp::socket& sock, std::vector<asio::const_buffer>& bufs) {
+  constexpr std::size_t kMaxIov = 16;
+  if (!sock.native_non_blocking() || bufs.empty() || bufs.size() > kMaxIov) return false;
+  std::array<iovec, kMaxIov> iov{};
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < bufs.size(); ++i) {
+    iov[i].iov_base = const_cast<void*>(bufs[i].data());  // NOLINT: sendmsg's C API
+    iov[i].iov_len = bufs[i].size();
+    total += bufs[i].size();
+  }
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = bufs.size();
+  const ssize_t n = ::sendmsg(sock.native_handle(), &msg, MSG_NOSIGNAL);
+  if (n < 0) return false;
+  if (static_cast<std::size_t>(n) == total) return true;
+  std::size_t left = static_cast<std::size_t>(n);  // a partial write: drop what left
+  while (left > 0 && left >= bufs.front().size()) {
+    left -= bufs.front().size();
+    bufs.erase(bufs.begin());
+  }
+  if (left > 0) bufs.front() += left;
+  return false;
+}
+
+// True when one of the frames websocketpp writes at once (header and payload buffers in turn)
+// is a pong.
+inline bool has_pong(const std::vector<websocketpp::transport::buffer>& bufs) {
+  for (std::size_t i = 0; i < bufs.size(); i += 2) {
+    if (bufs[i].len > 0 && (static_cast<unsigned char>(bufs[i].buf[0]) & 0x0FU) ==
+                               websocketpp::frame::opcode::pong) {
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace wslat::net
+
+// A plain socket's writes (the upgrade request and every frame) are tried at once: when all the
+// bytes left, websocketpp's write handler runs right here instead of being posted by Asio, which
+// cost a loop turn (an epoll_wait) per write. Only a successful, complete write completes this
+// way; a partial one, EAGAIN or an error goes through Asio's async_write as before. websocketpp
+// calls async_write last in send_http_request and write_frame, and a client never writes a
+// terminal frame (only a server terminates once its close frame is written), so the handler
+// (handle_send_http_request, handle_write_frame) finds the state it would find later. Pongs
+// keep the posted completion: the Session counts a pong as unwritten until websocketpp
+// releases it there (ping.flood), and a server's ping flood must still be seen as one.
+#define WSLAT_WRITE_NOW(SIGNATURE, FILL, NOW)                                                 \
+  template <>                                                                               \
+  inline void websocketpp::transport::asio::connection<                                     \
+      wslat::net::PlainConfig::transport_config>::async_write SIGNATURE {                   \
+    FILL;                                                                                   \
+    if ((NOW) && wslat::net::write_now(socket_con_type::get_socket(), m_bufs)) {            \
+      m_bufs.clear();                                                                       \
+      handler(lib::error_code());                                                           \
+      return;                                                                               \
+    }                                                                                       \
+    lib::asio::async_write(                                                                 \
+        socket_con_type::get_socket(), m_bufs,                                              \
+        make_custom_alloc_handler(                                                          \
+            m_write_handler_allocator,                                                      \
+            lib::bind(&type::handle_async_write, get_shared(), handler,                     \
+                      lib::placeholders::_1, lib::placeholders::_2)));                      \
+  }
+// websocketpp declares these members with handlers by value; a specialization must match.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+WSLAT_WRITE_NOW((const char* buf, size_t len, write_handler handler),
+                m_bufs.push_back(lib::asio::buffer(buf, len)), true)
+WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
+                for (const auto& b : bufs) m_bufs.push_back(lib::asio::buffer(b.buf, b.len)),
+                !wslat::net::has_pong(bufs))
+// NOLINTEND(performance-unnecessary-value-param)
+#undef WSLAT_WRITE_NOW
 
 // The client side of the upgrade without std::stringstream and locale look-ups (see
 // build_upgrade_request and check_upgrade_response).
