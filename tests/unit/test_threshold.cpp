@@ -126,7 +126,7 @@ TEST_CASE("--threshold flags are METRIC: EXPR") {
 
 TEST_CASE("known_metrics lists the README's metrics and errors") {
   const auto& m = wslat::known_metrics();
-  CHECK(m.size() == 26);  // 15 latencies + rtt.<step>, errors, 8 counters + proxy
+  CHECK(m.size() == 28);  // 15 latencies + rtt.<step>, errors, 10 counters + proxy
   CHECK(std::find(m.begin(), m.end(), "rtt.<step>") != m.end());
   CHECK(std::find(m.begin(), m.end(), "perceived") != m.end());
   CHECK(std::find(m.begin(), m.end(), "errors") != m.end());
