@@ -47,6 +47,7 @@ struct RunArgs {
   std::int64_t trace = 0;
   std::vector<std::string> headers;
   bool insecure = false;
+  bool deflate = false;
   std::string ca;
   std::string cert, key, sni, tls_min;
   std::string proxy;
@@ -432,6 +433,7 @@ RunOptions plan_run(const RunArgs& a, const Scenario& scenario, RunContext& ctx)
   opts.threads = worker_threads(a.threads);
   opts.source_addresses = a.source_addresses;
   opts.insecure = a.insecure;
+  opts.permessage_deflate = a.deflate || scenario.permessage_deflate;
   opts.trace_connections = a.trace;
   opts.ca_file = a.ca;
   // The flags override the scenario's "tls" block (a --cert/--key pair as a whole).
@@ -560,6 +562,8 @@ void add_run(CLI::App& app, Action& action) {
                   "beyond ~20k connections)");
   sub->add_option("--header", args->headers, "Extra request header 'Name: value' (repeatable)");
   sub->add_flag("--insecure", args->insecure, "Do not verify TLS certificates");
+  sub->add_flag("--deflate", args->deflate,
+                "Offer permessage-deflate compression (RFC 7692), as browsers do");
   sub->add_option("--ca", args->ca, "Trust the CA certificates in this PEM file");
   sub->add_option("--cert", args->cert,
                   "Client certificate (PEM chain) for mutual TLS; with --key");

@@ -145,6 +145,7 @@ RunResult assemble_result(const RunContext& ctx, RawRun raw) {
   if (auto w = saturation_warning(r.metrics)) r.warnings.push_back(std::move(*w));
   r.negotiated = std::move(raw.negotiated);
   r.negotiated.offered = s.subprotocols;
+  for (auto& w : extension_warnings(r.negotiated)) r.warnings.push_back(std::move(w));
   // Required: the failures (upgrade.subprotocol) say it already.
   if (!s.require_subprotocol) {
     for (auto& w : subprotocol_warnings(r.negotiated)) r.warnings.push_back(std::move(w));

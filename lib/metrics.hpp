@@ -85,6 +85,10 @@ inline constexpr MetricDef kMetricRegistry[] = {
     {"msgs_received",  MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
     {"bytes_sent",     MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
     {"bytes_received", MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},
+    // Runs that offer permessage-deflate only: those payloads as they went on the wire
+    // (compressed where it was negotiated), still without frame headers.
+    {"wire_bytes_sent",     MetricKind::kCounter, false, false, "",         MetricReach::kConnect},
+    {"wire_bytes_received", MetricKind::kCounter, false, false, "",         MetricReach::kConnect},
     // Messages the scenario's rules ("on") matched, and the messages they sent (also in
     // msgs_sent).
     {"rule_matches",   MetricKind::kCounter,  false, false,    "",          MetricReach::kConnect},

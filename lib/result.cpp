@@ -179,6 +179,9 @@ json to_json(const RunResult& r) {
     out["negotiated"] = {{"offered", r.negotiated.offered},
                          {"subprotocols", r.negotiated.subprotocols},
                          {"extensions", r.negotiated.extensions}};
+    if (!r.negotiated.offered_extensions.empty()) {
+      out["negotiated"]["offered_extensions"] = r.negotiated.offered_extensions;
+    }
   }
   return out;
 }
@@ -567,6 +570,7 @@ void read_extras(const Obj& o, RunResult& r) {
   if (o.has("negotiated")) {
     const Obj n = o.obj("negotiated");
     read_string_list(n, "offered", r.negotiated.offered);
+    n.opt("offered_extensions", r.negotiated.offered_extensions);
     for (const char* key : {"subprotocols", "extensions"}) {
       auto& into =
           std::string(key) == "subprotocols" ? r.negotiated.subprotocols : r.negotiated.extensions;
@@ -629,6 +633,20 @@ std::vector<std::string> subprotocol_warnings(const Negotiated& n) {
     }
   }
   return out;
+}
+
+std::vector<std::string> extension_warnings(const Negotiated& n) {
+  if (n.offered_extensions.find("permessage-deflate") == std::string::npos) return {};
+  std::int64_t upgrades = 0, declined = 0;
+  for (const auto& [value, count] : n.extensions) {
+    upgrades += count;
+    if (value.find("permessage-deflate") == std::string::npos) declined += count;
+  }
+  if (declined == 0) return {};
+  return {fmt::format(
+      "the server declined permessage-deflate on {} of {} upgrades: those connections ran "
+      "uncompressed (wire_bytes_* count their payloads as they are)",
+      declined, upgrades)};
 }
 
 std::vector<std::string> all_warnings(const RunResult& r) {

@@ -115,6 +115,8 @@ struct Negotiated {
   std::vector<std::string> offered;                  // the scenario's subprotocols
   std::map<std::string, std::int64_t> subprotocols;  // Sec-WebSocket-Protocol
   std::map<std::string, std::int64_t> extensions;    // Sec-WebSocket-Extensions
+  // The Sec-WebSocket-Extensions wslat offered (permessage-deflate), "" for none.
+  std::string offered_extensions;
   bool empty() const { return subprotocols.empty() && extensions.empty(); }
 };
 
@@ -175,6 +177,10 @@ RunResult result_from_json(const nlohmann::json& j);
 // The warnings about negotiated subprotocols: upgrades where the server selected none of the
 // offered ones, or one that was not offered (empty when nothing was offered or none differ).
 std::vector<std::string> subprotocol_warnings(const Negotiated& n);
+
+// The warning about permessage-deflate offered (offered_extensions) and declined: upgrades whose
+// answer did not accept it (none when it was not offered or every upgrade accepted it).
+std::vector<std::string> extension_warnings(const Negotiated& n);
 
 // Every warning a report shows: the run's, then the baseline comparison's.
 std::vector<std::string> all_warnings(const RunResult& r);

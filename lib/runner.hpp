@@ -44,6 +44,11 @@ struct LiveSample {
   }
 };
 
+// The Sec-WebSocket-Extensions offer of RunOptions::permessage_deflate, as browsers send it:
+// "client_max_window_bits" lets the server choose the window of wslat's compressor (RFC 7692
+// §7.1.2.2); the server's own window is its choice.
+inline constexpr const char* kDeflateOffer = "permessage-deflate; client_max_window_bits";
+
 struct RunOptions {
   std::string target;    // ws:// or wss:// URL (already resolved from "embedded")
   TimeoutPlan timeouts;  // plan_timeouts(scenario, profile): effective, written, their note
@@ -58,6 +63,8 @@ struct RunOptions {
   std::string cert_file, key_file;  // client certificate (mTLS), both or neither
   std::string sni;                  // server name sent and verified instead of the URL's host
   std::string tls_min;              // "", "1.2" or "1.3": lowest TLS version accepted
+  // Offer permessage-deflate (RFC 7692): the scenario's "permessage_deflate" or --deflate.
+  bool permessage_deflate = false;
   std::string proxy;  // http://[user:pw@]host:port to CONNECT through, or "" (see choose_proxy)
   std::vector<std::pair<std::string, std::string>> extra_headers;  // --header
   std::int64_t trace_connections = 0;  // --trace N: print every frame of connections 0..N-1

@@ -328,6 +328,8 @@ struct Scenario {
   // The server must select one of `subprotocols`, or the connection fails (upgrade.subprotocol);
   // otherwise selecting none is a warning.
   bool require_subprotocol = false;
+  // Offer permessage-deflate (RFC 7692); the server may decline (result "negotiated").
+  bool permessage_deflate = false;
   TlsOptions tls;
   std::vector<std::string> redact;   // extra header names to redact (case-insensitive)
   std::vector<std::string> secrets;  // values resolved from ${env:...}: never printed

@@ -25,6 +25,7 @@ const std::vector<std::string> kTopLevelKeys = {"name",
                                                 "headers",
                                                 "subprotocols",
                                                 "require_subprotocol",
+                                                "permessage_deflate",
                                                 "redact",
                                                 "load",
                                                 "timeouts",
@@ -443,6 +444,14 @@ void Checker::check_connection(const json& doc, Scenario& s) {
       if (s.require_subprotocol && s.subprotocols.empty()) {
         issue("/require_subprotocol", "true without \"subprotocols\": list the ones to offer");
       }
+    }
+  }
+  if (doc.contains("permessage_deflate")) {
+    const json& v = doc["permessage_deflate"];
+    if (!v.is_boolean()) {
+      issue("/permessage_deflate", "expected true or false, got " + v.dump());
+    } else {
+      s.permessage_deflate = v.get<bool>();
     }
   }
   if (doc.contains("redact")) s.redact = get_string_array(doc["redact"], "/redact");

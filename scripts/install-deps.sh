@@ -10,6 +10,7 @@ packages=(
   libcsv-dev                   # CSV data files of scenarios (RFC 4180)
   libmicrohttpd-dev            # `wslat monitor`: the /metrics endpoint
   libcurl4-openssl-dev         # alert webhooks, `wslat run --push` (HTTP client)
+  zlib1g-dev                   # permessage-deflate (RFC 7692) compression
   prometheus-pushgateway       # a real Pushgateway receives `--push` (tests)
   prometheus                   # promtool checks the Prometheus output; a real Prometheus scrapes (tests)
   prometheus-alertmanager      # routes the shipped rules' alerts to a webhook (tests)

@@ -50,6 +50,8 @@ constexpr std::size_t kMsgsSent = counter_slot("msgs_sent"),
                       kMsgsReceived = counter_slot("msgs_received"),
                       kBytesSent = counter_slot("bytes_sent"),
                       kBytesReceived = counter_slot("bytes_received"),
+                      kWireBytesSent = counter_slot("wire_bytes_sent"),
+                      kWireBytesReceived = counter_slot("wire_bytes_received"),
                       kRuleMatches = counter_slot("rule_matches"),
                       kRuleSends = counter_slot("rule_sends"),
                       kBroadcasts = counter_slot("broadcasts"),
@@ -65,6 +67,8 @@ constexpr std::size_t kTimelineHandshake = timeline_slot("handshake"),
 
 template <typename Client>
 class Worker;
+
+inline const std::string kExtensionsHeader = "Sec-WebSocket-Extensions";
 
 // ---------------------------------------------------------------------------------------------
 // One connection's walk through the program. Lives in a shared_ptr captured by the handlers of
@@ -192,6 +196,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     };
     try {
       if (!plan_.authorization.empty()) con_->replace_header("Authorization", plan_.authorization);
+      if (plan_.opts->permessage_deflate) con_->append_header(kExtensionsHeader, kDeflateOffer);
       for (const auto& [name, value] : s.headers) add_header(name, expand(value, ctx));
       for (const auto& [name, value] : plan_.opts->extra_headers) add_header(name, value);
       for (const auto& p : s.subprotocols) {
@@ -361,6 +366,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   }
 
   void on_open() {
+    // Taken first: the Deflate that this connection's 101 enabled, if any (deflate.hpp).
+    deflate_ = std::exchange(accepted_deflate, nullptr);
     if (finished_) return;
     disarm();
     if (!check_subprotocol()) return;
@@ -382,9 +389,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // of its subprotocols and the server selected none or another.
   bool check_subprotocol() {
     static const std::string kProtocol = "Sec-WebSocket-Protocol";
-    static const std::string kExtensions = "Sec-WebSocket-Extensions";
     const std::string& selected = con_->get_response_header(kProtocol);
-    worker_.count_negotiated(selected, con_->get_response_header(kExtensions));
+    worker_.count_negotiated(selected, con_->get_response_header(kExtensionsHeader));
     const Scenario& s = *plan_.scenario;
     if (!s.require_subprotocol ||
         std::find(s.subprotocols.begin(), s.subprotocols.end(), selected) != s.subprotocols.end()) {
@@ -567,6 +573,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     count(kMsgsSent, 1);
     count(kBytesSent, static_cast<std::int64_t>(payload->size()));
+    // The payload as it left, compressed or not (deflate_->take_sent: what the send compressed).
+    if (plan_.opts->permessage_deflate) {
+      count(kWireBytesSent, deflate_ != nullptr ? deflate_->take_sent()
+                                                : static_cast<std::int64_t>(payload->size()));
+    }
     if (rule != nullptr) count(kRuleSends, 1);
     if (tracing_) trace_message("->", opcode == websocketpp::frame::opcode::text, *payload, rule);
     return true;
@@ -670,6 +681,13 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     const std::string& payload = msg->get_payload();
     count(kMsgsReceived, 1);
     count(kBytesReceived, static_cast<std::int64_t>(payload.size()));
+    if (plan_.opts->permessage_deflate) {
+      // A compressed message's bytes went through the decompressor, plus the 4 bytes of the
+      // tail hybi13 adds to each (RFC 7692 §7.2.2); an uncompressed one did not.
+      count(kWireBytesReceived, deflate_ != nullptr && msg->get_compressed()
+                                    ? deflate_->take_received() - 4
+                                    : static_cast<std::int64_t>(payload.size()));
+    }
     // Not before our last send: a frame read before it (in the same read as the message that
     // completed the previous expect) arrived before that send, not in answer to it.
     const TimePoint now = read_done(last_send_.value_or(TimePoint{}));
@@ -1173,6 +1191,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   std::size_t inbox_bytes_ = 0;
   std::list<std::weak_ptr<typename MessagePtr::element_type>> pongs_;  // sent, not yet written
   std::string verify_error_;
+  Deflate* deflate_ = nullptr;  // the connection's permessage-deflate, when negotiated
   bool opened_ = false, closing_ = false, finished_ = false, failed_ = false;
   bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
   bool awaiting_pong_ = false;

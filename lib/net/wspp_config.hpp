@@ -26,6 +26,7 @@
 #include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/logger/stub.hpp>
 
+#include "net/deflate.hpp"
 #include "net/engine.hpp"
 
 namespace wslat::net {
@@ -165,9 +166,11 @@ inline std::error_code upgrade_error(UpgradeProblem p) {
 // hybi13::validate_server_handshake_response with one pass over the response headers instead of
 // case-insensitive map look-ups and locale-based searches (~12k instructions per connection):
 // the same checks (101, Upgrade contains "websocket", Connection contains "Upgrade", the SHA-1
-// accept value) and the same error codes.
+// accept value) and the same error codes. `*extensions`: the Sec-WebSocket-Extensions answer,
+// if any.
 inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
-                                                           const QuietResponse& res) {
+                                                           const QuietResponse& res,
+                                                           const std::string** extensions) {
   namespace perr = websocketpp::processor::error;
   if (res.get_status_code() != websocketpp::http::status_code::switching_protocols) {
     return perr::make_error_code(perr::invalid_http_status);
@@ -181,6 +184,8 @@ inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& re
       connection = contains_ci(value, websocketpp::processor::constants::connection_token);
     } else if (equals_ci(name, "Sec-WebSocket-Accept")) {
       accept = &value;
+    } else if (equals_ci(name, "Sec-WebSocket-Extensions")) {
+      *extensions = &value;
     }
   }
   if (!upgrade) return upgrade_error(UpgradeProblem::kNoUpgrade);
@@ -199,6 +204,21 @@ inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& re
     return upgrade_error(UpgradeProblem::kWrongAccept);
   }
   return {};
+}
+
+// The extensions the server accepted, checked against the request's offers; Deflate::accept
+// sets up permessage-deflate when it is one of them. Only for an answer with the header.
+inline websocketpp::lib::error_code accept_extensions(Deflate& deflate, const FastRequest& req,
+                                                      const QuietResponse& res,
+                                                      std::size_t max_message_bytes) {
+  static const std::string kExtensions = "Sec-WebSocket-Extensions";
+  websocketpp::http::parameter_list answer, offered;
+  if (res.get_header_as_plist(kExtensions, answer)) {
+    return deflate_error(DeflateProblem::kSyntax);
+  }
+  // Our own request: wslat's offer and the user's --header / "headers" (checked before).
+  if (req.get_header_as_plist(kExtensions, offered)) offered.clear();
+  return deflate.accept(answer, offered, max_message_bytes);
 }
 
 // Makes `msg` a final, masked pong frame carrying `payload`, ready to send as it is (client
@@ -315,6 +335,8 @@ struct ClientConfig : public Base {
   using message_type = typename Base::message_type;
   using con_msg_manager_type = typename Base::con_msg_manager_type;
   using endpoint_msg_manager_type = typename Base::endpoint_msg_manager_type;
+  // wslat's (deflate.hpp): websocketpp's own is unfit for a client (docs/design.md).
+  using permessage_deflate_type = Deflate;
   static const bool enable_multithreading = false;
 
   struct transport_config : public Base::transport_config {
@@ -495,24 +517,36 @@ WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
 #undef WSLAT_WRITE_NOW
 
 // The client side of the upgrade without std::stringstream and locale look-ups (see
-// build_upgrade_request and check_upgrade_response).
+// build_upgrade_request and check_upgrade_response). The Session writes the permessage-deflate
+// offer (when the run asks for it) with the other request headers; the answer's extensions are
+// checked here against the request (accept_extensions) and not by websocketpp's
+// negotiate_extensions, which would parse the header once more for every connection and, on a
+// failure, terminate the connection and then open it all the same (connection_impl.hpp).
 #define WSLAT_FAST_UPGRADE(CONFIG)                                                          \
   template <>                                                                               \
   inline websocketpp::lib::error_code                                                       \
   websocketpp::processor::hybi13<CONFIG>::client_handshake_request(                         \
       request_type& req, uri_ptr uri, std::vector<std::string> const& subprotocols) const { \
     wslat::net::build_upgrade_request(req, *uri, subprotocols, m_rng);                      \
-    if (m_permessage_deflate.is_implemented()) {                                            \
-      std::string offer = m_permessage_deflate.generate_offer();                            \
-      if (!offer.empty()) req.replace_header("Sec-WebSocket-Extensions", offer);            \
-    }                                                                                       \
     return {};                                                                              \
   }                                                                                         \
   template <>                                                                               \
   inline websocketpp::lib::error_code                                                       \
   websocketpp::processor::hybi13<CONFIG>::validate_server_handshake_response(               \
       request_type const& req, response_type& res) const {                                  \
-    return wslat::net::check_upgrade_response(req, res);                                    \
+    wslat::net::accepted_deflate = nullptr;                                                 \
+    const std::string* extensions = nullptr;                                                \
+    if (auto ec = wslat::net::check_upgrade_response(req, res, &extensions)) return ec;     \
+    if (extensions == nullptr) return {};                                                   \
+    /* const: websocketpp's signature; the extension is this connection's own state */      \
+    return wslat::net::accept_extensions(                                                   \
+        const_cast<permessage_deflate_type&>(m_permessage_deflate), /* NOLINT */            \
+        req, res, base::m_max_message_size);                                                \
+  }                                                                                         \
+  template <>                                                                               \
+  inline websocketpp::processor::hybi13<CONFIG>::err_str_pair                               \
+  websocketpp::processor::hybi13<CONFIG>::negotiate_extensions(response_type const&) {      \
+    return {};                                                                              \
   }
 WSLAT_FAST_UPGRADE(wslat::net::PlainConfig)
 WSLAT_FAST_UPGRADE(wslat::net::TlsConfig)

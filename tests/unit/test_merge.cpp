@@ -236,3 +236,19 @@ TEST_CASE("negotiated subprotocols survive the JSON round trip and add up in a m
   REQUIRE(warnings.size() == 1);
   CHECK(warnings[0].find("on 3 of 9 upgrades") != std::string::npos);
 }
+
+TEST_CASE("the permessage-deflate offer survives the JSON round trip; declines are a warning") {
+  RunResult p = shard(0, samples(10, 1));
+  CHECK(to_json(p)["negotiated"].is_null());  // nothing offered, nothing answered: absent
+  p.negotiated.extensions = {{"permessage-deflate; client_max_window_bits=12", 3}, {"", 2}};
+  CHECK_FALSE(to_json(p)["negotiated"].contains("offered_extensions"));  // not offered
+  CHECK(extension_warnings(p.negotiated).empty());
+  p.negotiated.offered_extensions = "permessage-deflate; client_max_window_bits";
+  const RunResult back = result_from_json(to_json(p));
+  CHECK(back.negotiated.offered_extensions == p.negotiated.offered_extensions);
+  const auto warnings = extension_warnings(back.negotiated);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("declined permessage-deflate on 2 of 5 upgrades") != std::string::npos);
+  p.negotiated.extensions.erase("");
+  CHECK(extension_warnings(p.negotiated).empty());  // every upgrade accepted it
+}
