@@ -142,7 +142,7 @@ TEST_CASE("live sample: counters count every echoed message and byte, exactly, l
   // Data messages only: the ping, the pong and the close frames are not counted; bytes are
   // payload bytes ("hello-0".size() == 7 for every connection index 0..5).
   const std::int64_t messages = 6 * 5 * 2, bytes = 6 * 5 * (100 + 7);
-  REQUIRE(rec.raw.counters.size() == 8);  // the registry's counters, rules' and rooms' included
+  REQUIRE(rec.raw.counters.size() == 10);  // the registry's counters: rules', rooms', reconnects'
   for (const char* name : {"msgs_sent", "msgs_received"}) {
     CAPTURE(name);
     const Counter& c = rec.raw.counters.at(name);
