@@ -618,15 +618,15 @@ Duration StepBudget::operator()(const CloseStep& /*close*/) const {
 // A clean close's timeout, then every try (connect + handshake timeouts) and every wait between
 // them at its longest.
 Duration StepBudget::operator()(const ReconnectStep& reconnect) const {
-  Duration total = reconnect.drop ? Duration{} : add("reconnect: close timeout", t.effective.close);
+  const ReconnectPolicy& p = reconnect.policy;
+  Duration total = reconnect.drop ? Duration{} : add("reconnect close timeout", t.effective.close);
   const Duration each = saturating_add(t.effective.connect, t.effective.handshake);
-  total = saturating_add(total, add(fmt::format("reconnect: {} tr{} (connect + handshake timeouts)",
-                                                reconnect.policy.attempts,
-                                                reconnect.policy.attempts == 1 ? "y" : "ies"),
-                                    saturating_mul(each, reconnect.policy.attempts)));
-  if (reconnect.policy.attempts > 1) {
-    total = saturating_add(
-        total, add("reconnect: waits between tries (backoff)", reconnect.policy.total_delay()));
+  // "reconnect ×3 tries" fits the 30 columns of validate's budget table.
+  total = saturating_add(
+      total, add(fmt::format("reconnect ×{} tr{}", p.attempts, p.attempts == 1 ? "y" : "ies"),
+                 saturating_mul(each, p.attempts)));
+  if (p.attempts > 1) {
+    total = saturating_add(total, add("reconnect backoff waits", p.total_delay()));
   }
   return total;
 }

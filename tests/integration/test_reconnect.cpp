@@ -200,5 +200,46 @@ TEST_CASE("reconnect: a server that never comes back ends in reconnect.exhausted
   CHECK(example.find("connect.refused") != std::string::npos);
 }
 
+json echo_once(const std::string& name) {
+  return {
+      {"name", name},
+      {"load", {{"connections", 1}, {"concurrency", 1}}},
+      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
+      {"on_drop", {{"reconnect", {{"attempts", 3}, {"backoff", {{"initial", "1ms"}}}}}}},
+      {"steps", json::array({{{"send", {{"text", "hi"}}}}, {{"expect", {{"text", "hi"}}}}})}};
+}
+
+TEST_CASE("reconnect: on_drop does not retry a protocol violation") {
+  auto server = start_serve({"--mode", "invalid-utf8"});
+  const auto file = write_scenario("reconnect-protocol", echo_once("reconnect-protocol"));
+  const std::string out = temp_dir() + "/reconnect-protocol.json";
+  const auto r = run_wslat({"run", file, "--target", server.url(), "--env", "production",
+                            "--no-save", "--quiet", "--export-json", out},
+                           std::chrono::seconds(60));
+  REQUIRE_FALSE(r.timed_out);
+  const json j = json::parse(read_file(out));
+  INFO(j.dump(2).substr(0, 3000));
+  CHECK(j["errors"]["protocol"] == 1);
+  CHECK(j["counters"]["reconnects"]["total"] == 0);
+  CHECK(j["counters"]["reconnect_failures"]["total"] == 0);
+}
+
+TEST_CASE("reconnect: a server that accepts and drops every time ends the session, bounded") {
+  auto server = start_serve({"--mode", "reset-after-open"});  // RST at the first message
+  const auto file = write_scenario("reconnect-flapping", echo_once("reconnect-flapping"));
+  const std::string out = temp_dir() + "/reconnect-flapping.json";
+  const auto r = run_wslat({"run", file, "--target", server.url(), "--env", "production",
+                            "--no-save", "--quiet", "--export-json", out},
+                           std::chrono::seconds(120));
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.wall_ms < 60'000);
+  const json j = json::parse(read_file(out));
+  INFO(j.dump(2).substr(0, 3000));
+  CHECK(j["errors"]["reconnect.exhausted"] == 1);
+  CHECK(j["counters"]["reconnects"]["total"] == 1000);
+  const std::string example = j["error_examples"]["reconnect.exhausted"];
+  CHECK(example.find("dropped the connection 1000 times") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace wslat::test
