@@ -212,7 +212,7 @@ json echo_once(const std::string& name) {
 TEST_CASE("reconnect: on_drop does not retry a protocol violation") {
   auto server = start_serve({"--mode", "invalid-utf8"});
   const auto file = write_scenario("reconnect-protocol", echo_once("reconnect-protocol"));
-  const std::string out = temp_dir() + "/reconnect-protocol.json";
+  const std::string out = temp_dir() + "/reconnect-protocol-result.json";
   const auto r = run_wslat({"run", file, "--target", server.url(), "--env", "production",
                             "--no-save", "--quiet", "--export-json", out},
                            std::chrono::seconds(60));
@@ -227,7 +227,7 @@ TEST_CASE("reconnect: on_drop does not retry a protocol violation") {
 TEST_CASE("reconnect: a server that accepts and drops every time ends the session, bounded") {
   auto server = start_serve({"--mode", "reset-after-open"});  // RST at the first message
   const auto file = write_scenario("reconnect-flapping", echo_once("reconnect-flapping"));
-  const std::string out = temp_dir() + "/reconnect-flapping.json";
+  const std::string out = temp_dir() + "/reconnect-flapping-result.json";
   const auto r = run_wslat({"run", file, "--target", server.url(), "--env", "production",
                             "--no-save", "--quiet", "--export-json", out},
                            std::chrono::seconds(120));
