@@ -18,7 +18,7 @@ Duration ReconnectPolicy::delay(std::int64_t attempt) const {
       std::pow(factor, static_cast<double>(attempt - 2));
   const double cap =
       static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(max).count());
-  if (!(ns < cap)) return max;
+  if (ns >= cap) return max;
   return std::chrono::duration_cast<Duration>(
       std::chrono::nanoseconds(static_cast<std::int64_t>(ns)));
 }
