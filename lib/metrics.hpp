@@ -67,6 +67,11 @@ inline constexpr MetricDef kMetricRegistry[] = {
     {"perceived",     MetricKind::kLatency,   true,  true,     "p95 < 2s",  MetricReach::kExpect},
     {"ping",          MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"close",         MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    // Reconnects (README "Reconnects"): the try that opened the connection again, from its start
+    // to the open; and the time without a connection, from the loss (or the reconnect step's
+    // close) to that open, the failed tries and waits included.
+    {"reconnect",     MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
+    {"disconnected",  MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"session",       MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"loop_lag",      MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     // Rooms: a broadcast's receipt by another member (receipt - send, one clock), and per
@@ -100,6 +105,9 @@ inline constexpr MetricDef kMetricRegistry[] = {
     // Presence events of joins that a member already in the room never got within
     // "delivery_wait" (counted against the joiner's connection).
     {"presence_missing", MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
+    // Connections opened again (reconnect steps and "on_drop"), and the tries that failed.
+    {"reconnects",         MetricKind::kCounter, false, false, "",          MetricReach::kConnect},
+    {"reconnect_failures", MetricKind::kCounter, false, false, "",          MetricReach::kConnect},
 };
 // clang-format on
 

@@ -199,6 +199,30 @@ struct CloseStep {
   std::string reason;
 };
 
+// How a session connects again (README "Reconnects"): at most `attempts` tries; the first at
+// once, try k >= 2 `delay(k)` after try k-1 failed. Each try is bounded by the connect and
+// handshake timeouts.
+struct ReconnectPolicy {
+  std::int64_t attempts = 1;
+  Duration initial = std::chrono::milliseconds(100);  // the wait before the second try
+  Duration max = std::chrono::seconds(2);             // no wait is longer
+  double factor = 2;                                  // each wait is the previous one × factor
+  double jitter = 0;  // each wait × a uniform random value in [1 - jitter, 1 + jitter]
+  // The wait before try `attempt` (1-based; 0 for the first) without jitter, saturated at max.
+  Duration delay(std::int64_t attempt) const;
+  // The sum of every wait, each at its longest (jitter included): for the worst-case budget.
+  Duration total_delay() const;
+};
+
+// Closes the connection (a close handshake, or "drop": the TCP connection torn down with no
+// close frame, as a lost network does) and connects again to the same target; the steps go on
+// with the connection's variables kept (resume tokens).
+struct ReconnectStep {
+  static constexpr const char* kName = "reconnect";
+  bool drop = false;
+  ReconnectPolicy policy;
+};
+
 struct Step;
 struct RepeatStep {
   static constexpr const char* kName = "repeat";
@@ -207,8 +231,8 @@ struct RepeatStep {
 };
 
 // The kinds in the order error messages list them.
-using StepBody =
-    std::variant<ConnectStep, SendStep, ExpectStep, SleepStep, PingStep, CloseStep, RepeatStep>;
+using StepBody = std::variant<ConnectStep, SendStep, ExpectStep, SleepStep, PingStep, CloseStep,
+                              ReconnectStep, RepeatStep>;
 
 struct Step {
   std::string pointer;  // JSON pointer of the step in the file, e.g. "/steps/3"
@@ -352,6 +376,9 @@ struct Scenario {
   nlohmann::json embedded;  // "embedded": serve options (object) or null
   std::int64_t max_message_bytes = std::int64_t{16} * 1024 * 1024;  // "max_message_size"
   std::optional<DataFeed> data;                                     // "data"
+  // "on_drop": {"reconnect": {...}}: a connection the server closed or lost is opened again (and
+  // the step it was at starts over) instead of failing the session.
+  std::optional<ReconnectPolicy> on_drop;
 
   // The step lists the connections run: each role's, or `steps`.
   std::vector<const std::vector<Step>*> step_lists() const;

@@ -43,7 +43,8 @@ const std::vector<std::string> kTopLevelKeys = {"name",
                                                 "rooms",
                                                 "deliveries",
                                                 "presence",
-                                                "delivery_wait"};
+                                                "delivery_wait",
+                                                "on_drop"};
 
 // "4KiB", "16MiB", "1024B", "1.5MB": bytes, or nullopt.
 std::optional<std::int64_t> parse_size(const std::string& text) {
@@ -534,6 +535,7 @@ Scenario Checker::check(const json& doc) {
   check_deliveries(doc, s);
   check_presence(doc, s);
   if (doc.contains("on")) s.rules = check_rules(doc["on"], "/on");
+  check_on_drop(doc, s);
   check_names(s);
   check_variables();
   s.variables = variables_;

@@ -106,6 +106,7 @@ class Checker {
   void check_body(const json& j, const StepSite& at, SleepStep& sleep);
   void check_body(const json& j, const StepSite& at, PingStep& ping);
   void check_body(const json& j, const StepSite& at, CloseStep& close);
+  void check_body(const json& j, const StepSite& at, ReconnectStep& reconnect);
   void check_body(const json& j, const StepSite& at, RepeatStep& repeat);
   void check_matcher(const json& j, const std::string& ptr, ExpectStep& expect,
                      TemplateScope scope);
@@ -136,6 +137,10 @@ class Checker {
   bool check_var_name(const std::string& name, const std::string& ptr);
   std::string step_name(const json& j, const std::string& ptr);
   void check_steps_cross(const Scenario& s);
+  // Reconnects (lib/scenario_reconnect.cpp): "on_drop", and the policy it shares with the step.
+  void check_on_drop(const json& doc, Scenario& s);
+  ReconnectPolicy check_reconnect_policy(const json& j, const std::string& ptr,
+                                         ReconnectPolicy policy);
 
   const std::string& text_;
   std::string file_;

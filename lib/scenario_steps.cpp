@@ -41,6 +41,7 @@ struct StepBudget {
   Duration operator()(const SleepStep& sleep) const;
   Duration operator()(const PingStep& ping) const;
   Duration operator()(const CloseStep& close) const;
+  Duration operator()(const ReconnectStep& reconnect) const;
   Duration operator()(const RepeatStep& repeat) const;
 
   Duration add(const std::string& what, Duration d) const {
@@ -624,6 +625,25 @@ void Checker::check_body(const json& j, const StepSite& at, CloseStep& close) {
 
 Duration StepBudget::operator()(const CloseStep& /*close*/) const {
   return add("close timeout", t.effective.close);
+}
+
+// ---------------------------------------------------------------------------------------------
+// reconnect (parsed in lib/scenario_reconnect.cpp)
+
+// A clean close's timeout, then every try (connect + handshake timeouts) and every wait between
+// them at its longest.
+Duration StepBudget::operator()(const ReconnectStep& reconnect) const {
+  const ReconnectPolicy& p = reconnect.policy;
+  Duration total = reconnect.drop ? Duration{} : add("reconnect close timeout", t.effective.close);
+  const Duration each = saturating_add(t.effective.connect, t.effective.handshake);
+  // "reconnect ×3 tries" fits the 30 columns of validate's budget table.
+  total = saturating_add(
+      total, add(fmt::format("reconnect ×{} tr{}", p.attempts, p.attempts == 1 ? "y" : "ies"),
+                 saturating_mul(each, p.attempts)));
+  if (p.attempts > 1) {
+    total = saturating_add(total, add("reconnect backoff waits", p.total_delay()));
+  }
+  return total;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"),
                  kFirstMessage = latency_slot("first_message"), kE2e = latency_slot("e2e"),
                  kRtt = latency_slot("rtt"), kPerceived = latency_slot("perceived"),
                  kPing = latency_slot("ping"), kClose = latency_slot("close"),
-                 kSession = latency_slot("session");
+                 kSession = latency_slot("session"), kReconnect = latency_slot("reconnect"),
+                 kDisconnected = latency_slot("disconnected");
 constexpr std::size_t kMetricCount = kLatencySlotCount;
 // Counters (lib/metrics.hpp): data messages and their payload bytes, both ways.
 constexpr std::size_t kMsgsSent = counter_slot("msgs_sent"),
@@ -56,7 +57,9 @@ constexpr std::size_t kMsgsSent = counter_slot("msgs_sent"),
                       kRuleSends = counter_slot("rule_sends"),
                       kBroadcasts = counter_slot("broadcasts"),
                       kDeliveryMissing = counter_slot("delivery_missing"),
-                      kPresenceMissing = counter_slot("presence_missing");
+                      kPresenceMissing = counter_slot("presence_missing"),
+                      kReconnects = counter_slot("reconnects"),
+                      kReconnectFailures = counter_slot("reconnect_failures");
 constexpr Metric kDelivery = latency_slot("delivery"), kFanout = latency_slot("fanout"),
                  kFanout50 = latency_slot("fanout_50"), kFanout90 = latency_slot("fanout_90"),
                  kPresence = latency_slot("presence");
@@ -99,6 +102,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   void start() {
     started_ = Clock::now();
+    open_connection();
+  }
+
+  // The first phase of a connection (the session's first, and every reconnect's try).
+  void open_connection() {
     if (plan_.proxied) {  // the proxy resolves the target's name
       connect(plan_.proxy_address);
       return;
@@ -110,11 +118,13 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     auto self = this->shared_from_this();
     const TimePoint dns_start = Clock::now();
     arm(connect_timeout(), "dns", "name resolution timed out");
+    const std::int64_t resolving = ++resolves_;
     worker_.resolver().async_resolve(
         plan_.host, plan_.port,
-        [self, dns_start](const asio::error_code& ec,
-                          const asio::ip::tcp::resolver::results_type& res) {
-          if (self->finished_) return;
+        [self, dns_start, resolving](const asio::error_code& ec,
+                                     const asio::ip::tcp::resolver::results_type& res) {
+          // A reconnect's try that timed out may be followed by another before this answers.
+          if (self->finished_ || resolving != self->resolves_) return;
           self->disarm();
           if (ec || res.empty()) {
             self->fail("dns", "cannot resolve " + self->plan_.host + ": " + ec.message());
@@ -129,7 +139,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void interrupt() {
     if (finished_) return;
     interrupted_ = true;  // not a failure, and not a whole session either
-    if (!opened_) {
+    // Reconnecting: nothing open to close politely.
+    if (!opened_ || reconnect_) {
       abandon();
       return;
     }
@@ -216,6 +227,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   void configure() {
     auto self = this->shared_from_this();
+    // A reconnect replaces con_: what the connection it left behind still reports is not ours.
+    const auto* const c = con_.get();
     const Scenario& s = *plan_.scenario;
     con_->set_max_message_size(static_cast<std::size_t>(s.max_message_bytes));
     // 0: websocketpp's own open-handshake timer stays off; ours (armed in on_tls) replaces it.
@@ -230,20 +243,32 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                            plan_.opts->timeouts.effective.close)
                            .count()
                      : 0);
-    con_->set_tcp_pre_init_handler([self](const websocketpp::connection_hdl&) { self->on_tcp(); });
-    con_->set_tcp_post_init_handler([self](const websocketpp::connection_hdl&) { self->on_tls(); });
-    con_->set_open_handler([self](const websocketpp::connection_hdl&) { self->on_open(); });
-    con_->set_fail_handler([self](const websocketpp::connection_hdl&) { self->on_fail(); });
-    con_->set_close_handler([self](const websocketpp::connection_hdl&) { self->on_close(); });
-    con_->set_message_handler([self](const websocketpp::connection_hdl&, const MessagePtr& msg) {
-      self->on_message(msg);
+    con_->set_tcp_pre_init_handler([self, c](const websocketpp::connection_hdl&) {
+      if (self->con_.get() == c) self->on_tcp();
     });
-    con_->set_pong_handler(
-        [self](const websocketpp::connection_hdl&, const std::string&) { self->on_pong(); });
+    con_->set_tcp_post_init_handler([self, c](const websocketpp::connection_hdl&) {
+      if (self->con_.get() == c) self->on_tls();
+    });
+    con_->set_open_handler([self, c](const websocketpp::connection_hdl&) {
+      if (self->con_.get() == c) self->on_open();
+    });
+    con_->set_fail_handler([self, c](const websocketpp::connection_hdl&) {
+      if (self->con_.get() == c) self->on_fail();
+    });
+    con_->set_close_handler([self, c](const websocketpp::connection_hdl&) {
+      if (self->con_.get() == c) self->on_close();
+    });
+    con_->set_message_handler([self, c](const websocketpp::connection_hdl&, const MessagePtr& msg) {
+      if (self->con_.get() == c) self->on_message(msg);
+    });
+    con_->set_pong_handler([self, c](const websocketpp::connection_hdl&, const std::string&) {
+      if (self->con_.get() == c) self->on_pong();
+    });
     con_->set_pong_timeout_handler([](const websocketpp::connection_hdl&, const std::string&) {});
-    con_->set_ping_handler([self](const websocketpp::connection_hdl&, const std::string& payload) {
-      return self->on_ping(payload);
-    });
+    con_->set_ping_handler(
+        [self, c](const websocketpp::connection_hdl&, const std::string& payload) {
+          return self->con_.get() == c && self->on_ping(payload);
+        });
   }
 
   // websocketpp answers every ping with a pong on an unbounded queue; a server that pings
@@ -365,22 +390,29 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
         "no answer to the upgrade request within ");
   }
 
+  // The session's first connection, or a reconnect's (then handshake, the open count and the
+  // negotiated counts stay the first connection's).
   void on_open() {
     // Taken first: the Deflate that this connection's 101 enabled, if any (deflate.hpp).
     deflate_ = std::exchange(accepted_deflate, nullptr);
     if (finished_) return;
     disarm();
     if (!check_subprotocol()) return;
-    opened_ = true;
-    open_time_ = read_done();
-    worker_.count_opened();
+    const TimePoint opened_at = read_done();
     if (plan_.secure) record(kTls, tls_done_ - (plan_.proxied ? proxy_done_ : tcp_done_));
-    record(kUpgrade, open_time_ - tls_done_);
-    record(kHandshake, open_time_ - t0_);
+    record(kUpgrade, opened_at - tls_done_);
     trace_event("<-", "upgrade",
                 std::to_string(con_->get_response_code()) + " " + con_->get_response_msg());
     capture_upgrade();
     start_heartbeats();
+    if (reconnect_) {
+      reopened(opened_at);
+      return;
+    }
+    opened_ = true;
+    open_time_ = opened_at;
+    worker_.count_opened();
+    record(kHandshake, open_time_ - t0_);
     step_ = 1;  // program[0] is the connect
     run_steps();
   }
@@ -390,7 +422,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   bool check_subprotocol() {
     static const std::string kProtocol = "Sec-WebSocket-Protocol";
     const std::string& selected = con_->get_response_header(kProtocol);
-    worker_.count_negotiated(selected, con_->get_response_header(kExtensionsHeader));
+    if (!reconnect_) worker_.count_negotiated(selected, con_->get_response_header(kExtensionsHeader));
     const Scenario& s = *plan_.scenario;
     if (!s.require_subprotocol ||
         std::find(s.subprotocols.begin(), s.subprotocols.end(), selected) != s.subprotocols.end()) {
@@ -455,10 +487,16 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
         return;
       }
       record(kClose, now - close_sent_);
+      if (reconnect_) {  // a reconnect step's clean close
+        closing_ = false;
+        try_reconnect();
+        return;
+      }
       finish(now);
       return;
     }
     const Failure why = unexpected_close(*con_);
+    if (plan_.scenario->on_drop && why.category != "protocol" && dropped(now, why)) return;
     fail(why.category, why.message);
   }
 
@@ -505,6 +543,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                           },
                           [&](const CloseStep& close) {
                             begin_close(close.code, close.reason);
+                            return false;
+                          },
+                          [&](const ReconnectStep& reconnect) {
+                            begin_reconnect(reconnect, st.pointer);
                             return false;
                           },
                           [&](const RepeatStep& /*repeat*/) {
@@ -770,6 +812,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void start_heartbeats() {
     const auto& rules = plan_.scenario->rules;
     if (std::none_of(rules.begin(), rules.end(), [](const Rule& r) { return r.every; })) return;
+    if (heartbeats_) worker_.deadlines().cancel(*heartbeats_);  // a reconnect's: start over
     heartbeats_ = std::make_unique<Heartbeats>(*this);
     for (const Rule& r : rules)
       heartbeats_->next.push_back(r.every ? after(*r.every) : TimePoint::max());
@@ -782,7 +825,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   }
 
   void on_heartbeat() {
-    if (finished_ || closing_) return;
+    if (finished_ || closing_ || reconnect_) return;  // reconnecting: they start over at the open
     auto self = this->shared_from_this();  // a failed send may release the worker's reference
     const TimePoint now = Clock::now();
     const auto& rules = plan_.scenario->rules;
@@ -1030,6 +1073,139 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
         "the connection did not close within ");
   }
 
+  // --- reconnects (README "Reconnects") --------------------------------------------------------
+
+  // A reconnect under way: from the loss (or the reconnect step's start) until the connection is
+  // open again, or every try failed.
+  struct Reconnecting {
+    const ReconnectPolicy* policy = nullptr;
+    std::string why;  // "the reconnect step at /steps/3", "the connection was lost (...)"
+    TimePoint lost{}, try_started{};
+    std::int64_t tries = 0;  // started so far
+    bool step = false;       // a reconnect step (done at the open); else "on_drop"
+    bool trying = false;     // a try is under way: its failure is not the session's
+    std::string last_failure;
+  };
+  // A server that accepts and drops again and again ends the session after this many drops.
+  static constexpr std::int64_t kMaxDrops = 1000;
+
+  void begin_reconnect(const ReconnectStep& r, const std::string& pointer) {
+    Reconnecting& rc = reconnect_.emplace();
+    rc.policy = &r.policy;
+    rc.why = "the reconnect step at " + pointer;
+    rc.lost = Clock::now();
+    rc.step = true;
+    if (heartbeats_) worker_.deadlines().cancel(*heartbeats_);
+    trace_event("->", "reconnect", r.drop ? "dropping the connection" : "closing the connection");
+    if (!r.drop) {
+      begin_close(1000, "wslat reconnect");  // on_close goes on with try_reconnect
+      return;
+    }
+    let_go();
+    try_reconnect();
+  }
+
+  // The server closed or lost the open connection (not a protocol violation) and the scenario
+  // has "on_drop": connect again; the step the session was at starts over at the open. False
+  // when the session fails as it would without "on_drop".
+  bool dropped(TimePoint now, const Failure& why) {
+    if (++drops_ > kMaxDrops) {
+      fail("reconnect.exhausted", "the server dropped the connection " + std::to_string(kMaxDrops) +
+                                      " times; the last: " + why.category + ": " + why.message);
+      return true;
+    }
+    Reconnecting& rc = reconnect_.emplace();
+    rc.policy = &*plan_.scenario->on_drop;
+    rc.why = "the connection was lost (" + why.category + ": " + why.message + ")";
+    rc.lost = now;
+    if (heartbeats_) worker_.deadlines().cancel(*heartbeats_);
+    trace_event("<-", "drop", why.category + ": " + why.message);
+    waiting_.reset();
+    expect_started_ = TimePoint{};
+    awaiting_pong_ = false;
+    rewind_after_drop();
+    let_go();
+    try_reconnect();
+    return true;
+  }
+
+  // The step a drop interrupted starts over at the open; an expect from the send it answers
+  // (its reply was lost with the connection): back over the expects right before it, to the
+  // send before them.
+  void rewind_after_drop() {
+    if (step_ >= program_.size() || !program_[step_].step->is<ExpectStep>()) return;
+    std::size_t s = step_;
+    while (s > 1 && program_[s - 1].step->is<ExpectStep>()) --s;
+    if (s > 1 && program_[s - 1].step->is<SendStep>()) step_ = s - 1;
+  }
+
+  void try_reconnect() {
+    Reconnecting& rc = *reconnect_;
+    ++rc.tries;
+    rc.trying = true;
+    rc.try_started = Clock::now();
+    tcp_start_ = tcp_done_ = tls_done_ = proxy_done_ = TimePoint{};
+    verify_error_.clear();
+    trace_event("->", "reconnect",
+                "try " + std::to_string(rc.tries) + " of " + std::to_string(rc.policy->attempts));
+    open_connection();
+  }
+
+  // A try failed (fail() during a try): wait and try again, or give up.
+  void try_failed(const std::string& category, const std::string& message) {
+    Reconnecting& rc = *reconnect_;
+    rc.trying = false;
+    disarm();
+    let_go();
+    count(kReconnectFailures, 1);
+    rc.last_failure = category + ": " + message;
+    trace_event("<-", "reconnect",
+                "try " + std::to_string(rc.tries) + " failed: " + rc.last_failure);
+    if (rc.tries >= rc.policy->attempts) {
+      fail("reconnect.exhausted",
+           rc.why + ": could not connect again: " + std::to_string(rc.tries) +
+               (rc.tries == 1 ? " try" : " tries") + " over " +
+               format_duration(std::chrono::duration_cast<Duration>(Clock::now() - rc.lost)) +
+               " failed; the last: " + rc.last_failure);
+      return;
+    }
+    due_ = Due{};
+    due_.retry = true;
+    worker_.deadlines().set(*this, after(jittered(rc.policy->delay(rc.tries + 1))));
+  }
+
+  // Open again: the reconnect's metrics, then the steps go on (after the reconnect step, or at
+  // the step the drop interrupted).
+  void reopened(TimePoint at) {
+    const Reconnecting& rc = *reconnect_;
+    record(kReconnect, at - rc.try_started);
+    record(kDisconnected, at - rc.lost);
+    count(kReconnects, 1);
+    if (rc.step) ++step_;
+    reconnect_.reset();
+    closing_ = false;
+    run_steps();
+  }
+
+  Duration jittered(Duration d) {
+    const double jitter = reconnect_->policy->jitter;
+    if (jitter <= 0 || d <= Duration{}) return d;
+    const double u = static_cast<double>(worker_.mask_key()) / 4294967296.0;  // [0, 1)
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double, Duration::period>(
+        static_cast<double>(d.count()) * (1.0 + jitter * (2 * u - 1))));
+  }
+
+  // Tears the current connection down with no close frame (a lost network); what it reports
+  // afterwards no longer reaches the session (configure's handlers are for con_ only).
+  void let_go() {
+    if (!con_) return;
+    const ConnectionPtr old = std::move(con_);
+    con_.reset();
+    websocketpp::lib::error_code ignored;
+    old->terminate(ignored);
+    pongs_.clear();
+  }
+
   // --- bookkeeping ----------------------------------------------------------------------------
 
   // A phase timer: on expiry the session fails with `category` and `text` (+ `subject` +
@@ -1046,7 +1222,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   }
   void arm_timer(Duration d, std::optional<ScaledTimeout> scaled, const char* category,
                  const char* text, const std::string* subject) {
-    due_ = Due{false, category, text, subject, d, scaled};
+    due_ = Due{false, false, category, text, subject, d, scaled};
     worker_.deadlines().set(*this, after(d));
   }
 
@@ -1064,6 +1240,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (due_.sleep) {
       ++step_;
       run_steps();
+      return;
+    }
+    if (due_.retry) {  // a reconnect's wait between tries
+      try_reconnect();
       return;
     }
     std::string message = due_.text;
@@ -1105,6 +1285,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     // synchronously, so websocketpp calls on_close (which would count a second, "reset", error)
     // before finish() runs.
     if (finished_ || failed_) return;
+    if (reconnect_ && reconnect_->trying) {  // one try failed: the next, or reconnect.exhausted
+      try_failed(category, message);
+      return;
+    }
     failed_ = true;
     // With roles every category names the role: message.timeout@listener.
     worker_.count_error(plan_.scenario->roles.empty()
@@ -1166,6 +1350,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // and message parts, built into a message only when it fires).
   struct Due {
     bool sleep = false;
+    bool retry = false;  // the wait before a reconnect's next try
     const char* category = "";
     const char* text = "";
     const std::string* subject = nullptr;
@@ -1185,6 +1370,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   std::optional<Expectation> waiting_;             // the expect step waiting, made ready
   std::vector<std::deque<TimePoint>> pair_sends_;  // send times per paired name, not answered
   std::unique_ptr<Heartbeats> heartbeats_;         // periodic rules, if any
+  std::optional<Reconnecting> reconnect_;          // a reconnect under way
+  std::int64_t drops_ = 0;                         // "on_drop" reconnects so far
+  std::int64_t resolves_ = 0;                      // name resolutions started (the last counts)
   std::string last_message_;                       // the last message the steps saw, shortened
   std::size_t last_message_size_ = 0;
   std::int64_t seen_ = 0, unmatched_ = 0;  // messages while an expect waited; skipped ones

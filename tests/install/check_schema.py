@@ -145,10 +145,14 @@ objects = {
                            defs["environments"]["additionalProperties"]),
     "\"data\"": (lambda d: d.update({"data": {"file": "absent.csv", PROBE: 1}}),
                  schema["properties"]["data"]),
+    "\"on_drop\"": (lambda d: d.update({"on_drop": {"reconnect": {}, PROBE: 1}}),
+                    schema["properties"]["on_drop"]),
+    "\"backoff\"": (lambda d: d.update({"on_drop": {"reconnect": {"backoff": {PROBE: 1}}}}),
+                    defs["backoff"]),
 }
-for kind in ("send", "expect", "ping", "close", "repeat"):
+for kind in ("send", "expect", "ping", "close", "reconnect", "repeat"):
     body = {"send": {"text": "a"}, "expect": {"any": True}, "ping": {}, "close": {},
-            "repeat": {"times": 1, "steps": [{"sleep": "1ms"}]}}[kind]
+            "reconnect": {}, "repeat": {"times": 1, "steps": [{"sleep": "1ms"}]}}[kind]
     body = dict(body, **{PROBE: 1})
     objects["\"%s\"" % kind] = (
         lambda d, kind=kind, body=body: d.update({"steps": [{kind: body}]}),
@@ -169,6 +173,8 @@ for what, (put, node) in objects.items():
 # "connect", a rule, a rule's "message".
 for what, doc, node in [
         ("\"connect\"", dict(base, steps=[{"connect": {PROBE: 1}}]), step["connect"]),
+        ("\"reconnect\"", dict(base, on_drop={"reconnect": {PROBE: 1}}),
+         schema["properties"]["on_drop"]["properties"]["reconnect"]),
         ("a rule", dict(base, on=[{"every": "1s", "send": {"text": "a"}, PROBE: 1}]),
          defs["rules"]["items"]),
         ("\"message\"", dict(base, on=[{"message": {"any": True, PROBE: 1}, "send": {"text": "a"}}]),

@@ -122,14 +122,15 @@ TEST_CASE("metric registry: the gate can watch every latency metric") {
 TEST_CASE("metric registry: the lists each stage reads are the ones it replaced") {
   CHECK(metric_order() == std::vector<std::string>{"dns", "tcp", "proxy", "tls", "upgrade",
                                                    "handshake", "first_message", "e2e", "rtt",
-                                                   "perceived", "ping", "close", "session",
-                                                   "loop_lag", "delivery", "fanout", "fanout_50",
-                                                   "fanout_90", "presence"});
+                                                   "perceived", "ping", "close", "reconnect",
+                                                   "disconnected", "session", "loop_lag",
+                                                   "delivery", "fanout", "fanout_50", "fanout_90",
+                                                   "presence"});
   // + rtt.<step>, errors, then the counters
   CHECK(known_metrics().size() == metric_order().size() + 2 + counter_order().size());
   CHECK(contains(known_metrics(), "rtt.<step>"));
   CHECK(known_metrics()[metric_order().size() + 1] == "errors");
-  CHECK(known_metrics().back() == "presence_missing");
+  CHECK(known_metrics().back() == "reconnect_failures");
   const std::vector<std::string> main{"handshake", "e2e", "perceived"};
   CHECK(default_gate_metrics() == main);
   CHECK(timeline_metrics() == main);

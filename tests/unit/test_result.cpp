@@ -205,8 +205,8 @@ TEST_CASE("metric_order lists the README's metrics in report order") {
   CHECK(wslat::metric_order() ==
         std::vector<std::string>{"dns", "tcp", "proxy", "tls", "upgrade", "handshake",
                                  "first_message", "e2e", "rtt", "perceived", "ping", "close",
-                                 "session", "loop_lag", "delivery", "fanout", "fanout_50",
-                                 "fanout_90", "presence"});
+                                 "reconnect", "disconnected", "session", "loop_lag",
+                                 "delivery", "fanout", "fanout_50", "fanout_90", "presence"});
 }
 
 namespace {

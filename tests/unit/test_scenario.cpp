@@ -205,15 +205,16 @@ TEST_CASE("scenario: a bad duration shows the value as written and the accepted 
 // The kinds are listed from Step's variant (StepBody): its order is the order users read.
 TEST_CASE("scenario: the step kinds named in messages come from the variant, in file order") {
   CHECK(wslat::step_kind_names() ==
-        std::vector<std::string>{"connect", "send", "expect", "sleep", "ping", "close", "repeat"});
+        std::vector<std::string>{"connect", "send", "expect", "sleep", "ping", "close", "reconnect",
+                                 "repeat"});
   const auto unknown = only_issue(with_steps(R"({"sned": {"text": "x"}})"));
   CHECK(unknown.message ==
         "unknown step \"sned\": did you mean \"send\"? (steps: connect, send, expect, sleep, "
-        "ping, close, repeat)");
+        "ping, close, reconnect, repeat)");
   const auto not_a_step = only_issue(with_steps(R"("send")"));
   CHECK(not_a_step.message ==
         "\"send\" is not a step: a step is an object with exactly one key (connect, send, "
-        "expect, sleep, ping, close, repeat)");
+        "expect, sleep, ping, close, reconnect, repeat)");
   // Each kind parses into its own alternative.
   const Scenario s = parse_ok(with_steps(
       R"({"send": {"text": "x"}}, {"expect": {"any": true}}, {"sleep": "1ms"}, {"ping": {}},
