@@ -160,6 +160,23 @@ TEST_CASE("login: a login slower than timeouts.login fails as login.timeout" *
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
 }
 
+// One worker, four users whose logins each take 1 s: run one after another on the event loop
+// they would take 4 s; on the worker's curl thread they overlap.
+TEST_CASE("login: slow logins run at once, off the worker's event loop" *
+          doctest::test_suite("peer")) {
+  LoginPeer peer({"--login-delay-ms", "1000"});
+  json extra = {{"login", login_block(peer.login_url, "s3cret")},
+                {"load", {{"connections", 4}, {"concurrency", 4}}},
+                {"thresholds", json::object()}};  // e2e counts from t0: the login's 1 s too
+  const auto r = run(scenario("login-overlap", extra), peer.server.url(), {"--threads", "1"});
+  CHECK(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  CHECK(j["connections"]["opened"] == 4);
+  CHECK(j["metrics"]["login"]["min"].get<double>() >= 1000.0);
+  CHECK(j["metrics"]["login"]["max"].get<double>() < 2500.0);  // not queued behind the others
+  CHECK(j["duration_ms"].get<double>() < 3500.0);
+}
+
 TEST_CASE("login: an unreachable login server is login.connect") {
   auto server = start_serve();
   json login = {{"url", "http://127.0.0.1:1/login"}};
