@@ -15,6 +15,7 @@ import asyncio
 import http
 import http.server
 import json
+import socket
 import sys
 import threading
 import time
@@ -42,6 +43,12 @@ def main() -> None:
         def log_message(self, *_):
             pass
 
+        def setup(self):
+            super().setup()
+            # Headers and body are separate writes: without this, Nagle holds the body for
+            # the client's delayed ACK (~40 ms per login).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             time.sleep(a.login_delay_ms / 1000.0)
@@ -68,7 +75,10 @@ def main() -> None:
             self.end_headers()
             self.wfile.write(out)
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Login)
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 256  # the default 5 drops SYNs under load: 1 s retransmits
+
+    httpd = Server(("127.0.0.1", 0), Login)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     with open(a.login_url_file, "w") as f:
