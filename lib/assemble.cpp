@@ -60,6 +60,8 @@ std::map<std::string, std::string> shown_headers(const RunContext& ctx) {
   };
   for (const auto& [name, value] : s.headers) show(name, expand_shown(value));
   for (const auto& [name, value] : ctx.extra_headers) show(name, value);
+  if (s.origin) show("Origin", expand_shown(*s.origin));
+  if (!s.cookies.empty() || (s.login && s.login->send_cookies)) show("Cookie", "");  // ***
   return out;
 }
 

@@ -53,6 +53,8 @@ struct MetricDef {
 // clang-format off
 inline constexpr MetricDef kMetricRegistry[] = {
     // name          kind                    gated  timeline  default     reached by
+    // The scenario's "login" request, from the connection's intended start to its response.
+    {"login",         MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"dns",           MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"tcp",           MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},
     {"proxy",         MetricKind::kLatency,   false, false,    "",          MetricReach::kConnect},

@@ -303,6 +303,19 @@ struct TlsOptions {
   std::string cert, key, sni, min_version;
 };
 
+// "login": an HTTP(S) request each connection makes before it connects (README "Login before
+// connecting"). Its captures (status, header, cookie, or the body: json, regex, text) are set
+// before the upgrade request is built, so the headers, "origin" and "cookies" may use them.
+struct LoginSpec {
+  std::string method;  // "GET" without a body, else "POST" unless written
+  Template url;
+  std::vector<std::pair<std::string, Template>> headers;
+  std::optional<Template> body;  // "body" (text) or "json" (then Content-Type: application/json)
+  std::string content_type;      // "" or the implied one of "json"
+  std::vector<Capture> captures;
+  bool send_cookies = false;  // the cookies the login set go with the upgrade ("Cookie")
+};
+
 // The scenario's "data" file, loaded once when the scenario is checked and shared read-only by
 // every connection (copies of the Scenario share it too): CSV with a header line, or JSON Lines
 // (one object per line). Only the fields the templates use are kept. README "Data files".
@@ -355,6 +368,9 @@ struct Scenario {
   // Offer permessage-deflate (RFC 7692); the server may decline (result "negotiated").
   bool permessage_deflate = false;
   TlsOptions tls;
+  std::optional<Template> origin;                         // "origin": the Origin header
+  std::vector<std::pair<std::string, Template>> cookies;  // "cookies": one Cookie header
+  std::optional<LoginSpec> login;                         // "login"
   std::vector<std::string> redact;   // extra header names to redact (case-insensitive)
   std::vector<std::string> secrets;  // values resolved from ${env:...}: never printed
   Load load;

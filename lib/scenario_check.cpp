@@ -26,6 +26,9 @@ const std::vector<std::string> kTopLevelKeys = {"name",
                                                 "subprotocols",
                                                 "require_subprotocol",
                                                 "permessage_deflate",
+                                                "origin",
+                                                "cookies",
+                                                "login",
                                                 "redact",
                                                 "load",
                                                 "timeouts",
@@ -493,6 +496,7 @@ Scenario Checker::check(const json& doc) {
   if (doc.contains("$schema"))
     get_string(doc["$schema"], "/$schema", "the path or URL of a schema");
   check_connection(doc, s);
+  check_login_fields(doc, s);
   if (doc.contains("load")) s.load = check_load(doc["load"], "/load");
   if (doc.contains("timeouts")) s.timeouts = check_timeouts(doc["timeouts"], "/timeouts");
   if (doc.contains("max_message_size")) {

@@ -88,6 +88,10 @@ class Checker {
 
   void check_connection(const json& doc, Scenario& s);
   void check_headers(const json& j, Scenario& s);
+  // "origin", "cookies" and "login" (lib/scenario_login.cpp).
+  void check_login_fields(const json& doc, Scenario& s);
+  std::optional<LoginSpec> check_login(const json& j, const std::string& ptr);
+  void check_cookies(const json& j, Scenario& s);
   std::vector<std::string> get_string_array(const json& j, const std::string& ptr);
   Load check_load(const json& j, const std::string& ptr);
   void check_open_load(const json& j, const std::string& ptr, Load& load);
@@ -117,9 +121,11 @@ class Checker {
                          TemplateScope scope);
   std::vector<BinaryPart> check_binary_parts(const json& j, const std::string& ptr,
                                              TemplateScope scope, int depth);
-  // "capture" of an expect or rule (`of_message`) or of the connect step.
+  // "capture" of an expect or rule (`of_message`) or of the connect step; `of_login`: of the
+  // "login" (the response's status, headers and cookies, and its body as a message).
   std::vector<Capture> check_captures(const json& j, const std::string& ptr, bool of_message,
-                                      const ExpectStep* expect, TemplateScope scope);
+                                      const ExpectStep* expect, TemplateScope scope,
+                                      bool of_login = false);
   Capture message_capture(const std::string& from, const json& arg, const std::string& fp);
   std::vector<Rule> check_rules(const json& j, const std::string& ptr);
   void check_names(Scenario& s);
@@ -156,6 +162,7 @@ class Checker {
     int order = 0;
   };
   static constexpr int kAnytime = -2;  // used or captured by a rule
+  static constexpr int kLogin = -3;    // used or captured by the "login", before the headers
   std::vector<std::string> variables_;
   std::vector<VarUse> var_refs_, var_captures_;
   // ${data:NAME} fields by index, and where each is used (order -1: a header).

@@ -500,11 +500,15 @@ Capture Checker::message_capture(const std::string& from, const json& arg, const
 // "capture": {"NAME": {"json": "/pointer"} | {"regex": "..."} | {"text": true}} on a message;
 // {"status": true} | {"header": "Name"} | {"cookie": "name"} on connect.
 std::vector<Capture> Checker::check_captures(const json& j, const std::string& ptr, bool of_message,
-                                             const ExpectStep* expect, TemplateScope scope) {
+                                             const ExpectStep* expect, TemplateScope scope,
+                                             bool of_login) {
   std::vector<Capture> out;
   const char* forms =
-      of_message ? "{\"json\": \"/pointer\"}, {\"regex\": \"id=(\\\\d+)\"} or {\"text\": true}"
-                 : "{\"status\": true}, {\"header\": \"Name\"} or {\"cookie\": \"name\"}";
+      of_login     ? "{\"status\": true}, {\"header\": \"Name\"}, {\"cookie\": \"name\"}, or from "
+                     "the body {\"json\": \"/pointer\"}, {\"regex\": \"token=(\\\\w+)\"} or "
+                     "{\"text\": true}"
+      : of_message ? "{\"json\": \"/pointer\"}, {\"regex\": \"id=(\\\\d+)\"} or {\"text\": true}"
+                   : "{\"status\": true}, {\"header\": \"Name\"} or {\"cookie\": \"name\"}";
   if (!require_object(j, ptr, "\"capture\" (variable name -> what to capture)")) return out;
   for (const auto& name : ordered_keys(j, ptr)) {
     const std::string cp = child_pointer(ptr, name);
@@ -521,7 +525,7 @@ std::vector<Capture> Checker::check_captures(const json& j, const std::string& p
       issue(cp, fmt::format("{} is not a capture: expected {}", describe(v), forms));
       continue;
     }
-    if (message_form != of_message) {
+    if (!of_login && message_form != of_message) {
       issue(cp, of_message ? fmt::format("a message has no {}: capture the upgrade response's "
                                          "status, headers and cookies on the connect step",
                                          from)
@@ -915,6 +919,10 @@ TimeoutBudget worst_case_budget(const Scenario& s, const TimeoutPlan& timeouts) 
       total = scenario_detail::saturating_add(total, close);
     }
     budget.total = std::max(budget.total, total);
+  }
+  if (s.login) {  // before every connection
+    budget.items.insert(budget.items.begin(), {"/login", "login", timeouts.effective.login});
+    budget.total = scenario_detail::saturating_add(budget.total, timeouts.effective.login);
   }
   return budget;
 }

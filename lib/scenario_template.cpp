@@ -238,7 +238,7 @@ void Checker::check_variables() {
     if (!captured) {
       issue(ref.ptr, fmt::format("unknown variable ${{var:{}}}: no step or rule captures it{}; "
                                  "capture it with \"capture\": {{\"{}\": ...}} on an expect, "
-                                 "the connect step or a rule in \"on\"",
+                                 "the connect step, the \"login\" or a rule in \"on\"",
                                  name, did_you_mean(name, known), name));
     } else if (!before) {
       issue(ref.ptr, fmt::format("${{var:{}}} is used before it is captured (first captured at "

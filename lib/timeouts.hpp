@@ -17,6 +17,7 @@ struct Timeouts {
   Duration handshake = std::chrono::seconds(5);  // upgrade request -> 101
   Duration message = std::chrono::seconds(5);    // default `within` of expect / ping
   Duration close = std::chrono::seconds(2);      // close frame -> closed
+  Duration login = std::chrono::seconds(10);     // the "login" request, all of it
 };
 
 // The fields of Timeouts by their name in the scenario file and the result's "timeouts_ms".
@@ -27,7 +28,8 @@ struct TimeoutField {
 inline constexpr TimeoutField kTimeoutFields[] = {{"connect", &Timeouts::connect},
                                                   {"handshake", &Timeouts::handshake},
                                                   {"message", &Timeouts::message},
-                                                  {"close", &Timeouts::close}};
+                                                  {"close", &Timeouts::close},
+                                                  {"login", &Timeouts::login}};
 
 // d × factor, saturating at Duration::max() instead of overflowing.
 Duration scale_duration(Duration d, double factor);

@@ -24,6 +24,7 @@
 #include "metrics.hpp"
 #include "net/deadlines.hpp"
 #include "net/failures.hpp"
+#include "net/login.hpp"
 #include "net/plan.hpp"
 #include "overloaded.hpp"
 #include "redact.hpp"
@@ -37,9 +38,10 @@ namespace wslat::net {
 // of a map on the hot path; slot i is metric_order()[i]. A name the registry lacks fails to build.
 
 using Metric = std::size_t;
-constexpr Metric kDns = latency_slot("dns"), kTcp = latency_slot("tcp"),
-                 kProxy = latency_slot("proxy"), kTls = latency_slot("tls"),
-                 kUpgrade = latency_slot("upgrade"), kHandshake = latency_slot("handshake"),
+constexpr Metric kLogin = latency_slot("login"), kDns = latency_slot("dns"),
+                 kTcp = latency_slot("tcp"), kProxy = latency_slot("proxy"),
+                 kTls = latency_slot("tls"), kUpgrade = latency_slot("upgrade"),
+                 kHandshake = latency_slot("handshake"),
                  kFirstMessage = latency_slot("first_message"), kE2e = latency_slot("e2e"),
                  kRtt = latency_slot("rtt"), kPerceived = latency_slot("perceived"),
                  kPing = latency_slot("ping"), kClose = latency_slot("close"),
@@ -101,6 +103,14 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   Session& operator=(const Session&) = delete;
 
   void start() {
+    if (plan_.scenario->login) {
+      start_login();
+      return;
+    }
+    start_connect();
+  }
+
+  void start_connect() {
     started_ = Clock::now();
     open_connection();
   }
@@ -153,6 +163,48 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void set_slot(std::size_t slot) { slot_ = slot; }
 
  private:
+  // --- login (README "Login, origin and cookies") --------------------------------------------
+  // On the worker's curl thread (Worker::login); its answer comes back through the io_context.
+  // The login is timed from the intended start, like the handshake without one; the handshake
+  // then starts when the login's response arrived.
+
+  void start_login() {
+    LoginRequest request;
+    if (auto bad = make_login_request(*plan_.scenario->login, {index_, 0, &vars_, row_}, request)) {
+      fail(bad->category, bad->message);
+      return;
+    }
+    request.timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.effective.login);
+    request.insecure = plan_.opts->insecure;
+    request.ca_file = plan_.opts->ca_file;
+    trace_event("->", "login", request.method + " " + request.url);
+    auto self = this->shared_from_this();
+    asio::io_context& io = worker_.io();
+    worker_.login().submit(std::move(request), [self, &io](LoginResponse r) {
+      asio::post(io, [self, r = std::move(r)] { self->on_login(r); });
+    });
+  }
+
+  void on_login(const LoginResponse& r) {
+    if (finished_) return;
+    const LoginSpec& login = *plan_.scenario->login;
+    if (auto bad = apply_login(login, r, vars_)) {
+      if (bad->category == "login.timeout") {
+        const TimeoutPlan& t = plan_.opts->timeouts;
+        bad->message =
+            "the login did not complete within " + t.describe({t.written.login, t.effective.login});
+      }
+      fail(bad->category, bad->message);
+      return;
+    }
+    record(kLogin, r.done - t0_);
+    connect_from_ = r.done;
+    trace_event("<-", "login", fmt::format("HTTP {}, {} B", r.status, r.body.size()));
+    if (login.send_cookies) login_cookies_ = login_cookies_for(r.cookies, plan_.host, plan_.secure);
+    start_connect();
+  }
+
   // --- connection phases ----------------------------------------------------------------------
 
   ScaledTimeout connect_timeout() const {
@@ -210,6 +262,13 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       if (plan_.opts->permessage_deflate) con_->append_header(kExtensionsHeader, kDeflateOffer);
       for (const auto& [name, value] : s.headers) add_header(name, expand(value, ctx));
       for (const auto& [name, value] : plan_.opts->extra_headers) add_header(name, value);
+      if (s.origin) add_header("Origin", expand(*s.origin, ctx));
+      std::string cookies;
+      for (const auto& [name, value] : s.cookies) {
+        cookies += (cookies.empty() ? "" : "; ") + name + "=" + expand(value, ctx);
+      }
+      if (!login_cookies_.empty()) cookies += (cookies.empty() ? "" : "; ") + login_cookies_;
+      if (!cookies.empty()) add_header("Cookie", cookies);
       for (const auto& p : s.subprotocols) {
         if (const auto bad = subprotocol_problem(p); bad && !why) {
           why = "subprotocol " + quote_escaped(p) + ": " + *bad;
@@ -412,7 +471,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     opened_ = true;
     open_time_ = opened_at;
     worker_.count_opened();
-    record(kHandshake, open_time_ - t0_);
+    record(kHandshake, open_time_ - connect_from_);
     step_ = 1;  // program[0] is the connect
     run_steps();
   }
@@ -1326,7 +1385,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     TimelinePoint p;
     p.t_ms = ms_between(plan_.run_start, t0_);
-    if (opened_) p.ms[kTimelineHandshake] = ms_between(t0_, open_time_);
+    if (opened_) p.ms[kTimelineHandshake] = ms_between(connect_from_, open_time_);
     p.ms[kTimelineE2e] = e2e_ms_;
     p.ms[kTimelinePerceived] = perceived_ms_;
     p.ok = !failed_;
@@ -1340,6 +1399,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   std::int64_t index_;
   const Vars* row_;  // this connection's row of the scenario's data file, or nullptr
   TimePoint t0_, started_;
+  TimePoint connect_from_ = t0_;          // the handshake's start: t0_, or when the login answered
+  std::string login_cookies_;             // "login": the cookies it set, for the upgrade's Cookie
   TimePoint proxy_done_{};                // the proxy answered the CONNECT (proxied runs only)
   std::size_t role_ = 0;                  // index in Scenario::roles (0 without roles)
   std::int64_t room_ = 0;                 // Scenario::room_of(index_)

@@ -73,6 +73,11 @@ class Worker final : public WorkerHandle {
   Deadlines& deadlines() { return deadlines_; }
   Client& client() { return client_; }
   asio::ip::tcp::resolver& resolver() { return resolver_; }
+  // The scenario's "login" requests: a curl thread, started by the first login.
+  LoginClient& login() {
+    if (!login_) login_ = std::make_unique<LoginClient>();
+    return *login_;
+  }
   // The local address for the next connection: round robin over the plan's sources, if any.
   std::optional<asio::ip::address> next_source() {
     if (plan_.sources.empty()) return std::nullopt;
@@ -284,6 +289,9 @@ class Worker final : public WorkerHandle {
   SampleDelta delta_;  // recorded since the last publication
   WorkerResult result_;
   std::vector<SessionPtr> live_sessions_;
+  // After io_ and deadlines_: stopped (its thread joined) before they go, and the sessions its
+  // unfinished logins hold are released on the destroying thread.
+  std::unique_ptr<LoginClient> login_;
   ClosedPart closed_;  // first: the next index to start
   std::int64_t ramp_left_ = 0;
   OpenPart open_;

@@ -1,4 +1,6 @@
 // The JUnit XML report: CI systems show thresholds and compared metrics as test cases.
+#include <optional>
+
 #include <fmt/core.h>
 
 #include "common.hpp"
@@ -126,6 +128,17 @@ Case errors_case(const RunResult& r) {
   return c;
 }
 
+// Warnings (the same list the text, markdown and HTML reports show) as a passing test case:
+// its <system-out> is what JUnit viewers show of a test that passed (Jenkins, GitLab, the
+// GitHub test-report actions); properties are shown by few. Absent when there are none.
+std::optional<Case> warnings_case(const RunResult& r) {
+  const std::vector<std::string> all = all_warnings(r);
+  if (all.empty()) return std::nullopt;
+  Case c(fmt::format("warnings: {}", all.size()), "wslat.warnings." + r.scenario_name);
+  for (const auto& w : all) c.system_out += "warning: " + w + "\n";
+  return c;
+}
+
 std::string properties(const RunResult& r) {
   std::string out = "    <properties>\n";
   const std::pair<const char*, std::string> props[] = {{"target", r.target},
@@ -137,6 +150,7 @@ std::string properties(const RunResult& r) {
   for (const auto& [name, value] : props) {
     out += fmt::format("      <property name=\"{}\" value=\"{}\"/>\n", name, xml_escape(value));
   }
+  out += fmt::format("      <property name=\"warnings\" value=\"{}\"/>\n", all_warnings(r).size());
   for (const auto& name : report::ordered_counters(r)) {
     out += fmt::format("      <property name=\"counter.{}\" value=\"{}\"/>\n", xml_escape(name),
                        xml_escape(report::describe_counter(r.counters.at(name))));
@@ -150,6 +164,7 @@ std::string render_junit(const RunResult& r) {
   std::vector<Case> cases = threshold_cases(r);
   for (auto& c : comparison_cases(r)) cases.push_back(std::move(c));
   cases.push_back(errors_case(r));
+  if (auto w = warnings_case(r)) cases.push_back(std::move(*w));
   int failures = 0, skipped = 0, errors = 0;
   std::string body;
   for (const auto& c : cases) {

@@ -85,7 +85,8 @@ TEST_CASE("report re-renders a stored result in every format") {
   const auto junit = run_wslat({"report", result, "--format", "junit", "-o", junit_file});
   CHECK(junit.exit_code == 0);
   CHECK(junit.out.empty());
-  CHECK(read_file(junit_file).find("tests=\"6\" failures=\"2\"") != std::string::npos);
+  // 2 thresholds, 3 compared metrics, errors, and the fixture's warnings.
+  CHECK(read_file(junit_file).find("tests=\"7\" failures=\"2\"") != std::string::npos);
   const auto json = run_wslat({"report", result, "--format", "json"});
   CHECK(json.exit_code == 0);
   CHECK(nlohmann::json::parse(json.out) == nlohmann::json::parse(read_file(result)));

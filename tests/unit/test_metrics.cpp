@@ -120,7 +120,7 @@ TEST_CASE("metric registry: the gate can watch every latency metric") {
 }
 
 TEST_CASE("metric registry: the lists each stage reads are the ones it replaced") {
-  CHECK(metric_order() == std::vector<std::string>{"dns", "tcp", "proxy", "tls", "upgrade",
+  CHECK(metric_order() == std::vector<std::string>{"login", "dns", "tcp", "proxy", "tls", "upgrade",
                                                    "handshake", "first_message", "e2e", "rtt",
                                                    "perceived", "ping", "close", "reconnect",
                                                    "disconnected", "session", "loop_lag",
@@ -136,7 +136,7 @@ TEST_CASE("metric registry: the lists each stage reads are the ones it replaced"
   CHECK(timeline_metrics() == main);
   CHECK(TimelinePoint{}.ms.size() == main.size());
   CHECK(timeline_slot("e2e") == 1);
-  CHECK(latency_slot("handshake") == 5);
+  CHECK(latency_slot("handshake") == 6);
   const auto defaults = default_thresholds();
   REQUIRE(defaults.size() == 4);
   CHECK(defaults[0].metric == "handshake");

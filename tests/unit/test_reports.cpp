@@ -95,23 +95,47 @@ TEST_CASE("junit report matches the golden rendering") {
 
 TEST_CASE("junit counts tests, failures and skipped cases") {
   const std::string xml = wslat::render_junit(fixture_result());
-  // 2 thresholds + 3 compared metrics + errors = 6; the failing threshold and the
+  // 2 thresholds + 3 compared metrics + errors + warnings = 7; the failing threshold and the
   // regressed metric fail; the inconclusive metric is skipped.
   std::smatch m;
   const std::regex counts(
       "<testsuite name=\"[^\"]*\" tests=\"(\\d+)\" failures=\"(\\d+)\" "
       "errors=\"(\\d+)\" skipped=\"(\\d+)\" time=\"([0-9.]+)\"");
   REQUIRE(std::regex_search(xml, m, counts));
-  CHECK(m[1] == "6");
+  CHECK(m[1] == "7");
   CHECK(m[2] == "2");
   CHECK(m[3] == "0");
   CHECK(m[4] == "1");
   CHECK(std::stod(m[5]) == doctest::Approx(1.2345).epsilon(0.001));
-  CHECK(count_of(xml, "<testcase ") == 6);
+  CHECK(count_of(xml, "<testcase ") == 7);
   CHECK(count_of(xml, "<failure ") == 2);
   CHECK(count_of(xml, "<skipped ") == 1);
   CHECK(xml.find("name=\"threshold: e2e p95 &lt; 1s\"") != std::string::npos);
   CHECK(xml.find("classname=\"wslat.regression.chat-golden-path\"") != std::string::npos);
+}
+
+// The warnings the text, markdown and HTML reports show (e.g. "server selected no subprotocol")
+// were missing from JUnit: a passing test case carries them in <system-out>, what CI viewers
+// show of a passed test, and a property counts them.
+TEST_CASE("junit shows every warning the other reports show") {
+  auto r = fixture_result();
+  r.warnings.push_back("the server selected no subprotocol in 10 of 10 upgrades <offered: chat>");
+  const std::string xml = wslat::render_junit(r);
+  const std::string text = wslat::render_text(r, {});
+  const auto warnings = wslat::all_warnings(r);
+  REQUIRE(warnings.size() == 3);
+  for (const auto& w : warnings) CHECK(text.find(w) != std::string::npos);
+  CHECK(xml.find("<testcase name=\"warnings: 3\" classname=\"wslat.warnings.chat-golden-path\"") !=
+        std::string::npos);
+  CHECK(xml.find("warning: the server selected no subprotocol in 10 of 10 upgrades &lt;offered: "
+                 "chat&gt;\n") != std::string::npos);
+  CHECK(xml.find("warning: baseline was recorded with profile staging") != std::string::npos);
+  CHECK(xml.find("<property name=\"warnings\" value=\"3\"/>") != std::string::npos);
+  // No warnings: no case, nothing to see.
+  r.warnings.clear();
+  r.comparison.reset();
+  CHECK(xml.find("warnings: ") != std::string::npos);
+  CHECK(wslat::render_junit(r).find("wslat.warnings.") == std::string::npos);
 }
 
 // A passing run (only handshake gated) whose info metrics moved: no report may fail them.
