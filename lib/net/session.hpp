@@ -297,11 +297,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     // Plain: 0, begin_close arms the Session's deadline instead (websocketpp's timer costs an
     // Asio timer, a std::function and, cancelled, a handler and an epoll_wait per connection).
     // TLS keeps it: its shutdown waits for the peer after the close handshake, under the backstop.
-    con_->set_close_handshake_timeout(
-        plan_.secure ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                           plan_.opts->timeouts.effective.close)
-                           .count()
-                     : 0);
+    con_->set_close_handshake_timeout(plan_.secure
+                                          ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                plan_.opts->timeouts.effective.close)
+                                                .count()
+                                          : 0);
     con_->set_tcp_pre_init_handler([self, c](const websocketpp::connection_hdl&) {
       if (self->con_.get() == c) self->on_tcp();
     });
@@ -481,7 +481,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   bool check_subprotocol() {
     static const std::string kProtocol = "Sec-WebSocket-Protocol";
     const std::string& selected = con_->get_response_header(kProtocol);
-    if (!reconnect_) worker_.count_negotiated(selected, con_->get_response_header(kExtensionsHeader));
+    if (!reconnect_)
+      worker_.count_negotiated(selected, con_->get_response_header(kExtensionsHeader));
     const Scenario& s = *plan_.scenario;
     if (!s.require_subprotocol ||
         std::find(s.subprotocols.begin(), s.subprotocols.end(), selected) != s.subprotocols.end()) {

@@ -281,20 +281,17 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
     tcon->set_uri(u);
     auto& sock = tcon->get_raw_socket().lowest_layer();
     if (next_source) bind_source(sock, *next_source);
-    start_connect(sock, next_address,
-                  [tcon, cb = std::move(cb)](const asio::error_code& ec) {
-                    if (ec == asio::error::operation_aborted) return;
-                    cb(ec ? Base::socket_con_type::translate_ec(ec)
-                          : websocketpp::lib::error_code());
-                  });
+    start_connect(sock, next_address, [tcon, cb = std::move(cb)](const asio::error_code& ec) {
+      if (ec == asio::error::operation_aborted) return;
+      cb(ec ? Base::socket_con_type::translate_ec(ec) : websocketpp::lib::error_code());
+    });
   }
 
   // asio's async_connect without the poll() it makes after the socket turned writable (for
   // "spurious readiness notifications", which epoll does not give a connecting TCP socket): the
   // same non-blocking connect(), a wait for writability, and SO_ERROR for its outcome.
   template <typename Socket, typename Handler>
-  static void start_connect(Socket& sock, const asio::ip::tcp::endpoint& address,
-                            Handler handler) {
+  static void start_connect(Socket& sock, const asio::ip::tcp::endpoint& address, Handler handler) {
     asio::error_code ec;
     if (!sock.is_open()) sock.open(address.protocol(), ec);
     if (!ec) sock.native_non_blocking(true, ec);  // what async_connect sets (one ioctl)
@@ -471,8 +468,8 @@ inline bool write_now(asio::ip::tcp::socket& sock, std::vector<asio::const_buffe
 // is a pong.
 inline bool has_pong(const std::vector<websocketpp::transport::buffer>& bufs) {
   for (std::size_t i = 0; i < bufs.size(); i += 2) {
-    if (bufs[i].len > 0 && (static_cast<unsigned char>(bufs[i].buf[0]) & 0x0FU) ==
-                               websocketpp::frame::opcode::pong) {
+    if (bufs[i].len > 0 &&
+        (static_cast<unsigned char>(bufs[i].buf[0]) & 0x0FU) == websocketpp::frame::opcode::pong) {
       return true;
     }
   }
@@ -490,28 +487,28 @@ inline bool has_pong(const std::vector<websocketpp::transport::buffer>& bufs) {
 // keep the posted completion: the Session counts a pong as unwritten until websocketpp
 // releases it there (ping.flood), and a server's ping flood must still be seen as one.
 #define WSLAT_WRITE_NOW(SIGNATURE, FILL, NOW)                                                 \
-  template <>                                                                               \
-  inline void websocketpp::transport::asio::connection<                                     \
-      wslat::net::PlainConfig::transport_config>::async_write SIGNATURE {                   \
-    FILL;                                                                                   \
-    if ((NOW) && wslat::net::write_now(socket_con_type::get_socket(), m_bufs)) {            \
-      m_bufs.clear();                                                                       \
-      handler(lib::error_code());                                                           \
-      return;                                                                               \
-    }                                                                                       \
-    lib::asio::async_write(                                                                 \
-        socket_con_type::get_socket(), m_bufs,                                              \
-        make_custom_alloc_handler(                                                          \
-            m_write_handler_allocator,                                                      \
-            lib::bind(&type::handle_async_write, get_shared(), handler,                     \
-                      lib::placeholders::_1, lib::placeholders::_2)));                      \
+  template <>                                                                                 \
+  inline void websocketpp::transport::asio::connection<                                       \
+      wslat::net::PlainConfig::transport_config>::async_write SIGNATURE {                     \
+    FILL;                                                                                     \
+    if ((NOW) && wslat::net::write_now(socket_con_type::get_socket(), m_bufs)) {              \
+      m_bufs.clear();                                                                         \
+      handler(lib::error_code());                                                             \
+      return;                                                                                 \
+    }                                                                                         \
+    lib::asio::async_write(                                                                   \
+        socket_con_type::get_socket(), m_bufs,                                                \
+        make_custom_alloc_handler(m_write_handler_allocator,                                  \
+                                  lib::bind(&type::handle_async_write, get_shared(), handler, \
+                                            lib::placeholders::_1, lib::placeholders::_2)));  \
   }
 // websocketpp declares these members with handlers by value; a specialization must match.
 // NOLINTBEGIN(performance-unnecessary-value-param)
 WSLAT_WRITE_NOW((const char* buf, size_t len, write_handler handler),
                 m_bufs.push_back(lib::asio::buffer(buf, len)), true)
 WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
-                for (const auto& b : bufs) m_bufs.push_back(lib::asio::buffer(b.buf, b.len)),
+                for (const auto& b
+                     : bufs) m_bufs.push_back(lib::asio::buffer(b.buf, b.len)),
                 !wslat::net::has_pong(bufs))
 // NOLINTEND(performance-unnecessary-value-param)
 #undef WSLAT_WRITE_NOW

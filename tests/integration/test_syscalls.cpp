@@ -35,10 +35,26 @@ std::map<std::string, double> syscall_counts(const std::string& summary) {
 std::map<std::string, double> count_run(const std::string& url, int cycles) {
   const std::string scenario = source_dir() + "/bench/scenarios/cycle.json";
   const std::string out = temp_dir() + "/strace-" + std::to_string(cycles) + ".txt";
-  const auto r = run_process({"strace", "-f", "-c", "-o", out, wslat_binary(), "run", scenario,
-                              "--target", url, "--connections", std::to_string(cycles),
-                              "--concurrency", "1", "--env", "production", "--no-save",
-                              "--quiet", "--format", "json"},
+  const auto r = run_process({"strace",
+                              "-f",
+                              "-c",
+                              "-o",
+                              out,
+                              wslat_binary(),
+                              "run",
+                              scenario,
+                              "--target",
+                              url,
+                              "--connections",
+                              std::to_string(cycles),
+                              "--concurrency",
+                              "1",
+                              "--env",
+                              "production",
+                              "--no-save",
+                              "--quiet",
+                              "--format",
+                              "json"},
                              std::chrono::seconds(120));
   INFO("stderr: " << r.err);
   REQUIRE_FALSE(r.timed_out);

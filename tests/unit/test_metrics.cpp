@@ -120,12 +120,12 @@ TEST_CASE("metric registry: the gate can watch every latency metric") {
 }
 
 TEST_CASE("metric registry: the lists each stage reads are the ones it replaced") {
-  CHECK(metric_order() == std::vector<std::string>{"login", "dns", "tcp", "proxy", "tls", "upgrade",
-                                                   "handshake", "first_message", "e2e", "rtt",
-                                                   "perceived", "ping", "close", "reconnect",
-                                                   "disconnected", "session", "loop_lag",
-                                                   "delivery", "fanout", "fanout_50", "fanout_90",
-                                                   "presence"});
+  CHECK(metric_order() ==
+        std::vector<std::string>{
+            "login",     "dns",           "tcp",          "proxy",   "tls",       "upgrade",
+            "handshake", "first_message", "e2e",          "rtt",     "perceived", "ping",
+            "close",     "reconnect",     "disconnected", "session", "loop_lag",  "delivery",
+            "fanout",    "fanout_50",     "fanout_90",    "presence"});
   // + rtt.<step>, errors, then the counters
   CHECK(known_metrics().size() == metric_order().size() + 2 + counter_order().size());
   CHECK(contains(known_metrics(), "rtt.<step>"));

@@ -203,10 +203,11 @@ TEST_CASE("result_from_json accepts a minimal result of the stable core only") {
 
 TEST_CASE("metric_order lists the README's metrics in report order") {
   CHECK(wslat::metric_order() ==
-        std::vector<std::string>{"login", "dns", "tcp", "proxy", "tls", "upgrade", "handshake",
-                                 "first_message", "e2e", "rtt", "perceived", "ping", "close",
-                                 "reconnect", "disconnected", "session", "loop_lag",
-                                 "delivery", "fanout", "fanout_50", "fanout_90", "presence"});
+        std::vector<std::string>{
+            "login",     "dns",           "tcp",          "proxy",   "tls",       "upgrade",
+            "handshake", "first_message", "e2e",          "rtt",     "perceived", "ping",
+            "close",     "reconnect",     "disconnected", "session", "loop_lag",  "delivery",
+            "fanout",    "fanout_50",     "fanout_90",    "presence"});
 }
 
 namespace {

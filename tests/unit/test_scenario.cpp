@@ -204,9 +204,9 @@ TEST_CASE("scenario: a bad duration shows the value as written and the accepted 
 
 // The kinds are listed from Step's variant (StepBody): its order is the order users read.
 TEST_CASE("scenario: the step kinds named in messages come from the variant, in file order") {
-  CHECK(wslat::step_kind_names() ==
-        std::vector<std::string>{"connect", "send", "expect", "sleep", "ping", "close", "reconnect",
-                                 "repeat"});
+  CHECK(wslat::step_kind_names() == std::vector<std::string>{"connect", "send", "expect", "sleep",
+                                                             "ping", "close", "reconnect",
+                                                             "repeat"});
   const auto unknown = only_issue(with_steps(R"({"sned": {"text": "x"}})"));
   CHECK(unknown.message ==
         "unknown step \"sned\": did you mean \"send\"? (steps: connect, send, expect, sleep, "
