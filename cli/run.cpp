@@ -19,6 +19,7 @@
 #include "assemble.hpp"
 #include "baseline.hpp"
 #include "commands.hpp"
+#include "connections.hpp"
 #include "error.hpp"
 #include "http_syntax.hpp"
 #include "live.hpp"
@@ -53,6 +54,8 @@ struct RunArgs {
   std::string proxy;
   std::string baseline, save_baseline;
   std::string push;  // --push: a Pushgateway (cli/pushgateway.hpp)
+  // --export-csv / --export-ndjson: per-connection records (lib/connections.hpp)
+  std::string export_csv, export_ndjson;
   GateArgs gate;
   std::string results_dir = "results";
   bool results_dir_fallback = false;  // not given, and the current folder is not writable
@@ -316,6 +319,10 @@ void check_outputs(const RunArgs& a, const std::string& save_baseline,
     check_writable_file(path);
     planned.push_back({path, max_export_bytes(format)});
   }
+  // Their size grows with the run: checked for writing only (opened before the run).
+  for (const auto* path : {&a.export_csv, &a.export_ndjson}) {
+    if (!path->empty()) check_writable_file(*path);
+  }
   const std::uintmax_t result_bytes = max_export_bytes(ReportFormat::kJson);
   if (!save_baseline.empty()) {
     if (a.save_baseline == "auto") {
@@ -334,9 +341,11 @@ void check_outputs(const RunArgs& a, const std::string& save_baseline,
 
 // Writes the baseline and stores the run even when an export failed, then reports every
 // failure (exit 3). A closed stdout or stderr is only a warning: the verdict's code stands.
-void store_result(const RunArgs& a, const RunResult& result, const std::string& save_baseline) {
+void store_result(const RunArgs& a, const RunResult& result, const std::string& save_baseline,
+                  ConnectionExport* connections) {
   OutputWrites writes;
   writes.attempt([&] { write_outputs(result, a.output); });
+  if (connections != nullptr) writes.attempt([&] { connections->commit(); });
   const std::string stored = render_json(result);
   if (!save_baseline.empty()) {
     // A partial or failed run would make every later comparison meaningless.
@@ -515,6 +524,17 @@ int run_command(const RunArgs& a) {
     scenario.secrets.push_back(url->password);
   }
   ensure_fd_limit(opts.load, embedded.has_value(), ctx.warnings);
+  // --export-csv / --export-ndjson: opened now (temp files beside them), filled as connections
+  // finish, published with the other outputs.
+  std::optional<ConnectionExport> connections;
+  if (!a.export_csv.empty() || !a.export_ndjson.empty()) {
+    ConnectionColumns cols;
+    for (const Role& role : scenario.roles) cols.roles.push_back(role.name);
+    cols.rooms = scenario.room_size > 0;
+    cols.secrets = scenario.secrets;
+    connections.emplace(std::move(cols), a.export_csv, a.export_ndjson);
+    opts.connections = &*connections;
+  }
   RawRun raw = measure(a, scenario, std::move(opts), ctx);
   if (embedded) embedded->stop();
 
@@ -527,7 +547,7 @@ int run_command(const RunArgs& a) {
     result.warnings.push_back(
         "stderr was closed during the run: progress lines and warnings written there were lost");
   }
-  store_result(a, result, save_baseline);
+  store_result(a, result, save_baseline, connections ? &*connections : nullptr);
   if (!a.push.empty()) {  // after the result is safe; a failed push does not change the verdict
     const std::string problem = push_result(a.push, result);
     if (!problem.empty()) print_stderr("wslat: warning: --push failed: " + problem + "\n");
@@ -589,6 +609,12 @@ void add_run(CLI::App& app, Action& action) {
                   "kind, size, shortened redacted payload)")
       ->type_name("N")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000}));
+  sub->add_option("--export-csv", args->export_csv,
+                  "Write one CSV row per connection: index, start, every phase, outcome")
+      ->type_name("FILE");
+  sub->add_option("--export-ndjson", args->export_ndjson,
+                  "Write one JSON line per connection: index, start, every phase, outcome")
+      ->type_name("FILE");
   add_output_options(*sub, args->output);
   sub->callback([args, results_dir, &action] {
     action = [args, results_dir] {

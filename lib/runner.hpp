@@ -49,6 +49,8 @@ struct LiveSample {
 // §7.1.2.2); the server's own window is its choice.
 inline constexpr const char* kDeflateOffer = "permessage-deflate; client_max_window_bits";
 
+class ConnectionSink;  // connections.hpp
+
 struct RunOptions {
   std::string target;    // ws:// or wss:// URL (already resolved from "embedded")
   TimeoutPlan timeouts;  // plan_timeouts(scenario, profile): effective, written, their note
@@ -75,6 +77,9 @@ struct RunOptions {
   // Set from a signal handler: stop starting connections, close open ones within the close
   // timeout, return what was measured with `interrupted` set.
   const std::atomic<bool>* stop_requested = nullptr;
+  // --export-csv / --export-ndjson: every connection's record goes here as it finishes (from
+  // the coordinating thread, about every 250 ms). nullptr: no session keeps a record.
+  ConnectionSink* connections = nullptr;
 };
 
 struct RawRun {

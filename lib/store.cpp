@@ -329,6 +329,82 @@ void write_output_file(const std::string& path, const std::string& content) {
   }
 }
 
+OutputFileWriter::OutputFileWriter(const std::string& path) : path_(path) {
+  try {
+    const OutputTarget t = resolve_output(path);
+    switch (t.kind) {
+      case OutputKind::kStdout:
+      case OutputKind::kStderr:
+        fd_ = t.kind == OutputKind::kStdout ? STDOUT_FILENO : STDERR_FILENO;
+        own_fd_ = false;
+        return;
+      case OutputKind::kInPlace:  // a FIFO's open waits for a reader
+        fd_ = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd_ < 0) throw_errno("open");
+        return;
+      case OutputKind::kReplace: {
+        require_dir(parent_or_dot(t.file), path);
+        file_ = t.file.string();
+        const std::string temp = temp_name(file_);
+        fd_ = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd_ < 0) throw_errno("create");
+        temp_ = temp;
+        if (t.mode && ::fchmod(fd_, *t.mode) != 0) throw_errno("chmod");
+        return;
+      }
+    }
+  } catch (const std::system_error& e) {
+    if (fd_ >= 0 && own_fd_) ::close(fd_);
+    if (!temp_.empty()) ::unlink(temp_.c_str());
+    throw RunError(fmt::format("cannot write {}: {}; give a file path in a writable directory",
+                               path, e.what()));
+  } catch (...) {
+    if (fd_ >= 0 && own_fd_) ::close(fd_);
+    if (!temp_.empty()) ::unlink(temp_.c_str());
+    throw;
+  }
+}
+
+OutputFileWriter::~OutputFileWriter() {
+  if (fd_ >= 0 && own_fd_) ::close(fd_);
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+}
+
+void OutputFileWriter::append(const std::string& text) {
+  buffer_ += text;
+  if (buffer_.size() >= (std::size_t{1} << 16)) flush();
+}
+
+void OutputFileWriter::flush() {
+  if (fd_ < 0) throw RunError(fmt::format("cannot write {}: already closed", path_));
+  try {
+    write_all(fd_, buffer_);
+  } catch (const std::system_error& e) {
+    throw RunError(fmt::format("cannot write {}: {}", path_, e.what()));
+  }
+  buffer_.clear();
+}
+
+void OutputFileWriter::commit() {
+  flush();
+  if (!own_fd_) {
+    fd_ = -1;
+    return;
+  }
+  try {
+    if (!temp_.empty() && ::fsync(fd_) != 0) throw_errno("fsync");
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0 && errno != EINTR) throw_errno("close");
+    if (temp_.empty()) return;
+    if (::rename(temp_.c_str(), file_.c_str()) != 0) throw_errno("rename");
+    temp_.clear();
+  } catch (const std::system_error& e) {
+    throw RunError(fmt::format("cannot write {}: {}", path_, e.what()));
+  }
+  fsync_dir(parent_or_dot(fs::path(file_)));
+}
+
 void check_writable_dir(const std::string& dir) {
   create_parent_dirs(fs::path(dir), dir);
   probe_dir(fs::path(dir));

@@ -28,6 +28,30 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // The directory must exist: wslat creates no directories for files the user names.
 void write_output_file(const std::string& path, const std::string& content);
 
+// A file the user named, written piece by piece as write_output_file writes it whole (the
+// same cases): a regular file or new name goes to a temp file beside it (symlinks followed),
+// renamed over it only by commit(); a FIFO or device is written in place; wslat's own stdout
+// or stderr directly. Opened by the constructor (RunError naming the path). Destroyed without
+// commit(): the temp file is removed, the old file untouched.
+class OutputFileWriter {
+ public:
+  explicit OutputFileWriter(const std::string& path);
+  ~OutputFileWriter();
+  OutputFileWriter(const OutputFileWriter&) = delete;
+  OutputFileWriter& operator=(const OutputFileWriter&) = delete;
+  // Buffered; throws RunError when a write fails (the temp file stays until destruction).
+  void append(const std::string& text);
+  void commit();  // throws RunError
+  const std::string& path() const { return path_; }
+
+ private:
+  void flush();
+  std::string path_, file_, temp_;  // file_: the name to replace; temp_: "" unless replacing
+  int fd_ = -1;
+  bool own_fd_ = true;
+  std::string buffer_;
+};
+
 // Writing to wslat's own stdout or stderr failed (reader gone, terminal hung up).
 class BrokenStream : public RunError {
  public:

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "connections.hpp"
 #include "histogram.hpp"
 #include "metrics.hpp"
 #include "result.hpp"
@@ -49,13 +50,15 @@ struct SampleDelta {
   std::array<Counter, kCounterSlotCount> counters;  // slot i is counter_order()[i]
   std::map<std::string, std::int64_t> errors;
   std::int64_t attempted = 0, opened = 0, failed = 0, done = 0;
+  std::vector<ConnectionRecord> connections;  // finished, when RunOptions::connections is set
 
   bool empty() const {
     return attempted == 0 && opened == 0 && failed == 0 && done == 0 && errors.empty() &&
            std::all_of(metrics.begin(), metrics.end(),
                        [](const Histogram& h) { return h.empty(); }) &&
            std::all_of(counters.begin(), counters.end(),
-                       [](const Counter& c) { return c.empty(); });
+                       [](const Counter& c) { return c.empty(); }) &&
+           connections.empty();
   }
   void add(const SampleDelta& other) {
     if (metrics.size() < other.metrics.size()) metrics.resize(other.metrics.size());
@@ -68,6 +71,7 @@ struct SampleDelta {
     opened += other.opened;
     failed += other.failed;
     done += other.done;
+    connections.insert(connections.end(), other.connections.begin(), other.connections.end());
   }
   void clear() {
     for (auto& h : metrics) {
@@ -76,6 +80,7 @@ struct SampleDelta {
     counters.fill(Counter{});
     errors.clear();
     attempted = opened = failed = done = 0;
+    connections.clear();
   }
 };
 

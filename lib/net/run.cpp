@@ -136,9 +136,11 @@ class LiveSampler {
     return sample_;
   }
   LiveSample& sample() { return sample_; }
+  // The connections finished since the last call (RunOptions::connections).
+  std::vector<ConnectionRecord>& connections() { return connections_; }
 
  private:
-  void add(const SampleDelta& d) {
+  void add(SampleDelta& d) {
     for (std::size_t m = 0; m < d.metrics.size(); ++m) {
       if (d.metrics[m].empty()) continue;
       const std::string& name =
@@ -153,6 +155,7 @@ class LiveSampler {
     sample_.opened += d.opened;
     sample_.failed += d.failed;
     sample_.done += d.done;
+    for (auto& c : d.connections) connections_.push_back(std::move(c));
   }
 
   std::vector<SampleSlot>& slots_;
@@ -160,6 +163,7 @@ class LiveSampler {
   std::vector<std::string> step_metrics_;  // names of the slots after the registry's
   SampleDelta scratch_;
   LiveSample sample_;
+  std::vector<ConnectionRecord> connections_;
 };
 
 // Runs every worker on its own thread; meanwhile a live sample goes to the progress callback
@@ -184,7 +188,11 @@ void run_workers(std::vector<std::unique_ptr<WorkerHandle>>& workers, const Load
       std::unique_lock<std::mutex> lock(mu);
       if (cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return running == 0; })) break;
     }
-    if (opts.on_progress) opts.on_progress(sampler.take(Clock::now()));
+    if (opts.on_progress || opts.connections) {
+      const LiveSample& sample = sampler.take(Clock::now());
+      if (opts.on_progress) opts.on_progress(sample);
+      if (opts.connections) opts.connections->add(sampler.connections());
+    }
   }
   for (auto& th : pool) th.join();
 }
@@ -302,6 +310,7 @@ RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   workers.reserve(slots.size());
   for (auto& slot : slots) workers.push_back(transport->make_worker(slot));
   const TimePoint run_start = Clock::now();
+  if (opts.connections) opts.connections->start(std::chrono::system_clock::now());
   transport->start(run_start);
 
   LiveSampler sampler(slots, split, run_start, extra_slot_names(scenario));
@@ -310,6 +319,7 @@ RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
 
   LiveSample& final_sample = sampler.sample();
   sampler.take(end);  // what the workers published last, when they stopped
+  if (opts.connections) opts.connections->add(sampler.connections());
   final_sample.final = true;
   RawRun out = assemble_raw(final_sample, workers, split, run_start, end);
   if (opts.permessage_deflate) out.negotiated.offered_extensions = kDeflateOffer;

@@ -20,6 +20,7 @@
 #include <fmt/core.h>
 #include <openssl/x509.h>
 
+#include "connections.hpp"
 #include "http_syntax.hpp"
 #include "metrics.hpp"
 #include "net/deadlines.hpp"
@@ -94,7 +95,15 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
         role_(plan_.scenario->role_of(index)),
         room_(plan_.scenario->room_of(index)),
         program_(plan_.programs[role_]),
-        tracing_(index < plan_.opts->trace_connections) {}
+        tracing_(index < plan_.opts->trace_connections) {
+    if (plan_.opts->connections != nullptr) {  // --export-csv / --export-ndjson
+      export_ = std::make_unique<ConnectionRecord>();
+      export_->index = index_;
+      export_->role = role_;
+      export_->room = room_;
+      export_->start_ms = ms_between(plan_.run_start, t0_);
+    }
+  }
   ~Session() {
     if (has_deadline()) worker_.deadlines().cancel(*this);  // only when a worker is torn down
     if (heartbeats_ && heartbeats_->has_deadline()) worker_.deadlines().cancel(*heartbeats_);
@@ -1323,6 +1332,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   void record(Metric m, Clock::duration d) {
     worker_.record(m, std::max(d, Clock::duration::zero()));
+    if (export_) export_->record(m, std::chrono::duration<double, std::milli>(d).count());
     if (!plan_.role_slots.empty()) {  // and the role's own copy, METRIC@ROLE
       worker_.record(plan_.role_slots[role_] + m, std::max(d, Clock::duration::zero()));
     }
@@ -1351,10 +1361,14 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     failed_ = true;
     // With roles every category names the role: message.timeout@listener.
-    worker_.count_error(plan_.scenario->roles.empty()
-                            ? category
-                            : category + "@" + plan_.scenario->roles[role_].name,
-                        message);
+    const std::string named = plan_.scenario->roles.empty()
+                                  ? category
+                                  : category + "@" + plan_.scenario->roles[role_].name;
+    if (export_) {
+      export_->category = named;
+      export_->message = message;
+    }
+    worker_.count_error(named, message);
     abandon();
   }
 
@@ -1391,6 +1405,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     p.ms[kTimelinePerceived] = perceived_ms_;
     p.ok = !failed_;
     if (opened_) worker_.end_connection_counts(counted_);
+    if (export_) {
+      export_->interrupted = interrupted_;
+      worker_.export_connection(std::move(*export_));
+      export_.reset();
+    }
     worker_.session_done(*this, p, failed_);
     con_.reset();
   }
@@ -1450,6 +1469,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   double e2e_ms_ = -1, perceived_ms_ = -1;
   std::size_t slot_ = 0;  // index in the worker's list of live sessions
   std::array<std::int64_t, kCounterSlotCount> counted_{};  // this connection's counters
+  std::unique_ptr<ConnectionRecord> export_;  // only with --export-csv / --export-ndjson
 };
 
 }  // namespace wslat::net

@@ -124,6 +124,9 @@ class Worker final : public WorkerHandle {
     return filler_;
   }
 
+  // --export-csv / --export-ndjson: a finished connection's record, published with the sample.
+  void export_connection(ConnectionRecord&& r) { delta_.connections.push_back(std::move(r)); }
+
   void session_done(Session<Client>& s, const TimelinePoint& p, bool failed) {
     if (failed) ++delta_.failed;
     ++delta_.done;
