@@ -312,7 +312,7 @@ RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   sampler.take(end);  // what the workers published last, when they stopped
   final_sample.final = true;
   RawRun out = assemble_raw(final_sample, workers, split, run_start, end);
-  if (opts.permessage_deflate) out.negotiated.offered_extensions = kDeflateOffer;
+  if (opts.permessage_deflate) out.negotiated.offered_extensions = opts.deflate_offer;
   count_dropped(out, final_sample, split.concurrency);
   if (opts.on_progress) opts.on_progress(final_sample);
   return out;
