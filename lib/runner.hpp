@@ -65,8 +65,10 @@ struct RunOptions {
   std::string cert_file, key_file;  // client certificate (mTLS), both or neither
   std::string sni;                  // server name sent and verified instead of the URL's host
   std::string tls_min;              // "", "1.2" or "1.3": lowest TLS version accepted
-  // Offer permessage-deflate (RFC 7692): the scenario's "permessage_deflate" or --deflate.
+  // Offer permessage-deflate (RFC 7692): the scenario's "permessage_deflate" or --deflate,
+  // with this Sec-WebSocket-Extensions offer (kDeflateOffer, or the scenario's parameters).
   bool permessage_deflate = false;
+  std::string deflate_offer = kDeflateOffer;
   std::string proxy;  // http://[user:pw@]host:port to CONNECT through, or "" (see choose_proxy)
   std::vector<std::pair<std::string, std::string>> extra_headers;  // --header
   std::int64_t trace_connections = 0;  // --trace N: print every frame of connections 0..N-1

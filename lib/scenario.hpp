@@ -367,6 +367,9 @@ struct Scenario {
   bool require_subprotocol = false;
   // Offer permessage-deflate (RFC 7692); the server may decline (result "negotiated").
   bool permessage_deflate = false;
+  // Its Sec-WebSocket-Extensions offer when "permessage_deflate" is an object of parameters;
+  // "" for true (the browsers' offer, kDeflateOffer).
+  std::string permessage_deflate_offer;
   TlsOptions tls;
   std::optional<Template> origin;                         // "origin": the Origin header
   std::vector<std::pair<std::string, Template>> cookies;  // "cookies": one Cookie header

@@ -426,6 +426,42 @@ std::map<std::string, ProfileOverride> Checker::check_environments(const json& j
 }
 
 // The target and what goes into the upgrade request.
+void Checker::check_deflate_parameters(const json& j, Scenario& s) {
+  const std::string ptr = "/permessage_deflate";
+  check_keys(j, ptr,
+             {"client_max_window_bits", "server_max_window_bits", "client_no_context_takeover",
+              "server_no_context_takeover"},
+             "\"permessage_deflate\" (RFC 7692 offer parameters)");
+  // In RFC 7692's order (§7.1): the windows, then the context takeovers.
+  std::string offer = "permessage-deflate";
+  for (const char* key : {"client_max_window_bits", "server_max_window_bits"}) {
+    if (!j.contains(key)) continue;
+    const json& v = j[key];
+    const std::string at = ptr + "/" + key;
+    if (v.is_boolean() && std::string(key) == "client_max_window_bits") {
+      // true: offered without a value (the server may choose); false: not offered
+      if (v.get<bool>()) offer += "; client_max_window_bits";
+    } else if (v.is_number_integer() && v.get<std::int64_t>() >= 8 && v.get<std::int64_t>() <= 15) {
+      offer += fmt::format("; {}={}", key, v.get<std::int64_t>());
+    } else {
+      issue(at, fmt::format("expected a window size in bits from 8 to 15{}, got {}",
+                            std::string(key) == "client_max_window_bits" ? " (or true)" : "",
+                            v.dump()));
+    }
+  }
+  for (const char* key : {"client_no_context_takeover", "server_no_context_takeover"}) {
+    if (!j.contains(key)) continue;
+    const json& v = j[key];
+    if (!v.is_boolean()) {
+      issue(ptr + "/" + key, "expected true or false, got " + v.dump());
+    } else if (v.get<bool>()) {
+      offer += fmt::format("; {}", key);
+    }
+  }
+  s.permessage_deflate = true;
+  s.permessage_deflate_offer = offer;
+}
+
 void Checker::check_connection(const json& doc, Scenario& s) {
   if (doc.contains("target")) s.target = resolve_target(doc["target"], "/target");
   if (doc.contains("headers")) check_headers(doc["headers"], s);
@@ -452,8 +488,11 @@ void Checker::check_connection(const json& doc, Scenario& s) {
   }
   if (doc.contains("permessage_deflate")) {
     const json& v = doc["permessage_deflate"];
-    if (!v.is_boolean()) {
-      issue("/permessage_deflate", "expected true or false, got " + v.dump());
+    if (v.is_object()) {
+      check_deflate_parameters(v, s);
+    } else if (!v.is_boolean()) {
+      issue("/permessage_deflate",
+            "expected true, false or an object of RFC 7692 parameters, got " + v.dump());
     } else {
       s.permessage_deflate = v.get<bool>();
     }

@@ -87,6 +87,8 @@ class Checker {
   std::string resolve_target(const json& j, const std::string& ptr);
 
   void check_connection(const json& doc, Scenario& s);
+  // "permessage_deflate" as an object of RFC 7692 offer parameters.
+  void check_deflate_parameters(const json& j, Scenario& s);
   void check_headers(const json& j, Scenario& s);
   // "origin", "cookies" and "login" (lib/scenario_login.cpp).
   void check_login_fields(const json& doc, Scenario& s);

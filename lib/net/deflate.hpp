@@ -38,7 +38,8 @@ class DeflateProblemCategory : public std::error_category {
         return "the server accepted permessage-deflate more than once (RFC 7692 §5)";
       case DeflateProblem::kBadParameter:
         return "the server's permessage-deflate answer has an invalid parameter or value "
-               "(RFC 7692 §7.1: *_no_context_takeover take no value, *_max_window_bits 8..15)";
+               "(RFC 7692 §7.1: *_no_context_takeover take no value, *_max_window_bits 8..15 "
+               "and at most the offer's)";
       case DeflateProblem::kSyntax:
         return "the server's Sec-WebSocket-Extensions answer is not a valid extension list "
                "(RFC 6455 §9.1)";
@@ -166,6 +167,15 @@ class Deflate {
     bool found = false;
     int client_bits = 15;
     bool reset = false;
+    // An offer's *_max_window_bits=N caps the answer's (RFC 7692 §7.1.2.1, §7.1.2.2); the
+    // client keeps to its own offered client window when the answer names none.
+    const auto offered_bits = [&offer_of, &offered](const std::string& key) {
+      const auto it = offer_of("permessage-deflate");
+      if (it == offered.end()) return 15;
+      const auto p = it->second.find(key);
+      const int bits = p == it->second.end() ? 0 : window_bits(p->second);
+      return bits == 0 ? 15 : bits;  // not offered, offered without a value (or a bad one)
+    };
     for (const auto& [name, params] : answer) {
       if (offer_of(name) == offered.end()) return deflate_error(DeflateProblem::kNotOffered);
       if (name != "permessage-deflate") continue;  // another offered one: not wslat's to check
@@ -177,7 +187,9 @@ class Deflate {
           reset = reset || key == "client_no_context_takeover";
         } else if (key == "server_max_window_bits" || key == "client_max_window_bits") {
           const int bits = window_bits(value);
-          if (bits == 0) return deflate_error(DeflateProblem::kBadParameter);
+          if (bits == 0 || bits > offered_bits(key)) {
+            return deflate_error(DeflateProblem::kBadParameter);
+          }
           if (key == "client_max_window_bits") {
             const auto& mine = offer_of(name)->second;
             if (mine.find(key) == mine.end()) return deflate_error(DeflateProblem::kNotOffered);
@@ -193,6 +205,7 @@ class Deflate {
     // leaves it out (RFC 7692 §7.1.1.2; websocketpp does not, its issue #1193).
     const auto& mine = offer_of("permessage-deflate")->second;
     reset = reset || mine.find("client_no_context_takeover") != mine.end();
+    client_bits = std::min(client_bits, offered_bits("client_max_window_bits"));
     auto s = std::make_unique<Streams>();
     // zlib cannot compress with a 256-byte window (it refuses -8 since 1.2.9): for a server
     // that asks for client_max_window_bits=8, Huffman coding only, which never refers back.

@@ -322,7 +322,7 @@ RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   if (opts.connections) opts.connections->add(sampler.connections());
   final_sample.final = true;
   RawRun out = assemble_raw(final_sample, workers, split, run_start, end);
-  if (opts.permessage_deflate) out.negotiated.offered_extensions = kDeflateOffer;
+  if (opts.permessage_deflate) out.negotiated.offered_extensions = opts.deflate_offer;
   count_dropped(out, final_sample, split.concurrency);
   if (opts.on_progress) opts.on_progress(final_sample);
   return out;

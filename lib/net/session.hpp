@@ -268,7 +268,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     };
     try {
       if (!plan_.authorization.empty()) con_->replace_header("Authorization", plan_.authorization);
-      if (plan_.opts->permessage_deflate) con_->append_header(kExtensionsHeader, kDeflateOffer);
+      if (plan_.opts->permessage_deflate) {
+        con_->append_header(kExtensionsHeader, plan_.opts->deflate_offer);
+      }
       for (const auto& [name, value] : s.headers) add_header(name, expand(value, ctx));
       for (const auto& [name, value] : plan_.opts->extra_headers) add_header(name, value);
       if (s.origin) add_header("Origin", expand(*s.origin, ctx));

@@ -95,10 +95,15 @@ std::string basic_authorization(const std::string& target, const Scenario& scena
 void plan_proxy(const RunOptions& opts, RunPlan& plan) {
   if (opts.proxy.empty()) return;
   const auto where = [&opts] { return "proxy " + quote_escaped(redact(opts.proxy, {})); };
+  if (opts.proxy.rfind("https://", 0) == 0) {
+    throw UsageError(where() +
+                     ": https:// proxies (TLS to the proxy) are not supported; use "
+                     "http://[USER:PASSWORD@]HOST[:PORT] (wss:// stays encrypted end to end "
+                     "through the CONNECT tunnel)");
+  }
   if (opts.proxy.rfind("http://", 0) != 0) {
     throw UsageError(where() +
-                     ": expected http://[USER:PASSWORD@]HOST[:PORT] (an HTTP CONNECT "
-                     "proxy; https:// proxies are not supported)");
+                     ": expected http://[USER:PASSWORD@]HOST[:PORT] (an HTTP CONNECT proxy)");
   }
   std::string problem;
   const auto url = parse_ws_url("ws://" + opts.proxy.substr(7), &problem);
@@ -169,9 +174,6 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   plan.authorization = basic_authorization(opts.target, scenario, opts.extra_headers);
   if (!plan.authorization.empty()) plan.secrets.push_back(plan.authorization);
   plan_proxy(opts, plan);
-  if (plan.proxied && plan.uri->get_host().find(':') != std::string::npos) {
-    throw UsageError("an IPv6 literal target through a proxy is not supported yet; use a name");
-  }
   plan.secure = plan.uri->get_secure();
   plan.host = plan.uri->get_host();
   plan.port = plan.uri->get_port_str();

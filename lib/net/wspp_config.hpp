@@ -271,10 +271,17 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
   // connection, armed and cancelled each time) is one hour long; the Session's phase deadline
   // bounds the connect. What Base::handle_connect does once its timer is out of the picture.
   // Through a proxy (set_proxy), Base's own: it resolves the proxy's address (an IP literal)
-  // and prepares the CONNECT request, which only Base may do.
+  // and prepares the CONNECT request, which only Base may do. Base writes the CONNECT's
+  // authority as host:port, "CONNECT ::1:443" for an IPv6 literal, which no proxy can parse:
+  // it gets the host in brackets (RFC 7230 §5.3.3). That uri also becomes the transport's,
+  // which uses it for SNI only, and the Session sends no SNI for an IP literal (verify_tls).
   void async_connect(typename Base::transport_con_ptr tcon, websocketpp::uri_ptr u,
                      websocketpp::transport::connect_handler cb) {
     if (!tcon->get_proxy().empty()) {
+      if (u->get_host().find(':') != std::string::npos) {
+        u = std::make_shared<websocketpp::uri>(u->get_secure(), "[" + u->get_host() + "]",
+                                               u->get_port(), u->get_resource());
+      }
       Base::async_connect(tcon, u, std::move(cb));
       return;
     }

@@ -149,6 +149,9 @@ objects = {
                     schema["properties"]["on_drop"]),
     "\"backoff\"": (lambda d: d.update({"on_drop": {"reconnect": {"backoff": {PROBE: 1}}}}),
                     defs["backoff"]),
+    "\"permessage_deflate\" (RFC 7692 offer parameters)": (
+        lambda d: d.update({"permessage_deflate": {PROBE: 1}}),
+        schema["properties"]["permessage_deflate"]["oneOf"][1]),
 }
 for kind in ("send", "expect", "ping", "close", "reconnect", "repeat"):
     body = {"send": {"text": "a"}, "expect": {"any": True}, "ping": {}, "close": {},

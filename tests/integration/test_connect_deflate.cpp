@@ -1,6 +1,6 @@
-// permessage-deflate (RFC 7692): offered with "permessage_deflate": true or --deflate, the
-// parameters the server accepted recorded in the result's "negotiated", the compressed sizes in
-// the wire_bytes_* counters. Against Node `ws` (perMessageDeflate) and python `websockets`
+// permessage-deflate (RFC 7692): offered with "permessage_deflate": true (or an object of offer
+// parameters) or --deflate, the parameters the server accepted recorded in the result's
+// "negotiated", the compressed sizes in the wire_bytes_* counters. Against Node `ws` (perMessageDeflate) and python `websockets`
 // (deflate on by default), with a message that compresses well (repeated JSON) and one that
 // does not (random bytes), each echoed back and matched byte for byte; and against a server
 // that declines the offer.
@@ -204,6 +204,67 @@ TEST_CASE("deflate: an offer written as a header works too" * doctest::test_suit
   const json j = run(scenario("deflate-by-hand", true), peer.url(),
                      {"--header", "Sec-WebSocket-Extensions: permessage-deflate"});
   CHECK(j["negotiated"]["extensions"] == json({{"permessage-deflate", kConnections}}));
+}
+
+// "permessage_deflate" as an object: the offer carries exactly those parameters, Node ws accepts
+// them as offered, and both sides keep to them (a 10-bit client window and no context takeover:
+// ws inflates with those, so a message compressed otherwise would never echo back).
+TEST_CASE("deflate: parameters from the scenario, negotiated with Node ws" *
+          doctest::test_suite("peer")) {
+  auto peer = ws_peer();
+  const json params = {{"permessage_deflate",
+                        {{"client_max_window_bits", 10},
+                         {"server_max_window_bits", 11},
+                         {"client_no_context_takeover", true},
+                         {"server_no_context_takeover", true}}}};
+  const std::string offer =
+      "permessage-deflate; client_max_window_bits=10; server_max_window_bits=11; "
+      "client_no_context_takeover; server_no_context_takeover";
+  const json j = run(scenario("deflate-ws-params", true, params), peer.url());
+  CHECK(j["negotiated"]["offered_extensions"] == offer);
+  CHECK(j["negotiated"]["extensions"] == json({{offer, kConnections}}));
+  check_compressed(j);
+
+  // Only what the object names: a bare client_max_window_bits (true) and nothing else.
+  const json bare = run(scenario("deflate-ws-bare", true,
+                                 {{"permessage_deflate", {{"client_max_window_bits", true}}}}),
+                        peer.url());
+  CHECK(bare["negotiated"]["offered_extensions"] == "permessage-deflate; client_max_window_bits");
+  const json none = run(scenario("deflate-ws-empty", true, {{"permessage_deflate", json::object()}}),
+                        peer.url());
+  CHECK(none["negotiated"]["offered_extensions"] == "permessage-deflate");
+  CHECK(none["negotiated"]["extensions"] == json({{"permessage-deflate", kConnections}}));
+}
+
+TEST_CASE("deflate: bad permessage_deflate parameters are located errors (exit 64)") {
+  for (const json& bad : {json{{"client_max_window_bits", 16}}, json{{"server_max_window_bits", true}},
+                          json{{"client_no_context_takeover", "yes"}},
+                          json{{"client_max_window", 10}}}) {
+    CAPTURE(bad.dump());
+    const auto r = run_wslat({"validate", scenario("deflate-bad-params", true,
+                                                   {{"permessage_deflate", bad}})});
+    CHECK(r.exit_code == 64);
+    CHECK(r.err.find("/permessage_deflate/" + bad.items().begin().key()) != std::string::npos);
+  }
+}
+
+// RFC 6455 §4.1 / RFC 7692 §7.1: a client fails the connection when the server answers with an
+// extension it did not offer. A hand-made 101 (a python socket server), as no WebSocket library
+// would write one: the upgrade fails as upgrade.invalid, saying why, and nothing opens.
+TEST_CASE("deflate: a 101 accepting an extension that was never offered is upgrade.invalid") {
+  BackgroundServer peer({"/usr/bin/python3", source_dir() + "/tests/peers/py_raw_upgrade_server.py",
+                         "--header", "Sec-WebSocket-Extensions: permessage-deflate"});
+  const auto r = run_wslat({"run", scenario("deflate-unoffered", true), "--target", peer.url(),
+                            "--env", "production", "--format", "json", "--no-save", "--quiet"},
+                           std::chrono::seconds(60));
+  INFO("stderr: " << r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 3);
+  const json j = json::parse(r.out);
+  CHECK(j["connections"]["opened"] == 0);
+  CHECK(j["errors"] == json({{"upgrade.invalid", kConnections}}));
+  CHECK(j["error_examples"]["upgrade.invalid"].get<std::string>().find("not offered") !=
+        std::string::npos);
 }
 
 TEST_CASE("deflate: permessage_deflate must be a boolean") {

@@ -94,6 +94,42 @@ TEST_CASE("login: a token captured from the login's JSON body authorizes the upg
   CHECK(json::parse(refused.out)["errors"] == json({{"http.403", 3}}));
 }
 
+// An https:// login (python's http.server in TLS with a self-signed certificate): the
+// certificate is checked like a wss:// target's, with --ca trusting it and --insecure skipping
+// the check; without either the login fails before any upgrade.
+TEST_CASE("login: an https:// login, its certificate trusted with --ca or skipped with --insecure" *
+          doctest::test_suite("peer")) {
+  const std::string cert = temp_dir() + "/login-tls.cert.pem";
+  const std::string key = temp_dir() + "/login-tls.key.pem";
+  REQUIRE(run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                       "-days", "1", "-subj", "/CN=login", "-addext",
+                       "subjectAltName=IP:127.0.0.1"},
+                      std::chrono::seconds(30))
+              .exit_code == 0);
+  LoginPeer peer({"--require-token", "--login-tls-cert", cert, "--login-tls-key", key});
+  REQUIRE(peer.login_url.rfind("https://127.0.0.1:", 0) == 0);
+  const auto file =
+      scenario("login-https", {{"login", login_block(peer.login_url, "s3cret")},
+                               {"headers", {{"Authorization", "Bearer ${var:token}"}}}});
+  for (const auto& flags : std::vector<std::vector<std::string>>{{"--ca", cert}, {"--insecure"}}) {
+    CAPTURE(flags.front());
+    const auto r = run(file, peer.server.url(), flags);
+    CHECK(r.exit_code == 0);
+    const json j = json::parse(r.out);
+    CHECK(j["errors"].empty());
+    CHECK(j["connections"]["opened"] == 3);
+    CHECK(j["metrics"]["login"]["count"] == 3);
+  }
+  const auto untrusted = run(file, peer.server.url());
+  CHECK(untrusted.exit_code == 3);
+  const json j = json::parse(untrusted.out);
+  CHECK(j["connections"]["opened"] == 0);
+  CHECK(j["errors"].size() == 1);
+  CHECK(j["errors"].items().begin().key().rfind("login.", 0) == 0);
+  CHECK(j["error_examples"].dump().find("certificate") != std::string::npos);
+}
+
 TEST_CASE("login: a wrong password fails as login.status, before any upgrade" *
           doctest::test_suite("peer")) {
   LoginPeer peer({"--require-token"});

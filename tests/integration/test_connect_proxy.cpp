@@ -72,12 +72,12 @@ struct Cert {
   std::string cert, key;
 };
 
-Cert make_cert(const std::string& name) {
+Cert make_cert(const std::string& name, const std::string& san = "IP:127.0.0.1") {
   Cert c{temp_dir() + "/" + name + ".cert.pem", temp_dir() + "/" + name + ".key.pem"};
   const auto r =
       run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key, "-out", c.cert,
-                   "-days", "1", "-subj", "/CN=" + name, "-addext", "subjectAltName=IP:127.0.0.1"},
+                   "-days", "1", "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san},
                   std::chrono::seconds(30));
   REQUIRE(r.exit_code == 0);
   return c;
@@ -107,6 +107,39 @@ TEST_CASE("proxy: ws and wss through tinyproxy, its CONNECT timed as the proxy p
     CHECK(j["metrics"]["proxy"]["count"] == 2);
     CHECK(j["metrics"]["tls"]["count"] == 2);
   }
+}
+
+// The CONNECT names an IPv6 literal target in brackets (CONNECT [::1]:PORT): without them no
+// proxy can tell the host from the port, and wslat refused such a target outright.
+TEST_CASE("proxy: ws://[::1] and wss://[::1] through tinyproxy, the CONNECT bracketed" *
+          doctest::test_suite("peer")) {
+  require_tinyproxy();
+  auto proxy = start_tinyproxy("tinyproxy-v6", false);
+  const std::string proxy_url = "http://127.0.0.1:" + std::to_string(proxy.port());
+  const auto file = proxy_scenario("proxy-v6");
+
+  SUBCASE("ws://[::1]") {
+    auto server = start_serve({"--host", "::1"});
+    REQUIRE(server.url().rfind("ws://[::1]:", 0) == 0);
+    const json j = run_json(file, server.url(), {"--proxy", proxy_url});
+    INFO("result: " << j["errors"].dump() << j["error_examples"].dump());
+    CHECK(j["errors"].empty());
+    CHECK(j["connections"]["opened"] == 2);
+    CHECK(j["metrics"]["proxy"]["count"] == 2);
+  }
+  SUBCASE("wss://[::1], the certificate checked against the address") {
+    const Cert cert = make_cert("proxied-v6", "IP:::1");
+    auto server = start_serve({"--host", "::1", "--tls-cert", cert.cert, "--tls-key", cert.key});
+    REQUIRE(server.url().rfind("wss://[::1]:", 0) == 0);
+    const json j = run_json(file, server.url(), {"--proxy", proxy_url, "--ca", cert.cert});
+    INFO("result: " << j["errors"].dump() << j["error_examples"].dump());
+    CHECK(j["errors"].empty());
+    CHECK(j["connections"]["opened"] == 2);
+    CHECK(j["metrics"]["proxy"]["count"] == 2);
+    CHECK(j["metrics"]["tls"]["count"] == 2);
+  }
+  const std::string log = read_file(temp_dir() + "/tinyproxy-v6.log");
+  CHECK(log.find("CONNECT [::1]:") != std::string::npos);
 }
 
 TEST_CASE("proxy: basic auth from the proxy URL, refused without it, password never shown" *
@@ -154,14 +187,37 @@ TEST_CASE("proxy: a proxy URL wslat cannot use is a usage error (exit 64)") {
   const auto file = proxy_scenario("proxy-usage");
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--target", "ws://127.0.0.1:1/", "--proxy", "https://127.0.0.1:3128"},
-           {"--target", "ws://127.0.0.1:1/", "--proxy", "http://127.0.0.1:3128/path"},
-           {"--target", "ws://[::1]:1/", "--proxy", "http://127.0.0.1:3128"}}) {
+           {"--target", "ws://127.0.0.1:1/", "--proxy", "http://127.0.0.1:3128/path"}}) {
     std::vector<std::string> argv{"run", file, "--no-save", "--quiet"};
     argv.insert(argv.end(), args.begin(), args.end());
     const auto r = run_wslat(argv, std::chrono::seconds(30));
     CAPTURE(r.err);
     CHECK(r.exit_code == 64);
   }
+}
+
+// A proxy spoken to over TLS is not implemented: refused with the flag or the variable it came
+// from and what to use instead, before anything connects, the password not shown.
+TEST_CASE("proxy: an https:// proxy is refused, from --proxy or https_proxy, saying where") {
+  const auto file = proxy_scenario("proxy-https");
+  const std::string proxy = "https://alice:" + std::string(kProxyPassword) + "@proxy.invalid:3128";
+  const auto refused = [&](const std::vector<std::string>& extra,
+                           const std::map<std::string, std::string>& env) {
+    std::vector<std::string> argv{"run", file, "--target", "wss://wslat-test.invalid/",
+                                  "--no-save", "--quiet"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const auto r = run_wslat(argv, std::chrono::seconds(30), env);
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 64);
+    CHECK(r.err.find("https:// proxies (TLS to the proxy) are not supported; use http://") !=
+          std::string::npos);
+    CHECK(r.err.find(kProxyPassword) == std::string::npos);
+    return r.err;
+  };
+  CHECK(refused({"--proxy", proxy}, {}).find("proxy \"https://alice:***@") != std::string::npos);
+  CHECK(refused({}, {{"https_proxy", proxy}}).find("https_proxy=\"https://alice:***@") !=
+        std::string::npos);
+  CHECK(refused({}, {{"HTTPS_PROXY", proxy}}).find("HTTPS_PROXY=") != std::string::npos);
 }
 
 }  // namespace

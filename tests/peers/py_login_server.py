@@ -8,6 +8,7 @@ WebSocket (Debian's python3-websockets): echoes; the upgrade is refused with 403
 carries what the options require: --require-token (Authorization: Bearer <an issued token>),
 --require-session-cookie (Cookie with an issued sid), --require-origin ORIGIN,
 --require-cookie NAME=VALUE.
+--login-tls-cert/--login-tls-key: the login is served over TLS (https://) with that certificate.
 Writes the login URL to --login-url-file, then prints "listening on ws://127.0.0.1:PORT/".
 """
 import argparse
@@ -16,6 +17,7 @@ import http
 import http.server
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -32,6 +34,8 @@ def main() -> None:
     p.add_argument("--require-session-cookie", action="store_true")
     p.add_argument("--require-origin", default=None)
     p.add_argument("--require-cookie", default=None)
+    p.add_argument("--login-tls-cert", default=None)
+    p.add_argument("--login-tls-key", default=None)
     a = p.parse_args()
 
     issued_tokens, issued_sids = set(), set()
@@ -80,9 +84,15 @@ def main() -> None:
 
     httpd = Server(("127.0.0.1", 0), Login)
     httpd.daemon_threads = True
+    scheme = "http"
+    if a.login_tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(a.login_tls_cert, a.login_tls_key)
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     with open(a.login_url_file, "w") as f:
-        f.write(f"http://127.0.0.1:{httpd.server_address[1]}/login")
+        f.write(f"{scheme}://127.0.0.1:{httpd.server_address[1]}/login")
 
     def cookies_of(headers):
         out = {}
