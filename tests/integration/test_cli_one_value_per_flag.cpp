@@ -24,7 +24,8 @@ std::string echo_scenario() {
   return write_temp_file("one-value-per-flag.json", s.dump(2));
 }
 
-TEST_CASE("wslat run: --threshold, --header and --gate before the scenario take one value each") {
+TEST_CASE(
+    "wslat run: --threshold and --header and --gate before the scenario take one value each") {
   const std::string scenario = echo_scenario();
   const auto p =
       run_wslat({"run", "--threshold", "e2e: p95 < 2500ms", "--header", "X-Trace: 1", "--gate",
@@ -52,8 +53,9 @@ TEST_CASE("wslat run: a repeated flag still collects every value") {
                             "json", "--no-save", "--quiet"});
   INFO("stderr: " << p.err);
   REQUIRE(p.exit_code == 0);
+  const json r = json::parse(p.out);
   int found = 0;
-  for (const auto& t : json::parse(p.out).at("thresholds")) {
+  for (const auto& t : r.at("thresholds")) {
     if (t.at("expr") == "p95 < 2500ms" || t.at("expr") == "p95 < 2700ms") ++found;
   }
   CHECK(found == 2);
