@@ -117,6 +117,13 @@ const std::vector<std::string>& completion_shells() {
   return shells;
 }
 
+void one_value_per_flag(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    if (opt->nonpositional()) opt->allow_extra_args(false);  // a positional may still take several
+  }
+  for (CLI::App* sub : app.get_subcommands({})) one_value_per_flag(*sub);
+}
+
 CliInfo describe(const CLI::App& app) {
   CliInfo cli;
   cli.name = "wslat";  // not app.get_name(): CLI11 sets that to argv[0], a path

@@ -56,6 +56,12 @@ std::string fish_completion(const CliInfo& cli);
 // wslat(1) in roff (man macros): synopsis, every subcommand with its options, exit status.
 std::string man_page(const CliInfo& cli, const std::string& version);
 
+// Makes every option of `app` and its subcommands that can be given several times take its
+// values from one word per flag: `--threshold A --threshold B`, never `--threshold A B`. CLI11
+// lets a vector option keep taking words, so `run --threshold 'e2e: p95 < 2s' scenario.json
+// --env test` took the scenario as a second threshold. Call after every subcommand is added.
+void one_value_per_flag(CLI::App& app);
+
 // The shells `wslat completions` knows.
 const std::vector<std::string>& completion_shells();
 

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "build_info.hpp"
+#include "cli_model.hpp"
 #include "commands.hpp"
 #include "error.hpp"
 #include "output.hpp"
@@ -30,6 +31,7 @@ int main(int argc, char** argv) try {
   wslat::cli::add_schema(app, action);
   wslat::cli::add_completions(app, action);
   wslat::cli::add_manpage(app, action);
+  wslat::cli::one_value_per_flag(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

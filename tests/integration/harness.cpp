@@ -191,6 +191,25 @@ std::string temp_dir() {
   return dir;
 }
 
+std::string hi_scenario_file(const std::string& name, const nlohmann::json& extra) {
+  using nlohmann::json;
+  json s = {
+      {"name", name},
+      {"load", {{"connections", 2}, {"concurrency", 2}}},
+      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
+      {"steps", json::array({{{"send", {{"text", "hi"}}}},
+                             {{"expect", {{"text", "hi"}}}},
+                             {{"close", {{"code", 1000}}}}})}};
+  s.update(extra);
+  return write_temp_file(name + ".json", s.dump(2));
+}
+
+std::string fresh_temp_dir(const std::string& name) {
+  std::string tmpl = temp_dir() + "/" + name + "-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + tmpl);
+  return tmpl;
+}
+
 std::string write_temp_file(const std::string& name, const std::string& content) {
   const std::string path = temp_dir() + "/" + name;
   FILE* f = std::fopen(path.c_str(), "wb");

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace wslat::test {
 
 // True in ASan and TSan builds: their shadow memory makes address-space limits and resident
@@ -61,9 +63,17 @@ class BackgroundServer {
 // `wslat serve --port 0 <args>`.
 BackgroundServer start_serve(const std::vector<std::string>& args = {});
 
+// A scenario file NAME.json (no target: give --target): 2 connections, 2 at once, each sending
+// "hi", expecting it back and closing with 1000; timeouts 5 s (close 2 s). The keys of `extra`
+// replace or add top-level keys.
+std::string hi_scenario_file(const std::string& name,
+                             const nlohmann::json& extra = nlohmann::json::object());
+
 // Writes `content` to a fresh file in a per-test temp directory and returns its path.
 std::string write_temp_file(const std::string& name, const std::string& content);
 std::string temp_dir();  // a fresh directory (created once per process)
+// A new, empty directory under temp_dir() named NAME-XXXXXX (unique on every call).
+std::string fresh_temp_dir(const std::string& name);
 
 // The whole content of a file ("" when it cannot be read).
 std::string read_file(const std::string& path);

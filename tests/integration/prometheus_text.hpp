@@ -1,5 +1,6 @@
-// Helpers of the Prometheus tests (test_prometheus*.cpp, test_monitor.cpp): a small echo
-// scenario, a plain HTTP GET on loopback, reading one sample out of an exposition, and
+// Helpers of the Prometheus tests (test_prometheus*.cpp, test_monitor*.cpp): a small echo
+// scenario, a plain HTTP GET on loopback, reading one sample out of an exposition, the port a
+// monitor announces, and
 // `promtool check metrics` (Debian package prometheus).
 #pragma once
 
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "child.hpp"
 #include "harness.hpp"
 
 namespace wslat::test {
@@ -79,6 +81,23 @@ inline std::string http_get(int port, const std::string& path = "/metrics") {
 inline std::string body_of(const std::string& response) {
   const auto at = response.find("\r\n\r\n");
   return at == std::string::npos ? "" : response.substr(at + 4);
+}
+
+// The port of the first "http://127.0.0.1:PORT" in `announced` (e.g. `wslat monitor`'s first
+// line), 0 when there is none.
+inline int port_of(const std::string& announced) {
+  const std::string prefix = "http://127.0.0.1:";
+  const auto at = announced.find(prefix);
+  return at == std::string::npos ? 0 : std::atoi(announced.c_str() + at + prefix.size());
+}
+
+// Reads a `wslat monitor` child's output until it announces its /metrics address (up to 20 s):
+// the port, 0 when it did not.
+inline int metrics_port(Child& c) {
+  if (!c.pump_until([&] { return c.out().find("/metrics") != std::string::npos; }, 20000)) {
+    return 0;
+  }
+  return port_of(c.out());
 }
 
 inline bool have_promtool() { return ::access(kPromtool, X_OK) == 0; }

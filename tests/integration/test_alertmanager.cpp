@@ -6,9 +6,7 @@
 // to seconds) so that the episode takes seconds; the expressions are the shipped ones.
 // "peer": skipped with a message when either program is not installed.
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <filesystem>
 #include <optional>
@@ -21,63 +19,16 @@
 #include "harness.hpp"
 #include "http_receiver.hpp"
 #include "prometheus_text.hpp"
+#include "third_party.hpp"
 
 namespace {
 
 using nlohmann::json;
 using wslat::test::Child;
+using wslat::test::Daemon;
 
 constexpr const char* kPrometheusBin = "/usr/bin/prometheus";
 constexpr const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
-
-int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("no free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// A daemon as a child process, its output in `log`; SIGTERM (then SIGKILL after 10 s) at the end.
-class Daemon {
- public:
-  Daemon(std::vector<std::string> args, const std::string& log) {
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork");
-    if (pid_ == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, STDOUT_FILENO);
-        ::dup2(fd, STDERR_FILENO);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      std::_Exit(127);
-    }
-  }
-  ~Daemon() {
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      ::poll(nullptr, 0, 50);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
-
- private:
-  pid_t pid_ = -1;
-};
 
 // The webhook notifications of `alertname` received so far: each one's "status".
 std::vector<std::string> notifications(const wslat::test::HttpReceiver& r,
@@ -125,7 +76,7 @@ TEST_CASE("alertmanager delivers the shipped rule's alert and its resolution to 
   const std::string rules_file = wslat::test::write_temp_file("wslat-rules.yml", rules);
 
   wslat::test::HttpReceiver receiver;
-  const int am_port = free_loopback_port();
+  const int am_port = wslat::test::pick_free_port("127.0.0.1");
   const std::string am_config = wslat::test::write_temp_file(
       "alertmanager.yml",
       "route:\n  receiver: hook\n  group_by: [alertname, target]\n  group_wait: 0s\n"
@@ -138,7 +89,7 @@ TEST_CASE("alertmanager delivers the shipped rule's alert and its resolution to 
        "--cluster.listen-address=", "--log.level=warn"},
       dir + "/alertmanager.log");
 
-  const int prom_port = free_loopback_port();
+  const int prom_port = wslat::test::pick_free_port("127.0.0.1");
   const std::string prom_config = wslat::test::write_temp_file(
       "prometheus.yml",
       "global:\n  scrape_interval: 250ms\n  scrape_timeout: 200ms\n  evaluation_interval: 250ms\n"

@@ -22,15 +22,7 @@ namespace {
 using nlohmann::json;
 
 std::string echo_scenario(const std::string& name, const json& headers = json::object()) {
-  json s = {
-      {"name", name},
-      {"headers", headers},
-      {"load", {{"connections", 2}, {"concurrency", 2}}},
-      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
-      {"steps", json::array({{{"send", {{"text", "hi"}}}},
-                             {{"expect", {{"text", "hi"}}}},
-                             {{"close", {{"code", 1000}}}}})}};
-  return write_temp_file(name + ".json", s.dump(2));
+  return hi_scenario_file(name, {{"headers", headers}});
 }
 
 struct Run {
@@ -109,22 +101,6 @@ TEST_CASE("host header: headers wslat must write are refused with exit 64, never
 
 // --- through nginx --------------------------------------------------------------------------
 
-struct Cert {
-  std::string cert, key;
-};
-
-Cert make_cert(const std::string& name, const std::string& san) {
-  Cert c{temp_dir() + "/" + name + ".cert.pem", temp_dir() + "/" + name + ".key.pem"};
-  const auto r =
-      run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key, "-out", c.cert,
-                   "-days", "1", "-subj", "/CN=wslat-test", "-addext", "subjectAltName=" + san},
-                  std::chrono::seconds(30));
-  INFO("openssl: " << r.err);
-  REQUIRE(r.exit_code == 0);
-  return c;
-}
-
 // nginx on [::1] (plain on `port`, TLS on `tls_port`) in front of `upstream_port` on
 // 127.0.0.1. The default server proxies everything but /virtual-only (404); the virtual host
 // "virtual.test" proxies everything.
@@ -136,13 +112,7 @@ std::string nginx_config(const std::string& dir, int port, int tls_port, int ups
   const std::string listen =
       "listen [::1]:" + std::to_string(port) + "; listen [::1]:" + std::to_string(tls_port) +
       " ssl; ssl_certificate " + cert.cert + "; ssl_certificate_key " + cert.key + ";";
-  std::string conf = "daemon off; worker_processes 1; pid " + dir + "/nginx.pid; error_log " + dir +
-                     "/error.log;\n";
-  if (::geteuid() == 0) conf += "user root;\n";
-  conf += "events { worker_connections 64; }\nhttp {\n access_log off;\n";
-  for (const char* t : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
-    conf += std::string(" ") + t + "_temp_path " + dir + "/" + t + ";\n";
-  }
+  std::string conf = nginx_config_head(dir);
   conf += " server { " + listen + " server_name _; location / { " + proxy +
           " } location /virtual-only { return 404; } }\n";
   conf += " server { " + listen + " server_name virtual.test; location / { " + proxy + " } }\n}\n";
@@ -151,23 +121,14 @@ std::string nginx_config(const std::string& dir, int port, int tls_port, int ups
 
 TEST_CASE("nginx: ws and wss to [::1] through nginx, and a Host header picks its virtual host" *
           doctest::test_suite("peer")) {
-  if (!have_program("nginx")) {
-    FAIL("nginx is not installed: run scripts/install-deps.sh (Debian package nginx-light)");
-  }
   auto upstream = start_serve();
   const Cert cert = make_cert("nginx-v6", "IP:::1");
   const std::string dir = temp_dir() + "/nginx";
-  REQUIRE(run_process({"mkdir", "-p", dir}).exit_code == 0);
   int tls_port = 0;
-  ThirdPartyServer nginx(
-      "::1",
-      [&](int port) {
-        tls_port = port == 0 ? 0 : pick_free_port("::1");
-        const std::string conf = dir + "/nginx.conf";
-        std::ofstream(conf) << nginx_config(dir, port, tls_port, upstream.port(), cert);
-        return std::vector<std::string>{"nginx", "-p", dir, "-e", dir + "/error.log", "-c", conf};
-      },
-      dir + "/nginx.log");
+  auto nginx = start_nginx("::1", dir, [&](int port) {
+    tls_port = port == 0 ? 0 : pick_free_port("::1");
+    return nginx_config(dir, port, tls_port, upstream.port(), cert);
+  });
   const std::string base = "[::1]:" + std::to_string(nginx.port());
   const auto scenario = echo_scenario("nginx-v6");
 

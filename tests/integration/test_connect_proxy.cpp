@@ -21,16 +21,7 @@ using nlohmann::json;
 
 constexpr const char* kProxyPassword = "pr0xy-pw";
 
-std::string proxy_scenario(const std::string& name) {
-  json s = {
-      {"name", name},
-      {"load", {{"connections", 2}, {"concurrency", 2}}},
-      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
-      {"steps", json::array({{{"send", {{"text", "hi"}}}},
-                             {{"expect", {{"text", "hi"}}}},
-                             {{"close", {{"code", 1000}}}}})}};
-  return write_temp_file(name + ".json", s.dump(2));
-}
+std::string proxy_scenario(const std::string& name) { return hi_scenario_file(name); }
 
 // tinyproxy in the foreground on 127.0.0.1 (any CONNECT port: no ConnectPort line).
 ThirdPartyServer start_tinyproxy(const std::string& name, bool basic_auth) {
@@ -62,26 +53,7 @@ json run_json(const std::string& file, const std::string& target, std::vector<st
   return json::parse(r.out);
 }
 
-void require_tinyproxy() {
-  if (!have_program("tinyproxy")) {
-    FAIL("tinyproxy is not installed: run scripts/install-deps.sh (Debian package tinyproxy)");
-  }
-}
-
-struct Cert {
-  std::string cert, key;
-};
-
-Cert make_cert(const std::string& name, const std::string& san = "IP:127.0.0.1") {
-  Cert c{temp_dir() + "/" + name + ".cert.pem", temp_dir() + "/" + name + ".key.pem"};
-  const auto r =
-      run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key, "-out", c.cert,
-                   "-days", "1", "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san},
-                  std::chrono::seconds(30));
-  REQUIRE(r.exit_code == 0);
-  return c;
-}
+void require_tinyproxy() { require_program("tinyproxy", "tinyproxy"); }
 
 TEST_CASE("proxy: ws and wss through tinyproxy, its CONNECT timed as the proxy phase" *
           doctest::test_suite("peer")) {

@@ -17,15 +17,7 @@ namespace {
 using nlohmann::json;
 
 std::string scenario(const std::string& name, const json& extra) {
-  json s = {
-      {"name", name},
-      {"load", {{"connections", 2}, {"concurrency", 2}}},
-      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
-      {"steps", json::array({{{"send", {{"text", "hi"}}}},
-                             {{"expect", {{"text", "hi"}}}},
-                             {{"close", {{"code", 1000}}}}})}};
-  s.update(extra);
-  return write_temp_file(name + ".json", s.dump(2));
+  return hi_scenario_file(name, extra);
 }
 
 ProcessResult run(const std::string& file, const std::string& target, const std::string& format,

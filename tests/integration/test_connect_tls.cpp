@@ -67,22 +67,6 @@ TEST_CASE("tls: a handshake that stalls after TCP connected is tls.timeout, not 
   }
 }
 
-struct Cert {
-  std::string cert, key;
-};
-
-Cert make_cert(const std::string& name, const std::string& san) {
-  Cert c{temp_dir() + "/" + name + ".cert.pem", temp_dir() + "/" + name + ".key.pem"};
-  const auto r =
-      run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key, "-out", c.cert,
-                   "-days", "1", "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san},
-                  std::chrono::seconds(30));
-  INFO("openssl: " << r.err);
-  REQUIRE(r.exit_code == 0);
-  return c;
-}
-
 // nginx on 127.0.0.1:port with TLS, requiring a client certificate signed by `client_ca`, in
 // front of `upstream_port`; /sni-only answers 404 unless the client sent SNI "sni.test".
 std::string mtls_nginx_config(const std::string& dir, int port, int upstream_port,
@@ -90,13 +74,7 @@ std::string mtls_nginx_config(const std::string& dir, int port, int upstream_por
   const std::string proxy = "proxy_pass http://127.0.0.1:" + std::to_string(upstream_port) +
                             "; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; "
                             "proxy_set_header Connection \"upgrade\";";
-  std::string conf = "daemon off; worker_processes 1; pid " + dir + "/nginx.pid; error_log " + dir +
-                     "/error.log;\n";
-  if (::geteuid() == 0) conf += "user root;\n";
-  conf += "events { worker_connections 64; }\nhttp {\n access_log off;\n";
-  for (const char* t : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
-    conf += std::string(" ") + t + "_temp_path " + dir + "/" + t + ";\n";
-  }
+  std::string conf = nginx_config_head(dir);
   conf += " server { listen 127.0.0.1:" + std::to_string(port) + " ssl; ssl_certificate " +
           server.cert + "; ssl_certificate_key " + server.key +
           "; ssl_verify_client on; ssl_client_certificate " + client_ca.cert + ";\n";
@@ -108,22 +86,13 @@ std::string mtls_nginx_config(const std::string& dir, int port, int upstream_por
 
 TEST_CASE("tls: client certificates (--cert --key) and --sni against nginx with ssl_verify_client" *
           doctest::test_suite("peer")) {
-  if (!have_program("nginx")) {
-    FAIL("nginx is not installed: run scripts/install-deps.sh (Debian package nginx-light)");
-  }
   auto upstream = start_serve();
   const Cert server = make_cert("nginx-mtls", "IP:127.0.0.1,DNS:sni.test");
   const Cert client = make_cert("wslat-client", "DNS:client.test");
   const std::string dir = temp_dir() + "/nginx-mtls";
-  REQUIRE(run_process({"mkdir", "-p", dir}).exit_code == 0);
-  ThirdPartyServer nginx(
-      "127.0.0.1",
-      [&](int port) {
-        const std::string conf = dir + "/nginx.conf";
-        std::ofstream(conf) << mtls_nginx_config(dir, port, upstream.port(), server, client);
-        return std::vector<std::string>{"nginx", "-p", dir, "-e", dir + "/error.log", "-c", conf};
-      },
-      dir + "/nginx.log");
+  auto nginx = start_nginx("127.0.0.1", dir, [&](int port) {
+    return mtls_nginx_config(dir, port, upstream.port(), server, client);
+  });
   const std::string base = "wss://127.0.0.1:" + std::to_string(nginx.port());
   const auto file = tls_scenario("mtls", "5s");
   const std::vector<std::string> ca{"--ca", server.cert};
@@ -158,22 +127,13 @@ TEST_CASE("tls: client certificates (--cert --key) and --sni against nginx with 
 
 TEST_CASE("tls: the scenario's tls block gives the client certificate and SNI, paths beside it" *
           doctest::test_suite("peer")) {
-  if (!have_program("nginx")) {
-    FAIL("nginx is not installed: run scripts/install-deps.sh (Debian package nginx-light)");
-  }
   auto upstream = start_serve();
   const Cert server = make_cert("nginx-mtls2", "IP:127.0.0.1,DNS:sni.test");
   const Cert client = make_cert("wslat-client2", "DNS:client.test");
   const std::string dir = temp_dir() + "/nginx-mtls2";
-  REQUIRE(run_process({"mkdir", "-p", dir}).exit_code == 0);
-  ThirdPartyServer nginx(
-      "127.0.0.1",
-      [&](int port) {
-        const std::string conf = dir + "/nginx.conf";
-        std::ofstream(conf) << mtls_nginx_config(dir, port, upstream.port(), server, client);
-        return std::vector<std::string>{"nginx", "-p", dir, "-e", dir + "/error.log", "-c", conf};
-      },
-      dir + "/nginx.log");
+  auto nginx = start_nginx("127.0.0.1", dir, [&](int port) {
+    return mtls_nginx_config(dir, port, upstream.port(), server, client);
+  });
   json s = json::parse(read_file(tls_scenario("mtls-scenario", "5s")));
   // Relative to the scenario file, which write_temp_file puts beside the certificates.
   s["tls"] = {{"cert", "wslat-client2.cert.pem"},

@@ -17,16 +17,7 @@ using nlohmann::json;
 
 constexpr const char* kPassword = "s3cr3t-pw";  // decoded; written "s3cr3t%2Dpw" in some URLs
 
-std::string userinfo_scenario(const std::string& name) {
-  json s = {
-      {"name", name},
-      {"load", {{"connections", 2}, {"concurrency", 2}}},
-      {"timeouts", {{"connect", "5s"}, {"handshake", "5s"}, {"message", "5s"}, {"close", "2s"}}},
-      {"steps", json::array({{{"send", {{"text", "hi"}}}},
-                             {{"expect", {{"text", "hi"}}}},
-                             {{"close", {{"code", 1000}}}}})}};
-  return write_temp_file(name + ".json", s.dump(2));
-}
+std::string userinfo_scenario(const std::string& name) { return hi_scenario_file(name); }
 
 // "ws://127.0.0.1:P/" -> "ws://USERINFO@127.0.0.1:P/"
 std::string with_userinfo(const std::string& url, const std::string& userinfo) {

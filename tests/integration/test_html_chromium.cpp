@@ -52,18 +52,12 @@ PngInfo inspect_png(const std::string& png) {
   return info;
 }
 
-std::string fresh_dir(const std::string& name) {
-  std::string tmpl = wslat::test::temp_dir() + "/" + name + "-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-  return tmpl;
-}
-
 // Headless Chromium's 1200x1600 screenshot of `html` into `png`.
 PngInfo screenshot(const std::string& chromium, const std::string& html, const std::string& png) {
   const auto shot = run_process(
       {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-       "--user-data-dir=" + fresh_dir("chromium-profile"), "--screenshot=" + png,
+       "--user-data-dir=" + wslat::test::fresh_temp_dir("chromium-profile"), "--screenshot=" + png,
        "--window-size=1200,1600", "file://" + html},
       std::chrono::seconds(100));
   INFO("chromium stderr: " << shot.err);
@@ -113,7 +107,7 @@ TEST_CASE("html report renders in headless Chromium as a full page" * doctest::t
     MESSAGE("skipped: " << chromium << " is not installed");
     return;
   }
-  const std::string dir = fresh_dir("html");
+  const std::string dir = wslat::test::fresh_temp_dir("html");
   const std::string html = dir + "/out.html";
   const auto rendered =
       run_wslat({"report", fixture_result_file(), "--format", "html", "-o", html});
@@ -137,7 +131,7 @@ TEST_CASE("html report of a chat-room run renders its fan-out picture in headles
     MESSAGE("skipped: " << chromium << " is not installed");
     return;
   }
-  const std::string dir = fresh_dir("html-rooms");
+  const std::string dir = wslat::test::fresh_temp_dir("html-rooms");
   const std::string result = wslat::test::write_temp_file(
       "rooms-fixture.json", wslat::to_json(wslat::test::rooms_fixture_result()).dump(2));
   const std::string html = dir + "/rooms.html";

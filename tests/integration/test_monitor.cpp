@@ -21,6 +21,7 @@ using wslat::test::body_of;
 using wslat::test::Child;
 using wslat::test::echo_scenario_file;
 using wslat::test::http_get;
+using wslat::test::metrics_port;
 using wslat::test::prom_sample;
 using wslat::test::run_wslat;
 using wslat::test::start_serve;
@@ -29,18 +30,6 @@ using wslat::test::start_serve;
 int dead_port() {
   auto server = start_serve();
   return server.port();
-}
-
-int port_of(const std::string& announced) {
-  const std::string prefix = "http://127.0.0.1:";
-  const auto at = announced.find(prefix);
-  return at == std::string::npos ? 0 : std::atoi(announced.c_str() + at + prefix.size());
-}
-
-// A monitor of `scenario` announcing its /metrics address; returns its port (0 on failure).
-int start_monitor(Child& c) {
-  c.pump_until([&] { return c.out().find("/metrics") != std::string::npos; }, 20000);
-  return port_of(c.out());
 }
 
 // Scrapes until `pred(body)` or about 30 s of tries; the last body.
@@ -57,31 +46,6 @@ std::string scrape_until(Child& c, int port, Pred pred) {
 
 }  // namespace
 
-TEST_CASE("run --export-prometheus writes histograms, counters and thresholds of the run") {
-  auto server = start_serve();
-  const std::string file = wslat::test::temp_dir() + "/run.prom";
-  const auto r = run_wslat({"run", echo_scenario_file("prom-export", server.url(), 4), "--env",
-                            "production", "--no-save", "-q", "--export-prometheus", file});
-  REQUIRE(r.exit_code == 0);
-  const std::string text = wslat::test::read_file(file);
-  const std::string labels =
-      R"({scenario="prom-export",target=")" + server.url() + R"(",profile="production")";
-  CHECK(prom_sample(text,
-                    "wslat_phase_duration_seconds_count" + labels + R"(,phase="handshake"})") == 4);
-  CHECK(prom_sample(text, "wslat_phase_duration_seconds_bucket" + labels +
-                              R"(,phase="handshake",le="+Inf"})") == 4);
-  CHECK(prom_sample(text, "wslat_connections_opened_total" + labels) == 4);
-  CHECK(prom_sample(text, "wslat_msgs_sent_total" + labels) == 4);
-  CHECK(prom_sample(text, "wslat_bytes_received_total" + labels) == 20);
-  CHECK(prom_sample(text, "wslat_threshold_pass" + labels + R"(,metric="handshake")") == 1);
-  CHECK(prom_sample(text, "wslat_run_exit_code" + labels) == 0);
-  // --format prometheus puts the same on stdout.
-  const auto out = run_wslat({"run", echo_scenario_file("prom-stdout", server.url(), 1),
-                              "--no-save", "-q", "--format", "prometheus"});
-  CHECK(out.exit_code == 0);
-  CHECK(out.out.rfind("# HELP wslat_phase_duration_seconds ", 0) == 0);
-}
-
 TEST_CASE("promtool check metrics accepts the monitor's /metrics" * doctest::test_suite("peer")) {
   if (!wslat::test::have_promtool()) {
     MESSAGE("skipped: " << wslat::test::kPromtool
@@ -91,7 +55,7 @@ TEST_CASE("promtool check metrics accepts the monitor's /metrics" * doctest::tes
   auto server = start_serve();
   Child c({"monitor", echo_scenario_file("prom-check-monitor", server.url(), 2), "--every", "200ms",
            "--for", "60s", "--listen", "127.0.0.1:0", "-q"});
-  const int port = start_monitor(c);
+  const int port = metrics_port(c);
   REQUIRE(port > 0);
   const std::string body = scrape_until(
       c, port, [](const std::string& b) { return prom_sample(b, "wslat_probes_total") >= 1; });
@@ -105,7 +69,7 @@ TEST_CASE("monitor probes again and again: the counts on /metrics grow, no run f
   const std::string results = wslat::test::temp_dir() + "/monitor-results";
   Child c({"monitor", echo_scenario_file("monitor-grow", server.url(), 2), "--every", "200ms",
            "--jitter", "10%", "--for", "60s", "--listen", "127.0.0.1:0", "--results-dir", results});
-  const int port = start_monitor(c);
+  const int port = metrics_port(c);
   REQUIRE_MESSAGE(port > 0, "no address announced: " << c.out() << c.err());
   const std::string hs = R"(wslat_phase_duration_seconds_count{scenario="monitor-grow")";
   const std::string first = scrape_until(
@@ -134,7 +98,7 @@ TEST_CASE(
   const std::string url = "ws://127.0.0.1:" + std::to_string(dead_port()) + "/";
   Child c({"monitor", echo_scenario_file("monitor-dead", url, 2), "--every", "100ms", "--for",
            "60s", "--listen", "127.0.0.1:0", "-q"});
-  const int port = start_monitor(c);
+  const int port = metrics_port(c);
   REQUIRE(port > 0);
   const std::string body = scrape_until(
       c, port, [](const std::string& b) { return prom_sample(b, "wslat_probes_total") >= 3; });

@@ -21,14 +21,9 @@ using wslat::test::Child;
 using wslat::test::echo_scenario_file;
 using wslat::test::http_get;
 using wslat::test::HttpReceiver;
+using wslat::test::metrics_port;
 using wslat::test::prom_sample;
 using wslat::test::run_wslat;
-
-int port_of(const std::string& announced) {
-  const std::string prefix = "http://127.0.0.1:";
-  const auto at = announced.find(prefix);
-  return at == std::string::npos ? 0 : std::atoi(announced.c_str() + at + prefix.size());
-}
 
 std::string serve_on(std::optional<BackgroundServer>& server, int port,
                      const std::vector<std::string>& extra = {}) {
@@ -60,8 +55,8 @@ TEST_CASE("monitor alerts once for a slow then dead target and once when it reco
            R"(printf '%s %s %s\n' "$WSLAT_ALERT_STATE" "$WSLAT_ALERT_FAILING_PROBES" )"
            R"("$WSLAT_ALERT_SCENARIO" >> ')" +
                log + "'"});
-  REQUIRE(c.pump_until([&] { return c.out().find("/metrics") != std::string::npos; }, 20000));
-  const int port = port_of(c.out());
+  const int port = metrics_port(c);
+  REQUIRE(port > 0);
   const auto metric = [&](const char* name) { return prom_sample(body_of(http_get(port)), name); };
   const auto wait_for = [&](auto pred) { return c.pump_until(pred, 40000); };
 
@@ -141,8 +136,8 @@ TEST_CASE("monitor --baseline compares every probe and exposes wslat_regression"
   REQUIRE(run_wslat({"run", scenario, "--no-save", "-q", "--save-baseline", base}).exit_code == 0);
   Child c({"monitor", scenario, "--every", "100ms", "--for", "60s", "--listen", "127.0.0.1:0", "-q",
            "--baseline", base});
-  REQUIRE(c.pump_until([&] { return c.out().find("/metrics") != std::string::npos; }, 20000));
-  const int port = port_of(c.out());
+  const int port = metrics_port(c);
+  REQUIRE(port > 0);
   std::string body;
   REQUIRE(c.pump_until(
       [&] {

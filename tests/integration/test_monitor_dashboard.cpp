@@ -21,30 +21,19 @@ using wslat::test::body_of;
 using wslat::test::Child;
 using wslat::test::echo_scenario_file;
 using wslat::test::http_get;
+using wslat::test::metrics_port;
 using wslat::test::prom_sample;
-
-int port_of(const std::string& announced) {
-  const std::string prefix = "http://127.0.0.1:";
-  const auto at = announced.find(prefix);
-  return at == std::string::npos ? 0 : std::atoi(announced.c_str() + at + prefix.size());
-}
 
 // A monitor that saw a healthy target (4 probes or more) and then its outage (2 failed
 // probes or more); the monitor's /metrics port.
 int monitor_through_an_outage(Child& c, std::optional<BackgroundServer>& server) {
-  REQUIRE(c.pump_until([&] { return c.out().find("/metrics") != std::string::npos; }, 20000));
-  const int port = port_of(c.out());
+  const int port = metrics_port(c);
+  REQUIRE(port > 0);
   const auto metric = [&](const char* name) { return prom_sample(body_of(http_get(port)), name); };
   REQUIRE(c.pump_until([&] { return metric("wslat_probes_total") >= 4; }, 40000));
   server.reset();
   REQUIRE(c.pump_until([&] { return metric("wslat_probes_failed_total") >= 2; }, 40000));
   return port;
-}
-
-std::string fresh_dir(const std::string& name) {
-  std::string tmpl = wslat::test::temp_dir() + "/" + name + "-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-  return tmpl;
 }
 
 }  // namespace
@@ -96,7 +85,7 @@ TEST_CASE("monitor dashboard renders in headless Chromium: phases, thresholds, v
   const std::string page = "http://127.0.0.1:" + std::to_string(port) + "/";
   // Driven over the DevTools protocol: the page keeps its event stream open, which --dump-dom
   // (at the load event) is too early for and --virtual-time-budget waits on forever.
-  wslat::test::CdpBrowser browser(chromium, fresh_dir("chromium-cdp"));
+  wslat::test::CdpBrowser browser(chromium, wslat::test::fresh_temp_dir("chromium-cdp"));
   const std::string tab = browser.open(page);
   REQUIRE_MESSAGE(!tab.empty(), "chromium: " << browser.last_error());
   const auto pushed = [&] {

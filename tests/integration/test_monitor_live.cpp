@@ -22,13 +22,9 @@ using wslat::test::body_of;
 using wslat::test::Child;
 using wslat::test::echo_scenario_file;
 using wslat::test::http_get;
+using wslat::test::metrics_port;
+using wslat::test::port_of;
 using wslat::test::prom_sample;
-
-int port_of(const std::string& announced) {
-  const std::string prefix = "http://127.0.0.1:";
-  const auto at = announced.find(prefix);
-  return at == std::string::npos ? 0 : std::atoi(announced.c_str() + at + prefix.size());
-}
 
 // A raw HTTP/1.0 client of /api/events (no chunked encoding: the stream is the body as is).
 class EventClient {
@@ -101,8 +97,8 @@ TEST_CASE("monitor pushes every probe to live dashboards as server-sent events")
   BackgroundServer server({wslat::test::wslat_binary(), "serve", "--port", "0"});
   Child c({"monitor", echo_scenario_file("live-events", server.url(), 1), "--every", "150ms",
            "--for", "60s", "--listen", "127.0.0.1:0", "-q", "--live-clients", "2"});
-  REQUIRE(c.pump_until([&] { return c.out().find("/metrics") != std::string::npos; }, 20000));
-  const int port = port_of(c.out());
+  const int port = metrics_port(c);
+  REQUIRE(port > 0);
 
   EventClient a(port);
   EventClient b(port);

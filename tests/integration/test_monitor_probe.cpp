@@ -15,15 +15,11 @@ using wslat::test::body_of;
 using wslat::test::Child;
 using wslat::test::echo_scenario_file;
 using wslat::test::http_get;
+using wslat::test::metrics_port;
+using wslat::test::port_of;
 using wslat::test::prom_sample;
 using wslat::test::run_wslat;
 using wslat::test::start_serve;
-
-int port_of(const std::string& announced) {
-  const std::string prefix = "http://127.0.0.1:";
-  const auto at = announced.find(prefix);
-  return at == std::string::npos ? 0 : std::atoi(announced.c_str() + at + prefix.size());
-}
 
 // A folder with one scenario, "echo.json" (named "probe-echo"); a secret next to it.
 std::string scenarios_folder() {
@@ -63,8 +59,8 @@ TEST_CASE("monitor /probe runs one probe of a named scenario against the target 
                            "/";
   Child c({"monitor", dir + "/echo.json", "--target", server.url(), "--every", "60s", "--for",
            "60s", "--listen", "127.0.0.1:0", "-q", "--scenarios", dir});
-  REQUIRE(c.pump_until([&] { return c.out().find("/metrics") != std::string::npos; }, 20000));
-  const int port = port_of(c.out());
+  const int port = metrics_port(c);
+  REQUIRE(port > 0);
   const auto probe = [&](const std::string& q) { return http_get(port, "/probe?" + q); };
 
   // A healthy target: 200 and the exposition of that one probe, labelled with the target asked.

@@ -3,9 +3,7 @@
 // with wslat's own p50 of the same probes within the bucket resolution (docs/monitoring.md:
 // buckets at most 10% wide). "peer": skipped with a message when prometheus is not installed.
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cctype>
@@ -21,6 +19,7 @@
 #include "histogram.hpp"
 #include "prometheus_text.hpp"
 #include "result.hpp"
+#include "third_party.hpp"
 
 namespace {
 
@@ -30,61 +29,6 @@ using wslat::test::Child;
 using wslat::test::http_get;
 
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
-
-// A free loopback port: bound to 0, read back, released (Prometheus binds it right after).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("no free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// Prometheus as a child process, its output in `log`; stopped (SIGTERM, then SIGKILL after
-// 10 s) on destruction.
-class PrometheusProcess {
- public:
-  PrometheusProcess(const std::string& config, const std::string& data, int port,
-                    const std::string& log) {
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork");
-    if (pid_ == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, STDOUT_FILENO);
-        ::dup2(fd, STDERR_FILENO);
-      }
-      std::vector<std::string> args{
-          kPrometheus, "--config.file=" + config, "--storage.tsdb.path=" + data,
-          "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"};
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(kPrometheus, argv.data());
-      std::_Exit(127);
-    }
-  }
-  ~PrometheusProcess() {
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-      ::poll(nullptr, 0, 50);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  PrometheusProcess(const PrometheusProcess&) = delete;
-  PrometheusProcess& operator=(const PrometheusProcess&) = delete;
-
- private:
-  pid_t pid_ = -1;
-};
 
 std::string url_encode(const std::string& s) {
   std::string out;
@@ -149,14 +93,17 @@ TEST_CASE("prometheus scrapes wslat monitor: histogram_quantile(0.5) agrees with
   REQUIRE(at != std::string::npos);
   const std::string monitor_address = monitor.out().substr(at, monitor.out().find('/', at) - at);
 
-  const int port = free_port();
+  const int port = wslat::test::pick_free_port("127.0.0.1");
   const std::string config =
       wslat::test::write_temp_file("prometheus.yml",
                                    "global:\n  scrape_interval: 250ms\n  scrape_timeout: 200ms\n"
                                    "scrape_configs:\n  - job_name: wslat\n    static_configs:\n"
                                    "      - targets: ['" +
                                        monitor_address + "']\n");
-  PrometheusProcess prometheus(config, dir + "/data", port, dir + "/prometheus.log");
+  wslat::test::Daemon prometheus(
+      {kPrometheus, "--config.file=" + config, "--storage.tsdb.path=" + dir + "/data",
+       "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
+      dir + "/prometheus.log");
 
   // Wait (bounded, about 90 s) until Prometheus has scraped at least 10 probes.
   const std::string p50_query =

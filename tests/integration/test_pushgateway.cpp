@@ -4,7 +4,6 @@
 // the first (PUT). "peer": skipped with a message when the Pushgateway is not installed.
 // Plus the usage error and a Pushgateway that is not there (a warning, the verdict kept).
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -14,6 +13,7 @@
 
 #include "harness.hpp"
 #include "prometheus_text.hpp"
+#include "third_party.hpp"
 
 namespace {
 
@@ -24,27 +24,13 @@ using wslat::test::start_serve;
 
 constexpr const char* kPushgateway = "/usr/bin/prometheus-pushgateway";
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("no free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // The Pushgateway on a free loopback port (another port when the one picked was taken in the
 // meantime: up to 5 tries), ready to take pushes; stopped on destruction.
 class Pushgateway {
  public:
   explicit Pushgateway(const std::string& log) {
     for (int attempt = 0; attempt < 5 && port_ == 0; ++attempt) {
-      const int port = free_port();
+      const int port = wslat::test::pick_free_port("127.0.0.1");
       start(port, log);
       for (int i = 0; i < 200; ++i) {  // up to about 10 s to answer
         if (http_get(port, "/-/ready").find(" 200 ") != std::string::npos) {
@@ -72,40 +58,15 @@ class Pushgateway {
 
  private:
   void start(int port, const std::string& log) {
-    pid_ = ::fork();
+    pid_ = wslat::test::spawn_logged(
+        {kPushgateway, "--web.listen-address=127.0.0.1:" + std::to_string(port),
+         // Debian's default persists to /var/lib: memory only here.
+         "--persistence.file=", "--log.level=warn"},
+        log);
     if (pid_ < 0) throw std::runtime_error("fork");
-    if (pid_ == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, STDOUT_FILENO);
-        ::dup2(fd, STDERR_FILENO);
-      }
-      std::vector<std::string> args{kPushgateway,
-                                    "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                                    // Debian's default persists to /var/lib: memory only here.
-                                    "--persistence.file=", "--log.level=warn"};
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(kPushgateway, argv.data());
-      std::_Exit(127);
-    }
   }
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 200; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      ::poll(nullptr, 0, 50);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  pid_t pid_ = -1;
+  void stop() { wslat::test::stop_child(pid_, std::chrono::seconds(10)); }
+  int pid_ = -1;
   int port_ = 0;
 };
 
@@ -199,8 +160,9 @@ TEST_CASE("run --push: a bad URL is a usage error, a Pushgateway that is not the
         std::string::npos);
   // Nobody listens there: the run is still measured, stored and judged; the push is a warning.
   const std::string results = wslat::test::temp_dir() + "/push-results";
-  const auto lost = run_wslat({"run", scenario, "-q", "--results-dir", results, "--push",
-                               "http://127.0.0.1:" + std::to_string(free_port())});
+  const auto lost =
+      run_wslat({"run", scenario, "-q", "--results-dir", results, "--push",
+                 "http://127.0.0.1:" + std::to_string(wslat::test::pick_free_port("127.0.0.1"))});
   CHECK(lost.exit_code == 0);
   CHECK(lost.err.find("wslat: warning: --push failed: ") != std::string::npos);
   CHECK(wslat::test::files_under(results).size() == 1);

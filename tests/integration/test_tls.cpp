@@ -8,28 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "third_party.hpp"
 
 namespace wslat::test {
 namespace {
 
 using nlohmann::json;
-
-struct Cert {
-  std::string cert, key;
-};
-
-// A self-signed ECDSA certificate for `san` (e.g. "IP:127.0.0.1"), valid for a day.
-Cert make_cert(const std::string& name, const std::string& san) {
-  Cert c{temp_dir() + "/" + name + ".cert.pem", temp_dir() + "/" + name + ".key.pem"};
-  const auto r =
-      run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", c.key, "-out", c.cert,
-                   "-days", "1", "-subj", "/CN=wslat-test", "-addext", "subjectAltName=" + san},
-                  std::chrono::seconds(30));
-  INFO("openssl: " << r.err);
-  REQUIRE(r.exit_code == 0);
-  return c;
-}
 
 std::string scenario_file(const std::string& url) {
   json s = {
