@@ -1,7 +1,6 @@
 #include "event_stream.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 namespace wslat::cli {
 
@@ -63,7 +62,7 @@ std::size_t EventStream::read(Client& client, char* buf, std::size_t max) {
   for (;;) {
     if (!client.pending.empty()) {
       const std::size_t n = std::min(max, client.pending.size());
-      std::memcpy(buf, client.pending.data(), n);
+      client.pending.copy(buf, n);
       client.pending.erase(0, n);
       return n;
     }

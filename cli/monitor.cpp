@@ -245,8 +245,10 @@ int monitor_command(const MonitorArgs& a) {
     if (t != "embedded") {
       std::string problem;
       if (!parse_ws_url(t, &problem)) {
-        throw UsageError("--target " + t + ": not a WebSocket URL: " + problem +
-                         "; expected ws://HOST[:PORT]/PATH, wss://HOST[:PORT]/PATH or embedded");
+        throw UsageError(
+            fmt::format("--target {}: not a WebSocket URL: {}; expected ws://HOST[:PORT]/PATH, "
+                        "wss://HOST[:PORT]/PATH or embedded",
+                        t, problem));
       }
     }
     if (std::find(a.targets.begin(), a.targets.begin() + static_cast<std::ptrdiff_t>(i), t) !=
@@ -370,6 +372,7 @@ int monitor_command(const MonitorArgs& a) {
       [&] {
         const std::lock_guard<std::mutex> lock(mutex);
         std::vector<std::string> parts;
+        parts.reserve(states.size());
         for (const auto& t : states) {
           parts.push_back(render_prometheus(t.totals.total, t.totals.stats, &t.window));
         }

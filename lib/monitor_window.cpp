@@ -44,7 +44,8 @@ std::map<std::string, RollingWindow::PhaseStats> RollingWindow::phases() const {
   }
   static const Histogram layout;  // bucket index -> value
   std::map<std::string, PhaseStats> out;
-  for (const auto& [name, m] : merged) {
+  for (const auto& entry : merged) {
+    const auto& m = entry.second;  // a lambda below uses it: not a structured binding (C++17)
     std::int64_t total = 0;
     for (const auto& kv : m) total += kv.second;
     // The sample at rank ceil(q * count), as Histogram::value_at_percentile.
@@ -59,7 +60,7 @@ std::map<std::string, RollingWindow::PhaseStats> RollingWindow::phases() const {
       }
       return static_cast<double>(layout.bucket_midpoint_ns(m.rbegin()->first)) / 1e9;
     };
-    out[name] = {total, at(0.5), at(0.95)};
+    out[entry.first] = {total, at(0.5), at(0.95)};
   }
   return out;
 }

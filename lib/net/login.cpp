@@ -35,7 +35,7 @@ std::string trim(std::string s) {
 }
 
 // "#HttpOnly_.example.com\tTRUE\t/\tFALSE\t0\tsid\tabc": libcurl's cookie list line.
-std::optional<LoginCookie> parse_cookie_line(std::string line) {
+std::optional<LoginCookie> parse_cookie_line(const std::string& line) {
   std::vector<std::string> f;
   std::size_t at = 0;
   for (int i = 0; i < 6; ++i) {
@@ -244,7 +244,8 @@ std::optional<LoginFailure> make_login_request(const LoginSpec& login, const Tem
       if (const auto why = header_problem(name, v)) {
         return LoginFailure{"request.invalid", "/login/headers: " + *why + " (nothing was sent)"};
       }
-      out.headers.push_back(name + ": " + v);
+      out.headers.push_back(name);
+      out.headers.back().append(": ").append(v);
     }
   } catch (const TemplateError& e) {
     return LoginFailure{"template.unset", std::string("/login: ") + e.what()};

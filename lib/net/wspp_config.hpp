@@ -515,7 +515,7 @@ WSLAT_WRITE_NOW((const char* buf, size_t len, write_handler handler),
                 m_bufs.push_back(lib::asio::buffer(buf, len)), true)
 WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
                 for (const auto& b
-                     : bufs) m_bufs.push_back(lib::asio::buffer(b.buf, b.len)),
+                     : bufs) { m_bufs.push_back(lib::asio::buffer(b.buf, b.len)); },
                 !wslat::net::has_pong(bufs))
 // NOLINTEND(performance-unnecessary-value-param)
 #undef WSLAT_WRITE_NOW

@@ -1,9 +1,9 @@
 // permessage-deflate (RFC 7692): offered with "permessage_deflate": true (or an object of offer
 // parameters) or --deflate, the parameters the server accepted recorded in the result's
-// "negotiated", the compressed sizes in the wire_bytes_* counters. Against Node `ws` (perMessageDeflate) and python `websockets`
-// (deflate on by default), with a message that compresses well (repeated JSON) and one that
-// does not (random bytes), each echoed back and matched byte for byte; and against a server
-// that declines the offer.
+// "negotiated", the compressed sizes in the wire_bytes_* counters. Against Node `ws`
+// (perMessageDeflate) and python `websockets` (deflate on by default), with a message that
+// compresses well (repeated JSON) and one that does not (random bytes), each echoed back and
+// matched byte for byte; and against a server that declines the offer.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -230,19 +230,19 @@ TEST_CASE("deflate: parameters from the scenario, negotiated with Node ws" *
                                  {{"permessage_deflate", {{"client_max_window_bits", true}}}}),
                         peer.url());
   CHECK(bare["negotiated"]["offered_extensions"] == "permessage-deflate; client_max_window_bits");
-  const json none = run(scenario("deflate-ws-empty", true, {{"permessage_deflate", json::object()}}),
-                        peer.url());
+  const json none =
+      run(scenario("deflate-ws-empty", true, {{"permessage_deflate", json::object()}}), peer.url());
   CHECK(none["negotiated"]["offered_extensions"] == "permessage-deflate");
   CHECK(none["negotiated"]["extensions"] == json({{"permessage-deflate", kConnections}}));
 }
 
 TEST_CASE("deflate: bad permessage_deflate parameters are located errors (exit 64)") {
-  for (const json& bad : {json{{"client_max_window_bits", 16}}, json{{"server_max_window_bits", true}},
-                          json{{"client_no_context_takeover", "yes"}},
-                          json{{"client_max_window", 10}}}) {
+  for (const json& bad :
+       {json{{"client_max_window_bits", 16}}, json{{"server_max_window_bits", true}},
+        json{{"client_no_context_takeover", "yes"}}, json{{"client_max_window", 10}}}) {
     CAPTURE(bad.dump());
-    const auto r = run_wslat({"validate", scenario("deflate-bad-params", true,
-                                                   {{"permessage_deflate", bad}})});
+    const auto r = run_wslat(
+        {"validate", scenario("deflate-bad-params", true, {{"permessage_deflate", bad}})});
     CHECK(r.exit_code == 64);
     CHECK(r.err.find("/permessage_deflate/" + bad.items().begin().key()) != std::string::npos);
   }

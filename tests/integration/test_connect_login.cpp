@@ -101,12 +101,12 @@ TEST_CASE("login: an https:// login, its certificate trusted with --ca or skippe
           doctest::test_suite("peer")) {
   const std::string cert = temp_dir() + "/login-tls.cert.pem";
   const std::string key = temp_dir() + "/login-tls.key.pem";
-  REQUIRE(run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                       "-days", "1", "-subj", "/CN=login", "-addext",
-                       "subjectAltName=IP:127.0.0.1"},
-                      std::chrono::seconds(30))
-              .exit_code == 0);
+  REQUIRE(
+      run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days",
+                   "1", "-subj", "/CN=login", "-addext", "subjectAltName=IP:127.0.0.1"},
+                  std::chrono::seconds(30))
+          .exit_code == 0);
   LoginPeer peer({"--require-token", "--login-tls-cert", cert, "--login-tls-key", key});
   REQUIRE(peer.login_url.rfind("https://127.0.0.1:", 0) == 0);
   const auto file =

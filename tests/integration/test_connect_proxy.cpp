@@ -175,7 +175,7 @@ TEST_CASE("proxy: an https:// proxy is refused, from --proxy or https_proxy, say
   const std::string proxy = "https://alice:" + std::string(kProxyPassword) + "@proxy.invalid:3128";
   const auto refused = [&](const std::vector<std::string>& extra,
                            const std::map<std::string, std::string>& env) {
-    std::vector<std::string> argv{"run", file, "--target", "wss://wslat-test.invalid/",
+    std::vector<std::string> argv{"run",       file,     "--target", "wss://wslat-test.invalid/",
                                   "--no-save", "--quiet"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     const auto r = run_wslat(argv, std::chrono::seconds(30), env);
