@@ -100,5 +100,31 @@ TEST_CASE("subprotocol: require_subprotocol must be a boolean and needs subproto
   }
 }
 
+// The session frees the connection's copy of the upgrade request and 101 answer once open
+// (bench/README.md, "What a held connection costs"): captures from the 101 are taken before,
+// and the values stay usable in every later step.
+TEST_CASE("subprotocol: captures from the 101 are usable after the upgrade was released") {
+  auto server = start_serve();  // selects the first offered
+  const json connect = {{"connect",
+                         {{"capture",
+                           {{"st", {{"status", true}}},
+                            {"proto", {{"header", "Sec-WebSocket-Protocol"}}},
+                            {"up", {{"header", "upgrade"}}}}}}}};
+  const auto file = scenario(
+      "subprotocol-capture",
+      {{"subprotocols", {"chat.v1", "chat.v2"}},
+       {"steps", json::array({connect,
+                              {{"send", {{"text", "${var:st} ${var:proto} ${var:up}"}}}},
+                              {{"expect", {{"text", "101 chat.v1 websocket"}}}},
+                              {{"send", {{"text", "again ${var:proto}"}}}},
+                              {{"expect", {{"text", "again chat.v1"}}}},
+                              {{"close", {{"code", 1000}}}}})}});
+  const auto r = run(file, server.url(), "json");
+  CHECK(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  CHECK(j["connections"]["failed"] == 0);
+  CHECK(j["negotiated"]["subprotocols"] == json({{"chat.v1", 2}}));
+}
+
 }  // namespace
 }  // namespace wslat::test
