@@ -145,6 +145,14 @@ RunResult assemble_result(const RunContext& ctx, RawRun raw) {
         raw.load.target_rate));
   }
   if (auto w = saturation_warning(r.metrics)) r.warnings.push_back(std::move(*w));
+  if (const auto remote = r.counters.find("delivery_remote");
+      remote != r.counters.end() && remote->second.total > 0) {
+    r.warnings.push_back(fmt::format(
+        "delivery across processes uses wall clocks: skew between machines adds to it ({} of "
+        "the deliveries were of broadcasts another process sent, timed by the send time the "
+        "message carries)",
+        remote->second.total));
+  }
   r.negotiated = std::move(raw.negotiated);
   r.negotiated.offered = s.subprotocols;
   for (auto& w : extension_warnings(r.negotiated)) r.warnings.push_back(std::move(w));

@@ -27,7 +27,7 @@ const MetricDef* find_metric(std::string_view metric) {
   const std::size_t at = metric.find('@');
   if (at != std::string_view::npos && at > 0 && at + 1 < metric.size()) {
     const MetricDef* base = find_metric(metric.substr(0, at));
-    return base != nullptr && base->kind == MetricKind::kLatency ? base : nullptr;
+    return base != nullptr && base->kind != MetricKind::kErrors ? base : nullptr;
   }
   const MetricDef* family = nullptr;
   for (const MetricDef& m : kMetricRegistry) {

@@ -104,6 +104,9 @@ inline constexpr MetricDef kMetricRegistry[] = {
     // "delivery_wait" (counted against the sender's connection).
     {"broadcasts",       MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
     {"delivery_missing", MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
+    // Deliveries of broadcasts this process did not send, timed by the send time the message
+    // carries ("sent_at"): on wall clocks, so clock skew between machines adds to them.
+    {"delivery_remote",  MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
     // Presence events of joins that a member already in the room never got within
     // "delivery_wait" (counted against the joiner's connection).
     {"presence_missing", MetricKind::kCounter, false, false,   "",          MetricReach::kConnect},
@@ -175,11 +178,12 @@ constexpr std::size_t timeline_slot(std::string_view name) {
 }
 
 // The entry that names `metric` (a single metric, or the family it belongs to); nullptr when
-// none does. A latency metric of one role, "METRIC@ROLE" (handshake@listener), is METRIC's.
+// none does. A latency metric or a counter of one role, "METRIC@ROLE" (handshake@listener,
+// delivery_missing@listener), is METRIC's.
 const MetricDef* find_metric(std::string_view metric);
 
 // True when thresholds may name `metric`: every metric of the registry (latencies, also
-// METRIC@ROLE; errors; counters, on their run total).
+// METRIC@ROLE; errors; counters, also COUNTER@ROLE, on their run total).
 bool takes_thresholds(std::string_view metric);
 
 // Why thresholds may not name `metric`: `unknown metric "x"`.

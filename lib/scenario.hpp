@@ -37,7 +37,7 @@ using Vars = std::vector<VarValue>;  // indexed like Scenario::variables
 
 // A string with ${...} placeholders, compiled at parse time.
 // ${env:NAME} is resolved when the scenario is loaded (its value is a secret: see
-// Scenario::secrets); ${iteration}, ${connection}, ${uuid}, ${now_ms}, ${var:NAME} (a
+// Scenario::secrets); ${iteration}, ${connection}, ${uuid}, ${now_ms}, ${now_us}, ${var:NAME} (a
 // captured variable, per connection) and ${data:NAME} (a field of the connection's row of the
 // data file) per use. README "Templates and variables".
 struct Template {
@@ -48,6 +48,7 @@ struct Template {
       kConnection,
       kUuid,
       kNowMs,
+      kNowUs,
       kVar,
       kData,
       kRoom
@@ -353,6 +354,10 @@ struct Deliveries {  // NOLINT(bugprone-exception-escape): as ExpectStep
   ExpectStep when;   // the matcher (no captures)
   Capture id;
   bool pass = false;  // also offered to the steps' expects
+  // "sent_at": where the sender's wall-clock send time (Unix epoch, `sent_at_unit`) is in the
+  // message: a broadcast this process did not send is timed by it (receipt wall time - it).
+  std::optional<Capture> sent_at;
+  enum class Unit { kMs, kUs } sent_at_unit = Unit::kMs;
 };
 
 struct Scenario {

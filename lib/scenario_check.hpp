@@ -136,6 +136,7 @@ class Checker {
   void check_rooms(const json& doc, Scenario& s);
   std::optional<Capture> check_id(const json& j, const std::string& ptr);
   void check_deliveries(const json& doc, Scenario& s);
+  void check_sent_at(const json& j, const std::string& ptr, Deliveries& d);
   void check_presence(const json& doc, Scenario& s);
   // A matcher + "id" (+ "pass"): "deliveries" and "presence"; `what` names it in messages.
   std::optional<Deliveries> check_recognizer(const json& j, const std::string& ptr,

@@ -107,9 +107,17 @@ bool any_send(const Scenario& s, std::optional<Capture> SendStep::*mark) {
 std::optional<Deliveries> Checker::check_recognizer(const json& j, const std::string& ptr,
                                                     const std::string& what) {
   if (!require_object(j, ptr, what)) return std::nullopt;
-  check_keys(j, ptr, {"json", "text", "regex", "any", "binary", "binary_prefix", "id", "pass"},
-             what);
+  const bool deliveries = ptr == "/deliveries";
+  if (deliveries) {
+    check_keys(j, ptr,
+               {"json", "text", "regex", "any", "binary", "binary_prefix", "id", "pass", "sent_at"},
+               what);
+  } else {
+    check_keys(j, ptr, {"json", "text", "regex", "any", "binary", "binary_prefix", "id", "pass"},
+               what);
+  }
   Deliveries d;
+  if (deliveries && j.contains("sent_at")) check_sent_at(j["sent_at"], ptr + "/sent_at", d);
   check_matcher(j, ptr, d.when, TemplateScope::kRule);
   if (!j.contains("id")) {
     issue(ptr, fmt::format("missing \"id\": where the id is in a message {} recognises, e.g. "
@@ -130,6 +138,38 @@ std::optional<Deliveries> Checker::check_recognizer(const json& j, const std::st
   return d;
 }
 
+// "sent_at": {"json": "/ts", "unit": "us"}: where a broadcast carries its sender's wall-clock
+// send time (Unix epoch; "ms", the default, or "us"), for recipients in other processes.
+void Checker::check_sent_at(const json& j, const std::string& ptr, Deliveries& d) {
+  const char* forms = "{\"json\": \"/ts\"} or {\"regex\": \"\\\"ts\\\":(\\\\d+)\"}, and "
+                      "\"unit\": \"ms\" (the default, as ${now_ms}) or \"us\" (as ${now_us})";
+  if (!j.is_object()) {
+    issue(ptr, fmt::format("{} does not say where the send time is: expected {}", describe(j),
+                           forms));
+    return;
+  }
+  json where = j;
+  if (j.contains("unit")) {
+    const json& u = j["unit"];
+    if (u == "ms") {
+      d.sent_at_unit = Deliveries::Unit::kMs;
+    } else if (u == "us") {
+      d.sent_at_unit = Deliveries::Unit::kUs;
+    } else {
+      issue(ptr + "/unit", fmt::format("{} is not a unit of the send time: write \"ms\" or \"us\"",
+                                       describe(u)));
+    }
+    where.erase("unit");
+  }
+  const std::string from = where.size() == 1 ? where.begin().key() : "";
+  if (from != "json" && from != "regex") {
+    issue(ptr, fmt::format("{} does not say where the send time is: expected {}", describe(j),
+                           forms));
+    return;
+  }
+  d.sent_at = message_capture(from, where.begin().value(), ptr + "/" + from);
+}
+
 // "deliveries": {"regex": "^42\\[\"chat\"", "id": {...}, "pass": false}; "delivery_wait".
 void Checker::check_deliveries(const json& doc, Scenario& s) {
   if (doc.contains("delivery_wait")) {
@@ -147,11 +187,13 @@ void Checker::check_deliveries(const json& doc, Scenario& s) {
     return;
   }
   s.deliveries = check_recognizer(doc["deliveries"], "/deliveries", "\"deliveries\"");
-  if (!broadcasts) {
+  // With "sent_at", this run may only receive: the broadcasts come from another process.
+  if (!broadcasts && !(s.deliveries && s.deliveries->sent_at)) {
     issue("/deliveries",
           "\"deliveries\" but no send is marked \"broadcast\": mark the send whose delivery "
           "is timed, e.g. {\"send\": {\"json\": {...}, \"broadcast\": {\"id\": {\"json\": "
-          "\"/id\"}}}}");
+          "\"/id\"}}}}, or give \"sent_at\" (where the message carries its send time) to "
+          "time broadcasts another process sends");
   }
 }
 

@@ -20,7 +20,7 @@ using nlohmann::json;
 
 constexpr const char* kPlaceholderForms =
     "${env:NAME}, ${var:NAME}, ${data:NAME}, ${iteration}, ${connection}, ${room}, ${uuid} or "
-    "${now_ms} (write $${ for a literal ${)";
+    "${now_ms}, ${now_us} (write $${ for a literal ${)";
 
 using Kind = Template::Part::Kind;
 using Into = Template::Part::Into;
@@ -137,6 +137,7 @@ std::optional<Template::Part> Checker::runtime_part(std::string name, const std:
                                                        {"connection", Kind::kConnection},
                                                        {"uuid", Kind::kUuid},
                                                        {"now_ms", Kind::kNowMs},
+                                                       {"now_us", Kind::kNowUs},
                                                        {"room", Kind::kRoom}};
   Template::Part part;
   for (const auto& [suffix, as] : {std::pair{":string", As::kString}, {":number", As::kNumber}}) {
@@ -338,6 +339,11 @@ std::string now_ms_text() {
                             std::chrono::system_clock::now().time_since_epoch())
                             .count());
 }
+std::string now_us_text() {
+  return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+}
 
 }  // namespace
 
@@ -363,6 +369,9 @@ std::string expand_parts(const Template& t, const TemplateContext& ctx, bool sho
         break;
       case Kind::kNowMs:
         append_value(out, part, now_ms_text(), false);
+        break;
+      case Kind::kNowUs:
+        append_value(out, part, now_us_text(), false);
         break;
       case Kind::kRoom:
         append_value(out, part,

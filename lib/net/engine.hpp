@@ -48,6 +48,9 @@ struct SampleDelta {
   // when first recorded.
   std::vector<Histogram> metrics = std::vector<Histogram>(kLatencySlotCount);
   std::array<Counter, kCounterSlotCount> counters;  // slot i is counter_order()[i]
+  // With roles, each role's copy (COUNTER@ROLE): role r's slot c at r * kCounterSlotCount + c,
+  // created when first counted.
+  std::vector<Counter> role_counters;
   std::map<std::string, std::int64_t> errors;
   std::int64_t attempted = 0, opened = 0, failed = 0, done = 0;
   std::vector<ConnectionRecord> connections;  // finished, when RunOptions::connections is set
@@ -58,6 +61,8 @@ struct SampleDelta {
                        [](const Histogram& h) { return h.empty(); }) &&
            std::all_of(counters.begin(), counters.end(),
                        [](const Counter& c) { return c.empty(); }) &&
+           std::all_of(role_counters.begin(), role_counters.end(),
+                       [](const Counter& c) { return c.empty(); }) &&
            connections.empty();
   }
   void add(const SampleDelta& other) {
@@ -66,6 +71,12 @@ struct SampleDelta {
       if (!other.metrics[m].empty()) metrics[m].add(other.metrics[m]);
     }
     for (std::size_t c = 0; c < counters.size(); ++c) counters[c].add(other.counters[c]);
+    if (role_counters.size() < other.role_counters.size()) {
+      role_counters.resize(other.role_counters.size());
+    }
+    for (std::size_t c = 0; c < other.role_counters.size(); ++c) {
+      role_counters[c].add(other.role_counters[c]);
+    }
     for (const auto& [category, n] : other.errors) errors[category] += n;
     attempted += other.attempted;
     opened += other.opened;
@@ -78,6 +89,7 @@ struct SampleDelta {
       if (!h.empty()) h = Histogram();
     }
     counters.fill(Counter{});
+    std::fill(role_counters.begin(), role_counters.end(), Counter{});
     errors.clear();
     attempted = opened = failed = done = 0;
     connections.clear();

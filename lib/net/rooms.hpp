@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,9 +23,26 @@
 
 namespace wslat::net {
 
+// Deliveries that never arrived: in all, and with roles per role of the member that did not get
+// them (delivery_missing@listener: listeners' missing deliveries).
+struct Missing {
+  std::int64_t total = 0;
+  std::vector<std::int64_t> by_role;  // index: Scenario::roles; empty without roles
+
+  void add(std::size_t role, std::size_t roles, std::int64_t n) {
+    total += n;
+    if (roles == 0) return;
+    if (by_role.size() < roles) by_role.resize(roles);
+    by_role[role] += n;
+  }
+};
+
 class RoomBoard {
  public:
-  explicit RoomBoard(Duration wait) : wait_(wait) {}
+  // `role_of` (with `roles` roles) names each member's role, for the missing counts per role.
+  explicit RoomBoard(Duration wait, std::function<std::size_t(std::int64_t)> role_of = nullptr,
+                     std::size_t roles = 0)
+      : wait_(wait), role_of_(std::move(role_of)), roles_(role_of_ ? roles : 0) {}
 
   // `member` (a connection index) is open in `room` / has ended.
   void join(std::int64_t room, std::int64_t member) {
@@ -40,16 +58,18 @@ class RoomBoard {
 
   // `sender` broadcast `id` at `sent`: every other member open now is expected to receive it.
   // Returns the deliveries of earlier broadcasts whose wait is over and that never arrived.
-  std::int64_t broadcast(std::int64_t room, std::int64_t sender, std::string id, TimePoint sent) {
+  Missing broadcast(std::int64_t room, std::int64_t sender, std::string id, TimePoint sent) {
     Room& r = room_(room);
     const std::lock_guard<std::mutex> lock(r.mu);
-    const std::int64_t missing = expire(r, sent);
+    Missing missing = expire(r, sent);
     Pending p{std::move(id), sent, {}, {}, 0};
     for (const std::int64_t m : r.open) {
       if (m != sender) p.expected.push_back(m);  // sorted: a std::set
     }
     p.got.assign(p.expected.size(), false);
-    if (!p.expected.empty()) r.pending.push_back(std::move(p));
+    // Also with no one to expect: its id stays known to this process until its wait is over, so
+    // an echo is never taken for a broadcast of another process (Receipt::known).
+    r.pending.push_back(std::move(p));
     return missing;
   }
 
@@ -57,7 +77,10 @@ class RoomBoard {
     std::optional<Duration> delivery;  // this member's: receipt - send
     std::optional<Duration> fanout;    // set when this receipt was the last expected one
     std::optional<Duration> fanout_50, fanout_90;  // ... the one that made half, 90% of them
-    std::int64_t missing = 0;                      // of broadcasts whose wait ended meanwhile
+    Missing missing;  // of broadcasts whose wait ended meanwhile
+    // A broadcast of this process (still waiting) carries the id: false for one that another
+    // process sent (or that left the board), which only the message's send time can time.
+    bool known = false;
   };
   // `member` received a message carrying `id` at `at`.
   Receipt receive(std::int64_t room, std::int64_t member, const std::string& id, TimePoint at) {
@@ -67,6 +90,7 @@ class RoomBoard {
     out.missing = expire(r, at);
     for (auto it = r.pending.begin(); it != r.pending.end(); ++it) {
       if (it->id != id) continue;
+      out.known = true;
       const auto pos = std::lower_bound(it->expected.begin(), it->expected.end(), member);
       if (pos == it->expected.end() || *pos != member) return out;  // not expected (joined later)
       const auto k = static_cast<std::size_t>(pos - it->expected.begin());
@@ -89,12 +113,12 @@ class RoomBoard {
 
   // The run is over (the last worker stopped): every broadcast still waiting is missing those
   // deliveries.
-  std::int64_t finish_all() {
-    std::int64_t missing = 0;
+  Missing finish_all() {
+    Missing missing;
     const std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, r] : rooms_) {
       const std::lock_guard<std::mutex> room_lock(r->mu);
-      missing += expire(*r, TimePoint::max());
+      expire(*r, TimePoint::max(), missing);
     }
     return missing;
   }
@@ -137,18 +161,29 @@ class RoomBoard {
   }
 
   // Removes the broadcasts whose wait ended by `now`; returns their deliveries not received.
-  std::int64_t expire(Room& r, TimePoint now) const {
-    std::int64_t missing = 0;
+  Missing expire(Room& r, TimePoint now) const {
+    Missing missing;
+    expire(r, now, missing);
+    return missing;
+  }
+  void expire(Room& r, TimePoint now, Missing& missing) const {
     while (!r.pending.empty() &&
            (now == TimePoint::max() || now - r.pending.front().sent >= wait_)) {
       const Pending& p = r.pending.front();
-      missing += static_cast<std::int64_t>(p.expected.size() - p.received);
+      if (roles_ == 0) {
+        missing.total += static_cast<std::int64_t>(p.expected.size() - p.received);
+      } else {
+        for (std::size_t k = 0; k < p.expected.size(); ++k) {
+          if (!p.got[k]) missing.add(role_of_(p.expected[k]), roles_, 1);
+        }
+      }
       r.pending.pop_front();
     }
-    return missing;
   }
 
   Duration wait_;
+  std::function<std::size_t(std::int64_t)> role_of_;
+  std::size_t roles_;
   std::mutex mu_;  // rooms_ and workers_
   std::map<std::int64_t, std::unique_ptr<Room>> rooms_;
   int workers_ = 0;

@@ -116,10 +116,17 @@ class WorkerThread {
 class LiveSampler {
  public:
   LiveSampler(std::vector<SampleSlot>& slots, const LoadSplit& split, TimePoint run_start,
-              std::vector<std::string> step_metrics)
+              std::vector<std::string> step_metrics, const std::vector<Role>& roles)
       : slots_(slots), run_start_(run_start), step_metrics_(std::move(step_metrics)) {
     sample_.total = split.open ? 0 : split.total;
     for (const auto& name : counter_order()) sample_.counters[name];
+    // Every role's copy of every counter, COUNTER@ROLE (SampleDelta::role_counters' order).
+    for (const Role& role : roles) {
+      for (const auto& name : counter_order()) {
+        role_counter_names_.push_back(name + "@" + role.name);
+        sample_.counters[role_counter_names_.back()];
+      }
+    }
     sample_.duration_s = std::chrono::duration<double>(split.open_end).count();
   }
 
@@ -150,6 +157,9 @@ class LiveSampler {
     for (std::size_t c = 0; c < d.counters.size(); ++c) {
       sample_.counters[counter_order()[c]].add(d.counters[c]);
     }
+    for (std::size_t c = 0; c < d.role_counters.size() && c < role_counter_names_.size(); ++c) {
+      if (!d.role_counters[c].empty()) sample_.counters[role_counter_names_[c]].add(d.role_counters[c]);
+    }
     for (const auto& [category, n] : d.errors) sample_.errors[category] += n;
     sample_.attempted += d.attempted;
     sample_.opened += d.opened;
@@ -161,6 +171,7 @@ class LiveSampler {
   std::vector<SampleSlot>& slots_;
   TimePoint run_start_;
   std::vector<std::string> step_metrics_;  // names of the slots after the registry's
+  std::vector<std::string> role_counter_names_;  // of SampleDelta::role_counters
   SampleDelta scratch_;
   LiveSample sample_;
   std::vector<ConnectionRecord> connections_;
@@ -313,7 +324,7 @@ RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   if (opts.connections) opts.connections->start(std::chrono::system_clock::now());
   transport->start(run_start);
 
-  LiveSampler sampler(slots, split, run_start, extra_slot_names(scenario));
+  LiveSampler sampler(slots, split, run_start, extra_slot_names(scenario), scenario.roles);
   run_workers(workers, split, opts, sampler);
   const TimePoint end = Clock::now();
 

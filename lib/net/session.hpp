@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <list>
@@ -60,6 +63,7 @@ constexpr std::size_t kMsgsSent = counter_slot("msgs_sent"),
                       kRuleSends = counter_slot("rule_sends"),
                       kBroadcasts = counter_slot("broadcasts"),
                       kDeliveryMissing = counter_slot("delivery_missing"),
+                      kDeliveryRemote = counter_slot("delivery_remote"),
                       kPresenceMissing = counter_slot("presence_missing"),
                       kReconnects = counter_slot("reconnects"),
                       kReconnectFailures = counter_slot("reconnect_failures");
@@ -930,7 +934,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                                "says (check its \"id\" against the message)");
       return false;
     }
-    worker_.count(kDeliveryMissing, plan_.rooms->broadcast(room_, index_, v->text, Clock::now()));
+    worker_.count_missing(kDeliveryMissing,
+                          plan_.rooms->broadcast(room_, index_, v->text, Clock::now()));
     count(kBroadcasts, 1);
     return true;
   }
@@ -942,12 +947,30 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     const std::optional<VarValue> id = recognised(d, payload);
     if (!id) return false;
     const RoomBoard::Receipt r = plan_.rooms->receive(room_, index_, id->text, at);
-    if (r.missing > 0) worker_.count(kDeliveryMissing, r.missing);
+    worker_.count_missing(kDeliveryMissing, r.missing);
     if (r.delivery) record(kDelivery, *r.delivery);
+    if (!r.known && d.sent_at) delivered_from_elsewhere(d, payload, at);
     if (r.fanout) worker_.record(kFanout, *r.fanout);
     if (r.fanout_50) worker_.record(kFanout50, *r.fanout_50);
     if (r.fanout_90) worker_.record(kFanout90, *r.fanout_90);
     return !d.pass;
+  }
+
+  // A broadcast another process sent (another shard, another tool): timed by the wall-clock
+  // send time it carries ("sent_at"), against this process's wall clock at its receipt. Same-
+  // process broadcasts never come here: they keep the monotonic clock (RoomBoard).
+  void delivered_from_elsewhere(const Deliveries& d, const std::string& payload, TimePoint at) {
+    const std::optional<VarValue> v = id_in(*d.sent_at, payload);
+    if (!v) return;
+    char* end = nullptr;
+    const double sent = std::strtod(v->text.c_str(), &end);
+    if (end == v->text.c_str() || !std::isfinite(sent)) return;
+    const double sent_us = d.sent_at_unit == Deliveries::Unit::kUs ? sent : sent * 1000.0;
+    const auto wall_at = std::chrono::system_clock::now() - (Clock::now() - at);
+    const double at_us = std::chrono::duration<double, std::micro>(wall_at.time_since_epoch()).count();
+    record(kDelivery, std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double, std::micro>(std::max(0.0, at_us - sent_us))));
+    count(kDeliveryRemote, 1);
   }
 
   // --- rooms: joins and the others' presence events ----------------------------------------
@@ -967,8 +990,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       presence_joined_ = true;
       plan_.presence->join(room_, index_);
     }
-    worker_.count(kPresenceMissing,
-                  plan_.presence->broadcast(room_, index_, v->text, Clock::now()));
+    worker_.count_missing(kPresenceMissing,
+                          plan_.presence->broadcast(room_, index_, v->text, Clock::now()));
     return true;
   }
 
@@ -978,7 +1001,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     const std::optional<VarValue> id = recognised(d, payload);
     if (!id) return false;
     const RoomBoard::Receipt r = plan_.presence->receive(room_, index_, id->text, at);
-    if (r.missing > 0) worker_.count(kPresenceMissing, r.missing);
+    worker_.count_missing(kPresenceMissing, r.missing);
     if (r.delivery) record(kPresence, *r.delivery);
     return !d.pass;
   }
@@ -1359,7 +1382,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   }
   void count(std::size_t counter, std::int64_t n) {
     counted_[counter] += n;
-    worker_.count(counter, n);
+    worker_.count(counter, n, role_);
   }
 
   // For the handlers websocketpp calls while parsing what a read returned (open, message,
@@ -1424,7 +1447,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     p.ms[kTimelineE2e] = e2e_ms_;
     p.ms[kTimelinePerceived] = perceived_ms_;
     p.ok = !failed_;
-    if (opened_) worker_.end_connection_counts(counted_);
+    if (opened_) worker_.end_connection_counts(counted_, role_);
     if (export_) {
       export_->interrupted = interrupted_;
       worker_.export_connection(std::move(*export_));

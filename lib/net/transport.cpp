@@ -152,8 +152,16 @@ RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
     }
     if (!scenario.roles.empty()) plan.role_slots.push_back(per_role * (plan.role_slots.size() + 1));
   }
-  if (scenario.deliveries) plan.rooms = std::make_shared<RoomBoard>(scenario.delivery_wait);
-  if (scenario.presence) plan.presence = std::make_shared<RoomBoard>(scenario.delivery_wait);
+  // With roles the missing deliveries are counted per role of the member that missed them.
+  const auto role_of = [s = plan.scenario](std::int64_t member) { return s->role_of(member); };
+  if (scenario.deliveries) {
+    plan.rooms =
+        std::make_shared<RoomBoard>(scenario.delivery_wait, role_of, scenario.roles.size());
+  }
+  if (scenario.presence) {
+    plan.presence =
+        std::make_shared<RoomBoard>(scenario.delivery_wait, role_of, scenario.roles.size());
+  }
   plan.uri = std::make_shared<websocketpp::uri>(target_uri(opts.target, plan.secrets));
   if (!plan.uri->get_secure() && (!opts.sni.empty() || !opts.cert_file.empty() ||
                                   !opts.key_file.empty() || !opts.tls_min.empty())) {

@@ -103,8 +103,30 @@ class Worker final : public WorkerHandle {
   }
   // Counters (counter_slot): `n` more now; a connection's own counts when it ends.
   void count(std::size_t counter, std::int64_t n) { delta_.counters[counter].total += n; }
-  void end_connection_counts(const std::array<std::int64_t, kCounterSlotCount>& counted) {
+  // ... and with roles the copy of the connection's role (COUNTER@ROLE).
+  void count(std::size_t counter, std::int64_t n, std::size_t role) {
+    count(counter, n);
+    if (!plan_.scenario->roles.empty()) role_counter(role, counter).total += n;
+  }
+  // Deliveries never received: the total, and per role of the members that missed them.
+  void count_missing(std::size_t counter, const Missing& m) {
+    if (m.total == 0) return;
+    count(counter, m.total);
+    for (std::size_t r = 0; r < m.by_role.size(); ++r) {
+      if (m.by_role[r] != 0) role_counter(r, counter).total += m.by_role[r];
+    }
+  }
+  void end_connection_counts(const std::array<std::int64_t, kCounterSlotCount>& counted,
+                             std::size_t role) {
     for (std::size_t c = 0; c < counted.size(); ++c) delta_.counters[c].add_connection(counted[c]);
+    if (plan_.scenario->roles.empty()) return;
+    for (std::size_t c = 0; c < counted.size(); ++c) role_counter(role, c).add_connection(counted[c]);
+  }
+  Counter& role_counter(std::size_t role, std::size_t counter) {
+    if (delta_.role_counters.empty()) {
+      delta_.role_counters.resize(plan_.scenario->roles.size() * kCounterSlotCount);
+    }
+    return delta_.role_counters[role * kCounterSlotCount + counter];
   }
   void count_error(const std::string& category, const std::string& message) {
     ++delta_.errors[category];
@@ -273,10 +295,10 @@ class Worker final : public WorkerHandle {
     }
     // Rooms: the last worker to stop counts the deliveries still missing.
     if (plan_.rooms && plan_.rooms->worker_stopped()) {
-      count(kDeliveryMissing, plan_.rooms->finish_all());
+      count_missing(kDeliveryMissing, plan_.rooms->finish_all());
     }
     if (plan_.presence && plan_.presence->worker_stopped()) {
-      count(kPresenceMissing, plan_.presence->finish_all());
+      count_missing(kPresenceMissing, plan_.presence->finish_all());
     }
     samples_.publish(delta_);  // the rest: the coordinator's final sample is then complete
   }

@@ -13,7 +13,8 @@ namespace wslat::report {
 // Metric names present in the result, in the README's Metrics order, unknown names last (sorted).
 std::vector<std::string> ordered_metrics(const RunResult& r);
 
-// Counter names present in the result, in registry order (none in results older than counters).
+// Counter names present in the result, in registry order (none in results older than counters);
+// a role's copy (COUNTER@ROLE) right after its counter, unless both counted nothing.
 std::vector<std::string> ordered_counters(const RunResult& r);
 // A counter's row in every report: {name, total, per-connection min, mean, max} ("10", "10.5").
 std::vector<std::string> counter_cells(const std::string& name, const Counter& c);

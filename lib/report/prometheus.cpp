@@ -167,9 +167,21 @@ void connection_counters(Exposition& e, const RunResult& r) {
                                 "wslat_errors_total",
                                 "wslat_probes_total",
                                 "wslat_probes_failed_total"};
+  std::set<std::string> families;  // the counters' own, for their roles' samples
   for (const auto& counter : report::ordered_counters(r)) {
-    const std::string name = "wslat_" + metric_name_part(counter) + "_total";
+    // A role's copy, COUNTER@ROLE: a sample of COUNTER's family labelled with the role (report
+    // order puts it after COUNTER).
+    const std::size_t at = counter.find('@');
+    const std::string name = "wslat_" + metric_name_part(counter.substr(0, at)) + "_total";
+    if (at != std::string::npos) {
+      if (families.count(name) != 0) {
+        e.sample(name, "role=\"" + escape_label(counter.substr(at + 1)) + "\"",
+                 std::to_string(r.counters.at(counter).total));
+      }
+      continue;
+    }
     if (!seen.insert(name).second) continue;
+    families.insert(name);
     e.family(name, "counter",
              fmt::format("The {} counter of the result (README \"Counters\")", counter));
     e.sample(name, "", std::to_string(r.counters.at(counter).total));

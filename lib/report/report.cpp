@@ -65,7 +65,16 @@ std::vector<std::string> ordered_metrics(const RunResult& r) {
 
 std::vector<std::string> ordered_counters(const RunResult& r) {
   std::vector<std::string> out;
-  for (const auto& entry : r.counters) out.push_back(entry.first);
+  for (const auto& [name, c] : r.counters) {
+    // A role's copy (COUNTER@ROLE) only where the run counted something: a run of three roles
+    // would otherwise show three rows of zeros per unused counter.
+    const std::size_t at = name.find('@');
+    if (at != std::string::npos) {
+      const auto total = r.counters.find(name.substr(0, at));
+      if (total != r.counters.end() && total->second.total == 0 && c.total == 0) continue;
+    }
+    out.push_back(name);
+  }
   sort_in_report_order(out);
   return out;
 }

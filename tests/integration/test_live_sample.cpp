@@ -143,7 +143,7 @@ TEST_CASE("live sample: counters count every echoed message and byte, exactly, l
   // payload bytes ("hello-0".size() == 7 for every connection index 0..5).
   const std::int64_t messages = 6 * 5 * 2, bytes = 6 * 5 * (100 + 7);
   // The registry's counters: rules', rooms', permessage-deflate's and reconnects' included.
-  REQUIRE(rec.raw.counters.size() == 13);
+  REQUIRE(rec.raw.counters.size() == 14);
   for (const char* name : {"msgs_sent", "msgs_received"}) {
     CAPTURE(name);
     const Counter& c = rec.raw.counters.at(name);

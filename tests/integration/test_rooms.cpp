@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "child.hpp"
 #include "harness.hpp"
 #include "third_party.hpp"
 
@@ -82,7 +83,16 @@ std::int64_t counter(const json& result, const std::string& name) {
 
 TEST_CASE("rooms: delivery latency in 2 Socket.IO rooms of 1 sender and 4 listeners" *
           doctest::test_suite("peer")) {
-  const auto o = run_rooms(two_small_rooms(), {});
+  json s = two_small_rooms();
+  // The send time in the message too: a broadcast of this process still takes the monotonic
+  // clock, never the wall-clock "sent_at" (delivery_remote stays 0).
+  for (auto& step : s["roles"]["sender"]["steps"]) {
+    if (!step.contains("repeat")) continue;
+    auto& send = step["repeat"]["steps"][0]["send"]["text"];
+    send = "42[\"say\",{\"id\":\"${connection}-${iteration}\",\"text\":\"sent at ${now_us}\"}]";
+  }
+  s["deliveries"]["sent_at"] = {{"regex", "\"text\":\"sent at (\\d+)\""}, {"unit", "us"}};
+  const auto o = run_rooms(s, {});
   const json& r = o.result;
   INFO(r["errors"].dump() << " " << r["error_examples"].dump());
   CHECK(o.process.exit_code == 0);
@@ -104,6 +114,8 @@ TEST_CASE("rooms: delivery latency in 2 Socket.IO rooms of 1 sender and 4 listen
   CHECK(r["metrics"]["fanout"]["count"] == 2 * kBroadcasts);
   CHECK(r["metrics"]["fanout"]["p50"].get<double>() >= p50);
   CHECK(threshold(r, "delivery_missing")["pass"] == true);
+  CHECK(counter(r, "delivery_remote") == 0);
+  for (const auto& w : r["warnings"]) CHECK(w.get<std::string>().find("wall clocks") == std::string::npos);
 }
 
 TEST_CASE("rooms: a Socket.IO server that skips a member shows exactly its deliveries missing" *
@@ -112,11 +124,25 @@ TEST_CASE("rooms: a Socket.IO server that skips a member shows exactly its deliv
   // Connection 3 (a listener of room 0) never gets a chat: its first expect times out after the
   // sender sent everything (5 x 200 ms), so it was open, and expected, at every broadcast.
   s["timeouts"]["message"] = "3s";
+  // Per role: the listeners missed them, the senders missed nothing.
+  s["thresholds"]["delivery_missing@listener"] = {"count == 0"};
+  s["thresholds"]["delivery_missing@sender"] = {"count == 0"};
   const auto o = run_rooms(s, {"--skip-member", "3"});
   const json& r = o.result;
   INFO(r["errors"].dump() << " " << r["error_examples"].dump());
   CHECK(counter(r, "broadcasts") == 2 * kBroadcasts);
   CHECK(counter(r, "delivery_missing") == kBroadcasts);
+  // Every counter per role too, COUNTER@ROLE, adding up to the run's.
+  CHECK(counter(r, "broadcasts@sender") == 2 * kBroadcasts);
+  CHECK(counter(r, "broadcasts@listener") == 0);
+  CHECK(counter(r, "delivery_missing@listener") == kBroadcasts);
+  CHECK(counter(r, "delivery_missing@sender") == 0);
+  CHECK(counter(r, "msgs_sent@sender") + counter(r, "msgs_sent@listener") ==
+        counter(r, "msgs_sent"));
+  CHECK(r["counters"]["msgs_received@listener"]["per_connection"]["connections"] == 8);
+  CHECK(threshold(r, "delivery_missing@listener")["pass"] == false);
+  CHECK(threshold(r, "delivery_missing@listener")["actual"] == kBroadcasts);
+  CHECK(threshold(r, "delivery_missing@sender")["pass"] == true);
   CHECK(r["metrics"]["delivery"]["count"] == 2 * kBroadcasts * 4 - kBroadcasts);
   // Room 1 reached everyone every time; room 0 never did.
   CHECK(r["metrics"]["fanout"]["count"] == kBroadcasts);
@@ -361,6 +387,87 @@ TEST_CASE("rooms: a shard holds whole rooms - the last of 2 shards runs room 2 o
   CHECK(counter(r, "broadcasts") == kBroadcasts);
   CHECK(r["metrics"]["delivery"]["count"] == kBroadcasts * 4);
   CHECK(counter(r, "delivery_missing") == 0);
+}
+
+// Recipients in another process: a listener-only run and a sender-only run share the Socket.IO
+// peer's room 0. The sender puts its wall-clock send time in the message (${now_us}, in the
+// text the peer passes on); the listeners, whose process never saw the send, time each
+// delivery by it ("sent_at"), and the report says that this is on wall clocks.
+TEST_CASE("rooms: a broadcast from another process is timed by the send time it carries" *
+          doctest::test_suite("peer")) {
+  const json socketio_start = json::parse(R"([
+    {"connect": {}},
+    {"expect": {"regex": "^0\\{"}},
+    {"send": {"text": "40"}},
+    {"expect": {"regex": "^40\\{"}},
+    {"send": {"text": "42[\"join\",{\"room\":0,\"member\":${connection}}]"}},
+    {"expect": {"regex": "^42\\[\"ready\""}}
+  ])");
+  const json deliveries = json::parse(R"({
+    "regex": "^42\\[\"chat\"", "id": {"regex": "\"id\":\"([^\"]+)\""}, "pass": true,
+    "sent_at": {"regex": "\"text\":\"sent at (\\d+)\"", "unit": "us"}
+  })");
+  json listener = {{"name", "rooms-remote-listener"},
+                   {"load", {{"connections", 4}, {"concurrency", 4}}},
+                   {"timeouts", {{"message", "20s"}}},
+                   {"deliveries", deliveries},
+                   {"steps", socketio_start},
+                   {"thresholds", json::object()}};
+  json listen = json::parse(R"({"repeat": {"times": 5, "steps": [
+    {"expect": {"regex": "^42\\[\"chat\""}}]}})");
+  listen["repeat"]["times"] = kBroadcasts;
+  listener["steps"].push_back(listen);
+  listener["steps"].push_back({{"close", json::object()}});
+  json sender = listener;
+  sender["name"] = "rooms-remote-sender";
+  sender["load"] = {{"connections", 1}, {"concurrency", 1}};
+  sender["steps"] = socketio_start;
+  sender["steps"].push_back(json::parse(R"({"repeat": {"times": 5, "steps": [
+    {"send": {"text": "42[\"say\",{\"id\":\"m${iteration}\",\"text\":\"sent at ${now_us}\"}]",
+              "broadcast": {"id": {"regex": "\"id\":\"([^\"]+)\""}}}},
+    {"sleep": "200ms"}]}})"));
+  sender["steps"].back()["repeat"]["times"] = kBroadcasts;
+  sender["steps"].push_back({{"close", json::object()}});
+
+  BackgroundServer server({"node", source_dir() + "/tests/peers/socketio_server.js", "--delay-ms",
+                           std::to_string(static_cast<int>(kDelayMs)), "--room-size", "5"});
+  const std::string target = server.url() + kSocketIoPath;
+  const auto args = [&](const json& s) {
+    return std::vector<std::string>{"run",      write_temp_file(s["name"].get<std::string>() + ".json", s.dump(2)),
+                                    "--target", target, "--env", "production", "--format", "json",
+                                    "--no-save", "--quiet"};
+  };
+  Child listeners(args(listener));  // they wait in the room for the sender (the peer's "ready")
+  const auto sent = run_wslat(args(sender), std::chrono::seconds(90));
+  INFO("sender stderr: " << sent.err);
+  REQUIRE_FALSE(sent.timed_out);
+  CHECK(sent.exit_code == 0);
+  const int listeners_exit = listeners.wait(90'000);
+  INFO("listener stderr: " << listeners.err());
+  REQUIRE(listeners_exit == 0);
+  const json r = json::parse(listeners.out());
+  INFO(r["errors"].dump() << " " << r["error_examples"].dump());
+  CHECK(r["connections"]["failed"] == 0);
+  CHECK(counter(r, "broadcasts") == 0);
+  CHECK(counter(r, "delivery_remote") == 4 * kBroadcasts);
+  REQUIRE(r["metrics"].contains("delivery"));
+  CHECK(r["metrics"]["delivery"]["count"] == 4 * kBroadcasts);
+  const double p50 = r["metrics"]["delivery"]["p50"];
+  CHECK(p50 >= kDelayMs * 0.99 - 0.5);
+  CHECK(p50 <= kDelayMs * 1.01 + 0.5 + kNodeSlackMs);
+  // Nothing this process could expect: no fan-out, nothing missing.
+  CHECK_FALSE(r["metrics"].contains("fanout"));
+  CHECK(counter(r, "delivery_missing") == 0);
+  bool caveat = false;
+  for (const auto& w : r["warnings"]) {
+    caveat = caveat || w.get<std::string>().find("delivery across processes uses wall clocks: "
+                                                 "skew between machines adds to it") == 0;
+  }
+  CHECK(caveat);
+  // The sender's own process: its broadcasts, no deliveries (its recipients are elsewhere).
+  const json sr = json::parse(sent.out);
+  CHECK(counter(sr, "broadcasts") == kBroadcasts);
+  CHECK(counter(sr, "delivery_remote") == 0);
 }
 
 TEST_CASE("rooms: --shard with rooms under an arrival rate is refused") {

@@ -112,13 +112,29 @@ TEST_CASE("roles: validate catches counts that do not fill a room - steps and ro
   CHECK(issues(threshold).empty());
 }
 
-TEST_CASE("metrics: METRIC@ROLE is the metric's own kind - not for counters or errors") {
+TEST_CASE("metrics: METRIC@ROLE is the metric's own kind - latencies and counters, not errors") {
   CHECK(wslat::takes_thresholds("handshake@listener"));
   CHECK(wslat::takes_thresholds("rtt.chat@broadcaster"));
   CHECK(wslat::takes_thresholds("delivery@listener"));
   CHECK_FALSE(wslat::takes_thresholds("errors@listener"));
-  CHECK_FALSE(wslat::takes_thresholds("msgs_sent@listener"));
   CHECK_FALSE(wslat::takes_thresholds("handshake@"));
+  CHECK_FALSE(wslat::takes_thresholds("nothing@listener"));
+  // A counter of one role: its run total, like the counter's.
+  CHECK(wslat::takes_thresholds("msgs_sent@listener"));
+  REQUIRE(wslat::find_metric("delivery_missing@listener") != nullptr);
+  CHECK(wslat::find_metric("delivery_missing@listener")->kind == wslat::MetricKind::kCounter);
+}
+
+TEST_CASE("rooms: a counter threshold per role - delivery_missing@listener") {
+  json ok = chat(1, 4);
+  ok["thresholds"] = {{"delivery_missing@listener", {"count == 0"}},
+                      {"msgs_sent@broadcaster", {"total >= 1"}}};
+  CHECK(issues(ok).empty());
+  json bad = chat(1, 4);
+  bad["thresholds"] = {{"delivery_missing@lurker", {"count == 0"}}};
+  CHECK(any_contains(issues(bad), "no role is named \"lurker\""));
+  bad["thresholds"] = {{"delivery_missing@listener", {"p95 < 1s"}}};
+  CHECK(any_contains(issues(bad), "unknown counter statistic"));
 }
 
 using std::chrono::milliseconds;
@@ -130,7 +146,7 @@ TEST_CASE("rooms: a broadcast is timed at each open member - fan-out at the last
   for (std::int64_t m : {0, 1, 2, 3}) board.join(0, m);
   board.join(1, 9);  // another room: not expected
   const auto t0 = Clock::now();
-  CHECK(board.broadcast(0, 0, "a", t0) == 0);
+  CHECK(board.broadcast(0, 0, "a", t0).total == 0);
   auto r = board.receive(0, 1, "a", t0 + milliseconds(10));
   REQUIRE(r.delivery.has_value());
   CHECK(*r.delivery == milliseconds(10));
@@ -142,7 +158,7 @@ TEST_CASE("rooms: a broadcast is timed at each open member - fan-out at the last
   r = board.receive(0, 3, "a", t0 + milliseconds(30));
   REQUIRE(r.fanout.has_value());
   CHECK(*r.fanout == milliseconds(30));
-  CHECK(board.finish_all() == 0);
+  CHECK(board.finish_all().total == 0);
 }
 
 TEST_CASE("rooms: fan-out to half, 90% and all of the expected members") {
@@ -185,9 +201,26 @@ TEST_CASE(
   CHECK_FALSE(board.receive(0, 3, "a", t0 + milliseconds(5)).delivery.has_value());
   // 2 never got it: counted once the wait is over (at the next activity in the room).
   const auto later = board.receive(0, 1, "b", t0 + milliseconds(150));
-  CHECK(later.missing == 1);
+  CHECK(later.missing.total == 1);
+  CHECK(later.missing.by_role.empty());  // a board without roles
   board.broadcast(0, 0, "c", t0 + milliseconds(200));  // 1 and 3 expected
-  CHECK(board.finish_all() == 2);
+  CHECK(board.finish_all().total == 2);
+}
+
+TEST_CASE("rooms: missing deliveries per role of the member that missed them") {
+  // Members 0 and 1 are role 0 (sender), 2..4 role 1 (listener).
+  RoomBoard board(milliseconds(100), [](std::int64_t m) { return m < 2 ? 0U : 1U; }, 2);
+  for (std::int64_t m : {0, 1, 2, 3, 4}) board.join(0, m);
+  const auto t0 = Clock::now();
+  board.broadcast(0, 0, "a", t0);  // 1, 2, 3, 4 expected
+  CHECK(board.receive(0, 2, "a", t0 + milliseconds(5)).delivery.has_value());
+  const auto later = board.broadcast(0, 0, "b", t0 + milliseconds(150));
+  CHECK(later.total == 3);
+  CHECK(later.by_role == std::vector<std::int64_t>{1, 2});
+  board.receive(0, 1, "b", t0 + milliseconds(160));
+  const auto end = board.finish_all();
+  CHECK(end.total == 3);
+  CHECK(end.by_role == std::vector<std::int64_t>{0, 3});
 }
 
 }  // namespace

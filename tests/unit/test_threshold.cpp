@@ -126,7 +126,7 @@ TEST_CASE("--threshold flags are METRIC: EXPR") {
 
 TEST_CASE("known_metrics lists the README's metrics and errors") {
   const auto& m = wslat::known_metrics();
-  CHECK(m.size() == 37);  // 21 latencies + rtt.<step>, errors, 13 counters + proxy
+  CHECK(m.size() == 38);  // 21 latencies + rtt.<step>, errors, 14 counters + proxy
   CHECK(std::find(m.begin(), m.end(), "rtt.<step>") != m.end());
   CHECK(std::find(m.begin(), m.end(), "perceived") != m.end());
   CHECK(std::find(m.begin(), m.end(), "login") != m.end());
