@@ -141,11 +141,12 @@ std::optional<Deliveries> Checker::check_recognizer(const json& j, const std::st
 // "sent_at": {"json": "/ts", "unit": "us"}: where a broadcast carries its sender's wall-clock
 // send time (Unix epoch; "ms", the default, or "us"), for recipients in other processes.
 void Checker::check_sent_at(const json& j, const std::string& ptr, Deliveries& d) {
-  const char* forms = "{\"json\": \"/ts\"} or {\"regex\": \"\\\"ts\\\":(\\\\d+)\"}, and "
-                      "\"unit\": \"ms\" (the default, as ${now_ms}) or \"us\" (as ${now_us})";
+  const char* forms =
+      "{\"json\": \"/ts\"} or {\"regex\": \"\\\"ts\\\":(\\\\d+)\"}, and "
+      "\"unit\": \"ms\" (the default, as ${now_ms}) or \"us\" (as ${now_us})";
   if (!j.is_object()) {
-    issue(ptr, fmt::format("{} does not say where the send time is: expected {}", describe(j),
-                           forms));
+    issue(ptr,
+          fmt::format("{} does not say where the send time is: expected {}", describe(j), forms));
     return;
   }
   json where = j;
@@ -156,15 +157,15 @@ void Checker::check_sent_at(const json& j, const std::string& ptr, Deliveries& d
     } else if (u == "us") {
       d.sent_at_unit = Deliveries::Unit::kUs;
     } else {
-      issue(ptr + "/unit", fmt::format("{} is not a unit of the send time: write \"ms\" or \"us\"",
-                                       describe(u)));
+      issue(ptr + "/unit",
+            fmt::format("{} is not a unit of the send time: write \"ms\" or \"us\"", describe(u)));
     }
     where.erase("unit");
   }
   const std::string from = where.size() == 1 ? where.begin().key() : "";
   if (from != "json" && from != "regex") {
-    issue(ptr, fmt::format("{} does not say where the send time is: expected {}", describe(j),
-                           forms));
+    issue(ptr,
+          fmt::format("{} does not say where the send time is: expected {}", describe(j), forms));
     return;
   }
   d.sent_at = message_capture(from, where.begin().value(), ptr + "/" + from);

@@ -133,12 +133,9 @@ std::optional<std::string> Checker::env_value(const std::string& var, const std:
 // A per-use placeholder: `name` is what stands between ${ and }, without "env:".
 std::optional<Template::Part> Checker::runtime_part(std::string name, const std::string& ptr,
                                                     TemplateScope scope) {
-  static const std::map<std::string, Kind> kRuntime = {{"iteration", Kind::kIteration},
-                                                       {"connection", Kind::kConnection},
-                                                       {"uuid", Kind::kUuid},
-                                                       {"now_ms", Kind::kNowMs},
-                                                       {"now_us", Kind::kNowUs},
-                                                       {"room", Kind::kRoom}};
+  static const std::map<std::string, Kind> kRuntime = {
+      {"iteration", Kind::kIteration}, {"connection", Kind::kConnection}, {"uuid", Kind::kUuid},
+      {"now_ms", Kind::kNowMs},        {"now_us", Kind::kNowUs},          {"room", Kind::kRoom}};
   Template::Part part;
   for (const auto& [suffix, as] : {std::pair{":string", As::kString}, {":number", As::kNumber}}) {
     const std::string_view sfx(suffix);

@@ -77,7 +77,7 @@ class RoomBoard {
     std::optional<Duration> delivery;  // this member's: receipt - send
     std::optional<Duration> fanout;    // set when this receipt was the last expected one
     std::optional<Duration> fanout_50, fanout_90;  // ... the one that made half, 90% of them
-    Missing missing;  // of broadcasts whose wait ended meanwhile
+    Missing missing;                               // of broadcasts whose wait ended meanwhile
     // A broadcast of this process (still waiting) carries the id: false for one that another
     // process sent (or that left the board), which only the message's send time can time.
     bool known = false;

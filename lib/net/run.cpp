@@ -158,7 +158,8 @@ class LiveSampler {
       sample_.counters[counter_order()[c]].add(d.counters[c]);
     }
     for (std::size_t c = 0; c < d.role_counters.size() && c < role_counter_names_.size(); ++c) {
-      if (!d.role_counters[c].empty()) sample_.counters[role_counter_names_[c]].add(d.role_counters[c]);
+      if (!d.role_counters[c].empty())
+        sample_.counters[role_counter_names_[c]].add(d.role_counters[c]);
     }
     for (const auto& [category, n] : d.errors) sample_.errors[category] += n;
     sample_.attempted += d.attempted;
@@ -170,7 +171,7 @@ class LiveSampler {
 
   std::vector<SampleSlot>& slots_;
   TimePoint run_start_;
-  std::vector<std::string> step_metrics_;  // names of the slots after the registry's
+  std::vector<std::string> step_metrics_;        // names of the slots after the registry's
   std::vector<std::string> role_counter_names_;  // of SampleDelta::role_counters
   SampleDelta scratch_;
   LiveSample sample_;

@@ -312,11 +312,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     // Plain: 0, begin_close arms the Session's deadline instead (websocketpp's timer costs an
     // Asio timer, a std::function and, cancelled, a handler and an epoll_wait per connection).
     // TLS keeps it: its shutdown waits for the peer after the close handshake, under the backstop.
-    con_->set_close_handshake_timeout(
-        plan_.secure ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                           plan_.opts->timeouts.effective.close)
-                           .count()
-                     : 0);
+    con_->set_close_handshake_timeout(plan_.secure
+                                          ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                plan_.opts->timeouts.effective.close)
+                                                .count()
+                                          : 0);
     // Only the close handler owns the session: the connection keeps all its handlers until it
     // is destroyed, so that one keeps the session alive as long as any of them can run. The
     // others hold two plain pointers, which std::function stores inline (a lambda holding a
@@ -344,10 +344,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       if (me->con_.get() == c) me->on_pong();
     });
     con_->set_pong_timeout_handler([](const websocketpp::connection_hdl&, const std::string&) {});
-    con_->set_ping_handler(
-        [me, c](const websocketpp::connection_hdl&, const std::string& payload) {
-          return me->con_.get() == c && me->on_ping(payload);
-        });
+    con_->set_ping_handler([me, c](const websocketpp::connection_hdl&, const std::string& payload) {
+      return me->con_.get() == c && me->on_ping(payload);
+    });
   }
 
   // websocketpp answers every ping with a pong on an unbounded queue; a server that pings
@@ -967,9 +966,11 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (end == v->text.c_str() || !std::isfinite(sent)) return;
     const double sent_us = d.sent_at_unit == Deliveries::Unit::kUs ? sent : sent * 1000.0;
     const auto wall_at = std::chrono::system_clock::now() - (Clock::now() - at);
-    const double at_us = std::chrono::duration<double, std::micro>(wall_at.time_since_epoch()).count();
-    record(kDelivery, std::chrono::duration_cast<Clock::duration>(
-                          std::chrono::duration<double, std::micro>(std::max(0.0, at_us - sent_us))));
+    const double at_us =
+        std::chrono::duration<double, std::micro>(wall_at.time_since_epoch()).count();
+    record(kDelivery,
+           std::chrono::duration_cast<Clock::duration>(
+               std::chrono::duration<double, std::micro>(std::max(0.0, at_us - sent_us))));
     count(kDeliveryRemote, 1);
   }
 

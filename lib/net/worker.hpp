@@ -120,7 +120,8 @@ class Worker final : public WorkerHandle {
                              std::size_t role) {
     for (std::size_t c = 0; c < counted.size(); ++c) delta_.counters[c].add_connection(counted[c]);
     if (plan_.scenario->roles.empty()) return;
-    for (std::size_t c = 0; c < counted.size(); ++c) role_counter(role, c).add_connection(counted[c]);
+    for (std::size_t c = 0; c < counted.size(); ++c)
+      role_counter(role, c).add_connection(counted[c]);
   }
   Counter& role_counter(std::size_t role, std::size_t counter) {
     if (delta_.role_counters.empty()) {

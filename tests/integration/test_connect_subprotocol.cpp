@@ -110,15 +110,15 @@ TEST_CASE("subprotocol: captures from the 101 are usable after the upgrade was r
                            {{"st", {{"status", true}}},
                             {"proto", {{"header", "Sec-WebSocket-Protocol"}}},
                             {"up", {{"header", "upgrade"}}}}}}}};
-  const auto file = scenario(
-      "subprotocol-capture",
-      {{"subprotocols", {"chat.v1", "chat.v2"}},
-       {"steps", json::array({connect,
-                              {{"send", {{"text", "${var:st} ${var:proto} ${var:up}"}}}},
-                              {{"expect", {{"text", "101 chat.v1 websocket"}}}},
-                              {{"send", {{"text", "again ${var:proto}"}}}},
-                              {{"expect", {{"text", "again chat.v1"}}}},
-                              {{"close", {{"code", 1000}}}}})}});
+  const auto file =
+      scenario("subprotocol-capture",
+               {{"subprotocols", {"chat.v1", "chat.v2"}},
+                {"steps", json::array({connect,
+                                       {{"send", {{"text", "${var:st} ${var:proto} ${var:up}"}}}},
+                                       {{"expect", {{"text", "101 chat.v1 websocket"}}}},
+                                       {{"send", {{"text", "again ${var:proto}"}}}},
+                                       {{"expect", {{"text", "again chat.v1"}}}},
+                                       {{"close", {{"code", 1000}}}}})}});
   const auto r = run(file, server.url(), "json");
   CHECK(r.exit_code == 0);
   const json j = json::parse(r.out);

@@ -115,7 +115,8 @@ TEST_CASE("rooms: delivery latency in 2 Socket.IO rooms of 1 sender and 4 listen
   CHECK(r["metrics"]["fanout"]["p50"].get<double>() >= p50);
   CHECK(threshold(r, "delivery_missing")["pass"] == true);
   CHECK(counter(r, "delivery_remote") == 0);
-  for (const auto& w : r["warnings"]) CHECK(w.get<std::string>().find("wall clocks") == std::string::npos);
+  for (const auto& w : r["warnings"])
+    CHECK(w.get<std::string>().find("wall clocks") == std::string::npos);
 }
 
 TEST_CASE("rooms: a Socket.IO server that skips a member shows exactly its deliveries missing" *
@@ -407,12 +408,10 @@ TEST_CASE("rooms: a broadcast from another process is timed by the send time it 
     "regex": "^42\\[\"chat\"", "id": {"regex": "\"id\":\"([^\"]+)\""}, "pass": true,
     "sent_at": {"regex": "\"text\":\"sent at (\\d+)\"", "unit": "us"}
   })");
-  json listener = {{"name", "rooms-remote-listener"},
-                   {"load", {{"connections", 4}, {"concurrency", 4}}},
-                   {"timeouts", {{"message", "20s"}}},
-                   {"deliveries", deliveries},
-                   {"steps", socketio_start},
-                   {"thresholds", json::object()}};
+  json listener = {
+      {"name", "rooms-remote-listener"},  {"load", {{"connections", 4}, {"concurrency", 4}}},
+      {"timeouts", {{"message", "20s"}}}, {"deliveries", deliveries},
+      {"steps", socketio_start},          {"thresholds", json::object()}};
   json listen = json::parse(R"({"repeat": {"times": 5, "steps": [
     {"expect": {"regex": "^42\\[\"chat\""}}]}})");
   listen["repeat"]["times"] = kBroadcasts;
@@ -433,9 +432,12 @@ TEST_CASE("rooms: a broadcast from another process is timed by the send time it 
                            std::to_string(static_cast<int>(kDelayMs)), "--room-size", "5"});
   const std::string target = server.url() + kSocketIoPath;
   const auto args = [&](const json& s) {
-    return std::vector<std::string>{"run",      write_temp_file(s["name"].get<std::string>() + ".json", s.dump(2)),
-                                    "--target", target, "--env", "production", "--format", "json",
-                                    "--no-save", "--quiet"};
+    return std::vector<std::string>{
+        "run",       write_temp_file(s["name"].get<std::string>() + ".json", s.dump(2)),
+        "--target",  target,
+        "--env",     "production",
+        "--format",  "json",
+        "--no-save", "--quiet"};
   };
   Child listeners(args(listener));  // they wait in the room for the sender (the peer's "ready")
   const auto sent = run_wslat(args(sender), std::chrono::seconds(90));
@@ -460,8 +462,9 @@ TEST_CASE("rooms: a broadcast from another process is timed by the send time it 
   CHECK(counter(r, "delivery_missing") == 0);
   bool caveat = false;
   for (const auto& w : r["warnings"]) {
-    caveat = caveat || w.get<std::string>().find("delivery across processes uses wall clocks: "
-                                                 "skew between machines adds to it") == 0;
+    caveat = caveat || w.get<std::string>().find(
+                           "delivery across processes uses wall clocks: "
+                           "skew between machines adds to it") == 0;
   }
   CHECK(caveat);
   // The sender's own process: its broadcasts, no deliveries (its recipients are elsewhere).

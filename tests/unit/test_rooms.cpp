@@ -202,14 +202,15 @@ TEST_CASE(
   // 2 never got it: counted once the wait is over (at the next activity in the room).
   const auto later = board.receive(0, 1, "b", t0 + milliseconds(150));
   CHECK(later.missing.total == 1);
-  CHECK(later.missing.by_role.empty());  // a board without roles
+  CHECK(later.missing.by_role.empty());                // a board without roles
   board.broadcast(0, 0, "c", t0 + milliseconds(200));  // 1 and 3 expected
   CHECK(board.finish_all().total == 2);
 }
 
 TEST_CASE("rooms: missing deliveries per role of the member that missed them") {
   // Members 0 and 1 are role 0 (sender), 2..4 role 1 (listener).
-  RoomBoard board(milliseconds(100), [](std::int64_t m) { return m < 2 ? 0U : 1U; }, 2);
+  RoomBoard board(
+      milliseconds(100), [](std::int64_t m) { return m < 2 ? 0U : 1U; }, 2);
   for (std::int64_t m : {0, 1, 2, 3, 4}) board.join(0, m);
   const auto t0 = Clock::now();
   board.broadcast(0, 0, "a", t0);  // 1, 2, 3, 4 expected
