@@ -543,7 +543,7 @@ int run_command(const RunArgs& a) {
   if (!a.export_csv.empty() || !a.export_ndjson.empty()) {
     ConnectionColumns cols;
     for (const Role& role : scenario.roles) cols.roles.push_back(role.name);
-    cols.rooms = scenario.room_size > 0;
+    cols.rooms = scenario.has_rooms();
     cols.secrets = scenario.secrets;
     connections.emplace(std::move(cols), a.export_csv, a.export_ndjson);
     opts.connections = &*connections;

@@ -44,7 +44,7 @@ std::string describe_load(const Load& load) {
 
 // The role mix: which connections run which steps, and the rooms.
 void print_roles(const Scenario& s) {
-  if (s.roles.empty() && s.room_size == 0) return;
+  if (s.roles.empty() && !s.has_rooms()) return;
   std::int64_t sum = 0;
   for (const Role& r : s.roles) sum += r.count;
   const std::int64_t cycle = s.room_size > 0 ? s.room_size : sum;
@@ -57,10 +57,20 @@ void print_roles(const Scenario& s) {
                                    n % s.room_size == 0 ? "full" : "partial")
                      : "");
   }
+  if (s.rooms_by) {
+    fmt::print(
+        "rooms      by \"{}\": connections with the same value share a room (${{room}} is "
+        "the value)\n",
+        s.rooms_by->text);
+  }
+  // With "by", a member's slot is its position in its room.
+  const char* slot_of = s.rooms_by ? "position in room" : "i";
   std::int64_t first = 0;
   for (const Role& r : s.roles) {
-    fmt::print("role       {}: {} of every {} (slots {}..{} of i % {}), {} steps after unrolling\n",
-               r.name, r.count, cycle, first, first + r.count - 1, cycle, flatten(r.steps).size());
+    fmt::print(
+        "role       {}: {} of every {} (slots {}..{} of {} % {}), {} steps after unrolling\n",
+        r.name, r.count, cycle, first, first + r.count - 1, slot_of, cycle,
+        flatten(r.steps).size());
     first += r.count;
   }
 }

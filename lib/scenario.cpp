@@ -87,13 +87,44 @@ std::vector<const std::vector<Step>*> Scenario::step_lists() const {
   return out;
 }
 
+RoomsBy::Place RoomsBy::place(std::int64_t connection) const {
+  if (connection < 0) return {};
+  const std::lock_guard<std::mutex> lock(mu_);
+  while (static_cast<std::int64_t>(places_.size()) <= connection) {
+    TemplateContext ctx;
+    ctx.connection = static_cast<std::int64_t>(places_.size());
+    ctx.row = data ? data->row(ctx.connection) : nullptr;
+    std::string key;
+    try {
+      key = expand(by, ctx);
+    } catch (const TemplateError&) {  // a ":number" data value that is not one
+      key = expand_shown(by);
+    }
+    const auto [it, added] = ids_.emplace(std::move(key), static_cast<std::int64_t>(names_.size()));
+    if (added) {
+      names_.push_back(it->first);
+      sizes_.push_back(0);
+    }
+    const auto room = static_cast<std::size_t>(it->second);
+    places_.push_back({it->second, sizes_[room]++});
+  }
+  return places_[static_cast<std::size_t>(connection)];
+}
+
+std::string RoomsBy::name(std::int64_t room) const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  return room >= 0 && static_cast<std::size_t>(room) < names_.size()
+             ? names_[static_cast<std::size_t>(room)]
+             : std::string();
+}
+
 std::size_t Scenario::role_of(std::int64_t connection) const {
   if (roles.empty()) return 0;
   std::int64_t sum = 0;
   for (const Role& r : roles) sum += r.count;
   const std::int64_t cycle = room_size > 0 ? room_size : sum;
   if (cycle <= 0) return 0;  // counts are at least 1 (checked): only a hand-built Scenario
-  std::int64_t slot = connection % cycle;
+  std::int64_t slot = (rooms_by ? rooms_by->place(connection).position : connection) % cycle;
   for (std::size_t i = 0; i < roles.size(); ++i) {
     if (slot < roles[i].count) return i;
     slot -= roles[i].count;

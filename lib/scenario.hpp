@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -35,6 +36,8 @@ struct VarValue {
 };
 using Vars = std::vector<VarValue>;  // indexed like Scenario::variables
 
+class RoomsBy;
+
 // A string with ${...} placeholders, compiled at parse time.
 // ${env:NAME} is resolved when the scenario is loaded (its value is a secret: see
 // Scenario::secrets); ${iteration}, ${connection}, ${uuid}, ${now_ms}, ${now_us}, ${var:NAME} (a
@@ -56,6 +59,8 @@ struct Template {
     std::string literal;         // kLiteral: the text; kVar, kData: the variable's or field's name
     std::size_t var = 0;         // kVar: index in Scenario::variables; kData: in DataTable::fields
     std::int64_t room_size = 0;  // kRoom: "rooms" size (the room is connection / size), 0: none
+    std::shared_ptr<const RoomsBy> rooms_by =
+        nullptr;  // kRoom with "rooms": {"by": ...}: the room's name
     // Where the expansion lands: plain text; inside a JSON string (escaped); a whole JSON value
     // (typed: a captured number stays a number); a regular expression (quoted, matched as is).
     enum class Into { kText, kJsonString, kJsonValue, kRegex } into = Into::kText;
@@ -341,6 +346,31 @@ struct DataFeed {
   const Vars* row(std::int64_t connection) const;
 };
 
+// "rooms": {"by": "${data:room}"}: a connection's room is the value of `by` on it (its data row,
+// ${connection}); connections with the same value share a room, numbered in order of first
+// appearance, and ${room} is that value. Computed for connections 0..i when i is first asked
+// (thread-safe), so every process and worker sees the same rooms. README "Roles, rooms and
+// delivery latency".
+class RoomsBy {
+ public:
+  std::string text;  // "by" as written
+  Template by;
+  std::optional<DataFeed> data;  // the scenario's, for ${data:NAME} in `by`
+  struct Place {
+    std::int64_t room = 0;      // 0-based, in order of first appearance
+    std::int64_t position = 0;  // the member's 0-based position in its room
+  };
+  Place place(std::int64_t connection) const;
+  std::string name(std::int64_t room) const;  // the value of `by` that made the room
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::vector<Place> places_;  // by connection
+  mutable std::map<std::string, std::int64_t> ids_;
+  mutable std::vector<std::string> names_;   // by room
+  mutable std::vector<std::int64_t> sizes_;  // by room: members so far
+};
+
 // A role ("roles"): a step list run by `count` connections of every `count`-sum (or room).
 struct Role {
   std::string name;
@@ -383,9 +413,10 @@ struct Scenario {
   std::vector<std::string> secrets;  // values resolved from ${env:...}: never printed
   Load load;
   Timeouts timeouts;
-  std::vector<Step> steps;     // a leading connect is implied when missing
-  std::vector<Role> roles;     // "roles" instead of "steps" (then `steps` is empty)
-  std::int64_t room_size = 0;  // "rooms": {"size": N}; 0: the run is one room
+  std::vector<Step> steps;            // a leading connect is implied when missing
+  std::vector<Role> roles;            // "roles" instead of "steps" (then `steps` is empty)
+  std::int64_t room_size = 0;         // "rooms": {"size": N}; 0: the run is one room (or "by")
+  std::shared_ptr<RoomsBy> rooms_by;  // "rooms": {"by": ...}
   std::optional<Deliveries> deliveries;
   std::optional<Deliveries> presence;  // "presence": a member's presence event and its id
   Duration delivery_wait = std::chrono::seconds(5);  // "delivery_wait"
@@ -407,13 +438,16 @@ struct Scenario {
   // The step lists the connections run: each role's, or `steps`.
   std::vector<const std::vector<Step>*> step_lists() const;
   // The role (index in `roles`) of the connection with this 0-based run index: its slot
-  // (index modulo the room size, or modulo the sum of the counts) taken by the roles in file
-  // order, each `count` slots. 0 without roles.
+  // (index modulo the room size, its position in its room modulo the sum of the counts with
+  // "by", or index modulo the sum of the counts) taken by the roles in file order, each `count`
+  // slots. 0 without roles.
   std::size_t role_of(std::int64_t connection) const;
   // The 0-based room of a connection (0 without "rooms").
   std::int64_t room_of(std::int64_t connection) const {
+    if (rooms_by) return rooms_by->place(connection).room;
     return room_size > 0 ? connection / room_size : 0;
   }
+  bool has_rooms() const { return room_size > 0 || rooms_by != nullptr; }
 };
 
 // One problem found in a scenario file. `line`/`column` are 1-based (0 when unknown);

@@ -583,6 +583,7 @@ Scenario Checker::check(const json& doc) {
   check_variables();
   s.variables = variables_;
   check_data(doc, s);
+  if (s.rooms_by) s.rooms_by->data = s.data;  // ${data:NAME} in "by"
   if (doc.contains("thresholds")) {
     s.thresholds = check_thresholds(doc["thresholds"], "/thresholds");
     for (const auto& t : s.thresholds) {

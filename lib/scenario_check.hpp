@@ -134,6 +134,7 @@ class Checker {
   // Roles, rooms and deliveries (lib/scenario_roles.cpp).
   std::vector<Role> check_roles(const json& j, const std::string& ptr);
   void check_rooms(const json& doc, Scenario& s);
+  void check_rooms_by(const json& j, Scenario& s);
   std::optional<Capture> check_id(const json& j, const std::string& ptr);
   void check_deliveries(const json& doc, Scenario& s);
   void check_sent_at(const json& j, const std::string& ptr, Deliveries& d);
@@ -173,7 +174,8 @@ class Checker {
   std::vector<VarUse> data_refs_;
   int step_order_ = -1;  // -1: before the connection (headers); then one per step
   int ready_marks_ = 0;
-  std::int64_t room_size_ = 0;  // "rooms" size, for ${room}
+  std::int64_t room_size_ = 0;               // "rooms" size, for ${room}
+  std::shared_ptr<const RoomsBy> rooms_by_;  // "rooms": {"by": ...}, for ${room}
 };
 
 }  // namespace wslat::scenario_detail

@@ -60,17 +60,75 @@ std::vector<Role> Checker::check_roles(const json& j, const std::string& ptr) {
 }
 
 // "rooms": {"size": N}: connections 0..N-1 are room 0, N..2N-1 room 1, ...
+// "rooms": {"by": "${data:room}"}: connections with the same value of the template share a room.
 void Checker::check_rooms(const json& doc, Scenario& s) {
   if (!doc.contains("rooms")) return;
   const json& j = doc["rooms"];
-  if (!require_object(j, "/rooms", "\"rooms\", e.g. {\"size\": 51}")) return;
-  check_keys(j, "/rooms", {"size"}, "\"rooms\"");
+  if (!require_object(j, "/rooms",
+                      "\"rooms\", e.g. {\"size\": 51} or {\"by\": \"${data:room}\"}")) {
+    return;
+  }
+  check_keys(j, "/rooms", {"size", "by"}, "\"rooms\"");
+  if (j.contains("size") && j.contains("by")) {
+    key_issue("/rooms/by",
+              "\"rooms\" has either \"size\" (consecutive connections share a room) or \"by\" "
+              "(connections with the same value share a room), not both: remove one");
+    return;
+  }
+  if (j.contains("by")) {
+    check_rooms_by(j["by"], s);
+    return;
+  }
   if (!j.contains("size")) {
-    issue("/rooms", "missing \"size\": how many consecutive connections share a room");
+    issue("/rooms",
+          "missing \"size\" (how many consecutive connections share a room) or \"by\" (a "
+          "template such as \"${data:room}\": connections with the same value share a room)");
     return;
   }
   s.room_size = get_positive_int(j["size"], "/rooms/size", kMaxRoleCount).value_or(0);
   room_size_ = s.room_size;
+}
+
+// "by": a template over the connection's data row and index, known before the run.
+void Checker::check_rooms_by(const json& j, Scenario& s) {
+  const std::string ptr = "/rooms/by";
+  const auto text = get_string(j, ptr, "a template, e.g. \"${data:room}\"");
+  if (!text) return;
+  if (text->find("${var:") != std::string::npos) {
+    issue(ptr,
+          "${var:NAME} cannot be used in \"by\": a captured variable is not known when "
+          "the rooms are planned, before the run; use ${data:NAME} (a column of the data "
+          "file) or ${connection}");
+    return;
+  }
+  // Its data references are checked like the steps' (a missing column, no "data"), but the
+  // values never go into a header.
+  const int order = step_order_;
+  step_order_ = kAnytime;
+  Template by = compile(*text, ptr, TemplateScope::kAll);
+  step_order_ = order;
+  for (const auto& part : by.parts) {
+    using Kind = Template::Part::Kind;
+    if (part.kind == Kind::kLiteral || part.kind == Kind::kData || part.kind == Kind::kConnection) {
+      continue;
+    }
+    const char* name = part.kind == Kind::kIteration ? "${iteration}"
+                       : part.kind == Kind::kUuid    ? "${uuid}"
+                       : part.kind == Kind::kNowMs   ? "${now_ms}"
+                       : part.kind == Kind::kNowUs   ? "${now_us}"
+                       : part.kind == Kind::kRoom    ? "${room}"
+                                                     : "this placeholder";
+    issue(ptr, fmt::format("{} cannot be used in \"by\": it is not known (or not the same) when "
+                           "the rooms are planned; use ${{data:NAME}} (a column of the data "
+                           "file) or ${{connection}}",
+                           name));
+    return;
+  }
+  auto rooms = std::make_shared<RoomsBy>();
+  rooms->text = *text;
+  rooms->by = std::move(by);
+  s.rooms_by = rooms;
+  rooms_by_ = std::move(rooms);
 }
 
 // Where a correlation id is in a message: {"json": "/pointer"}, {"regex": "..."} (group 1, else

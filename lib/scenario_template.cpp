@@ -177,6 +177,7 @@ std::optional<Template::Part> Checker::runtime_part(std::string name, const std:
   if (!is_var) {
     part.kind = runtime->second;
     part.room_size = room_size_;
+    if (part.kind == Kind::kRoom) part.rooms_by = rooms_by_;
     return part;
   }
   const std::string var = name.substr(4);
@@ -371,6 +372,11 @@ std::string expand_parts(const Template& t, const TemplateContext& ctx, bool sho
         append_value(out, part, now_us_text(), false);
         break;
       case Kind::kRoom:
+        if (part.rooms_by) {
+          const RoomsBy& rooms = *part.rooms_by;
+          append_value(out, part, rooms.name(rooms.place(ctx.connection).room), false);
+          break;
+        }
         append_value(out, part,
                      std::to_string(part.room_size > 0 ? ctx.connection / part.room_size : 0),
                      false);

@@ -315,6 +315,13 @@ RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
         "\"concurrency\": C}): under an arrival rate the shards take every N-th arrival, which "
         "would split every room between processes whose members cannot see each other");
   }
+  if (scenario.rooms_by && opts.shard.count > 1) {
+    throw UsageError(
+        "--shard with \"rooms\": {\"by\": ...} is not supported: the rooms come from the data "
+        "rows, so a shard (a range of connections) cannot be sure to hold whole rooms and its "
+        "members would miss the broadcasts of the other processes; run one process, or use "
+        "\"rooms\": {\"size\": N} with the data file's rows ordered by room");
+  }
   const LoadSplit split = split_load(opts, scenario.room_size);
   transport->choose_sources(opts.source_addresses, split.concurrency);
   std::vector<SampleSlot> slots(static_cast<std::size_t>(split.threads));

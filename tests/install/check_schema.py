@@ -145,6 +145,8 @@ objects = {
                            defs["environments"]["additionalProperties"]),
     "\"data\"": (lambda d: d.update({"data": {"file": "absent.csv", PROBE: 1}}),
                  schema["properties"]["data"]),
+    "\"rooms\"": (lambda d: d.update({"rooms": {"size": 2, PROBE: 1}}),
+                  schema["properties"]["rooms"]),
     "\"on_drop\"": (lambda d: d.update({"on_drop": {"reconnect": {}, PROBE: 1}}),
                     schema["properties"]["on_drop"]),
     "\"backoff\"": (lambda d: d.update({"on_drop": {"reconnect": {"backoff": {PROBE: 1}}}}),

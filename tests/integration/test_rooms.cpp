@@ -473,6 +473,55 @@ TEST_CASE("rooms: a broadcast from another process is timed by the send time it 
   CHECK(counter(sr, "delivery_remote") == 0);
 }
 
+// "rooms": {"by": "${data:room}"}: the rooms from a data file's column, its rows in no order;
+// ${room} (the room's name) in the join message puts every member in the Socket.IO room of the
+// others that share it. The first member of each room (by position in it) is its sender.
+json rooms_by_column() {
+  json s = two_small_rooms();
+  s["rooms"] = {{"by", "${data:room}"}};
+  s["data"] = {{"file", "rooms-by.csv"}};
+  for (const char* role : {"sender", "listener"}) {
+    for (auto& step : s["roles"][role]["steps"]) {
+      if (step.contains("send") &&
+          step["send"]["text"].get<std::string>().find("join") != std::string::npos) {
+        step["send"]["text"] = "42[\"join\",{\"room\":\"${room}\",\"member\":${connection}}]";
+      }
+    }
+  }
+  write_temp_file("rooms-by.csv",
+                  "user,room\nu0,lobby\nu1,lounge\nu2,lounge\nu3,lobby\n"
+                  "u4,lounge\nu5,lobby\nu6,lobby\nu7,lounge\nu8,lounge\n"
+                  "u9,lobby\n");
+  return s;
+}
+
+TEST_CASE("rooms by: members of a data file's room column get exactly their room's broadcasts" *
+          doctest::test_suite("peer")) {
+  const auto o = run_rooms(rooms_by_column(), {});
+  const json& r = o.result;
+  INFO(r["errors"].dump() << " " << r["error_examples"].dump());
+  CHECK(o.process.exit_code == 0);
+  CHECK(r["connections"]["failed"] == 0);
+  CHECK(r["metrics"]["handshake@sender"]["count"] == 2);  // one per room
+  CHECK(r["metrics"]["handshake@listener"]["count"] == 8);
+  CHECK(counter(r, "broadcasts") == 2 * kBroadcasts);
+  CHECK(counter(r, "delivery_missing") == 0);
+  // A listener in the wrong room would see the other sender's broadcasts too (or, with its own
+  // room's missing, time out): exactly 4 listeners per broadcast.
+  CHECK(r["metrics"]["delivery@listener"]["count"] == 2 * kBroadcasts * 4);
+  CHECK(r["metrics"]["fanout"]["count"] == 2 * kBroadcasts);
+}
+
+TEST_CASE("rooms by: --shard is refused - a shard cannot be sure to hold whole rooms") {
+  const std::string file = write_temp_file("rooms-by-shard.json", rooms_by_column().dump(2));
+  const auto p = run_wslat(
+      {"run", file, "--target", "ws://127.0.0.1:9/", "--shard", "1/2", "--no-save", "--quiet"},
+      std::chrono::seconds(30));
+  INFO(p.err);
+  CHECK(p.exit_code == 64);
+  CHECK(p.err.find("--shard with \"rooms\": {\"by\": ...} is not supported") != std::string::npos);
+}
+
 TEST_CASE("rooms: --shard with rooms under an arrival rate is refused") {
   json s = two_small_rooms();
   s["load"] = {{"rate", "10/s"}, {"duration", "1s"}};

@@ -1,6 +1,9 @@
 // Roles, rooms and deliveries: parsing and what validate catches, the role and room of a
 // connection, ${room}, and the board that times deliveries (lib/net/rooms.hpp).
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +41,30 @@ bool any_contains(const std::vector<std::string>& list, const std::string& part)
     if (s.find(part) != std::string::npos) return true;
   }
   return false;
+}
+
+// A scenario whose data file (a "room" and a "user" column, the rooms in uneven order) sits next
+// to it in a fresh directory.
+Scenario parse_with_rooms_csv(const json& doc) {
+  static const std::string dir = [] {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "wslat-rooms-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    std::ofstream(tmpl + "/rooms.csv") << "user,room\nu0,blue\nu1,red\nu2,blue\nu3,red\nu4,red\n";
+    return tmpl;
+  }();
+  return wslat::parse_scenario(doc.dump(), dir + "/t.json",
+                               [](const std::string&) { return std::nullopt; });
+}
+
+std::vector<std::string> issues_with_rooms_csv(const json& doc) {
+  try {
+    parse_with_rooms_csv(doc);
+  } catch (const wslat::ScenarioError& e) {
+    std::vector<std::string> out;
+    for (const auto& i : e.issues()) out.push_back(i.pointer + ": " + i.message);
+    return out;
+  }
+  return {};
 }
 
 json chat(std::int64_t senders, std::int64_t listeners) {
@@ -225,3 +252,67 @@ TEST_CASE("rooms: missing deliveries per role of the member that missed them") {
 }
 
 }  // namespace
+
+// "rooms": {"by": ...}: the rooms of chat(1, 100) (a sender, then listeners per room) from the
+// data file's "room" column instead of a size.
+json chat_by(const std::string& by) {
+  json doc = chat(1, 100);
+  doc["rooms"] = {{"by", by}};
+  doc["data"] = {{"file", "rooms.csv"}};
+  return doc;
+}
+
+TEST_CASE("rooms by: same value, same room - numbered by first appearance, roles per room") {
+  const Scenario s = parse_with_rooms_csv(chat_by("${data:room}"));
+  REQUIRE(s.rooms_by);
+  CHECK(s.room_size == 0);
+  CHECK(s.has_rooms());
+  // rows: blue, red, blue, red, red; connection 5 takes row 0 again (sequential).
+  const std::vector<std::int64_t> room = {0, 1, 0, 1, 1, 0, 1};
+  // The first member of each room is its broadcaster, the others listen.
+  const std::vector<std::size_t> role = {0, 0, 1, 1, 1, 1, 1};
+  for (std::size_t i = 0; i < room.size(); ++i) {
+    const auto c = static_cast<std::int64_t>(i);
+    CHECK(s.room_of(c) == room[i]);
+    CHECK(s.role_of(c) == role[i]);
+  }
+  // ${room} is the room's name, asked in any order (connection 4 before 3 was asked again).
+  const auto* send = s.roles[0].steps.at(1).as<wslat::SendStep>();
+  REQUIRE(send != nullptr);
+  CHECK(wslat::expand(send->payload, {4, 0, nullptr}) == R"({"id":"4","room":"red","type":"say"})");
+  CHECK(wslat::expand(send->payload, {2, 0, nullptr}) ==
+        R"({"id":"2","room":"blue","type":"say"})");
+}
+
+TEST_CASE("rooms by: a template over data columns and the connection index") {
+  const Scenario s = parse_with_rooms_csv(chat_by("${data:room}-${connection}"));
+  REQUIRE(s.rooms_by);
+  CHECK(s.rooms_by->name(s.room_of(3)) == "red-3");
+  CHECK(s.room_of(0) == 0);
+  CHECK(s.room_of(3) == 3);  // every value differs: one room each
+  CHECK(s.role_of(3) == 0);
+}
+
+TEST_CASE("rooms by: located errors - with size, no data, unknown column, runtime values") {
+  json both = chat_by("${data:room}");
+  both["rooms"]["size"] = 5;
+  CHECK(any_contains(issues_with_rooms_csv(both), "/rooms/by: \"rooms\" has either \"size\""));
+  json no_data = chat_by("${data:room}");
+  no_data.erase("data");
+  CHECK(any_contains(issues_with_rooms_csv(no_data), "/rooms/by: ${data:room} needs a data file"));
+  const auto typo = issues_with_rooms_csv(chat_by("${data:rom}"));
+  CHECK(any_contains(typo, "/rooms/by: ${data:rom}: rooms.csv has no column \"rom\""));
+  CHECK(any_contains(typo, "did you mean \"room\""));
+  CHECK(any_contains(issues_with_rooms_csv(chat_by("${var:room}")),
+                     "/rooms/by: ${var:NAME} cannot be used in \"by\""));
+  CHECK(any_contains(issues_with_rooms_csv(chat_by("r-${uuid}")),
+                     "/rooms/by: ${uuid} cannot be used in \"by\""));
+  CHECK(any_contains(issues_with_rooms_csv(chat_by("${room}")),
+                     "/rooms/by: ${room} cannot be used in \"by\""));
+  json not_string = chat_by("x");
+  not_string["rooms"]["by"] = 3;
+  CHECK(any_contains(issues_with_rooms_csv(not_string), "/rooms/by: 3 is not a string"));
+  json neither = chat_by("x");
+  neither["rooms"] = json::object();
+  CHECK(any_contains(issues_with_rooms_csv(neither), "/rooms: missing \"size\""));
+}
