@@ -130,7 +130,7 @@ BackgroundServer ws_peer(std::vector<std::string> args = {}) {
   return BackgroundServer(argv);
 }
 
-TEST_CASE("deflate: Node ws with perMessageDeflate, compressible and random messages" *
+TEST_CASE("deflate: Node ws with perMessageDeflate - compressible and random messages" *
           doctest::test_suite("peer")) {
   auto peer = ws_peer();
   const json on = {{"permessage_deflate", true}};
@@ -157,7 +157,7 @@ TEST_CASE("deflate: Node ws asking for client_no_context_takeover" * doctest::te
   check_compressed(j);
 }
 
-TEST_CASE("deflate: python websockets (deflate on by default), --deflate" *
+TEST_CASE("deflate: python websockets (deflate on by default) - --deflate" *
           doctest::test_suite("peer")) {
   BackgroundServer peer({"/usr/bin/python3", source_dir() + "/tests/peers/py_echo_server.py"});
   // websockets answers with 12-bit windows both ways.
@@ -175,7 +175,7 @@ TEST_CASE("deflate: python websockets (deflate on by default), --deflate" *
   report("python websockets", "random 4 KiB x3 x2", random);
 }
 
-TEST_CASE("deflate: a server that declines the offer: uncompressed, and a warning" *
+TEST_CASE("deflate: a server that declines the offer: uncompressed - and a warning" *
           doctest::test_suite("peer")) {
   auto peer = ws_peer({"--deflate", "0"});
   const json j = run(scenario("deflate-declined", true), peer.url(), {"--deflate"});
@@ -187,7 +187,7 @@ TEST_CASE("deflate: a server that declines the offer: uncompressed, and a warnin
   CHECK(total(j, "wire_bytes_received") == kPayload);
 }
 
-TEST_CASE("deflate: not offered unless asked; the wire counters stay 0" *
+TEST_CASE("deflate: not offered unless asked - the wire counters stay 0" *
           doctest::test_suite("peer")) {
   auto peer = ws_peer();
   const json j = run(scenario("deflate-off", true), peer.url());
@@ -209,7 +209,7 @@ TEST_CASE("deflate: an offer written as a header works too" * doctest::test_suit
 // "permessage_deflate" as an object: the offer carries exactly those parameters, Node ws accepts
 // them as offered, and both sides keep to them (a 10-bit client window and no context takeover:
 // ws inflates with those, so a message compressed otherwise would never echo back).
-TEST_CASE("deflate: parameters from the scenario, negotiated with Node ws" *
+TEST_CASE("deflate: parameters from the scenario - negotiated with Node ws" *
           doctest::test_suite("peer")) {
   auto peer = ws_peer();
   const json params = {{"permessage_deflate",

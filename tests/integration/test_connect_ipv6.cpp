@@ -119,7 +119,7 @@ std::string nginx_config(const std::string& dir, int port, int tls_port, int ups
   return conf;
 }
 
-TEST_CASE("nginx: ws and wss to [::1] through nginx, and a Host header picks its virtual host" *
+TEST_CASE("nginx: ws and wss to [::1] through nginx - and a Host header picks its virtual host" *
           doctest::test_suite("peer")) {
   auto upstream = start_serve();
   const Cert cert = make_cert("nginx-v6", "IP:::1");

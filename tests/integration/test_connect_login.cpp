@@ -97,8 +97,9 @@ TEST_CASE("login: a token captured from the login's JSON body authorizes the upg
 // An https:// login (python's http.server in TLS with a self-signed certificate): the
 // certificate is checked like a wss:// target's, with --ca trusting it and --insecure skipping
 // the check; without either the login fails before any upgrade.
-TEST_CASE("login: an https:// login, its certificate trusted with --ca or skipped with --insecure" *
-          doctest::test_suite("peer")) {
+TEST_CASE(
+    "login: an https:// login - its certificate trusted with --ca or skipped with --insecure" *
+    doctest::test_suite("peer")) {
   const std::string cert = temp_dir() + "/login-tls.cert.pem";
   const std::string key = temp_dir() + "/login-tls.key.pem";
   REQUIRE(
@@ -130,7 +131,7 @@ TEST_CASE("login: an https:// login, its certificate trusted with --ca or skippe
   CHECK(j["error_examples"].dump().find("certificate") != std::string::npos);
 }
 
-TEST_CASE("login: a wrong password fails as login.status, before any upgrade" *
+TEST_CASE("login: a wrong password fails as login.status - before any upgrade" *
           doctest::test_suite("peer")) {
   LoginPeer peer({"--require-token"});
   const auto file =
@@ -198,7 +199,7 @@ TEST_CASE("login: a login slower than timeouts.login fails as login.timeout" *
 
 // One worker, four users whose logins each take 1 s: run one after another on the event loop
 // they would take 4 s; on the worker's curl thread they overlap.
-TEST_CASE("login: slow logins run at once, off the worker's event loop" *
+TEST_CASE("login: slow logins run at once - off the worker's event loop" *
           doctest::test_suite("peer")) {
   LoginPeer peer({"--login-delay-ms", "1000"});
   json extra = {{"login", login_block(peer.login_url, "s3cret")},

@@ -55,7 +55,7 @@ json run_json(const std::string& file, const std::string& target, std::vector<st
 
 void require_tinyproxy() { require_program("tinyproxy", "tinyproxy"); }
 
-TEST_CASE("proxy: ws and wss through tinyproxy, its CONNECT timed as the proxy phase" *
+TEST_CASE("proxy: ws and wss through tinyproxy - its CONNECT timed as the proxy phase" *
           doctest::test_suite("peer")) {
   require_tinyproxy();
   auto proxy = start_tinyproxy("tinyproxy-open", false);
@@ -83,7 +83,7 @@ TEST_CASE("proxy: ws and wss through tinyproxy, its CONNECT timed as the proxy p
 
 // The CONNECT names an IPv6 literal target in brackets (CONNECT [::1]:PORT): without them no
 // proxy can tell the host from the port, and wslat refused such a target outright.
-TEST_CASE("proxy: ws://[::1] and wss://[::1] through tinyproxy, the CONNECT bracketed" *
+TEST_CASE("proxy: ws://[::1] and wss://[::1] through tinyproxy - the CONNECT bracketed" *
           doctest::test_suite("peer")) {
   require_tinyproxy();
   auto proxy = start_tinyproxy("tinyproxy-v6", false);
@@ -114,7 +114,7 @@ TEST_CASE("proxy: ws://[::1] and wss://[::1] through tinyproxy, the CONNECT brac
   CHECK(log.find("CONNECT [::1]:") != std::string::npos);
 }
 
-TEST_CASE("proxy: basic auth from the proxy URL, refused without it, password never shown" *
+TEST_CASE("proxy: basic auth from the proxy URL - refused without it - password never shown" *
           doctest::test_suite("peer")) {
   require_tinyproxy();
   auto proxy = start_tinyproxy("tinyproxy-auth", true);
@@ -132,7 +132,7 @@ TEST_CASE("proxy: basic auth from the proxy URL, refused without it, password ne
   CHECK(ok["connections"]["opened"] == 2);
 }
 
-TEST_CASE("proxy: http_proxy is used like curl: not for loopback, not for no_proxy hosts" *
+TEST_CASE("proxy: http_proxy is used like curl: not for loopback - not for no_proxy hosts" *
           doctest::test_suite("peer")) {
   require_tinyproxy();
   auto proxy = start_tinyproxy("tinyproxy-env", false);

@@ -125,7 +125,7 @@ TEST_CASE("tls: client certificates (--cert --key) and --sni against nginx with 
   }
 }
 
-TEST_CASE("tls: the scenario's tls block gives the client certificate and SNI, paths beside it" *
+TEST_CASE("tls: the scenario's tls block gives the client certificate and SNI - paths beside it" *
           doctest::test_suite("peer")) {
   auto upstream = start_serve();
   const Cert server = make_cert("nginx-mtls2", "IP:127.0.0.1,DNS:sni.test");

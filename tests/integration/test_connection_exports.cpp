@@ -56,7 +56,7 @@ json read_csv(const std::string& path) {
 }
 
 TEST_CASE(
-    "--export-csv and --export-ndjson: one record per connection with its phases, role "
+    "--export-csv and --export-ndjson: one record per connection with its phases and role "
     "and failure category" *
     doctest::test_suite("timing")) {
   auto server = start_serve({"--handshake-delay", "40ms"});

@@ -69,7 +69,7 @@ TEST_CASE("monitor /api/samples has the probes, phases, thresholds and errors fo
   CHECK(c.wait(20000) == 0);
 }
 
-TEST_CASE("monitor dashboard renders in headless Chromium: phases, thresholds, verdict, errors" *
+TEST_CASE("monitor dashboard renders in headless Chromium: phases - thresholds - verdict - errors" *
           doctest::test_suite("peer")) {
   const std::string chromium = "/usr/bin/chromium";
   if (::access(chromium.c_str(), X_OK) != 0) {
