@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scenario.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -25,22 +26,10 @@ Scenario parse(const json& extra) {
 }
 
 std::vector<std::string> issues(const json& extra) {
-  try {
-    parse(extra);
-  } catch (const wslat::ScenarioError& e) {
-    std::vector<std::string> out;
-    for (const auto& i : e.issues()) out.push_back(i.pointer + ": " + i.message);
-    return out;
-  }
-  return {};
+  return wslat::test::issue_lines([&] { parse(extra); });
 }
 
-bool any_contains(const std::vector<std::string>& list, const std::string& part) {
-  for (const auto& s : list) {
-    if (s.find(part) != std::string::npos) return true;
-  }
-  return false;
-}
+using wslat::test::any_contains;
 
 const json kLogin = {
     {"url", "http://127.0.0.1:8081/login"},

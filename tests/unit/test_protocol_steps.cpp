@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scenario.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -32,22 +33,10 @@ Scenario with_steps(const json& steps, const json& extra = json::object()) {
 
 // Every issue message of a scenario that does not parse (none: empty).
 std::vector<std::string> issues(const json& steps, const json& extra = json::object()) {
-  try {
-    with_steps(steps, extra);
-  } catch (const wslat::ScenarioError& e) {
-    std::vector<std::string> out;
-    for (const auto& i : e.issues()) out.push_back(i.pointer + ": " + i.message);
-    return out;
-  }
-  return {};
+  return wslat::test::issue_lines([&] { with_steps(steps, extra); });
 }
 
-bool any_contains(const std::vector<std::string>& list, const std::string& part) {
-  for (const auto& s : list) {
-    if (s.find(part) != std::string::npos) return true;
-  }
-  return false;
-}
+using wslat::test::any_contains;
 
 const ExpectStep& expect_at(const Scenario& s, std::size_t i) {
   const auto* e = s.steps.at(i).as<ExpectStep>();

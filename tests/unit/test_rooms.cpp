@@ -14,6 +14,7 @@
 #include "metrics.hpp"
 #include "net/rooms.hpp"
 #include "scenario.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -26,22 +27,10 @@ Scenario parse(const json& doc) {
 }
 
 std::vector<std::string> issues(const json& doc) {
-  try {
-    parse(doc);
-  } catch (const wslat::ScenarioError& e) {
-    std::vector<std::string> out;
-    for (const auto& i : e.issues()) out.push_back(i.pointer + ": " + i.message);
-    return out;
-  }
-  return {};
+  return wslat::test::issue_lines([&] { parse(doc); });
 }
 
-bool any_contains(const std::vector<std::string>& list, const std::string& part) {
-  for (const auto& s : list) {
-    if (s.find(part) != std::string::npos) return true;
-  }
-  return false;
-}
+using wslat::test::any_contains;
 
 // A scenario whose data file (a "room" and a "user" column, the rooms in uneven order) sits next
 // to it in a fresh directory.
