@@ -134,41 +134,9 @@ void OutputWrites::finish() const {
 }
 
 std::uintmax_t max_export_bytes(ReportFormat format) {
-  // The largest result a run can produce, rendered by the real renderer: every metric with
-  // every bucket filled and counts of 2^30, the full 5000-point timeline with long numbers,
-  // a comparison of every metric. Free text (errors, thresholds, headers, warnings) is not
-  // bounded by the shape, so a fixed allowance covers it.
-  static const RunResult worst = [] {
-    RunResult r;
-    r.started_at = "2026-11-27T14:00:00.123Z";
-    Histogram h;
-    for (std::size_t i = 0; i < h.bucket_count(); ++i) h.record_ns(h.bucket_midpoint_ns(i));
-    for (int doubling = 0; doubling < 30; ++doubling) h.add(Histogram(h));
-    Comparison c;
-    for (const auto& name : metric_order()) {
-      r.metrics[name].histogram = h;
-      MetricComparison m;
-      m.metric = name;
-      m.gated = true;
-      m.verdict = "inconclusive";
-      m.reason = std::string(200, 'x');
-      c.metrics.push_back(m);
-    }
-    r.comparison = c;
-    refresh_summaries(r);
-    for (int i = 0; i < 5000; ++i) {
-      const double t = 123456.78901234567 + i;
-      TimelinePoint p{t, {}, i % 2 == 0};
-      for (std::size_t m = 0; m < p.ms.size(); ++m) p.ms[m] = t / static_cast<double>(3 + 4 * m);
-      r.timeline.push_back(p);
-    }
-    return r;
-  }();
+  // Free text (errors, thresholds, headers, warnings) is not bounded by the result's shape.
   constexpr std::uintmax_t kFreeTextAllowance = std::uintmax_t{256} * 1024;
-  static std::map<ReportFormat, std::uintmax_t> bytes;  // rendered once per format
-  auto [it, fresh] = bytes.emplace(format, 0);
-  if (fresh) it->second = render(worst, format, RenderOptions{}).size() + kFreeTextAllowance;
-  return it->second;
+  return report_format_info(format).max_bytes + kFreeTextAllowance;
 }
 
 void add_gate_options(CLI::App& sub, GateArgs& gate) {

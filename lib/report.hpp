@@ -1,6 +1,7 @@
 // Reporters: pure functions from a RunResult to bytes (as hyperfine's exporters).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,11 +23,20 @@ struct ReportFormatInfo {
   const char* name;         // --format NAME, --export-NAME
   const char* export_help;  // help of --export-NAME; nullptr: no such option (text is stdout's)
   std::string (*render)(const RunResult& r, const RenderOptions& opts);
+  // At least the bytes render(largest_result()) gives: the free-space check before a run
+  // plans with it. A constant, not a rendering at start-up (that cost ~25 ms of CPU per run);
+  // a unit test fails, naming the size to write here, when a renderer outgrows it.
+  std::uintmax_t max_bytes;
 };
 
 // In the order --help lists them.
 const std::vector<ReportFormatInfo>& report_formats();
 const ReportFormatInfo& report_format_info(ReportFormat format);
+
+// The largest result a run can produce: every metric with every bucket filled and counts of
+// 2^30, the full 5000-point timeline with long numbers, a comparison of every metric. Free
+// text (errors, thresholds, headers, warnings) is not bounded by the shape.
+RunResult largest_result();
 
 // A name of report_formats() (or "md" for markdown); throws UsageError listing them otherwise.
 ReportFormat parse_report_format(const std::string& name);

@@ -18,18 +18,18 @@ namespace wslat {
 
 const std::vector<ReportFormatInfo>& report_formats() {
   static const std::vector<ReportFormatInfo> formats{
-      {ReportFormat::kText, "text", nullptr, render_text},
+      {ReportFormat::kText, "text", nullptr, render_text, 10'000},
       {ReportFormat::kJson, "json", "Also write the JSON result to this file",
-       [](const RunResult& r, const RenderOptions&) { return render_json(r); }},
+       [](const RunResult& r, const RenderOptions&) { return render_json(r); }, 7'200'000},
       {ReportFormat::kJunit, "junit", "Also write a JUnit XML report",
-       [](const RunResult& r, const RenderOptions&) { return render_junit(r); }},
+       [](const RunResult& r, const RenderOptions&) { return render_junit(r); }, 9'200},
       {ReportFormat::kMarkdown, "markdown", "Also write a Markdown summary",
-       [](const RunResult& r, const RenderOptions&) { return render_markdown(r); }},
+       [](const RunResult& r, const RenderOptions&) { return render_markdown(r); }, 4'300},
       {ReportFormat::kHtml, "html", "Also write a self-contained HTML report",
-       [](const RunResult& r, const RenderOptions&) { return render_html(r); }},
+       [](const RunResult& r, const RenderOptions&) { return render_html(r); }, 560'000},
       {ReportFormat::kPrometheus, "prometheus",
        "Also write the Prometheus text format (node_exporter textfile collector)",
-       [](const RunResult& r, const RenderOptions&) { return render_prometheus(r); }}};
+       [](const RunResult& r, const RenderOptions&) { return render_prometheus(r); }, 610'000}};
   return formats;
 }
 
@@ -48,6 +48,33 @@ ReportFormat parse_report_format(const std::string& name) {
   std::string names;
   for (const auto& f : report_formats()) names += std::string(names.empty() ? "" : ", ") + f.name;
   throw UsageError("unknown report format \"" + name + "\": use one of " + names);
+}
+
+RunResult largest_result() {
+  RunResult r;
+  r.started_at = "2026-11-27T14:00:00.123Z";
+  Histogram h;
+  for (std::size_t i = 0; i < h.bucket_count(); ++i) h.record_ns(h.bucket_midpoint_ns(i));
+  for (int doubling = 0; doubling < 30; ++doubling) h.add(Histogram(h));
+  Comparison c;
+  for (const auto& name : metric_order()) {
+    r.metrics[name].histogram = h;
+    MetricComparison m;
+    m.metric = name;
+    m.gated = true;
+    m.verdict = "inconclusive";
+    m.reason = std::string(200, 'x');
+    c.metrics.push_back(m);
+  }
+  r.comparison = c;
+  refresh_summaries(r);
+  for (int i = 0; i < 5000; ++i) {
+    const double t = 123456.78901234567 + i;
+    TimelinePoint p{t, {}, i % 2 == 0};
+    for (std::size_t m = 0; m < p.ms.size(); ++m) p.ms[m] = t / static_cast<double>(3 + 4 * m);
+    r.timeline.push_back(p);
+  }
+  return r;
 }
 
 std::string render(const RunResult& r, ReportFormat format, const RenderOptions& opts) {

@@ -294,3 +294,19 @@ TEST_CASE("reports of a result older than counters have no counters section") {
   CHECK(wslat::render_html(r).find("Counters") == std::string::npos);
   CHECK(wslat::render_junit(r).find("counter.") == std::string::npos);
 }
+
+// The free-space check before a run plans every file at its format's max_bytes; too small a
+// bound lets a run start that cannot store its result, too large a bound refuses runs a
+// nearly full disk could hold.
+TEST_CASE("every format's max_bytes bounds its largest result, within 25%") {
+  const wslat::RunResult largest = wslat::largest_result();
+  for (const auto& f : wslat::report_formats()) {
+    const std::size_t size = wslat::render(largest, f.format).size();
+    INFO(std::string(f.name) << " renders the largest result in " << size
+                             << " bytes; its max_bytes in "
+                             << "report_formats() (lib/report/report.cpp) is " << f.max_bytes
+                             << ": set it to about " << size + size / 10);
+    CHECK(f.max_bytes >= size);
+    CHECK(f.max_bytes <= size + size / 4);
+  }
+}
