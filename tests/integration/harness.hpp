@@ -60,6 +60,23 @@ class BackgroundServer {
   int port_ = 0;
 };
 
+// A loopback port that refuses connections for this object's life: a TCP socket bound to
+// 127.0.0.1:0 that never listens. Unlike the port of a stopped server, no other process (a
+// test running in parallel) can take it meanwhile.
+class RefusingPort {
+ public:
+  RefusingPort();
+  ~RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  int port() const { return port_; }
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // `wslat serve --port 0 <args>`.
 BackgroundServer start_serve(const std::vector<std::string>& args = {});
 

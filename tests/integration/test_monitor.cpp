@@ -23,14 +23,9 @@ using wslat::test::echo_scenario_file;
 using wslat::test::http_get;
 using wslat::test::metrics_port;
 using wslat::test::prom_sample;
+using wslat::test::RefusingPort;
 using wslat::test::run_wslat;
 using wslat::test::start_serve;
-
-// A port nobody listens on: one `wslat serve` had, now closed.
-int dead_port() {
-  auto server = start_serve();
-  return server.port();
-}
 
 // Scrapes until `pred(body)` or about 30 s of tries; the last body.
 template <typename Pred>
@@ -95,7 +90,8 @@ TEST_CASE("monitor probes again and again: the counts on /metrics grow, no run f
 
 TEST_CASE(
     "monitor survives a dead target: every probe counts its errors, SIGINT ends it (exit 0)") {
-  const std::string url = "ws://127.0.0.1:" + std::to_string(dead_port()) + "/";
+  const RefusingPort dead;
+  const std::string url = dead.url();
   Child c({"monitor", echo_scenario_file("monitor-dead", url, 2), "--every", "100ms", "--for",
            "60s", "--listen", "127.0.0.1:0", "-q"});
   const int port = metrics_port(c);

@@ -18,6 +18,7 @@ using wslat::test::http_get;
 using wslat::test::metrics_port;
 using wslat::test::port_of;
 using wslat::test::prom_sample;
+using wslat::test::RefusingPort;
 using wslat::test::run_wslat;
 using wslat::test::start_serve;
 
@@ -52,11 +53,8 @@ std::string query(const std::string& s) {  // percent-encodes what a query value
 TEST_CASE("monitor /probe runs one probe of a named scenario against the target in the query") {
   auto server = start_serve();
   const std::string dir = scenarios_folder();
-  const std::string dead = "ws://127.0.0.1:" + std::to_string([] {
-                             auto s = start_serve();
-                             return s.port();
-                           }()) +
-                           "/";
+  const RefusingPort refusing;
+  const std::string dead = refusing.url();
   Child c({"monitor", dir + "/echo.json", "--target", server.url(), "--every", "60s", "--for",
            "60s", "--listen", "127.0.0.1:0", "-q", "--scenarios", dir});
   const int port = metrics_port(c);
