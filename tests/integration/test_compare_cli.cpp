@@ -105,7 +105,7 @@ TEST_CASE("wslat compare: +20 ms on handshake is a regression, exit 2, handshake
   CHECK(run_wslat({"compare", cur, base, "--gate", "e2e"}).exit_code == 0);
 }
 
-TEST_CASE("wslat compare: a changed scenario needs --force; bad options are usage errors") {
+TEST_CASE("wslat compare: a changed scenario needs --force - bad options are usage errors") {
   const std::string base = write_result("hash-base.json", result_with(0));
   RunResult edited = result_with(0);
   edited.scenario_sha256 = std::string(64, 'b');

@@ -194,7 +194,7 @@ TEST_CASE(
   CHECK(json::parse(read_file(stored.front()))["verdict"] == "pass");
 }
 
-TEST_CASE("closed stderr: progress lines into a closed pipe do not kill the run; stdout says so") {
+TEST_CASE("closed stderr: progress lines into a closed pipe do not kill the run - stdout says so") {
   const std::string dir = fresh_dir("closed-stderr");
   const std::string results = dir + "/results";
   // Lasts over a second, so a progress line is written while stderr is closed.

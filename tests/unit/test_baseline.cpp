@@ -188,7 +188,7 @@ TEST_CASE("the p95 rule applies only once both sides hold at least 100 samples")
   CHECK(metric(compare(cur_many, base_many), "handshake").verdict == "regressed");
 }
 
-TEST_CASE("gate: handshake, e2e, perceived and thresholded metrics; others inform only") {
+TEST_CASE("gate: handshake, e2e, perceived and thresholded metrics - others inform only") {
   const auto slow = scaled(kBase, 1.5);
   RunResult cur = result_of({{"handshake", kBase}, {"tcp", slow}, {"rtt", slow}});
   const RunResult base = result_of({{"handshake", kBase}, {"tcp", kBase}, {"rtt", kBase}});

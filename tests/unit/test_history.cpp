@@ -128,7 +128,7 @@ TEST_CASE("history html is one self-contained page with an SVG chart per metric"
 
 // Six targets, open and closed models, a shard, an interrupted run and another scenario's
 // result in one folder: each comparable group is its own trend, the rest is said, not mixed.
-TEST_CASE("history groups runs by target, profile and load shape; skips interrupted and foreign") {
+TEST_CASE("history groups runs by target, profile and load shape - skips interrupted and foreign") {
   const TempDir tmp;
   const std::string& dir = tmp.path;
   auto store = [&](RunResult r) {

@@ -237,7 +237,7 @@ TEST_CASE("negotiated subprotocols survive the JSON round trip and add up in a m
   CHECK(warnings[0].find("on 3 of 9 upgrades") != std::string::npos);
 }
 
-TEST_CASE("the permessage-deflate offer survives the JSON round trip; declines are a warning") {
+TEST_CASE("the permessage-deflate offer survives the JSON round trip - declines are a warning") {
   RunResult p = shard(0, samples(10, 1));
   CHECK(to_json(p)["negotiated"].is_null());  // nothing offered, nothing answered: absent
   p.negotiated.extensions = {{"permessage-deflate; client_max_window_bits=12", 3}, {"", 2}};

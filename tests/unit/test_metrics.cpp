@@ -147,7 +147,7 @@ TEST_CASE("metric registry: the lists each stage reads are the ones it replaced"
   CHECK(defaults[3].expr == "rate < 1%");
 }
 
-TEST_CASE("metric registry: a family names its members; report order puts unknown names last") {
+TEST_CASE("metric registry: a family names its members - report order puts unknown names last") {
   constexpr MetricDef family{"rtt.<step>", MetricKind::kLatency, false, false,
                              "",           MetricReach::kConnect};
   static_assert(family.family());
@@ -158,7 +158,9 @@ TEST_CASE("metric registry: a family names its members; report order puts unknow
   CHECK_FALSE(family.names("e2e"));
   CHECK(find_metric("rtt") != nullptr);
   CHECK(find_metric("rtt")->name == "rtt");
-  CHECK(find_metric("rtt.login") == nullptr);  // no family registered yet
+  REQUIRE(find_metric("rtt.login") != nullptr);  // a named step's rtt (scenario "name")
+  CHECK(find_metric("rtt.login")->name == "rtt.<step>");
+  CHECK(find_metric("nope.login") == nullptr);
   CHECK_FALSE(takes_thresholds("nope"));
 
   std::vector<std::string> names{"zeta", "session", "alpha", "e2e", "dns"};

@@ -31,7 +31,7 @@ wslat::RunResult probe(std::int64_t attempted, std::int64_t opened, std::int64_t
 
 }  // namespace
 
-TEST_CASE("monitor totals add the probes up; the last probe decides success and thresholds") {
+TEST_CASE("monitor totals add the probes up - the last probe decides success and thresholds") {
   wslat::MonitorTotals t;
   t.add_probe(probe(2, 2, 5), 100.0);
   t.add_probe(probe(2, 0, 0), 130.0);
