@@ -128,7 +128,7 @@ json counter_json(const Counter& c) {
 
 }  // namespace
 
-json to_json(const RunResult& r) {
+json to_json_without_timeline(const RunResult& r) {
   json metrics = json::object();
   for (const auto& [name, m] : r.metrics) {
     if (has_samples(m)) metrics[name] = summary_json(m);
@@ -170,7 +170,6 @@ json to_json(const RunResult& r) {
       {"timeouts_ms", r.timeouts_ms},
       {"request_headers", r.request_headers},
       {"step_metrics", r.step_metrics},
-      {"timeline", timeline_json(r.timeline)},
       {"shards", r.shards},
       {"shard", r.shard},
       {"warnings", r.warnings},
@@ -183,6 +182,12 @@ json to_json(const RunResult& r) {
       out["negotiated"]["offered_extensions"] = r.negotiated.offered_extensions;
     }
   }
+  return out;
+}
+
+json to_json(const RunResult& r) {
+  json out = to_json_without_timeline(r);
+  out["timeline"] = timeline_json(r.timeline);
   return out;
 }
 

@@ -170,6 +170,8 @@ struct RunResult {
 };
 
 nlohmann::json to_json(const RunResult& r);
+// The same without the "timeline" key: render_json writes the timeline's rows itself.
+nlohmann::json to_json_without_timeline(const RunResult& r);
 // Validates schema and required fields; throws std::invalid_argument with a message naming
 // the problem (the caller adds the file name).
 RunResult result_from_json(const nlohmann::json& j);

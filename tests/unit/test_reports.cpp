@@ -250,6 +250,27 @@ TEST_CASE("json report is the result JSON and reads back") {
   CHECK(wslat::to_json(back) == wslat::to_json(r));
 }
 
+TEST_CASE("json report writes a timeline row per line, absent phases as null, and reads it back") {
+  wslat::RunResult r = fixture_result();
+  r.timeline.clear();
+  wslat::TimelinePoint slow{1234.5678901234567, {}, true};
+  slow.ms.fill(0.1 + 0.2);  // 0.30000000000000004: the shortest text that reads back
+  r.timeline.push_back(slow);
+  r.timeline.push_back(wslat::TimelinePoint{2000.0, {}, false});  // no phase reached: -1
+  const std::string out = wslat::render_json(r);
+  std::string row = "    [1234.5678901234567";
+  for (std::size_t i = 0; i < slow.ms.size(); ++i) row += ",0.30000000000000004";
+  CHECK(out.find("\n  \"timeline\": [\n" + row + ",true],\n") != std::string::npos);
+  const auto back = wslat::result_from_json(nlohmann::json::parse(out));
+  REQUIRE(back.timeline.size() == 2);
+  CHECK(back.timeline[0].t_ms == slow.t_ms);
+  CHECK(back.timeline[0].ms == slow.ms);
+  CHECK(back.timeline[1].ms == r.timeline[1].ms);
+  CHECK_FALSE(back.timeline[1].ok);
+  r.timeline.clear();
+  CHECK(wslat::render_json(r).find("\"timeline\": []") != std::string::npos);
+}
+
 TEST_CASE("json report survives invalid UTF-8 in quoted server messages") {
   wslat::RunResult r = fixture_result();
   r.error_examples["protocol"] = std::string("bad \xff\xfe bytes");
