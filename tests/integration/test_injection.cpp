@@ -228,4 +228,24 @@ TEST_CASE("injection: the runner's own request assembly refuses what the CLI ref
   CHECK_THROWS_AS(upgrade_request_text("ws:///p", {}, {}), UsageError);
 }
 
+// The request keeps its headers in a list (FastRequest): names still match without case, a
+// repeated name is one header, and the user's Host replaces the URL's.
+TEST_CASE("the upgrade request has each header once, in the order set, names without case") {
+  const std::string req = upgrade_request_text(
+      "ws://h:81/", {{"x-a", "1"}, {"X-A", "2"}, {"host", "virtual"}, {"X-B", "3"}}, {});
+  const auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = req.find(what); at != std::string::npos; at = req.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count("\r\nx-a: 1, 2\r\n") == 1);
+  CHECK(count("\r\nhost: virtual\r\n") == 1);
+  CHECK(count("Host: h:81") == 0);
+  CHECK(count("\r\nSec-WebSocket-Key: ") == 1);
+  CHECK(count("\r\nSec-WebSocket-Version: 13\r\n") == 1);
+  CHECK(count("\r\nUpgrade: websocket\r\n") == 1);
+  CHECK(req.find("x-a: 1, 2") < req.find("X-B: 3"));
+  CHECK(req.substr(req.size() - 4) == "\r\n\r\n");
+}
+
 }  // namespace wslat::test
