@@ -167,13 +167,20 @@ bool nearly_equal(double a, double b) {
 
 }  // namespace
 
-Histogram::Histogram() : counts_(kBucketCount, 0) {}
+Histogram::Histogram() = default;
+
+std::size_t Histogram::bucket_count() const { return kBucketCount; }
+
+void Histogram::allocate_buckets() {
+  if (counts_.empty()) counts_.assign(kBucketCount, 0);
+}
 
 void Histogram::record(std::chrono::nanoseconds value) { record_ns(value.count()); }
 
 void Histogram::record_ns(std::int64_t value_ns) {
   // A negative latency can only come from clock adjustments; count it as zero.
   const std::int64_t v = std::max<std::int64_t>(value_ns, 0);
+  allocate_buckets();
   ++counts_[index_of(clamp_to_range(v))];
   if (count_ == 0 || v < min_) min_ = v;
   if (count_ == 0 || v > max_) max_ = v;
@@ -185,7 +192,8 @@ void Histogram::record_ns(std::int64_t value_ns) {
 
 void Histogram::add(const Histogram& other) {
   if (other.count_ == 0) return;
-  for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+  allocate_buckets();
+  for (std::size_t i = 0; i < other.counts_.size(); ++i) counts_[i] += other.counts_[i];
   min_ = count_ == 0 ? other.min_ : std::min(min_, other.min_);
   max_ = count_ == 0 ? other.max_ : std::max(max_, other.max_);
   count_ += other.count_;
@@ -247,9 +255,14 @@ std::size_t Histogram::bucket_index(std::int64_t value_ns) const {
 
 bool Histogram::operator==(const Histogram& other) const {
   // Sums are doubles: adding the same samples in another order may differ in the last bits.
-  return count_ == other.count_ && min_ == other.min_ && max_ == other.max_ &&
-         counts_ == other.counts_ && nearly_equal(sum_, other.sum_) &&
-         nearly_equal(sum_sq_, other.sum_sq_);
+  // Unallocated buckets are all zero.
+  const auto same_counts = [&] {
+    if (counts_.size() == other.counts_.size()) return counts_ == other.counts_;
+    const auto& allocated = counts_.empty() ? other.counts_ : counts_;
+    return std::all_of(allocated.begin(), allocated.end(), [](std::int64_t n) { return n == 0; });
+  };
+  return count_ == other.count_ && min_ == other.min_ && max_ == other.max_ && same_counts() &&
+         nearly_equal(sum_, other.sum_) && nearly_equal(sum_sq_, other.sum_sq_);
 }
 
 nlohmann::json Histogram::to_json() const {
@@ -279,11 +292,13 @@ Histogram Histogram::from_json(const nlohmann::json& j) {
   h.max_ = read_int(j, "max");
   h.sum_ = read_number(j, "sum");
   h.sum_sq_ = read_number(j, "sum_sq");
+  h.allocate_buckets();
   const std::int64_t total = read_buckets(j, h.counts_);
   if (total != h.count_) {
     corrupt(fmt::format("bucket counts add up to {} but \"count\" is {}", total, h.count_));
   }
   check_consistency(h.counts_, {h.count_, h.min_, h.max_, h.sum_, h.sum_sq_});
+  if (h.count_ == 0) h.counts_.clear();
   return h;
 }
 

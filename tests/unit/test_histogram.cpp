@@ -219,3 +219,23 @@ TEST_CASE("from_json rejects corrupt input with a clear message") {
   missing.erase("max");
   rejects(missing, "missing \"max\"");
 }
+
+// Buckets are allocated at the first sample; an empty histogram must behave as all zeros.
+TEST_CASE("a histogram without samples has every bucket at zero and equals one that had none") {
+  const wslat::Histogram empty;
+  CHECK(empty.bucket_count() > 1000);
+  CHECK(empty.count_at(0) == 0);
+  CHECK(empty.count_at(empty.bucket_count() - 1) == 0);
+  CHECK(empty.value_at_percentile(50) == 0);
+  CHECK(wslat::Histogram::from_json(empty.to_json()) == empty);
+  wslat::Histogram merged;
+  merged.add(empty);
+  CHECK(merged == empty);
+  wslat::Histogram one;
+  one.record_ns(5'000'000);
+  merged.add(one);
+  CHECK(merged == one);
+  CHECK(merged.count_at(merged.bucket_index(5'000'000)) == 1);
+  CHECK_FALSE(one == empty);
+  CHECK(wslat::Histogram::from_json(one.to_json()) == one);
+}
