@@ -4,8 +4,11 @@
 
 #include <memory>
 #include <mutex>
+#include <utility>
 
 #include <fmt/core.h>
+
+#include "net/curl_shim.hpp"
 
 namespace wslat::cli {
 namespace {
@@ -38,8 +41,12 @@ std::string http_url_problem(const std::string& url) {
 
 HttpOutcome http_send(const std::string& method, const std::string& url,
                       const std::string& content_type, const std::string& body, long timeout_ms) {
-  init_once();
   HttpOutcome out;
+  if (std::string why = net::curl_unavailable(); !why.empty()) {
+    out.error = std::move(why);
+    return out;
+  }
+  init_once();
   const std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(),
                                                                  &curl_easy_cleanup);
   if (!curl) {

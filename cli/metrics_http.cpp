@@ -12,6 +12,7 @@
 #include <fmt/core.h>
 
 #include "error.hpp"
+#include "microhttpd_shim.hpp"
 
 namespace wslat::cli {
 namespace {
@@ -151,6 +152,9 @@ MetricsEndpoint::MetricsEndpoint(const ListenAddress& where, std::function<std::
     flags |= MHD_USE_IPv6;
   } else {
     throw UsageError("--listen " + where.host + ": not an IP address");
+  }
+  if (const std::string why = microhttpd_unavailable(); !why.empty()) {
+    throw RunError("--listen needs libmicrohttpd: " + why);
   }
   errno = 0;
   // A scrape is one short request: a few at once, and no client may hold a slot for long (a

@@ -19,6 +19,7 @@
 
 #include "error.hpp"
 #include "metrics.hpp"
+#include "net/curl_shim.hpp"
 #include "net/engine.hpp"
 #include "runner.hpp"
 #include "schedule.hpp"
@@ -309,6 +310,11 @@ std::vector<std::string> extra_slot_names(const Scenario& s) {
 RawRun run_scenario(const Scenario& scenario, const RunOptions& opts) {
   using namespace net;  // NOLINT(google-build-using-namespace): this file's own namespace
   const auto transport = make_transport(scenario, opts);
+  if (scenario.login) {
+    if (const std::string why = curl_unavailable(); !why.empty()) {
+      throw RunError("the scenario's \"login\" needs libcurl: " + why);
+    }
+  }
   if (scenario.room_size > 0 && opts.shard.count > 1 && opts.load.open_model()) {
     throw UsageError(
         "--shard with \"rooms\" needs the closed model (\"load\": {\"connections\": N, "
