@@ -31,6 +31,9 @@ namespace net {
 // are libstdc++'s sizes on a 64-bit target, with a little room: a new member that is not needed
 // by most connections belongs in Session::Rare, not in Session itself.
 static_assert(sizeof(Session<PlainClient>) <= 800, "Session grew: see bench/README.md");
+// The connection object holds websocketpp's read buffer (ClientConfig, wspp_config.hpp).
+static_assert(sizeof(PlainClient::connection_type) <= 6144,
+              "websocketpp's connection grew: see bench/README.md");
 
 namespace {
 
