@@ -9,8 +9,10 @@
 #error "ASIO_STANDALONE must be defined: without it websocketpp silently uses Boost.Asio"
 #endif
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -20,7 +22,9 @@
 #include <system_error>
 #include <vector>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <strings.h>
 #include <websocketpp/client.hpp>
 #include <websocketpp/concurrency/none.hpp>
@@ -506,57 +510,81 @@ inline bool has_pong(const std::vector<websocketpp::transport::buffer>& bufs) {
 }
 }  // namespace wslat::net
 
-// A plain socket's read right after one that filled the read buffer (a large message arriving
-// 2 KiB at a time, ClientConfig::connection_read_buffer_size) is tried at once with a
-// non-blocking recv(): when it returns bytes, websocketpp's read handler runs right here, as
-// handle_async_read would run it, instead of going through Asio, whose completion is posted and
-// cost a loop turn (an epoll_wait) per read. Nested at most kMaxReadsNow deep (each handler asks
-// for the next read from inside the last one), then one read goes through Asio again. No bytes
-// yet (EAGAIN): Asio's read waits for them. The end of the stream or an error: reported as
-// Asio's read completion reports it. Reads that did not fill the buffer (every small message)
-// take Asio's path unchanged.
+// A read right after one that filled the read buffer (a large message arriving 2 KiB at a
+// time, ClientConfig::connection_read_buffer_size) is tried at once (read_now): when it returns
+// bytes, websocketpp's read handler runs right here, as handle_async_read would run it, instead
+// of going through Asio, whose completion is posted and cost a loop turn (an epoll_wait) per
+// read. Nested at most kMaxReadsNow deep (each handler asks for the next read from inside the
+// last one), then one read goes through Asio again. No bytes yet: Asio's read waits for them.
+// The end of the stream or an error: reported as Asio's read completion reports it. Reads that
+// did not fill the buffer (every small message) take Asio's path unchanged.
 namespace wslat::net {
 constexpr int kMaxReadsNow = 64;
+
+// A plain socket: a non-blocking recv(). > 0: bytes; 0: the end of the stream; -1: errno.
+inline ssize_t read_now(asio::ip::tcp::socket& sock, char* buf, std::size_t len) {
+  return ::recv(sock.native_handle(), buf, len, MSG_DONTWAIT);
 }
+
+// TLS: only what OpenSSL has decrypted already (SSL_pending: the rest of the current record,
+// up to 16 KiB), so neither the socket nor OpenSSL's state machine is touched beside Asio's
+// SSL engine; -1 with EAGAIN otherwise, and Asio's read takes over.
+inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* buf,
+                        std::size_t len) {
+  SSL* ssl = stream.native_handle();
+  if (SSL_pending(ssl) > 0) {
+    ERR_clear_error();
+    const int n = SSL_read(ssl, buf, static_cast<int>(std::min<std::size_t>(len, INT_MAX)));
+    if (n > 0) return n;
+    ERR_clear_error();  // Asio's read meets the same state again and reports it
+  }
+  errno = EAGAIN;
+  return -1;
+}
+}  // namespace wslat::net
+
+#define WSLAT_READ_NOW(CONFIG)                                                                    \
+  template <>                                                                                     \
+  inline void                                                                                     \
+  websocketpp::transport::asio::connection<CONFIG::transport_config>::async_read_at_least(        \
+      size_t num_bytes, char* buf, size_t len, read_handler handler) {                            \
+    /* websocketpp always asks for at least 1 byte, which any successful read returns */          \
+    if (num_bytes <= 1 && wslat::net::read_filled == this &&                                      \
+        wslat::net::reads_now < wslat::net::kMaxReadsNow) {                                       \
+      wslat::net::read_filled = nullptr;                                                          \
+      const ssize_t n = wslat::net::read_now(socket_con_type::get_socket(), buf, len);            \
+      if (n > 0) {                                                                                \
+        wslat::net::last_read_done = wslat::net::Clock::now();                                    \
+        if (static_cast<size_t>(n) == len) wslat::net::read_filled = this;                        \
+        ++wslat::net::reads_now;                                                                  \
+        handler(lib::error_code(), static_cast<size_t>(n));                                       \
+        --wslat::net::reads_now;                                                                  \
+        return;                                                                                   \
+      }                                                                                           \
+      /* the end of the stream or an error (reported once by the kernel): as Asio's read would */ \
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {                \
+        handle_async_read(                                                                        \
+            handler,                                                                              \
+            n == 0 ? lib::asio::error_code(lib::asio::error::eof)                                 \
+                   : lib::asio::error_code(errno, lib::asio::error::get_system_category()),       \
+            0);                                                                                   \
+        return;                                                                                   \
+      }                                                                                           \
+    }                                                                                             \
+    wslat::net::read_filled = nullptr;                                                            \
+    lib::asio::async_read(                                                                        \
+        socket_con_type::get_socket(), lib::asio::buffer(buf, len),                               \
+        lib::asio::transfer_at_least(num_bytes),                                                  \
+        make_custom_alloc_handler(m_read_handler_allocator,                                       \
+                                  lib::bind(&type::handle_async_read, get_shared(), handler,      \
+                                            lib::placeholders::_1, lib::placeholders::_2)));      \
+  }
 // websocketpp declares it with the handler by value; a specialization must match.
 // NOLINTBEGIN(performance-unnecessary-value-param)
-template <>
-inline void websocketpp::transport::asio::connection<
-    wslat::net::PlainConfig::transport_config>::async_read_at_least(size_t num_bytes, char* buf,
-                                                                    size_t len,
-                                                                    read_handler handler) {
-  // websocketpp always asks for at least 1 byte, which any successful recv() returns.
-  if (num_bytes <= 1 && wslat::net::read_filled == this &&
-      wslat::net::reads_now < wslat::net::kMaxReadsNow) {
-    wslat::net::read_filled = nullptr;
-    const ssize_t n = ::recv(socket_con_type::get_socket().native_handle(), buf, len, MSG_DONTWAIT);
-    if (n > 0) {
-      wslat::net::last_read_done = wslat::net::Clock::now();
-      if (static_cast<size_t>(n) == len) wslat::net::read_filled = this;
-      ++wslat::net::reads_now;
-      handler(lib::error_code(), static_cast<size_t>(n));
-      --wslat::net::reads_now;
-      return;
-    }
-    // The end of the stream or an error (reported once by the kernel): as Asio's read would.
-    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      handle_async_read(handler,
-                        n == 0
-                            ? lib::asio::error_code(lib::asio::error::eof)
-                            : lib::asio::error_code(errno, lib::asio::error::get_system_category()),
-                        0);
-      return;
-    }
-  }
-  wslat::net::read_filled = nullptr;
-  lib::asio::async_read(
-      socket_con_type::get_socket(), lib::asio::buffer(buf, len),
-      lib::asio::transfer_at_least(num_bytes),
-      make_custom_alloc_handler(m_read_handler_allocator,
-                                lib::bind(&type::handle_async_read, get_shared(), handler,
-                                          lib::placeholders::_1, lib::placeholders::_2)));
-}
+WSLAT_READ_NOW(wslat::net::PlainConfig)
+WSLAT_READ_NOW(wslat::net::TlsConfig)
 // NOLINTEND(performance-unnecessary-value-param)
+#undef WSLAT_READ_NOW
 
 // A plain socket's writes (the upgrade request and every frame) are tried at once: when all the
 // bytes left, websocketpp's write handler runs right here instead of being posted by Asio, which
