@@ -214,7 +214,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     record(kLogin, r.done - t0_);
     connect_from_ = r.done;
     trace_event("<-", "login", fmt::format("HTTP {}, {} B", r.status, r.body.size()));
-    if (login.send_cookies) login_cookies_ = login_cookies_for(r.cookies, plan_.host, plan_.secure);
+    if (login.send_cookies) {
+      rare().login_cookies = login_cookies_for(r.cookies, plan_.host, plan_.secure);
+    }
     start_connect();
   }
 
@@ -282,7 +284,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       for (const auto& [name, value] : s.cookies) {
         cookies += (cookies.empty() ? "" : "; ") + name + "=" + expand(value, ctx);
       }
-      if (!login_cookies_.empty()) cookies += (cookies.empty() ? "" : "; ") + login_cookies_;
+      if (rare_ && !rare_->login_cookies.empty()) {
+        cookies += (cookies.empty() ? "" : "; ") + rare_->login_cookies;
+      }
       if (!cookies.empty()) add_header("Cookie", cookies);
       for (const auto& p : s.subprotocols) {
         if (const auto bad = subprotocol_problem(p); bad && !why) {
@@ -414,12 +418,12 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
           [check, weak](bool ok, asio::ssl::verify_context& ctx) mutable {
             const auto self = weak.lock();
             const bool host_ok = check(ok, ctx);
-            if (self && self->verify_error_.empty()) {
+            if (self && self->verify_error().empty()) {
               if (!ok) {
-                self->verify_error_ =
+                self->rare().verify_error =
                     X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.native_handle()));
               } else if (!host_ok) {
-                self->verify_error_ =
+                self->rare().verify_error =
                     "certificate does not match host " +
                     (self->plan_.opts->sni.empty() ? self->plan_.host : self->plan_.opts->sni);
               }
@@ -541,8 +545,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                      plan_.port + " (it answered with a status other than 200)"
                : "proxy " + plan_.proxy_name + " failed during the CONNECT: " + tec.message());
     } else if (plan_.secure &&
-               (tls_done_ == TimePoint{} || is_tls_failure(verify_error_, ec, tec))) {
-      fail("tls", tls_message(verify_error_, tec));
+               (tls_done_ == TimePoint{} || is_tls_failure(verify_error(), ec, tec))) {
+      fail("tls", tls_message(verify_error(), tec));
     } else if (is_reset(tec) || is_reset(ec)) {
       fail("reset", "connection closed during the upgrade: " + tec.message());
     } else if (ec == websocketpp::error::general) {  // websocketpp's HTTP parser threw
@@ -1203,7 +1207,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   static constexpr std::int64_t kMaxDrops = 1000;
 
   void begin_reconnect(const ReconnectStep& r, const std::string& pointer) {
-    Reconnecting& rc = reconnect_.emplace();
+    reconnect_ = std::make_unique<Reconnecting>();
+    Reconnecting& rc = *reconnect_;
     rc.policy = &r.policy;
     rc.why = "the reconnect step at " + pointer;
     rc.lost = Clock::now();
@@ -1222,12 +1227,13 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // has "on_drop": connect again; the step the session was at starts over at the open. False
   // when the session fails as it would without "on_drop".
   bool dropped(TimePoint now, const Failure& why) {
-    if (++drops_ > kMaxDrops) {
+    if (++rare().drops > kMaxDrops) {
       fail("reconnect.exhausted", "the server dropped the connection " + std::to_string(kMaxDrops) +
                                       " times; the last: " + why.category + ": " + why.message);
       return true;
     }
-    Reconnecting& rc = reconnect_.emplace();
+    reconnect_ = std::make_unique<Reconnecting>();
+    Reconnecting& rc = *reconnect_;
     rc.policy = &*plan_.scenario->on_drop;
     rc.why = "the connection was lost (" + why.category + ": " + why.message + ")";
     rc.lost = now;
@@ -1258,7 +1264,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     rc.trying = true;
     rc.try_started = Clock::now();
     tcp_start_ = tcp_done_ = tls_done_ = proxy_done_ = TimePoint{};
-    verify_error_.clear();
+    if (rare_) rare_->verify_error.clear();
     trace_event("->", "reconnect",
                 "try " + std::to_string(rc.tries) + " of " + std::to_string(rc.policy->attempts));
     open_connection();
@@ -1317,6 +1323,24 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     websocketpp::lib::error_code ignored;
     old->terminate(ignored);
     pongs_.clear();
+  }
+
+  // --- state few connections use --------------------------------------------------------------
+  // Held by pointer and allocated the first time it is needed, so that a held connection does
+  // not carry it (bench/README.md, "What a held connection costs"); so are Reconnecting and the
+  // export record.
+  struct Rare {
+    std::string login_cookies;  // "login": the cookies it set, for the upgrade's Cookie
+    std::string verify_error;   // why the server's certificate was rejected (TLS)
+    std::int64_t drops = 0;     // "on_drop" reconnects so far
+  };
+  Rare& rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+  const std::string& verify_error() const {
+    static const std::string kNoError;
+    return rare_ ? rare_->verify_error : kNoError;
   }
 
   // --- bookkeeping ----------------------------------------------------------------------------
@@ -1464,7 +1488,6 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   const Vars* row_;  // this connection's row of the scenario's data file, or nullptr
   TimePoint t0_, started_;
   TimePoint connect_from_ = t0_;          // the handshake's start: t0_, or when the login answered
-  std::string login_cookies_;             // "login": the cookies it set, for the upgrade's Cookie
   TimePoint proxy_done_{};                // the proxy answered the CONNECT (proxied runs only)
   std::size_t role_ = 0;                  // index in Scenario::roles (0 without roles)
   std::int64_t room_ = 0;                 // Scenario::room_of(index_)
@@ -1495,15 +1518,13 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   std::optional<Expectation> waiting_;             // the expect step waiting, made ready
   std::vector<std::deque<TimePoint>> pair_sends_;  // send times per paired name, not answered
   std::unique_ptr<Heartbeats> heartbeats_;         // periodic rules, if any
-  std::optional<Reconnecting> reconnect_;          // a reconnect under way
-  std::int64_t drops_ = 0;                         // "on_drop" reconnects so far
+  std::unique_ptr<Reconnecting> reconnect_;        // a reconnect under way
   std::int64_t resolves_ = 0;                      // name resolutions started (the last counts)
   std::string last_message_;                       // the last message the steps saw, shortened
   std::size_t last_message_size_ = 0;
   std::int64_t seen_ = 0, unmatched_ = 0;  // messages while an expect waited; skipped ones
   std::size_t inbox_bytes_ = 0;
   std::list<std::weak_ptr<typename MessagePtr::element_type>> pongs_;  // sent, not yet written
-  std::string verify_error_;
   Deflate* deflate_ = nullptr;  // the connection's permessage-deflate, when negotiated
   bool opened_ = false, closing_ = false, finished_ = false, failed_ = false;
   bool first_message_done_ = false, e2e_done_ = false, perceived_done_ = false;
@@ -1514,6 +1535,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   std::size_t slot_ = 0;  // index in the worker's list of live sessions
   std::array<std::int64_t, kCounterSlotCount> counted_{};  // this connection's counters
   std::unique_ptr<ConnectionRecord> export_;  // only with --export-csv / --export-ndjson
+  std::unique_ptr<Rare> rare_;                // allocated by rare(), the first time it is needed
 };
 
 }  // namespace wslat::net

@@ -25,6 +25,16 @@
 
 namespace wslat {
 namespace net {
+
+// What every held connection costs (bench/README.md, "What a held connection costs"): a larger
+// Session or connection object is more memory times every connection a run holds. The bounds
+// are libstdc++'s sizes on a 64-bit target, with a little room: a new member that is not needed
+// by most connections belongs in Session::Rare, not in Session itself.
+static_assert(sizeof(Session<PlainClient>) <= 800, "Session grew: see bench/README.md");
+// The connection object holds websocketpp's read buffer (ClientConfig, wspp_config.hpp).
+static_assert(sizeof(PlainClient::connection_type) <= 6144,
+              "websocketpp's connection grew: see bench/README.md");
+
 namespace {
 
 // The target as websocketpp sees it, built from wslat's own parse (lib/http_syntax), so the

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -21,7 +23,9 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <strings.h>
 #include <websocketpp/client.hpp>
 #include <websocketpp/concurrency/none.hpp>
@@ -42,6 +46,12 @@ namespace wslat::net {
 // completion (handle_async_read, below) right before websocketpp parses what was read, so the
 // handlers it calls from that parse (open, message, pong) see the time the bytes were read.
 inline thread_local TimePoint last_read_done{};
+// The connection (its transport part) whose last read filled the read buffer: the rest of a
+// large message is most likely waiting in the socket already, so its next read is tried at once
+// (see async_read_at_least below). nullptr otherwise.
+inline thread_local const void* read_filled = nullptr;
+// How deep reads completed at once are nested (each one's handler asks for the next read).
+inline thread_local int reads_now = 0;
 
 template <typename IntType, typename Concurrency>
 class FastRng {
@@ -407,6 +417,12 @@ struct ClientConfig : public Base {
   // wslat's (deflate.hpp): websocketpp's own is unfit for a client (docs/design.md).
   using permessage_deflate_type = Deflate;
   static const bool enable_multithreading = false;
+  // The read buffer is inside websocketpp's connection object (16 KiB by default): a held
+  // connection writes only its first bytes, yet the partly used pages at a 16 KiB buffer's ends
+  // kept ~4.4 KiB per connection resident; 2 KiB keeps ~2 KiB. The price is one read per 2 KiB
+  // of a larger message; a read that fills the buffer is followed by the next at once (see
+  // async_read_at_least below). bench/README.md, "What a held connection costs".
+  static const size_t connection_read_buffer_size = 2048;
 
   struct transport_config : public Base::transport_config {
     using concurrency_type = typename type::concurrency_type;
@@ -478,6 +494,10 @@ WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::TlsConfig)
   websocketpp::transport::asio::connection<CONFIG::transport_config>::handle_async_read( \
       read_handler handler, lib::asio::error_code const& ec, size_t bytes_transferred) { \
     wslat::net::last_read_done = wslat::net::Clock::now();                               \
+    wslat::net::read_filled = nullptr; /* this one, if the read filled the buffer */     \
+    if (!ec && bytes_transferred == CONFIG::connection_read_buffer_size) {               \
+      wslat::net::read_filled = this;                                                    \
+    }                                                                                    \
     lib::error_code tec;                                                                 \
     if (ec == lib::asio::error::eof) {                                                   \
       tec = make_error_code(transport::error::eof);                                      \
@@ -553,6 +573,82 @@ inline bool has_pong(const std::vector<websocketpp::transport::buffer>& bufs) {
   return false;
 }
 }  // namespace wslat::net
+
+// A read right after one that filled the read buffer (a large message arriving 2 KiB at a
+// time, ClientConfig::connection_read_buffer_size) is tried at once (read_now): when it returns
+// bytes, websocketpp's read handler runs right here, as handle_async_read would run it, instead
+// of going through Asio, whose completion is posted and cost a loop turn (an epoll_wait) per
+// read. Nested at most kMaxReadsNow deep (each handler asks for the next read from inside the
+// last one), then one read goes through Asio again. No bytes yet: Asio's read waits for them.
+// The end of the stream or an error: reported as Asio's read completion reports it. Reads that
+// did not fill the buffer (every small message) take Asio's path unchanged.
+namespace wslat::net {
+constexpr int kMaxReadsNow = 64;
+
+// A plain socket: a non-blocking recv(). > 0: bytes; 0: the end of the stream; -1: errno.
+inline ssize_t read_now(asio::ip::tcp::socket& sock, char* buf, std::size_t len) {
+  return ::recv(sock.native_handle(), buf, len, MSG_DONTWAIT);
+}
+
+// TLS: only what OpenSSL has decrypted already (SSL_pending: the rest of the current record,
+// up to 16 KiB), so neither the socket nor OpenSSL's state machine is touched beside Asio's
+// SSL engine; -1 with EAGAIN otherwise, and Asio's read takes over.
+inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* buf,
+                        std::size_t len) {
+  SSL* ssl = stream.native_handle();
+  if (SSL_pending(ssl) > 0) {
+    ERR_clear_error();
+    const int n = SSL_read(ssl, buf, static_cast<int>(std::min<std::size_t>(len, INT_MAX)));
+    if (n > 0) return n;
+    ERR_clear_error();  // Asio's read meets the same state again and reports it
+  }
+  errno = EAGAIN;
+  return -1;
+}
+}  // namespace wslat::net
+
+#define WSLAT_READ_NOW(CONFIG)                                                                    \
+  template <>                                                                                     \
+  inline void                                                                                     \
+  websocketpp::transport::asio::connection<CONFIG::transport_config>::async_read_at_least(        \
+      size_t num_bytes, char* buf, size_t len, read_handler handler) {                            \
+    /* websocketpp always asks for at least 1 byte, which any successful read returns */          \
+    if (num_bytes <= 1 && wslat::net::read_filled == this &&                                      \
+        wslat::net::reads_now < wslat::net::kMaxReadsNow) {                                       \
+      wslat::net::read_filled = nullptr;                                                          \
+      const ssize_t n = wslat::net::read_now(socket_con_type::get_socket(), buf, len);            \
+      if (n > 0) {                                                                                \
+        wslat::net::last_read_done = wslat::net::Clock::now();                                    \
+        if (static_cast<size_t>(n) == len) wslat::net::read_filled = this;                        \
+        ++wslat::net::reads_now;                                                                  \
+        handler(lib::error_code(), static_cast<size_t>(n));                                       \
+        --wslat::net::reads_now;                                                                  \
+        return;                                                                                   \
+      }                                                                                           \
+      /* the end of the stream or an error (reported once by the kernel): as Asio's read would */ \
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {                \
+        handle_async_read(                                                                        \
+            handler,                                                                              \
+            n == 0 ? lib::asio::error_code(lib::asio::error::eof)                                 \
+                   : lib::asio::error_code(errno, lib::asio::error::get_system_category()),       \
+            0);                                                                                   \
+        return;                                                                                   \
+      }                                                                                           \
+    }                                                                                             \
+    wslat::net::read_filled = nullptr;                                                            \
+    lib::asio::async_read(                                                                        \
+        socket_con_type::get_socket(), lib::asio::buffer(buf, len),                               \
+        lib::asio::transfer_at_least(num_bytes),                                                  \
+        make_custom_alloc_handler(m_read_handler_allocator,                                       \
+                                  lib::bind(&type::handle_async_read, get_shared(), handler,      \
+                                            lib::placeholders::_1, lib::placeholders::_2)));      \
+  }
+// websocketpp declares it with the handler by value; a specialization must match.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+WSLAT_READ_NOW(wslat::net::PlainConfig)
+WSLAT_READ_NOW(wslat::net::TlsConfig)
+// NOLINTEND(performance-unnecessary-value-param)
+#undef WSLAT_READ_NOW
 
 // A plain socket's writes (the upgrade request and every frame) are tried at once: when all the
 // bytes left, websocketpp's write handler runs right here instead of being posted by Asio, which
