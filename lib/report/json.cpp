@@ -3,6 +3,7 @@
 #include <cmath>
 #include <iterator>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "report.hpp"
@@ -21,7 +22,7 @@ std::string timeline_rows(const std::vector<TimelinePoint>& points) {
   fmt::memory_buffer out;
   const auto number = [&](double v) {
     if (std::isfinite(v)) {
-      fmt::format_to(std::back_inserter(out), "{}", v);
+      fmt::format_to(std::back_inserter(out), FMT_COMPILE("{}"), v);
     } else {
       out.append(std::string_view("null"));
     }
