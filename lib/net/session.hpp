@@ -191,7 +191,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
         std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.effective.login);
     request.insecure = plan_.opts->insecure;
     request.ca_file = plan_.opts->ca_file;
-    trace_event("->", "login", request.method + " " + request.url);
+    trace_event("->", "login", [&] { return request.method + " " + request.url; });
     auto self = this->shared_from_this();
     asio::io_context& io = worker_.io();
     worker_.login().submit(std::move(request), [self, &io](LoginResponse r) {
@@ -213,7 +213,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     record(kLogin, r.done - t0_);
     connect_from_ = r.done;
-    trace_event("<-", "login", fmt::format("HTTP {}, {} B", r.status, r.body.size()));
+    trace_event("<-", "login",
+                [&] { return fmt::format("HTTP {}, {} B", r.status, r.body.size()); });
     if (login.send_cookies) {
       rare().login_cookies = login_cookies_for(r.cookies, plan_.host, plan_.secure);
     }
@@ -358,7 +359,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // messages whose release (websocketpp drops a message once written) says it left.
   bool on_ping(const std::string& payload) {
     if (finished_ || failed_) return false;
-    trace_event("<-", "ping", std::to_string(payload.size()) + " B (answered with a pong)");
+    trace_event("<-", "ping",
+                [&] { return std::to_string(payload.size()) + " B (answered with a pong)"; });
     while (!pongs_.empty() && pongs_.front().expired()) pongs_.pop_front();
     if (pongs_.size() >= kMaxUnwrittenPongs) {
       fail("ping.flood", "the server sent pings faster than they could be answered: " +
@@ -483,8 +485,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     const TimePoint opened_at = read_done();
     if (plan_.secure) record(kTls, tls_done_ - (plan_.proxied ? proxy_done_ : tcp_done_));
     record(kUpgrade, opened_at - tls_done_);
-    trace_event("<-", "upgrade",
-                std::to_string(con_->get_response_code()) + " " + con_->get_response_msg());
+    trace_event("<-", "upgrade", [&] {
+      return std::to_string(con_->get_response_code()) + " " + con_->get_response_msg();
+    });
     capture_upgrade();
     release_handshake();
     start_heartbeats();
@@ -559,9 +562,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void on_close() {
     if (finished_ || abandoned_) return;
     const TimePoint now = Clock::now();
-    trace_event(
-        "<-", "close",
-        std::to_string(con_->get_remote_close_code()) + " " + con_->get_remote_close_reason());
+    trace_event("<-", "close", [&] {
+      return std::to_string(con_->get_remote_close_code()) + " " + con_->get_remote_close_reason();
+    });
     disarm();
     if (closing_) {
       if (con_->get_ec() == websocketpp::error::close_handshake_timeout) {
@@ -1128,16 +1131,20 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                      const std::string* rule) {
     constexpr std::size_t kShown = 100;
     const std::string shown = printable(payload.substr(0, kShown), payload.size());
-    trace_event(dir, text ? "text" : "binary",
-                std::to_string(payload.size()) + " B " + shown +
-                    (rule != nullptr ? "  (rule " + *rule + ")" : ""));
+    trace_event(dir, text ? "text" : "binary", [&] {
+      return std::to_string(payload.size()) + " B " + shown +
+             (rule != nullptr ? "  (rule " + *rule + ")" : "");
+    });
   }
 
-  void trace_event(const char* dir, const char* what, const std::string& detail) {
+  // `detail()` makes the line's text, only when tracing: building it cost every connection a
+  // few string allocations (the 101's status line, the close codes) for nothing.
+  template <typename Detail>
+  void trace_event(const char* dir, const char* what, const Detail& detail) {
     if (!tracing_) return;
     worker_.trace(fmt::format("trace c{} +{:.3f} ms {} {} {}", index_,
                               ms_between(t0_, Clock::now()), dir, what,
-                              redact(detail, plan_.secrets)));
+                              redact(std::string(detail()), plan_.secrets)));
   }
 
   void sleep(Duration d) {
@@ -1155,7 +1162,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       return;
     }
     awaiting_pong_ = true;
-    trace_event("->", "ping", std::to_string(p.payload.size()) + " B");
+    trace_event("->", "ping", [&] { return std::to_string(p.payload.size()) + " B"; });
     const ScaledTimeout wait = plan_.opts->timeouts.wait(p.within);
     arm(wait, "ping.timeout", "no pong within ");
   }
@@ -1165,7 +1172,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     awaiting_pong_ = false;
     disarm();
     record(kPing, read_done(ping_sent_) - ping_sent_);
-    trace_event("<-", "pong", "");
+    trace_event("<-", "pong", [&] { return ""; });
     ++step_;
     run_steps();
   }
@@ -1176,7 +1183,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     disarm();
     websocketpp::lib::error_code ec;
     close_sent_ = Clock::now();
-    trace_event("->", "close", std::to_string(code) + (reason.empty() ? "" : " " + reason));
+    trace_event("->", "close",
+                [&] { return std::to_string(code) + (reason.empty() ? "" : " " + reason); });
     con_->close(code, reason, ec);
     if (ec) fail("reset", "close failed: " + ec.message());
     if (!plan_.secure) {  // no websocketpp close timer (configure): the same timeout, ours
@@ -1214,7 +1222,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     rc.lost = Clock::now();
     rc.step = true;
     if (heartbeats_) worker_.deadlines().cancel(*heartbeats_);
-    trace_event("->", "reconnect", r.drop ? "dropping the connection" : "closing the connection");
+    trace_event("->", "reconnect",
+                [&] { return r.drop ? "dropping the connection" : "closing the connection"; });
     if (!r.drop) {
       begin_close(1000, "wslat reconnect");  // on_close goes on with try_reconnect
       return;
@@ -1238,7 +1247,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     rc.why = "the connection was lost (" + why.category + ": " + why.message + ")";
     rc.lost = now;
     if (heartbeats_) worker_.deadlines().cancel(*heartbeats_);
-    trace_event("<-", "drop", why.category + ": " + why.message);
+    trace_event("<-", "drop", [&] { return why.category + ": " + why.message; });
     waiting_.reset();
     expect_started_ = TimePoint{};
     awaiting_pong_ = false;
@@ -1265,8 +1274,9 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     rc.try_started = Clock::now();
     tcp_start_ = tcp_done_ = tls_done_ = proxy_done_ = TimePoint{};
     if (rare_) rare_->verify_error.clear();
-    trace_event("->", "reconnect",
-                "try " + std::to_string(rc.tries) + " of " + std::to_string(rc.policy->attempts));
+    trace_event("->", "reconnect", [&] {
+      return "try " + std::to_string(rc.tries) + " of " + std::to_string(rc.policy->attempts);
+    });
     open_connection();
   }
 
@@ -1279,7 +1289,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     count(kReconnectFailures, 1);
     rc.last_failure = category + ": " + message;
     trace_event("<-", "reconnect",
-                "try " + std::to_string(rc.tries) + " failed: " + rc.last_failure);
+                [&] { return "try " + std::to_string(rc.tries) + " failed: " + rc.last_failure; });
     if (rc.tries >= rc.policy->attempts) {
       fail("reconnect.exhausted",
            rc.why + ": could not connect again: " + std::to_string(rc.tries) +
