@@ -24,9 +24,10 @@ void* LazyLibrary::symbol(const char* name) {
   void* p = ::dlsym(handle_, name);
   if (p == nullptr) {
     const std::lock_guard<std::mutex> lock(mu_);
-    error_ = fmt::format("{} has no function {}: it is older than the one wslat was built with; "
-                         "upgrade the Debian package {}",
-                         soname_, name, package_);
+    error_ = fmt::format(
+        "{} has no function {}: it is older than the one wslat was built with; "
+        "upgrade the Debian package {}",
+        soname_, name, package_);
   }
   return p;
 }

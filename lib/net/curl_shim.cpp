@@ -49,8 +49,7 @@ void curl_slist_free_all(curl_slist* list) {
 }
 
 const char* curl_easy_strerror(CURLcode code) {
-  static const auto fn =
-      libcurl().function<decltype(&::curl_easy_strerror)>("curl_easy_strerror");
+  static const auto fn = libcurl().function<decltype(&::curl_easy_strerror)>("curl_easy_strerror");
   return fn != nullptr ? fn(code) : "libcurl is not available";
 }
 
@@ -133,14 +132,12 @@ CURLMcode curl_multi_wakeup(CURLM* multi_handle) {
 }
 
 CURLMcode curl_multi_perform(CURLM* multi_handle, int* running_handles) {
-  static const auto fn =
-      libcurl().function<decltype(&::curl_multi_perform)>("curl_multi_perform");
+  static const auto fn = libcurl().function<decltype(&::curl_multi_perform)>("curl_multi_perform");
   return fn != nullptr ? fn(multi_handle, running_handles) : CURLM_INTERNAL_ERROR;
 }
 
 CURLMcode curl_multi_cleanup(CURLM* multi_handle) {
-  static const auto fn =
-      libcurl().function<decltype(&::curl_multi_cleanup)>("curl_multi_cleanup");
+  static const auto fn = libcurl().function<decltype(&::curl_multi_cleanup)>("curl_multi_cleanup");
   return fn != nullptr ? fn(multi_handle) : CURLM_INTERNAL_ERROR;
 }
 
