@@ -170,8 +170,10 @@ struct RunResult {
 };
 
 nlohmann::json to_json(const RunResult& r);
-// The same without the "timeline" key: render_json writes the timeline's rows itself.
+// The same without the "timeline" key, and that key's value as JSON text (render_json
+// splices it in, rather than building 5000 rows as json values).
 nlohmann::json to_json_without_timeline(const RunResult& r);
+std::string timeline_rows_json(const std::vector<TimelinePoint>& points);
 // Validates schema and required fields; throws std::invalid_argument with a message naming
 // the problem (the caller adds the file name).
 RunResult result_from_json(const nlohmann::json& j);
