@@ -21,10 +21,7 @@ wslat::LazyLibrary& microhttpd() {
 
 namespace wslat::cli {
 
-std::string microhttpd_unavailable() {
-  (void)microhttpd().function<void (*)()>("MHD_start_daemon_va");
-  return microhttpd().error();
-}
+std::string microhttpd_unavailable() { return microhttpd().error(); }
 
 }  // namespace wslat::cli
 

@@ -23,10 +23,7 @@ wslat::LazyLibrary& libcurl() {
 
 namespace wslat::net {
 
-std::string curl_unavailable() {
-  (void)libcurl().function<void (*)()>("curl_easy_init");
-  return libcurl().error();
-}
+std::string curl_unavailable() { return libcurl().error(); }
 
 }  // namespace wslat::net
 
