@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <strings.h>
 #include <websocketpp/client.hpp>
 #include <websocketpp/concurrency/none.hpp>
@@ -104,6 +105,7 @@ inline bool contains_ci(const std::string& haystack, const char* needle) {
 class FastRequest : public websocketpp::http::parser::request {
  public:
   using Headers = std::vector<std::pair<std::string, std::string>>;
+  static constexpr std::size_t kUsualHeaders = 12;
 
   const std::string& get_header(const std::string& key) const {
     static const std::string empty;
@@ -125,6 +127,8 @@ class FastRequest : public websocketpp::http::parser::request {
   void replace_header(const std::string& key, const std::string& val) {
     const auto it = find(key);
     if (it == headers_.end()) {
+      // One allocation for an upgrade request's ~8 headers, not one per doubling.
+      if (headers_.empty()) headers_.reserve(kUsualHeaders);
       headers_.emplace_back(key, val);
     } else {
       it->second = val;
@@ -370,6 +374,18 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
     });
   }
 
+  // Whether a connect() that answered EINPROGRESS has completed already, with no error: on
+  // loopback (and wherever the peer's SYN-ACK is processed within the connect() call) it has.
+  // One zero-timeout poll() then stands for the wait for writability, which costs three
+  // syscalls (an epoll_ctl adding EPOLLOUT, the epoll_wait, getsockopt for SO_ERROR) and leaves
+  // EPOLLOUT registered, so that every ACK of a later write wakes the loop for nothing. Not
+  // yet, or an error: false, and the wait takes over (and reports the error, as before).
+  static bool connected_now(int fd) {
+    pollfd p{fd, POLLOUT, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) == 0 &&
+           (p.revents & POLLOUT) != 0;
+  }
+
   // asio's async_connect without the poll() it makes after the socket turned writable (for
   // "spurious readiness notifications", which epoll does not give a connecting TCP socket): the
   // same non-blocking connect(), a wait for writability, and SO_ERROR for its outcome.
@@ -381,6 +397,10 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
     if (!ec && ::connect(sock.native_handle(), address.data(),
                          static_cast<socklen_t>(address.size())) != 0) {
       ec = asio::error_code(errno, asio::error::get_system_category());
+    }
+    if ((ec == asio::error::in_progress || ec == asio::error::would_block) &&
+        connected_now(sock.native_handle())) {
+      ec = asio::error_code();
     }
     if (ec == asio::error::in_progress || ec == asio::error::would_block) {
       sock.async_wait(Socket::wait_write, [&sock, handler = std::move(handler)](
@@ -640,9 +660,24 @@ inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* 
     lib::asio::async_read(                                                                        \
         socket_con_type::get_socket(), lib::asio::buffer(buf, len),                               \
         lib::asio::transfer_at_least(num_bytes),                                                  \
-        make_custom_alloc_handler(m_read_handler_allocator,                                       \
-                                  lib::bind(&type::handle_async_read, get_shared(), handler,      \
-                                            lib::placeholders::_1, lib::placeholders::_2)));      \
+        make_custom_alloc_handler(                                                                \
+            m_read_handler_allocator,                                                             \
+            [self = get_shared(), handler = std::move(handler)](                                  \
+                const lib::asio::error_code& ec, size_t n) mutable {                              \
+              self->handle_async_read(std::move(handler), ec, n);                                 \
+            }));                                                                                  \
+  }                                                                                               \
+  /* websocketpp's read_frame(), with the frame handler as a lambda holding `this` only: its */   \
+  /* m_handle_read_frame, a bind of a member pointer and `this`, is too large for the        */   \
+  /* std::function's inline storage, so each read copied it to the heap (and the copies the */   \
+  /* transport made of it, three per read). The transport's read holds a shared_ptr to the  */    \
+  /* same connection (get_shared() above) until the handler has run.                        */    \
+  template <>                                                                                     \
+  inline void websocketpp::connection<CONFIG>::read_frame() {                                     \
+    if (!m_read_flag) return;                                                                     \
+    transport_con_type::async_read_at_least(                                                      \
+        1, m_buf, CONFIG::connection_read_buffer_size,                                            \
+        [this](const lib::error_code& ec, size_t n) { handle_read_frame(ec, n); });               \
   }
 // websocketpp declares it with the handler by value; a specialization must match.
 // NOLINTBEGIN(performance-unnecessary-value-param)
