@@ -275,6 +275,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       reset();
       return false;
     }
+    if (auto partial = faults_.partial_answer()) {
+      reset_after_write_ = true;  // and nothing more is read
+      send(std::move(*partial));
+      return false;
+    }
     if (close_sent_) return true;  // closing: data is no longer answered
     std::string payload(reinterpret_cast<const char*>(data), n);
     if (opts_.echo_delay.count() <= 0 && opts_.jitter.count() <= 0) {
@@ -423,6 +428,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     queued_bytes_ -= n;
     inflight_.clear();
     if (ec) return close_now();
+    if (reset_after_write_) return reset();
     flush();
     if (!writing_) flood();
     finish_if_closed();
@@ -458,6 +464,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::uint64_t flooded_ = 0;
 
   bool reading_ = false, writing_ = false, open_ = false;
+  bool reset_after_write_ = false;  // Faults::partial_answer(): reset once it is written
   bool close_sent_ = false, close_received_ = false, draining_ = false, closed_ = false;
 };
 

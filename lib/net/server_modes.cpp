@@ -14,6 +14,7 @@ constexpr std::pair<FaultMode, std::string_view> kModeNames[] = {
     {FaultMode::kBadAccept, "bad-accept"},
     {FaultMode::kCloseInHandshake, "close-in-handshake"},
     {FaultMode::kResetAfterOpen, "reset-after-open"},
+    {FaultMode::kResetMidMessage, "reset-mid-message"},
     {FaultMode::kOversize, "oversize"},
     {FaultMode::kInvalidUtf8, "invalid-utf8"},
     {FaultMode::kNoCloseReply, "no-close-reply"},
@@ -81,6 +82,17 @@ std::vector<OutFrame> Faults::flood_batch(std::uint64_t& sent) const {
 }
 
 bool Faults::resets_on_message() const { return mode_ == FaultMode::kResetAfterOpen; }
+
+// A binary frame whose header announces 64 KiB, of which so much follows that header and
+// payload are 16 KiB together: a multiple of any read buffer up to 16 KiB, so the peer's last
+// read of them fills its buffer, and the reset meets the read after a full one (the one
+// wslat makes at once, wslat::net::read_now), in the middle of a message.
+std::optional<OutFrame> Faults::partial_answer() const {
+  if (mode_ != FaultMode::kResetMidMessage) return std::nullopt;
+  OutFrame frame = make_frame(kBinary, std::string(), std::size_t{64} * 1024);
+  frame.zeros = std::size_t{16} * 1024 - frame.header_len;
+  return frame;
+}
 
 bool Faults::answers_close() const { return mode_ != FaultMode::kNoCloseReply; }
 

@@ -23,6 +23,7 @@ enum class FaultMode {
   kBadAccept,         // 101 with a wrong Sec-WebSocket-Accept
   kCloseInHandshake,  // close TCP after reading the request
   kResetAfterOpen,    // RST when the first message arrives, instead of its echo
+  kResetMidMessage,   // answers the first message with 16 KiB of a 64 KiB frame, then RST
   kOversize,          // a frame of 16 MiB + 1 bytes after open
   kInvalidUtf8,       // a text frame with invalid UTF-8 after open
   kNoCloseReply,      // never answer a close frame
@@ -55,6 +56,8 @@ class Faults {
 
   // -- messages and close
   bool resets_on_message() const;
+  // Written instead of the echo of the first message, after which the connection resets.
+  std::optional<OutFrame> partial_answer() const;
   bool answers_close() const;
 
  private:

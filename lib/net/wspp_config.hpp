@@ -660,16 +660,15 @@ inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* 
     lib::asio::async_read(                                                                        \
         socket_con_type::get_socket(), lib::asio::buffer(buf, len),                               \
         lib::asio::transfer_at_least(num_bytes),                                                  \
-        make_custom_alloc_handler(                                                                \
-            m_read_handler_allocator,                                                             \
-            [self = get_shared(), handler = std::move(handler)](                                  \
-                const lib::asio::error_code& ec, size_t n) mutable {                              \
-              self->handle_async_read(std::move(handler), ec, n);                                 \
-            }));                                                                                  \
+        make_custom_alloc_handler(m_read_handler_allocator,                                       \
+                                  [self = get_shared(), handler = std::move(handler)](            \
+                                      const lib::asio::error_code& ec, size_t n) mutable {        \
+                                    self->handle_async_read(std::move(handler), ec, n);           \
+                                  }));                                                            \
   }                                                                                               \
   /* websocketpp's read_frame(), with the frame handler as a lambda holding `this` only: its */   \
   /* m_handle_read_frame, a bind of a member pointer and `this`, is too large for the        */   \
-  /* std::function's inline storage, so each read copied it to the heap (and the copies the */   \
+  /* std::function's inline storage, so each read copied it to the heap (and the copies the */    \
   /* transport made of it, three per read). The transport's read holds a shared_ptr to the  */    \
   /* same connection (get_shared() above) until the handler has run.                        */    \
   template <>                                                                                     \
