@@ -388,7 +388,8 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
 
   // asio's async_connect without the poll() it makes after the socket turned writable (for
   // "spurious readiness notifications", which epoll does not give a connecting TCP socket): the
-  // same non-blocking connect(), a wait for writability, and SO_ERROR for its outcome.
+  // same non-blocking connect(); when it is in flight and not already done (connected_now), a
+  // wait for writability, and SO_ERROR for its outcome.
   template <typename Socket, typename Handler>
   static void start_connect(Socket& sock, const asio::ip::tcp::endpoint& address, Handler handler) {
     asio::error_code ec;
@@ -398,24 +399,23 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
                          static_cast<socklen_t>(address.size())) != 0) {
       ec = asio::error_code(errno, asio::error::get_system_category());
     }
-    if ((ec == asio::error::in_progress || ec == asio::error::would_block) &&
-        connected_now(sock.native_handle())) {
-      ec = asio::error_code();
-    }
     if (ec == asio::error::in_progress || ec == asio::error::would_block) {
-      sock.async_wait(Socket::wait_write, [&sock, handler = std::move(handler)](
-                                              asio::error_code wait_ec) mutable {
-        if (!wait_ec) {
-          int error = 0;
-          socklen_t len = sizeof error;
-          if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) {
-            error = errno;
+      if (!connected_now(sock.native_handle())) {
+        sock.async_wait(Socket::wait_write, [&sock, handler = std::move(handler)](
+                                                asio::error_code wait_ec) mutable {
+          if (!wait_ec) {
+            int error = 0;
+            socklen_t len = sizeof error;
+            if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) {
+              error = errno;
+            }
+            if (error != 0) wait_ec = asio::error_code(error, asio::error::get_system_category());
           }
-          if (error != 0) wait_ec = asio::error_code(error, asio::error::get_system_category());
-        }
-        handler(wait_ec);
-      });
-      return;
+          handler(wait_ec);
+        });
+        return;
+      }
+      ec = asio::error_code();
     }
     // Connected at once, or failed at once: completes from the loop, as asio's would.
     asio::post(sock.get_executor(), [handler = std::move(handler), ec]() mutable { handler(ec); });
