@@ -106,4 +106,21 @@ std::string upgrade_request_text(const std::string& target,
                                  const std::vector<std::pair<std::string, std::string>>& headers,
                                  const std::vector<std::string>& subprotocols);
 
+// What the runner makes of a server's answer to the upgrade request when its bytes arrive in
+// these reads, in order (the same parser, QuietResponse in lib/net/wspp_config.hpp), with the
+// value of each header named in `ask` as the runner looks it up (names without case). For tests
+// and fuzzing.
+struct UpgradeAnswer {
+  std::string error;      // why the parser refused the bytes; empty when it did not
+  bool complete = false;  // the answer's blank line arrived
+  std::size_t reads = 0;  // the reads given to the parser (it stops at the answer's end)
+  std::size_t left = 0;   // the bytes of the last read after the answer: frames, for the reader
+  int status = 0;
+  std::string version, reason;
+  std::vector<std::pair<std::string, std::string>> headers;  // a repeated name once, joined
+  std::vector<std::string> asked;                            // "" for a header not there
+};
+UpgradeAnswer parse_upgrade_answer(const std::vector<std::string>& reads,
+                                   const std::vector<std::string>& ask = {});
+
 }  // namespace wslat

@@ -323,6 +323,7 @@ using net::build_upgrade_request;
 using net::check_request_fields;
 using net::FastRequest;
 using net::FastRng;
+using net::QuietResponse;
 using net::target_uri;
 
 std::string upgrade_request_text(const std::string& target,
@@ -347,6 +348,33 @@ std::string upgrade_request_text(const std::string& target,
   FastRng<std::uint32_t, websocketpp::concurrency::none> rng;
   build_upgrade_request(req, uri, subprotocols, rng);
   return req.raw();
+}
+
+UpgradeAnswer parse_upgrade_answer(const std::vector<std::string>& reads,
+                                   const std::vector<std::string>& ask) {
+  UpgradeAnswer out;
+  QuietResponse res;
+  try {
+    for (const std::string& read : reads) {
+      ++out.reads;
+      const std::size_t used = res.consume(read.data(), read.size());
+      if (res.headers_ready()) {
+        out.left = read.size() - used;
+        break;
+      }
+    }
+  } catch (const websocketpp::http::exception& e) {
+    out.error = e.what();
+    return out;
+  }
+  out.complete = res.headers_ready();
+  if (!out.complete) return out;
+  out.status = static_cast<int>(res.get_status_code());
+  out.version = res.get_version();
+  out.reason = res.get_status_msg();
+  for (const auto& [name, value] : res.get_headers()) out.headers.emplace_back(name, value);
+  for (const std::string& name : ask) out.asked.push_back(res.get_header(name));
+  return out;
 }
 
 }  // namespace wslat

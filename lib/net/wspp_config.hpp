@@ -12,13 +12,18 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <forward_list>
+#include <istream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -69,20 +74,13 @@ class FastRng {
   std::uint64_t state_;
 };
 
-inline bool equals_ci(const std::string& a, const char* b, std::size_t n) {
-  return a.size() == n && strncasecmp(a.data(), b, n) == 0;
-}
-inline bool equals_ci(const std::string& a, const char* b) {
-  return equals_ci(a, b, std::strlen(b));
-}
-inline bool equals_ci(const std::string& a, const std::string& b) {
-  return equals_ci(a, b.data(), b.size());
+inline bool equals_ci(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-inline bool contains_ci(const std::string& haystack, const char* needle) {
-  const std::size_t n = std::strlen(needle);
-  for (std::size_t i = 0; i + n <= haystack.size(); ++i) {
-    if (strncasecmp(haystack.data() + i, needle, n) == 0) return true;
+inline bool contains_ci(std::string_view haystack, std::string_view needle) {
+  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    if (strncasecmp(haystack.data() + i, needle.data(), needle.size()) == 0) return true;
   }
   return false;
 }
@@ -107,12 +105,14 @@ class FastRequest : public websocketpp::http::parser::request {
   using Headers = std::vector<std::pair<std::string, std::string>>;
   static constexpr std::size_t kUsualHeaders = 12;
 
-  const std::string& get_header(const std::string& key) const {
+  // Keys as std::string_view: websocketpp passes std::strings, wslat string literals, which
+  // would otherwise each make a temporary std::string (an allocation past 15 characters).
+  const std::string& get_header(std::string_view key) const {
     static const std::string empty;
     const auto it = find(key);
     return it == headers_.end() ? empty : it->second;
   }
-  void append_header(const std::string& key, const std::string& val) {
+  void append_header(std::string_view key, std::string_view val) {
     if (std::find_if(key.begin(), key.end(), websocketpp::http::is_not_token_char) != key.end()) {
       throw websocketpp::http::exception("Invalid header name",
                                          websocketpp::http::status_code::bad_request);
@@ -124,7 +124,7 @@ class FastRequest : public websocketpp::http::parser::request {
       it->second.append(", ").append(val);
     }
   }
-  void replace_header(const std::string& key, const std::string& val) {
+  void replace_header(std::string_view key, std::string_view val) {
     const auto it = find(key);
     if (it == headers_.end()) {
       // One allocation for an upgrade request's ~8 headers, not one per doubling.
@@ -134,12 +134,12 @@ class FastRequest : public websocketpp::http::parser::request {
       it->second = val;
     }
   }
-  void remove_header(const std::string& key) {
+  void remove_header(std::string_view key) {
     const auto it = find(key);
     if (it != headers_.end()) headers_.erase(it);
   }
   // As the base's: true when the header is there and is not a valid parameter list.
-  bool get_header_as_plist(const std::string& key, websocketpp::http::parameter_list& out) const {
+  bool get_header_as_plist(std::string_view key, websocketpp::http::parameter_list& out) const {
     const std::string& value = get_header(key);
     return !value.empty() && parse_parameter_list(value, out);
   }
@@ -158,19 +158,208 @@ class FastRequest : public websocketpp::http::parser::request {
 
  private:
   template <typename List>
-  static auto find_in(List& headers, const std::string& key) {
+  static auto find_in(List& headers, std::string_view key) {
     return std::find_if(headers.begin(), headers.end(),
                         [&](const auto& h) { return equals_ci(h.first, key); });
   }
-  Headers::iterator find(const std::string& key) { return find_in(headers_, key); }
-  Headers::const_iterator find(const std::string& key) const { return find_in(headers_, key); }
+  Headers::iterator find(std::string_view key) { return find_in(headers_, key); }
+  Headers::const_iterator find(std::string_view key) const { return find_in(headers_, key); }
 
   Headers headers_;
 };
 
+// websocketpp's response parser keeps the 101 answer in a std::map with a case-insensitive
+// comparator, a node and two strings per header, and builds strings per line and an
+// istringstream for the status code: ~11 allocations and ~6% of a connection's user time
+// (bench/README.md, "Where a cycle's CPU goes"). QuietResponse keeps the answer's text in one
+// string once its blank line has arrived, and its headers as views into it (one vector). The
+// same syntax and the same errors as websocketpp 0.8.2's response::consume: lines end with CRLF;
+// the status line is "version SP code SP reason" (a code that is not a number, or a missing
+// space, throws); a header line without ':' or with a non-token name throws; a name and a value
+// lose their surrounding spaces and tabs; a repeated name's values are joined with ", "; more
+// than max_header_size bytes without the blank line throw. One difference: the bytes after the
+// blank line are never consumed as a body, even with a Content-Length (websocketpp read that
+// many bytes of frames as the body of a 101, which cannot have one, RFC 9110 §15.2).
+// Hides the base's (non-virtual) members that connection<> and hybi13<> call through
+// config::response_type; the base's map and buffer stay empty.
 class QuietResponse : public websocketpp::http::parser::response {
  public:
+  struct Header {
+    std::string_view name;
+    std::string_view value;
+  };
+  using Headers = std::vector<Header>;
+
+  QuietResponse() = default;
+  // The views point into the object's own strings: a copy parses its copy of the text again
+  // (only websocketpp's hybi00 processor copies a response, for servers).
+  QuietResponse(const QuietResponse& other)
+      : response(other), text_(other.text_), checked_(other.checked_) {
+    if (other.ready_) {
+      parse();
+      ready_ = true;
+    }
+  }
+  QuietResponse& operator=(const QuietResponse&) = delete;
+
   std::string raw() const { return {}; }  // only ever logged
+
+  // Appends `buf` to the answer so far and checks each line as soon as it is complete (garbage
+  // fails at its first line, as websocketpp's does, not when the server gives up); once the
+  // blank line is there, parses the answer and returns how many of these bytes belonged to it
+  // (the rest are frames). Before: all of them.
+  std::size_t consume(const char* buf, std::size_t len) {
+    if (ready_) return 0;
+    const std::size_t had = text_.size();
+    if (had == 0) text_.reserve(len);
+    text_.append(buf, len);
+    for (std::size_t eol; (eol = text_.find("\r\n", checked_)) != std::string::npos;
+         checked_ = eol + 2) {
+      if (eol + 2 > websocketpp::http::max_header_size) fail("Maximum header size exceeded.");
+      const std::string_view line(text_.data() + checked_, eol - checked_);
+      if (checked_ == 0) {
+        status_line(line);
+      } else if (line.empty()) {
+        text_.resize(eol + 2);  // frames that came with the answer stay in the caller's buffer
+        parse();
+        ready_ = true;
+        return eol + 2 - had;
+      } else {
+        header_line(line);
+      }
+    }
+    if (text_.size() > websocketpp::http::max_header_size) fail("Maximum header size exceeded.");
+    return len;
+  }
+  // A proxy's answer to CONNECT: the transport reads it up to its blank line, then hands over
+  // the stream.
+  std::size_t consume(std::istream& in) {
+    const std::string all{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    return consume(all.data(), all.size());
+  }
+  bool ready() const { return ready_; }
+  bool headers_ready() const { return ready_; }
+
+  websocketpp::http::status_code::value get_status_code() const { return code_; }
+  // Made on first use and kept: websocketpp lends it by reference.
+  const std::string& get_status_msg() const {
+    if (status_msg_.empty()) status_msg_.assign(reason_);
+    return status_msg_;
+  }
+  // By reference too: made on first use for that header, and kept.
+  const std::string& get_header(std::string_view key) const {
+    static const std::string empty;
+    for (std::size_t i = 0; i < headers_.size(); ++i) {
+      if (!equals_ci(headers_[i].name, key)) continue;
+      for (const auto& [index, text] : made_) {
+        if (index == i) return text;
+      }
+      return made_.emplace_front(i, headers_[i].value).second;
+    }
+    return empty;
+  }
+  bool get_header_as_plist(std::string_view key, websocketpp::http::parameter_list& out) const {
+    const std::string& value = get_header(key);
+    return !value.empty() && parse_parameter_list(value, out);
+  }
+  const Headers& get_headers() const { return headers_; }
+
+  // Frees the answer once the upgrade is done (Session::release_handshake); as a new one after.
+  void release() {
+    Headers().swap(headers_);
+    std::string().swap(text_);
+    std::string().swap(status_msg_);
+    joined_.clear();
+    made_.clear();
+    reason_ = {};
+    checked_ = 0;
+    code_ = websocketpp::http::status_code::uninitialized;
+    ready_ = false;
+  }
+
+ private:
+  [[noreturn]] static void fail(const char* what) {
+    throw websocketpp::http::exception(what, websocketpp::http::status_code::bad_request);
+  }
+  static std::string_view strip(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  }
+
+  struct StatusLine {
+    int code;
+    std::string_view version, reason;
+  };
+  // "version SP code SP reason"; throws as websocketpp's response::process does.
+  static StatusLine status_line(std::string_view line) {
+    if (line.empty()) fail("Incomplete Request");
+    const std::size_t sp1 = line.find(' ');
+    if (sp1 == std::string_view::npos) fail("Invalid response line");
+    const std::size_t sp2 = line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos) fail("Invalid request line");
+    StatusLine out{0, line.substr(0, sp1), line.substr(sp2 + 1)};
+    const char* first = line.data() + sp1 + 1;
+    const auto parsed = std::from_chars(first, line.data() + sp2, out.code);
+    if (parsed.ec != std::errc() || parsed.ptr == first) fail("Unable to parse response code");
+    return out;
+  }
+  // "name: value", both stripped; throws as websocketpp's parser::process_header does.
+  static std::pair<std::string_view, std::string_view> header_line(std::string_view line) {
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) fail("Invalid header line");
+    const std::string_view name = strip(line.substr(0, colon));
+    if (std::find_if(name.begin(), name.end(), websocketpp::http::is_not_token_char) !=
+        name.end()) {
+      fail("Invalid header name");
+    }
+    return {name, strip(line.substr(colon + 1))};
+  }
+
+  // The whole answer, its lines checked already: the status and the header views.
+  void parse() {
+    std::string_view rest(text_);
+    const auto next_line = [&rest] {
+      const std::size_t eol = rest.find("\r\n");
+      const std::string_view line = rest.substr(0, eol);
+      rest.remove_prefix(eol + 2);
+      return line;
+    };
+    const StatusLine status = status_line(next_line());
+    set_version(std::string(status.version));
+    code_ = static_cast<websocketpp::http::status_code::value>(status.code);
+    reason_ = status.reason;
+    headers_.reserve(static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n')) - 1);
+    for (std::string_view line; !(line = next_line()).empty();) {
+      const auto [name, value] = header_line(line);
+      add(name, value);
+    }
+  }
+
+  void add(std::string_view name, std::string_view value) {
+    for (Header& h : headers_) {
+      if (!equals_ci(h.name, name)) continue;
+      if (h.value.empty()) {
+        h.value = value;
+      } else {
+        std::string& joined = joined_.emplace_front(h.value);
+        joined.append(", ").append(value);
+        h.value = joined;
+      }
+      return;
+    }
+    headers_.push_back({name, value});
+  }
+
+  std::string text_;                       // the answer, up to its blank line
+  Headers headers_;                        // views into text_ (or into joined_)
+  std::forward_list<std::string> joined_;  // a repeated header's values, joined (rare)
+  mutable std::forward_list<std::pair<std::size_t, std::string>> made_;  // get_header's
+  mutable std::string status_msg_;
+  std::size_t checked_ = 0;  // where the first line not checked yet starts
+  std::string_view reason_;
+  websocketpp::http::status_code::value code_ = websocketpp::http::status_code::uninitialized;
+  bool ready_ = false;
 };
 
 // The Host header for `uri`: "name", "name:port" when the port is not the scheme's default,
@@ -246,17 +435,17 @@ inline std::error_code upgrade_error(UpgradeProblem p) {
 // hybi13::validate_server_handshake_response with one pass over the response headers instead of
 // case-insensitive map look-ups and locale-based searches (~12k instructions per connection):
 // the same checks (101, Upgrade contains "websocket", Connection contains "Upgrade", the SHA-1
-// accept value) and the same error codes. `*extensions`: the Sec-WebSocket-Extensions answer,
-// if any.
+// accept value) and the same error codes. `*extensions`: whether the answer has a
+// Sec-WebSocket-Extensions header.
 inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
                                                            const QuietResponse& res,
-                                                           const std::string** extensions) {
+                                                           bool* extensions) {
   namespace perr = websocketpp::processor::error;
   if (res.get_status_code() != websocketpp::http::status_code::switching_protocols) {
     return perr::make_error_code(perr::invalid_http_status);
   }
   bool upgrade = false, connection = false;
-  const std::string* accept = nullptr;
+  const std::string_view* accept = nullptr;
   for (const auto& [name, value] : res.get_headers()) {
     if (equals_ci(name, "Upgrade")) {
       upgrade = contains_ci(value, websocketpp::processor::constants::upgrade_token);
@@ -265,7 +454,7 @@ inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& re
     } else if (equals_ci(name, "Sec-WebSocket-Accept")) {
       accept = &value;
     } else if (equals_ci(name, "Sec-WebSocket-Extensions")) {
-      *extensions = &value;
+      *extensions = true;
     }
   }
   if (!upgrade) return upgrade_error(UpgradeProblem::kNoUpgrade);
@@ -273,10 +462,15 @@ inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& re
   if (accept == nullptr) return upgrade_error(UpgradeProblem::kNoAccept);
   // websocketpp's SHA-1 (OpenSSL 3's one-shot SHA1() fetches the algorithm each call: 40% more
   // instructions) and OpenSSL's base64 (no std::string).
-  std::string key = req.get_header("Sec-WebSocket-Key");
-  key.append(websocketpp::processor::constants::handshake_guid);
+  // The key and the GUID in a buffer on the stack (the key wslat makes is 24 characters).
+  const std::string& key = req.get_header("Sec-WebSocket-Key");
+  const std::string_view guid = websocketpp::processor::constants::handshake_guid;
+  std::array<char, 128> salted;
+  if (key.size() + guid.size() > salted.size()) return upgrade_error(UpgradeProblem::kWrongAccept);
+  std::memcpy(salted.data(), key.data(), key.size());
+  std::memcpy(salted.data() + key.size(), guid.data(), guid.size());
   unsigned char digest[20];
-  websocketpp::sha1::calc(key.data(), key.size(), digest);
+  websocketpp::sha1::calc(salted.data(), key.size() + guid.size(), digest);
   std::array<unsigned char, 4 * ((sizeof digest + 2) / 3) + 1> expected;
   const int n = EVP_EncodeBlock(expected.data(), digest, sizeof digest);
   if (accept->size() != static_cast<std::size_t>(n) ||
@@ -740,9 +934,9 @@ WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
   websocketpp::processor::hybi13<CONFIG>::validate_server_handshake_response(               \
       request_type const& req, response_type& res) const {                                  \
     wslat::net::accepted_deflate = nullptr;                                                 \
-    const std::string* extensions = nullptr;                                                \
+    bool extensions = false;                                                                \
     if (auto ec = wslat::net::check_upgrade_response(req, res, &extensions)) return ec;     \
-    if (extensions == nullptr) return {};                                                   \
+    if (!extensions) return {};                                                             \
     /* const: websocketpp's signature; the extension is this connection's own state */      \
     return wslat::net::accept_extensions(                                                   \
         const_cast<permessage_deflate_type&>(m_permessage_deflate), /* NOLINT */            \
