@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 dir=${2:-build-fuzz}
-harnesses=(scenario units threshold result regex request)
+harnesses=(scenario units threshold result regex request response)
 
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DWSLAT_FUZZ=ON -DWSLAT_TESTS=OFF -DWSLAT_WERROR=OFF >/dev/null

@@ -486,7 +486,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (plan_.secure) record(kTls, tls_done_ - (plan_.proxied ? proxy_done_ : tcp_done_));
     record(kUpgrade, opened_at - tls_done_);
     trace_event("<-", "upgrade", [&] {
-      return std::to_string(con_->get_response_code()) + " " + con_->get_response_msg();
+      return std::to_string(con_->get_response().status()) + " " + con_->get_response_msg();
     });
     capture_upgrade();
     release_handshake();
@@ -530,7 +530,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     const auto ec = con_->get_ec();
     // The transport code says most (refused, reset); websocketpp's own code says the rest.
     const auto tec = con_->get_transport_ec() ? con_->get_transport_ec() : ec;
-    const int status = static_cast<int>(con_->get_response_code());
+    const int status = con_->get_response().status();  // any number, not websocketpp's enum
     if (status != 0 && status != 101) {
       fail("http." + std::to_string(status), "server answered the upgrade with HTTP " +
                                                  std::to_string(status) + " " +
@@ -1056,7 +1056,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       VarValue v{{}, false, true};
       switch (c.from) {
         case Capture::From::kStatus:
-          v.text = std::to_string(con_->get_response_code());
+          v.text = std::to_string(con_->get_response().status());
           v.is_json = true;
           break;
         case Capture::From::kHeader:

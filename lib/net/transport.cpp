@@ -369,7 +369,7 @@ UpgradeAnswer parse_upgrade_answer(const std::vector<std::string>& reads,
   }
   out.complete = res.headers_ready();
   if (!out.complete) return out;
-  out.status = static_cast<int>(res.get_status_code());
+  out.status = res.status();
   out.version = res.get_version();
   out.reason = res.get_status_msg();
   for (const auto& [name, value] : res.get_headers()) out.headers.emplace_back(name, value);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -74,11 +75,13 @@ class FastRng {
   std::uint64_t state_;
 };
 
+// An empty view may have no data at all, which strncasecmp may not be given.
 inline bool equals_ci(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+  return a.size() == b.size() && (a.empty() || strncasecmp(a.data(), b.data(), a.size()) == 0);
 }
 
 inline bool contains_ci(std::string_view haystack, std::string_view needle) {
+  if (needle.empty()) return true;
   for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
     if (strncasecmp(haystack.data() + i, needle.data(), needle.size()) == 0) return true;
   }
@@ -240,7 +243,15 @@ class QuietResponse : public websocketpp::http::parser::response {
   bool ready() const { return ready_; }
   bool headers_ready() const { return ready_; }
 
-  websocketpp::http::status_code::value get_status_code() const { return code_; }
+  // The status as the server sent it (any number: websocketpp's enum holds 0-511 only).
+  int status() const { return code_; }
+  // As websocketpp's enum: 0 (uninitialized) for a number outside its range, whose conversion
+  // would be undefined; such an answer is not a 101 either way.
+  websocketpp::http::status_code::value get_status_code() const {
+    return code_ >= 0 && code_ <= kMaxStatusEnum
+               ? static_cast<websocketpp::http::status_code::value>(code_)
+               : websocketpp::http::status_code::uninitialized;
+  }
   // Made on first use and kept: websocketpp lends it by reference.
   const std::string& get_status_msg() const {
     if (status_msg_.empty()) status_msg_.assign(reason_);
@@ -273,18 +284,26 @@ class QuietResponse : public websocketpp::http::parser::response {
     made_.clear();
     reason_ = {};
     checked_ = 0;
-    code_ = websocketpp::http::status_code::uninitialized;
+    code_ = 0;
     ready_ = false;
   }
 
  private:
+  static constexpr int kMaxStatusEnum = 511;  // the range of status_code::value's 9 bits
+
   [[noreturn]] static void fail(const char* what) {
     throw websocketpp::http::exception(what, websocketpp::http::status_code::bad_request);
   }
+  // websocketpp's strip_lws on a view: its own linear white space (spaces and tabs, and from
+  // the end also a "\n\r" behind one, as its reverse scan reads CRLF folding).
   static std::string_view strip(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
+    namespace p = websocketpp::http::parser;
+    const char* begin = p::extract_all_lws(s.data(), s.data() + s.size());
+    if (begin == s.data() + s.size()) return {};
+    const auto rend = std::make_reverse_iterator(s.data());
+    const auto rbegin = p::extract_all_lws(std::make_reverse_iterator(s.data() + s.size()), rend);
+    if (rbegin == rend) return {};
+    return {begin, static_cast<std::size_t>(rbegin.base() - begin)};
   }
 
   struct StatusLine {
@@ -299,8 +318,15 @@ class QuietResponse : public websocketpp::http::parser::response {
     const std::size_t sp2 = line.find(' ', sp1 + 1);
     if (sp2 == std::string_view::npos) fail("Invalid request line");
     StatusLine out{0, line.substr(0, sp1), line.substr(sp2 + 1)};
+    // What `istream >> int` accepts: leading white space, a sign, digits, then anything.
     const char* first = line.data() + sp1 + 1;
-    const auto parsed = std::from_chars(first, line.data() + sp2, out.code);
+    const char* last = line.data() + sp2;
+    while (first != last && std::isspace(static_cast<unsigned char>(*first)) != 0) ++first;
+    if (last - first > 1 && *first == '+' &&
+        std::isdigit(static_cast<unsigned char>(first[1])) != 0) {
+      ++first;
+    }
+    const auto parsed = std::from_chars(first, last, out.code);
     if (parsed.ec != std::errc() || parsed.ptr == first) fail("Unable to parse response code");
     return out;
   }
@@ -327,7 +353,7 @@ class QuietResponse : public websocketpp::http::parser::response {
     };
     const StatusLine status = status_line(next_line());
     set_version(std::string(status.version));
-    code_ = static_cast<websocketpp::http::status_code::value>(status.code);
+    code_ = status.code;
     reason_ = status.reason;
     headers_.reserve(static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n')) - 1);
     for (std::string_view line; !(line = next_line()).empty();) {
@@ -358,7 +384,7 @@ class QuietResponse : public websocketpp::http::parser::response {
   mutable std::string status_msg_;
   std::size_t checked_ = 0;  // where the first line not checked yet starts
   std::string_view reason_;
-  websocketpp::http::status_code::value code_ = websocketpp::http::status_code::uninitialized;
+  int code_ = 0;
   bool ready_ = false;
 };
 

@@ -66,6 +66,13 @@ TEST_CASE("an answer that is not HTTP is refused at its first line, not when the
   CHECK(parse_upgrade_answer({endless}).error == "Maximum header size exceeded.");
 }
 
+TEST_CASE("a status outside websocketpp's 0-511 is kept as sent (http.600, not undefined)") {
+  const auto a = parse_upgrade_answer({"HTTP/1.1 600 Beyond\r\n\r\n"});
+  REQUIRE(a.complete);
+  CHECK(a.status == 600);
+  CHECK(a.reason == "Beyond");
+}
+
 TEST_CASE("bytes after a 101's blank line are frames even with a Content-Length") {
   // websocketpp took Content-Length bytes of frames as the 101's body; a 101 has none.
   const auto a = parse_upgrade_answer({"HTTP/1.1 101 OK\r\nContent-Length: 3\r\n\r\n\x81\x01x"});

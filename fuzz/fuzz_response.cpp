@@ -1,0 +1,110 @@
+// Fuzzes the runner's parser of the server's answer to the upgrade request (QuietResponse,
+// through parse_upgrade_answer) against websocketpp 0.8.2's own response parser, which it
+// replaced: on any bytes, split into reads anywhere, both must refuse them or neither; both
+// must find the answer complete, or not, after the same reads; and a complete answer must give
+// the same status, version, reason, header values and leftover bytes. The known, intended
+// differences are left out: websocketpp reads a Content-Length body after the blank line (a 101
+// has none: QuietResponse leaves those bytes to the frame reader, and does not refuse a
+// Content-Length that is not a number), and the two count the bytes
+// towards max_header_size slightly differently, so answers near that size are only run.
+//
+// Input: reads separated by the byte 0x1E.
+#include <cctype>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+// websocketpp/http/response.hpp uses lib::shared_ptr without including its definition.
+#include <websocketpp/common/memory.hpp>
+#include <websocketpp/http/response.hpp>
+
+#include "runner.hpp"
+
+namespace {
+
+[[noreturn]] void finding(const char* what) {
+  std::fprintf(stderr, "fuzz_response: %s\n", what);
+  std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  std::vector<std::string> reads;
+  for (std::size_t at = 0;;) {
+    const std::size_t end = text.find('\x1e', at);
+    reads.push_back(text.substr(at, end == std::string::npos ? std::string::npos : end - at));
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  std::vector<std::string> ask;  // every name the answer might have, in another case
+  for (const std::string& read : reads) {
+    for (std::size_t at = 0; (at = read.find("\r\n", at)) != std::string::npos; at += 2) {
+      const std::size_t colon = read.find(':', at);
+      if (colon != std::string::npos) ask.push_back(read.substr(at + 2, colon - at - 2));
+    }
+  }
+  for (std::string& name : ask) {
+    for (char& c : name) c = static_cast<char>(c ^ ((c >= 'a' && c <= 'z') ? 0x20 : 0));
+  }
+
+  const wslat::UpgradeAnswer ours = wslat::parse_upgrade_answer(reads, ask);
+  if (size > 15000) return 0;  // max_header_size is counted differently: only run
+  // websocketpp converts the status to an enum whose range is 0-511: beyond, its conversion is
+  // undefined (UBSan stops there), where QuietResponse keeps the number.
+  std::string all;
+  for (const std::string& read : reads) all += read;
+  const std::size_t sp1 = all.substr(0, all.find("\r\n")).find(' ');
+  if (sp1 != std::string::npos) {
+    int code = 0;
+    const char* first = all.data() + sp1 + 1;  // as `istream >> int`: spaces, a sign
+    const char* last = all.data() + all.size();
+    while (first != last && std::isspace(static_cast<unsigned char>(*first)) != 0) ++first;
+    if (first != last && *first == '+') ++first;
+    const auto parsed = std::from_chars(first, last, code);
+    if (parsed.ptr != first && (code < 0 || code > 511)) return 0;
+  }
+
+  websocketpp::http::parser::response theirs;
+  std::string error;
+  std::size_t used_reads = 0, left = 0;
+  try {
+    for (const std::string& read : reads) {
+      ++used_reads;
+      const std::size_t used = theirs.consume(read.data(), read.size());
+      if (theirs.headers_ready()) {
+        left = read.size() - used;
+        break;
+      }
+    }
+  } catch (const websocketpp::http::exception& e) {
+    error = e.what();
+  }
+  // websocketpp also refused a Content-Length it could not read as a number; QuietResponse
+  // never reads one (so a 403 with a broken Content-Length is http.403, not "not HTTP").
+  if (error == "Unable to parse Content-Length header" && ours.error.empty()) return 0;
+  if (error != ours.error) finding("refused differently");
+  if (!error.empty()) return 0;
+  if (theirs.headers_ready() != ours.complete) finding("complete after different reads");
+  if (!ours.complete) return 0;
+  if (used_reads != ours.reads) finding("complete after a different number of reads");
+  if (theirs.get_header("Content-Length").empty() && left != ours.left) {
+    finding("different bytes left for the frames");
+  }
+  if (static_cast<int>(theirs.get_status_code()) != ours.status) finding("another status");
+  if (theirs.get_version() != ours.version) finding("another version");
+  if (theirs.get_status_msg() != ours.reason) finding("another reason");
+  if (theirs.get_headers().size() != ours.headers.size()) finding("another number of headers");
+  for (const auto& [name, value] : ours.headers) {
+    if (theirs.get_header(name) != value) finding("another header value");
+  }
+  for (std::size_t i = 0; i < ask.size(); ++i) {
+    if (theirs.get_header(ask[i]) != ours.asked[i]) finding("another value looked up");
+  }
+  return 0;
+}
