@@ -815,6 +815,90 @@ inline bool has_pong(const std::vector<websocketpp::transport::buffer>& bufs) {
 }
 }  // namespace wslat::net
 
+// A plain socket's writes (the upgrade request and every frame) are tried at once: when all the
+// bytes left, websocketpp's write handler runs right here instead of being posted by Asio, which
+// cost a loop turn (an epoll_wait) per write. Only a successful, complete write completes this
+// way; a partial one, EAGAIN or an error goes through Asio's async_write as before. websocketpp
+// calls async_write last in send_http_request and write_frame, and a client never writes a
+// terminal frame (only a server terminates once its close frame is written), so the handler
+// (handle_send_http_request, handle_write_frame) finds the state it would find later. Pongs
+// keep the posted completion: the Session counts a pong as unwritten until websocketpp
+// releases it there (ping.flood), and a server's ping flood must still be seen as one.
+#define WSLAT_WRITE_NOW(SIGNATURE, FILL, NOW)                                                 \
+  template <>                                                                                 \
+  inline void websocketpp::transport::asio::connection<                                       \
+      wslat::net::PlainConfig::transport_config>::async_write SIGNATURE {                     \
+    FILL;                                                                                     \
+    if ((NOW) && wslat::net::write_now(socket_con_type::get_socket(), m_bufs)) {              \
+      m_bufs.clear();                                                                         \
+      handler(lib::error_code());                                                             \
+      return;                                                                                 \
+    }                                                                                         \
+    lib::asio::async_write(                                                                   \
+        socket_con_type::get_socket(), m_bufs,                                                \
+        make_custom_alloc_handler(m_write_handler_allocator,                                  \
+                                  lib::bind(&type::handle_async_write, get_shared(), handler, \
+                                            lib::placeholders::_1, lib::placeholders::_2)));  \
+  }
+// websocketpp declares these members with handlers by value; a specialization must match.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+WSLAT_WRITE_NOW((const char* buf, size_t len, write_handler handler),
+                m_bufs.push_back(lib::asio::buffer(buf, len)), true)
+WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
+                for (const auto& b
+                     : bufs) { m_bufs.push_back(lib::asio::buffer(b.buf, b.len)); },
+                !wslat::net::has_pong(bufs))
+// NOLINTEND(performance-unnecessary-value-param)
+#undef WSLAT_WRITE_NOW
+
+// websocketpp 0.8.2's send(message_ptr) and write_frame() (impl/connection_impl.hpp) without
+// two heap-allocated std::functions per frame: send() dispatched write_frame as a bind of a
+// member pointer and a shared_ptr (too large for std::function's inline storage), and
+// write_frame() copied m_write_frame_handler, another such bind, into the transport's write.
+// Here send() calls write_frame() itself (dispatch() runs its handler at once anyway, see
+// WSLAT_TRANSPORT_HOT_PATH), and the write's handler is a lambda holding `this`: the transport's
+// write holds a shared_ptr to the same connection until that handler has run (a write that
+// completes at once runs it inline, WSLAT_WRITE_NOW). Otherwise step for step, the log writes
+// and the no-op locks of concurrency::none left out.
+#define WSLAT_LEAN_SEND(CONFIG)                                                                \
+  template <>                                                                                  \
+  inline void websocketpp::connection<CONFIG>::write_frame() {                                 \
+    if (m_write_flag) return;                                                                  \
+    for (message_ptr next = write_pop(); next;                                                 \
+         next = next->get_terminal() ? message_ptr() : write_pop()) {                          \
+      m_current_msgs.push_back(next);                                                          \
+    }                                                                                          \
+    if (m_current_msgs.empty()) return;                                                        \
+    m_write_flag = true;                                                                       \
+    for (const message_ptr& m : m_current_msgs) {                                              \
+      m_send_buffer.emplace_back(m->get_header().c_str(), m->get_header().size());             \
+      m_send_buffer.emplace_back(m->get_payload().c_str(), m->get_payload().size());           \
+    }                                                                                          \
+    transport_con_type::async_write(                                                           \
+        m_send_buffer, [this](const lib::error_code& ec) { handle_write_frame(ec); });         \
+  }                                                                                            \
+  template <>                                                                                  \
+  inline websocketpp::lib::error_code websocketpp::connection<CONFIG>::send(message_ptr msg) { \
+    static_assert(!CONFIG::enable_multithreading);                                             \
+    if (m_state != session::state::open) return error::make_error_code(error::invalid_state);  \
+    if (msg->get_prepared()) {                                                                 \
+      write_push(msg);                                                                         \
+    } else {                                                                                   \
+      message_ptr outgoing = m_msg_manager->get_message();                                     \
+      if (!outgoing) return error::make_error_code(error::no_outgoing_buffers);                \
+      if (lib::error_code ec = m_processor->prepare_data_frame(msg, outgoing)) return ec;      \
+      write_push(outgoing);                                                                    \
+    }                                                                                          \
+    if (!m_write_flag && !m_send_queue.empty()) write_frame();                                 \
+    return {};                                                                                 \
+  }
+// websocketpp declares send() with the message by value; a specialization must match.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+WSLAT_LEAN_SEND(wslat::net::PlainConfig)
+WSLAT_LEAN_SEND(wslat::net::TlsConfig)
+// NOLINTEND(performance-unnecessary-value-param)
+#undef WSLAT_LEAN_SEND
+
 // A read right after one that filled the read buffer (a large message arriving 2 KiB at a
 // time, ClientConfig::connection_read_buffer_size) is tried at once (read_now): when it returns
 // bytes, websocketpp's read handler runs right here, as handle_async_read would run it, instead
@@ -904,42 +988,6 @@ WSLAT_READ_NOW(wslat::net::PlainConfig)
 WSLAT_READ_NOW(wslat::net::TlsConfig)
 // NOLINTEND(performance-unnecessary-value-param)
 #undef WSLAT_READ_NOW
-
-// A plain socket's writes (the upgrade request and every frame) are tried at once: when all the
-// bytes left, websocketpp's write handler runs right here instead of being posted by Asio, which
-// cost a loop turn (an epoll_wait) per write. Only a successful, complete write completes this
-// way; a partial one, EAGAIN or an error goes through Asio's async_write as before. websocketpp
-// calls async_write last in send_http_request and write_frame, and a client never writes a
-// terminal frame (only a server terminates once its close frame is written), so the handler
-// (handle_send_http_request, handle_write_frame) finds the state it would find later. Pongs
-// keep the posted completion: the Session counts a pong as unwritten until websocketpp
-// releases it there (ping.flood), and a server's ping flood must still be seen as one.
-#define WSLAT_WRITE_NOW(SIGNATURE, FILL, NOW)                                                 \
-  template <>                                                                                 \
-  inline void websocketpp::transport::asio::connection<                                       \
-      wslat::net::PlainConfig::transport_config>::async_write SIGNATURE {                     \
-    FILL;                                                                                     \
-    if ((NOW) && wslat::net::write_now(socket_con_type::get_socket(), m_bufs)) {              \
-      m_bufs.clear();                                                                         \
-      handler(lib::error_code());                                                             \
-      return;                                                                                 \
-    }                                                                                         \
-    lib::asio::async_write(                                                                   \
-        socket_con_type::get_socket(), m_bufs,                                                \
-        make_custom_alloc_handler(m_write_handler_allocator,                                  \
-                                  lib::bind(&type::handle_async_write, get_shared(), handler, \
-                                            lib::placeholders::_1, lib::placeholders::_2)));  \
-  }
-// websocketpp declares these members with handlers by value; a specialization must match.
-// NOLINTBEGIN(performance-unnecessary-value-param)
-WSLAT_WRITE_NOW((const char* buf, size_t len, write_handler handler),
-                m_bufs.push_back(lib::asio::buffer(buf, len)), true)
-WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
-                for (const auto& b
-                     : bufs) { m_bufs.push_back(lib::asio::buffer(b.buf, b.len)); },
-                !wslat::net::has_pong(bufs))
-// NOLINTEND(performance-unnecessary-value-param)
-#undef WSLAT_WRITE_NOW
 
 // The client side of the upgrade without std::stringstream and locale look-ups (see
 // build_upgrade_request and check_upgrade_response). The Session writes the permessage-deflate
