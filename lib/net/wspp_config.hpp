@@ -637,7 +637,15 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
       }
       ec = asio::error_code();
     }
-    // Connected at once, or failed at once: completes from the loop, as asio's would.
+    // Connected at once: on at once. websocketpp's handle_connect then writes the upgrade
+    // request (WSLAT_WRITE_NOW) and starts its read, neither of which completes inline, so
+    // nothing ends the connection under its caller (Session::connect, whose last call this is);
+    // a posted completion cost a loop turn (an epoll_wait) per connection and the TCP phase a
+    // loop turn of delay. Failed at once: from the loop, as asio's would, for the same reason.
+    if (!ec) {
+      handler(ec);
+      return;
+    }
     asio::post(sock.get_executor(), [handler = std::move(handler), ec]() mutable { handler(ec); });
   }
 };
