@@ -97,23 +97,49 @@ inline bool contains_ci(std::string_view haystack, std::string_view needle) {
 // FastRequest also keeps its headers in a vector, in the order they were set, instead of the
 // base's std::map with a case-insensitive comparator: the map's node per header and its
 // tolower() per compared character cost ~4 k instructions per connection (callgrind), for
-// the ~8 headers of an upgrade request. The same calls with the same meaning (names compared
-// without case; append_header joins a repeated name's values with ", " and refuses a name
-// with a non-token character), hiding the base's, which connection<> calls through
-// config::request_type; the base's map stays empty. The request goes out in that order
-// (websocketpp's in the map's alphabetical order; HTTP leaves the order of different names
-// to the sender, RFC 9110 §5.3).
+// the ~8 headers of an upgrade request. Their names and values are appended to one string
+// (a std::string each cost an allocation past 15 characters: Sec-WebSocket-Version, the key). The
+// same calls with the same meaning (names compared without case; append_header joins a repeated
+// name's values with ", " and refuses a name with a non-token character), hiding the base's, which
+// connection<> calls through config::request_type; the base's map stays empty. The request goes out
+// in that order (websocketpp's in the map's alphabetical order; HTTP leaves the order of different
+// names to the sender, RFC 9110 §5.3).
 class FastRequest : public websocketpp::http::parser::request {
  public:
-  using Headers = std::vector<std::pair<std::string, std::string>>;
   static constexpr std::size_t kUsualHeaders = 12;
+  static constexpr std::size_t kUsualText = 256;
+
+  FastRequest() = default;
+  // get_header's strings are made on first use and handed out by reference (below).
+  FastRequest(const FastRequest& other)
+      : request(other), text_(other.text_), headers_(other.headers_) {}
+  FastRequest& operator=(const FastRequest& other) {
+    if (this != &other) {
+      request::operator=(other);
+      text_ = other.text_;
+      headers_ = other.headers_;
+      made_.clear();
+    }
+    return *this;
+  }
 
   // Keys as std::string_view: websocketpp passes std::strings, wslat string literals, which
   // would otherwise each make a temporary std::string (an allocation past 15 characters).
+  std::string_view header(std::string_view key) const {
+    const auto it = find(key);
+    return it == headers_.end() ? std::string_view() : value_of(*it);
+  }
+  // As the base's: by reference, so made on first use for that header and kept (and kept up to
+  // date by replace_header and append_header, as the base's map entry would be).
   const std::string& get_header(std::string_view key) const {
     static const std::string empty;
     const auto it = find(key);
-    return it == headers_.end() ? empty : it->second;
+    if (it == headers_.end()) return empty;
+    const std::size_t index = static_cast<std::size_t>(it - headers_.begin());
+    for (const auto& [i, text] : made_) {
+      if (i == index) return text;
+    }
+    return made_.emplace_front(index, value_of(*it)).second;
   }
   void append_header(std::string_view key, std::string_view val) {
     if (std::find_if(key.begin(), key.end(), websocketpp::http::is_not_token_char) != key.end()) {
@@ -121,54 +147,84 @@ class FastRequest : public websocketpp::http::parser::request {
                                          websocketpp::http::status_code::bad_request);
     }
     const auto it = find(key);
-    if (it == headers_.end() || it->second.empty()) {
+    if (it == headers_.end() || it->value_len == 0) {
       replace_header(key, val);
     } else {
-      it->second.append(", ").append(val);
+      const std::string joined = std::string(value_of(*it)).append(", ").append(val);  // rare
+      const std::size_t at = text_.size();
+      text_.append(joined);
+      set_value(*it, at, joined.size());
     }
   }
   void replace_header(std::string_view key, std::string_view val) {
+    if (text_.empty()) text_.reserve(kUsualText);  // one allocation for the usual request
     const auto it = find(key);
+    const std::size_t at = text_.size();
+    text_.append(val);
     if (it == headers_.end()) {
       // One allocation for an upgrade request's ~8 headers, not one per doubling.
       if (headers_.empty()) headers_.reserve(kUsualHeaders);
-      headers_.emplace_back(key, val);
+      const std::size_t name_at = text_.size();
+      text_.append(key);
+      headers_.push_back({name_at, key.size(), at, val.size()});
     } else {
-      it->second = val;
+      set_value(*it, at, val.size());
     }
   }
   void remove_header(std::string_view key) {
     const auto it = find(key);
-    if (it != headers_.end()) headers_.erase(it);
+    if (it == headers_.end()) return;
+    headers_.erase(it);
+    made_.clear();  // indices moved (as the base's map, a removed value's reference dangles)
   }
   // As the base's: true when the header is there and is not a valid parameter list.
   bool get_header_as_plist(std::string_view key, websocketpp::http::parameter_list& out) const {
     const std::string& value = get_header(key);
     return !value.empty() && parse_parameter_list(value, out);
   }
-  const Headers& get_headers() const { return headers_; }
 
   std::string raw() const {
     std::string out;
-    out.reserve(256);
+    out.reserve(text_.size() + 4 * headers_.size() + 64);
     out.append(get_method()).append(" ").append(get_uri()).append(" ");
     out.append(get_version()).append("\r\n");
-    for (const auto& [name, value] : headers_) {
-      out.append(name).append(": ").append(value).append("\r\n");
+    for (const Header& h : headers_) {
+      out.append(name_of(h)).append(": ").append(value_of(h)).append("\r\n");
     }
     return out.append("\r\n").append(get_body());
   }
 
  private:
-  template <typename List>
-  static auto find_in(List& headers, std::string_view key) {
-    return std::find_if(headers.begin(), headers.end(),
-                        [&](const auto& h) { return equals_ci(h.first, key); });
-  }
-  Headers::iterator find(std::string_view key) { return find_in(headers_, key); }
-  Headers::const_iterator find(std::string_view key) const { return find_in(headers_, key); }
+  // Offsets into text_, where names and values are appended as they are set (a replaced value
+  // stays behind, unused: a request is built once).
+  struct Header {
+    std::size_t name_at, name_len, value_at, value_len;
+  };
 
-  Headers headers_;
+  std::string_view name_of(const Header& h) const { return {text_.data() + h.name_at, h.name_len}; }
+  std::string_view value_of(const Header& h) const {
+    return {text_.data() + h.value_at, h.value_len};
+  }
+  void set_value(Header& h, std::size_t at, std::size_t len) {
+    h.value_at = at;
+    h.value_len = len;
+    const std::size_t index = static_cast<std::size_t>(&h - headers_.data());
+    for (auto& [i, text] : made_) {
+      if (i == index) text.assign(value_of(h));
+    }
+  }
+  std::vector<Header>::const_iterator find(std::string_view key) const {
+    return std::find_if(headers_.begin(), headers_.end(),
+                        [&](const Header& h) { return equals_ci(name_of(h), key); });
+  }
+  std::vector<Header>::iterator find(std::string_view key) {
+    return std::find_if(headers_.begin(), headers_.end(),
+                        [&](const Header& h) { return equals_ci(name_of(h), key); });
+  }
+
+  std::string text_;  // the names and values
+  std::vector<Header> headers_;
+  mutable std::forward_list<std::pair<std::size_t, std::string>> made_;  // get_header's
 };
 
 // websocketpp's response parser keeps the 101 answer in a std::map with a case-insensitive
@@ -413,7 +469,7 @@ void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
   req.replace_header("Sec-WebSocket-Version", "13");
   // A Host the user gave wins (a name for a virtual host while the target is an address);
   // otherwise the URL's, an IPv6 literal in brackets (RFC 7230 §5.4, RFC 3986 §3.2.2).
-  if (req.get_header("Host").empty()) req.replace_header("Host", host_header(uri));
+  if (req.header("Host").empty()) req.replace_header("Host", host_header(uri));
   if (!subprotocols.empty()) {
     std::string joined = subprotocols.front();
     for (std::size_t i = 1; i < subprotocols.size(); ++i) joined += ", " + subprotocols[i];
@@ -426,8 +482,9 @@ void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
   }
   std::array<unsigned char, 4 * ((sizeof key + 2) / 3) + 1> encoded;
   const int n = EVP_EncodeBlock(encoded.data(), key.data(), static_cast<int>(key.size()));
-  req.replace_header("Sec-WebSocket-Key", std::string(reinterpret_cast<const char*>(encoded.data()),
-                                                      static_cast<std::size_t>(n)));
+  req.replace_header(
+      "Sec-WebSocket-Key",
+      std::string_view(reinterpret_cast<const char*>(encoded.data()), static_cast<std::size_t>(n)));
 }
 
 // Why a 101 answer is not a valid upgrade, in the user's terms (websocketpp says "A required
@@ -489,7 +546,7 @@ inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& re
   // websocketpp's SHA-1 (OpenSSL 3's one-shot SHA1() fetches the algorithm each call: 40% more
   // instructions) and OpenSSL's base64 (no std::string).
   // The key and the GUID in a buffer on the stack (the key wslat makes is 24 characters).
-  const std::string& key = req.get_header("Sec-WebSocket-Key");
+  const std::string_view key = req.header("Sec-WebSocket-Key");
   const std::string_view guid = websocketpp::processor::constants::handshake_guid;
   std::array<char, 128> salted;
   if (key.size() + guid.size() > salted.size()) return upgrade_error(UpgradeProblem::kWrongAccept);
