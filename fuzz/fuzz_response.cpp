@@ -6,7 +6,8 @@
 // differences are left out: websocketpp reads a Content-Length body after the blank line (a 101
 // has none: QuietResponse leaves those bytes to the frame reader, and does not refuse a
 // Content-Length that is not a number), and the two count the bytes
-// towards max_header_size slightly differently, so answers near that size are only run.
+// towards max_header_size differently (websocketpp adds 3 per read ending inside a line), so
+// answers near that size, or refused for it by one of them, are only run.
 //
 // Input: reads separated by the byte 0x1E.
 #include <cctype>
@@ -88,6 +89,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // websocketpp also refused a Content-Length it could not read as a number; QuietResponse
   // never reads one (so a 403 with a broken Content-Length is http.403, not "not HTTP").
   if (error == "Unable to parse Content-Length header" && ours.error.empty()) return 0;
+  // websocketpp also counts 3 bytes more per read that ends inside a line: many small reads
+  // reach its max_header_size sooner.
+  const char* const too_large = "Maximum header size exceeded.";
+  if (error != ours.error && (error == too_large || ours.error == too_large)) return 0;
   if (error != ours.error) finding("refused differently");
   if (!error.empty()) return 0;
   if (theirs.headers_ready() != ours.complete) finding("complete after different reads");

@@ -372,7 +372,7 @@ UpgradeAnswer parse_upgrade_answer(const std::vector<std::string>& reads,
   out.status = res.status();
   out.version = res.get_version();
   out.reason = res.get_status_msg();
-  for (const auto& [name, value] : res.get_headers()) out.headers.emplace_back(name, value);
+  for (const auto& h : res.get_headers()) out.headers.emplace_back(res.name(h), res.value(h));
   for (const std::string& name : ask) out.asked.push_back(res.get_header(name));
   return out;
 }

@@ -112,12 +112,13 @@ class FastRequest : public websocketpp::http::parser::request {
   FastRequest() = default;
   // get_header's strings are made on first use and handed out by reference (below).
   FastRequest(const FastRequest& other)
-      : request(other), text_(other.text_), headers_(other.headers_) {}
+      : request(other), text_(other.text_), headers_(other.headers_), lines_(other.lines_) {}
   FastRequest& operator=(const FastRequest& other) {
     if (this != &other) {
       request::operator=(other);
       text_ = other.text_;
       headers_ = other.headers_;
+      lines_ = other.lines_;
       made_.clear();
     }
     return *this;
@@ -154,21 +155,25 @@ class FastRequest : public websocketpp::http::parser::request {
       const std::size_t at = text_.size();
       text_.append(joined);
       set_value(*it, at, joined.size());
+      lines_ = false;
     }
   }
   void replace_header(std::string_view key, std::string_view val) {
     if (text_.empty()) text_.reserve(kUsualText);  // one allocation for the usual request
     const auto it = find(key);
-    const std::size_t at = text_.size();
-    text_.append(val);
     if (it == headers_.end()) {
       // One allocation for an upgrade request's ~8 headers, not one per doubling.
       if (headers_.empty()) headers_.reserve(kUsualHeaders);
       const std::size_t name_at = text_.size();
-      text_.append(key);
-      headers_.push_back({name_at, key.size(), at, val.size()});
+      text_.append(key).append(": ");
+      const std::size_t value_at = text_.size();
+      text_.append(val).append("\r\n");
+      headers_.push_back({name_at, key.size(), value_at, val.size()});
     } else {
+      const std::size_t at = text_.size();
+      text_.append(val);
       set_value(*it, at, val.size());
+      lines_ = false;
     }
   }
   void remove_header(std::string_view key) {
@@ -176,6 +181,7 @@ class FastRequest : public websocketpp::http::parser::request {
     if (it == headers_.end()) return;
     headers_.erase(it);
     made_.clear();  // indices moved (as the base's map, a removed value's reference dangles)
+    lines_ = false;
   }
   // As the base's: true when the header is there and is not a valid parameter list.
   bool get_header_as_plist(std::string_view key, websocketpp::http::parameter_list& out) const {
@@ -188,15 +194,20 @@ class FastRequest : public websocketpp::http::parser::request {
     out.reserve(text_.size() + 4 * headers_.size() + 64);
     out.append(get_method()).append(" ").append(get_uri()).append(" ");
     out.append(get_version()).append("\r\n");
-    for (const Header& h : headers_) {
-      out.append(name_of(h)).append(": ").append(value_of(h)).append("\r\n");
+    if (lines_) {
+      out.append(text_);  // the header lines as they were set
+    } else {
+      for (const Header& h : headers_) {
+        out.append(name_of(h)).append(": ").append(value_of(h)).append("\r\n");
+      }
     }
     return out.append("\r\n").append(get_body());
   }
 
  private:
-  // Offsets into text_, where names and values are appended as they are set (a replaced value
-  // stays behind, unused: a request is built once).
+  // Offsets into text_, where each header is appended as its line ("name: value\r\n") when it
+  // is set, so that raw() copies the lines at once. A changed value goes after them, and the
+  // old one stays behind, unused (a request is built once): raw() then writes line by line.
   struct Header {
     std::size_t name_at, name_len, value_at, value_len;
   };
@@ -222,8 +233,9 @@ class FastRequest : public websocketpp::http::parser::request {
                         [&](const Header& h) { return equals_ci(name_of(h), key); });
   }
 
-  std::string text_;  // the names and values
+  std::string text_;  // the header lines (and changed values)
   std::vector<Header> headers_;
+  bool lines_ = true;  // text_ is exactly the header lines, in order
   mutable std::forward_list<std::pair<std::size_t, std::string>> made_;  // get_header's
 };
 
@@ -231,7 +243,8 @@ class FastRequest : public websocketpp::http::parser::request {
 // comparator, a node and two strings per header, and builds strings per line and an
 // istringstream for the status code: ~11 allocations and ~6% of a connection's user time
 // (bench/README.md, "Where a cycle's CPU goes"). QuietResponse keeps the answer's text in one
-// string once its blank line has arrived, and its headers as views into it (one vector). The
+// string, reads each line once as it completes, and keeps the headers as offsets into the
+// text (one vector). The
 // same syntax and the same errors as websocketpp 0.8.2's response::consume: lines end with CRLF;
 // the status line is "version SP code SP reason" (a code that is not a number, or a missing
 // space, throws); a header line without ':' or with a non-token name throws; a name and a value
@@ -243,30 +256,19 @@ class FastRequest : public websocketpp::http::parser::request {
 // config::response_type; the base's map and buffer stay empty.
 class QuietResponse : public websocketpp::http::parser::response {
  public:
+  // Where a header's name and value are in the answer's text (offsets, so that the text may
+  // grow while the answer arrives).
   struct Header {
-    std::string_view name;
-    std::string_view value;
+    std::size_t name_at, name_len, value_at, value_len;
   };
   using Headers = std::vector<Header>;
 
-  QuietResponse() = default;
-  // The views point into the object's own strings: a copy parses its copy of the text again
-  // (only websocketpp's hybi00 processor copies a response, for servers).
-  QuietResponse(const QuietResponse& other)
-      : response(other), text_(other.text_), checked_(other.checked_) {
-    if (other.ready_) {
-      parse();
-      ready_ = true;
-    }
-  }
-  QuietResponse& operator=(const QuietResponse&) = delete;
-
   std::string raw() const { return {}; }  // only ever logged
 
-  // Appends `buf` to the answer so far and checks each line as soon as it is complete (garbage
+  // Appends `buf` to the answer so far and reads each line as soon as it is complete (garbage
   // fails at its first line, as websocketpp's does, not when the server gives up); once the
-  // blank line is there, parses the answer and returns how many of these bytes belonged to it
-  // (the rest are frames). Before: all of them.
+  // blank line is there, returns how many of these bytes belonged to the answer (the rest are
+  // frames). Before: all of them.
   std::size_t consume(const char* buf, std::size_t len) {
     if (ready_) return 0;
     const std::size_t had = text_.size();
@@ -280,7 +282,7 @@ class QuietResponse : public websocketpp::http::parser::response {
         status_line(line);
       } else if (line.empty()) {
         text_.resize(eol + 2);  // frames that came with the answer stay in the caller's buffer
-        parse();
+        join_repeated();
         ready_ = true;
         return eol + 2 - had;
       } else {
@@ -310,36 +312,37 @@ class QuietResponse : public websocketpp::http::parser::response {
   }
   // Made on first use and kept: websocketpp lends it by reference.
   const std::string& get_status_msg() const {
-    if (status_msg_.empty()) status_msg_.assign(reason_);
+    if (status_msg_.empty()) status_msg_.assign(text_, reason_at_, reason_len_);
     return status_msg_;
   }
   // By reference too: made on first use for that header, and kept.
   const std::string& get_header(std::string_view key) const {
     static const std::string empty;
     for (std::size_t i = 0; i < headers_.size(); ++i) {
-      if (!equals_ci(headers_[i].name, key)) continue;
+      if (!equals_ci(name(headers_[i]), key)) continue;
       for (const auto& [index, text] : made_) {
         if (index == i) return text;
       }
-      return made_.emplace_front(i, headers_[i].value).second;
+      return made_.emplace_front(i, value(headers_[i])).second;
     }
     return empty;
   }
   bool get_header_as_plist(std::string_view key, websocketpp::http::parameter_list& out) const {
-    const std::string& value = get_header(key);
-    return !value.empty() && parse_parameter_list(value, out);
+    const std::string& v = get_header(key);
+    return !v.empty() && parse_parameter_list(v, out);
   }
+  // In the order received; a repeated name once, with its values joined.
   const Headers& get_headers() const { return headers_; }
+  std::string_view name(const Header& h) const { return {text_.data() + h.name_at, h.name_len}; }
+  std::string_view value(const Header& h) const { return {text_.data() + h.value_at, h.value_len}; }
 
   // Frees the answer once the upgrade is done (Session::release_handshake); as a new one after.
   void release() {
     Headers().swap(headers_);
     std::string().swap(text_);
     std::string().swap(status_msg_);
-    joined_.clear();
     made_.clear();
-    reason_ = {};
-    checked_ = 0;
+    checked_ = reason_at_ = reason_len_ = 0;
     code_ = 0;
     ready_ = false;
   }
@@ -361,19 +364,17 @@ class QuietResponse : public websocketpp::http::parser::response {
     if (rbegin == rend) return {};
     return {begin, static_cast<std::size_t>(rbegin.base() - begin)};
   }
+  std::size_t at(std::string_view part) const {
+    return static_cast<std::size_t>(part.data() - text_.data());
+  }
 
-  struct StatusLine {
-    int code;
-    std::string_view version, reason;
-  };
   // "version SP code SP reason"; throws as websocketpp's response::process does.
-  static StatusLine status_line(std::string_view line) {
+  void status_line(std::string_view line) {
     if (line.empty()) fail("Incomplete Request");
     const std::size_t sp1 = line.find(' ');
     if (sp1 == std::string_view::npos) fail("Invalid response line");
     const std::size_t sp2 = line.find(' ', sp1 + 1);
     if (sp2 == std::string_view::npos) fail("Invalid request line");
-    StatusLine out{0, line.substr(0, sp1), line.substr(sp2 + 1)};
     // What `istream >> int` accepts: leading white space, a sign, digits, then anything.
     const char* first = line.data() + sp1 + 1;
     const char* last = line.data() + sp2;
@@ -382,64 +383,60 @@ class QuietResponse : public websocketpp::http::parser::response {
         std::isdigit(static_cast<unsigned char>(first[1])) != 0) {
       ++first;
     }
-    const auto parsed = std::from_chars(first, last, out.code);
+    int code = 0;
+    const auto parsed = std::from_chars(first, last, code);
     if (parsed.ec != std::errc() || parsed.ptr == first) fail("Unable to parse response code");
-    return out;
+    set_version(std::string(line.substr(0, sp1)));
+    code_ = code;
+    reason_at_ = at(line) + sp2 + 1;
+    reason_len_ = line.size() - sp2 - 1;
   }
   // "name: value", both stripped; throws as websocketpp's parser::process_header does.
-  static std::pair<std::string_view, std::string_view> header_line(std::string_view line) {
+  void header_line(std::string_view line) {
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) fail("Invalid header line");
-    const std::string_view name = strip(line.substr(0, colon));
-    if (std::find_if(name.begin(), name.end(), websocketpp::http::is_not_token_char) !=
-        name.end()) {
+    const std::string_view n = strip(line.substr(0, colon));
+    if (std::any_of(n.begin(), n.end(),
+                    [](char c) { return websocketpp::http::is_not_token_char(c); })) {
       fail("Invalid header name");
     }
-    return {name, strip(line.substr(colon + 1))};
+    const std::string_view v = strip(line.substr(colon + 1));
+    // An empty view may point nowhere: its offset is never read.
+    if (headers_.empty()) headers_.reserve(kUsualHeaders);
+    headers_.push_back({n.empty() ? 0 : at(n), n.size(), v.empty() ? 0 : at(v), v.size()});
   }
-
-  // The whole answer, its lines checked already: the status and the header views.
-  void parse() {
-    std::string_view rest(text_);
-    const auto next_line = [&rest] {
-      const std::size_t eol = rest.find("\r\n");
-      const std::string_view line = rest.substr(0, eol);
-      rest.remove_prefix(eol + 2);
-      return line;
-    };
-    const StatusLine status = status_line(next_line());
-    set_version(std::string(status.version));
-    code_ = status.code;
-    reason_ = status.reason;
-    headers_.reserve(static_cast<std::size_t>(std::count(rest.begin(), rest.end(), '\n')) - 1);
-    for (std::string_view line; !(line = next_line()).empty();) {
-      const auto [name, value] = header_line(line);
-      add(name, value);
-    }
-  }
-
-  void add(std::string_view name, std::string_view value) {
-    for (Header& h : headers_) {
-      if (!equals_ci(h.name, name)) continue;
-      if (h.value.empty()) {
-        h.value = value;
-      } else {
-        std::string& joined = joined_.emplace_front(h.value);
-        joined.append(", ").append(value);
-        h.value = joined;
+  // websocketpp's map kept a repeated name once, its values joined with ", " (an empty first
+  // value replaced); the joined values go after the answer's text. Rare: a quadratic pass.
+  void join_repeated() {
+    for (std::size_t i = 0; i < headers_.size(); ++i) {
+      for (std::size_t j = i + 1; j < headers_.size();) {
+        if (!equals_ci(name(headers_[i]), name(headers_[j]))) {
+          ++j;
+          continue;
+        }
+        Header& first = headers_[i];
+        if (first.value_len == 0) {
+          first.value_at = headers_[j].value_at;
+          first.value_len = headers_[j].value_len;
+        } else {
+          const std::string joined =
+              std::string(value(first)).append(", ").append(value(headers_[j]));
+          first.value_at = text_.size();
+          first.value_len = joined.size();
+          text_.append(joined);
+        }
+        headers_.erase(headers_.begin() + static_cast<std::ptrdiff_t>(j));
       }
-      return;
     }
-    headers_.push_back({name, value});
   }
 
-  std::string text_;                       // the answer, up to its blank line
-  Headers headers_;                        // views into text_ (or into joined_)
-  std::forward_list<std::string> joined_;  // a repeated header's values, joined (rare)
+  static constexpr std::size_t kUsualHeaders = 8;
+  std::string text_;  // the answer, up to its blank line (and a repeated header's joined values)
+  Headers headers_;
   mutable std::forward_list<std::pair<std::size_t, std::string>> made_;  // get_header's
   mutable std::string status_msg_;
-  std::size_t checked_ = 0;  // where the first line not checked yet starts
-  std::string_view reason_;
+  std::size_t checked_ = 0;  // where the first line not read yet starts
+  std::size_t reason_at_ = 0, reason_len_ = 0;
   int code_ = 0;
   bool ready_ = false;
 };
@@ -528,21 +525,22 @@ inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& re
     return perr::make_error_code(perr::invalid_http_status);
   }
   bool upgrade = false, connection = false;
-  const std::string_view* accept = nullptr;
-  for (const auto& [name, value] : res.get_headers()) {
+  std::optional<std::string_view> accept;
+  for (const QuietResponse::Header& h : res.get_headers()) {
+    const std::string_view name = res.name(h), value = res.value(h);
     if (equals_ci(name, "Upgrade")) {
       upgrade = contains_ci(value, websocketpp::processor::constants::upgrade_token);
     } else if (equals_ci(name, "Connection")) {
       connection = contains_ci(value, websocketpp::processor::constants::connection_token);
     } else if (equals_ci(name, "Sec-WebSocket-Accept")) {
-      accept = &value;
+      accept = value;
     } else if (equals_ci(name, "Sec-WebSocket-Extensions")) {
       *extensions = true;
     }
   }
   if (!upgrade) return upgrade_error(UpgradeProblem::kNoUpgrade);
   if (!connection) return upgrade_error(UpgradeProblem::kNoConnection);
-  if (accept == nullptr) return upgrade_error(UpgradeProblem::kNoAccept);
+  if (!accept) return upgrade_error(UpgradeProblem::kNoAccept);
   // websocketpp's SHA-1 (OpenSSL 3's one-shot SHA1() fetches the algorithm each call: 40% more
   // instructions) and OpenSSL's base64 (no std::string).
   // The key and the GUID in a buffer on the stack (the key wslat makes is 24 characters).
