@@ -396,8 +396,9 @@ class QuietResponse : public websocketpp::http::parser::response {
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) fail("Invalid header line");
     const std::string_view n = strip(line.substr(0, colon));
-    if (std::any_of(n.begin(), n.end(),
-                    [](char c) { return websocketpp::http::is_not_token_char(c); })) {
+    if (std::any_of(n.begin(), n.end(), [](char c) {
+          return websocketpp::http::is_not_token_char(static_cast<unsigned char>(c));
+        })) {
       fail("Invalid header name");
     }
     const std::string_view v = strip(line.substr(colon + 1));
