@@ -1043,6 +1043,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   void release_handshake() {
     using Request = std::decay_t<decltype(con_->get_request())>;
     using Response = std::decay_t<decltype(con_->get_response())>;
+    // A copy assignment (were one declared without a move) would keep the old capacity.
+    static_assert(std::is_nothrow_move_assignable_v<Request>, "a new request must be moved in");
     const_cast<Request&>(con_->get_request()) = Request{};
     const_cast<Response&>(con_->get_response()).release();
   }

@@ -109,21 +109,6 @@ class FastRequest : public websocketpp::http::parser::request {
   static constexpr std::size_t kUsualHeaders = 12;
   static constexpr std::size_t kUsualText = 256;
 
-  FastRequest() = default;
-  // get_header's strings are made on first use and handed out by reference (below).
-  FastRequest(const FastRequest& other)
-      : request(other), text_(other.text_), headers_(other.headers_), lines_(other.lines_) {}
-  FastRequest& operator=(const FastRequest& other) {
-    if (this != &other) {
-      request::operator=(other);
-      text_ = other.text_;
-      headers_ = other.headers_;
-      lines_ = other.lines_;
-      made_.clear();
-    }
-    return *this;
-  }
-
   // Keys as std::string_view: websocketpp passes std::strings, wslat string literals, which
   // would otherwise each make a temporary std::string (an allocation past 15 characters).
   std::string_view header(std::string_view key) const {
