@@ -1038,14 +1038,12 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // text) are read by nothing after on_open: not by websocketpp on the client side, not by the
   // steps (the captures above ran). Held, they were ~1 KiB of every idle connection's RSS
   // (bench/README.md, "What a held connection costs"). websocketpp only lends them const;
-  // they are its own non-const members, so replacing them is defined. The answer frees its
-  // own (QuietResponse::release: a new one would allocate websocketpp's unused buffer again).
+  // they are its own non-const members, so freeing what they hold is defined (release():
+  // assigning new ones kept a std::string's buffer, and allocated websocketpp's unused one).
   void release_handshake() {
     using Request = std::decay_t<decltype(con_->get_request())>;
     using Response = std::decay_t<decltype(con_->get_response())>;
-    // A copy assignment (were one declared without a move) would keep the old capacity.
-    static_assert(std::is_nothrow_move_assignable_v<Request>, "a new request must be moved in");
-    const_cast<Request&>(con_->get_request()) = Request{};
+    const_cast<Request&>(con_->get_request()).release();
     const_cast<Response&>(con_->get_response()).release();
   }
 

@@ -174,6 +174,17 @@ class FastRequest : public websocketpp::http::parser::request {
     return !value.empty() && parse_parameter_list(value, out);
   }
 
+  // Frees what the request holds once the upgrade is done (Session::release_handshake), the
+  // base's too. Not `*this = FastRequest{}`: a std::string moved from an empty one keeps its
+  // own buffer (libstdc++), so text_ stayed with every open connection (bench/README.md).
+  void release() {
+    static_cast<websocketpp::http::parser::request&>(*this) = websocketpp::http::parser::request{};
+    std::string().swap(text_);
+    std::vector<Header>().swap(headers_);
+    made_.clear();
+    lines_ = true;
+  }
+
   std::string raw() const {
     std::string out;
     out.reserve(text_.size() + 4 * headers_.size() + 64);
