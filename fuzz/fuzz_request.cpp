@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "fields.hpp"
 #include "http_syntax.hpp"
 #include "runner.hpp"
 
@@ -89,14 +90,7 @@ void check_request(const std::string& req, std::set<std::string> expected_names)
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string text(reinterpret_cast<const char*>(data), size);
-  std::vector<std::string> fields;
-  for (std::size_t at = 0;;) {
-    const std::size_t end = text.find('\x1e', at);
-    fields.push_back(text.substr(at, end == std::string::npos ? std::string::npos : end - at));
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
+  const std::vector<std::string> fields = wslat::fuzz::split_fields(data, size);
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::string> subprotocols;
   std::set<std::string> expected{"upgrade", "connection", "sec-websocket-version", "host",

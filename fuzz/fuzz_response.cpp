@@ -9,9 +9,7 @@
 // towards max_header_size differently (websocketpp adds 3 per read ending inside a line), so
 // answers near that size, or refused for it by one of them, are only run.
 //
-// Input: reads separated by the byte 0x1E.
-#include <cctype>
-#include <charconv>
+// Input: reads separated by the byte 0x1E (fields.hpp).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -23,6 +21,7 @@
 #include <websocketpp/common/memory.hpp>
 #include <websocketpp/http/response.hpp>
 
+#include "fields.hpp"
 #include "runner.hpp"
 
 namespace {
@@ -35,14 +34,7 @@ namespace {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string text(reinterpret_cast<const char*>(data), size);
-  std::vector<std::string> reads;
-  for (std::size_t at = 0;;) {
-    const std::size_t end = text.find('\x1e', at);
-    reads.push_back(text.substr(at, end == std::string::npos ? std::string::npos : end - at));
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
+  const std::vector<std::string> reads = wslat::fuzz::split_fields(data, size);
   std::vector<std::string> ask;  // every name the answer might have, in another case
   for (const std::string& read : reads) {
     for (std::size_t at = 0; (at = read.find("\r\n", at)) != std::string::npos; at += 2) {
@@ -57,19 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const wslat::UpgradeAnswer ours = wslat::parse_upgrade_answer(reads, ask);
   if (size > 15000) return 0;  // max_header_size is counted differently: only run
   // websocketpp converts the status to an enum whose range is 0-511: beyond, its conversion is
-  // undefined (UBSan stops there), where QuietResponse keeps the number.
-  std::string all;
-  for (const std::string& read : reads) all += read;
-  const std::size_t sp1 = all.substr(0, all.find("\r\n")).find(' ');
-  if (sp1 != std::string::npos) {
-    int code = 0;
-    const char* first = all.data() + sp1 + 1;  // as `istream >> int`: spaces, a sign
-    const char* last = all.data() + all.size();
-    while (first != last && std::isspace(static_cast<unsigned char>(*first)) != 0) ++first;
-    if (first != last && *first == '+') ++first;
-    const auto parsed = std::from_chars(first, last, code);
-    if (parsed.ptr != first && (code < 0 || code > 511)) return 0;
-  }
+  // undefined (UBSan stops there), where QuietResponse keeps the number. Both read the status
+  // line at the same point, so ours says whether websocketpp's would convert such a number.
+  if (ours.status < 0 || ours.status > 511) return 0;
 
   websocketpp::http::parser::response theirs;
   std::string error;

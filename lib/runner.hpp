@@ -115,7 +115,7 @@ struct UpgradeAnswer {
   bool complete = false;  // the answer's blank line arrived
   std::size_t reads = 0;  // the reads given to the parser (it stops at the answer's end)
   std::size_t left = 0;   // the bytes of the last read after the answer: frames, for the reader
-  int status = 0;
+  int status = 0;         // as sent, once the status line was read (even if refused later)
   std::string version, reason;
   std::vector<std::pair<std::string, std::string>> headers;  // a repeated name once, joined
   std::vector<std::string> asked;                            // "" for a header not there

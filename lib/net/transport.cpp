@@ -365,11 +365,10 @@ UpgradeAnswer parse_upgrade_answer(const std::vector<std::string>& reads,
     }
   } catch (const websocketpp::http::exception& e) {
     out.error = e.what();
-    return out;
   }
-  out.complete = res.headers_ready();
-  if (!out.complete) return out;
   out.status = res.status();
+  out.complete = out.error.empty() && res.headers_ready();
+  if (!out.complete) return out;
   out.version = res.get_version();
   out.reason = res.get_status_msg();
   for (const auto& h : res.get_headers()) out.headers.emplace_back(res.name(h), res.value(h));

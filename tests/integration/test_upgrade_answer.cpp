@@ -56,8 +56,10 @@ TEST_CASE("an answer that is not HTTP is refused at its first line, not when the
   CHECK(parse_upgrade_answer({"\r\n"}).error == "Incomplete Request");
   CHECK(parse_upgrade_answer({"HTTP/1.1 101 OK\r\n", "No colon here\r\n"}).error ==
         "Invalid header line");
-  CHECK(parse_upgrade_answer({"HTTP/1.1 101 OK\r\nBad Name: x\r\n"}).error ==
-        "Invalid header name");
+  const auto bad_name = parse_upgrade_answer({"HTTP/1.1 101 OK\r\nBad Name: x\r\n"});
+  CHECK(bad_name.error == "Invalid header name");
+  CHECK(bad_name.status == 101);  // the status line was read before the refusal
+  CHECK_FALSE(bad_name.complete);
   // Without its blank line, an answer is incomplete until max_header_size, then refused.
   const auto partial = parse_upgrade_answer({"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n"});
   CHECK(partial.error.empty());
