@@ -57,6 +57,10 @@ inline thread_local TimePoint last_read_done{};
 // large message is most likely waiting in the socket already, so its next read is tried at once
 // (see async_read_at_least below). nullptr otherwise.
 inline thread_local const void* read_filled = nullptr;
+// The connection whose read completion is running now (set around websocketpp's read handler,
+// which ends by asking for the next read): that next read is tried at once (see
+// async_read_at_least below). nullptr otherwise.
+inline thread_local const void* read_tail = nullptr;
 // How deep reads completed at once are nested (each one's handler asks for the next read).
 inline thread_local int reads_now = 0;
 
@@ -590,12 +594,45 @@ void prepare_pong(Message& msg, const std::string& payload, std::uint32_t key) {
   msg.set_prepared(true);
 }
 
+// The state Asio keeps for a socket (basic_socket's protected implementation), reached through a
+// pointer to that member formed in a derived class: nothing is copied or cast.
+struct SocketAccess : asio::ip::tcp::socket {
+  static asio::detail::reactive_socket_service_base::base_implementation_type& impl(
+      asio::ip::tcp::socket::lowest_layer_type& sock) {
+    return (sock.*(&SocketAccess::impl_)).get_implementation();
+  }
+};
+static_assert(ASIO_VERSION == 102201,
+              "open_nonblocking() sets Asio 1.22.1's socket state bits: check them for this Asio");
+
+// Opens `sock` non-blocking in one syscall (SOCK_NONBLOCK; SOCK_CLOEXEC too) and records that in
+// Asio's state as its own first operation would: Asio's open() makes a blocking socket, and then
+// its first operation switches it with an ioctl(FIONBIO), one more syscall per connection. Not
+// `possible_dup` either (what assign() assumes of a descriptor from elsewhere): this one is the
+// socket's alone, so its close() needs no epoll_ctl(DEL) first, as after Asio's own open().
+inline void open_nonblocking(asio::ip::tcp::socket::lowest_layer_type& sock,
+                             const asio::ip::tcp& protocol, asio::error_code& ec) {
+  const int fd = ::socket(protocol.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          protocol.protocol());
+  if (fd < 0) {
+    ec = asio::error_code(errno, asio::error::get_system_category());
+    return;
+  }
+  sock.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return;
+  }
+  namespace ops = asio::detail::socket_ops;
+  SocketAccess::impl(sock).state_ = ops::stream_oriented | ops::internal_non_blocking;
+}
+
 // Binds before connecting; the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT) so the
 // 4-tuple, not the source address alone, must be unique. Errors surface from the connect.
 inline void bind_source(asio::ip::tcp::socket::lowest_layer_type& sock,
                         const asio::ip::address& source) {
   asio::error_code ec;
-  sock.open(source.is_v4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);
+  open_nonblocking(sock, source.is_v4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);
   if (ec) return;
 #ifdef IP_BIND_ADDRESS_NO_PORT
   const int one = 1;
@@ -665,8 +702,7 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
   template <typename Socket, typename Handler>
   static void start_connect(Socket& sock, const asio::ip::tcp::endpoint& address, Handler handler) {
     asio::error_code ec;
-    if (!sock.is_open()) sock.open(address.protocol(), ec);
-    if (!ec) sock.native_non_blocking(true, ec);  // what async_connect sets (one ioctl)
+    if (!sock.is_open()) open_nonblocking(sock, address.protocol(), ec);
     if (!ec && ::connect(sock.native_handle(), address.data(),
                          static_cast<socklen_t>(address.size())) != 0) {
       ec = asio::error_code(errno, asio::error::get_system_category());
@@ -806,7 +842,10 @@ WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::TlsConfig)
       tec = socket_con_type::translate_ec(ec);                                           \
       m_tec = ec;                                                                        \
     }                                                                                    \
-    if (handler) handler(tec, bytes_transferred);                                        \
+    if (!handler) return;                                                                \
+    wslat::net::read_tail = ec ? nullptr : this;                                         \
+    handler(tec, bytes_transferred);                                                     \
+    wslat::net::read_tail = nullptr;                                                     \
   }
 // websocketpp declares these members with handlers by value; a specialization must match.
 WSLAT_TRANSPORT_HOT_PATH(wslat::net::PlainConfig)  // NOLINT(performance-unnecessary-value-param)
@@ -959,17 +998,55 @@ WSLAT_LEAN_SEND(wslat::net::TlsConfig)
 // NOLINTEND(performance-unnecessary-value-param)
 #undef WSLAT_LEAN_SEND
 
-// A read right after one that filled the read buffer (a large message arriving 2 KiB at a
-// time, ClientConfig::connection_read_buffer_size) is tried at once (read_now): when it returns
-// bytes, websocketpp's read handler runs right here, as handle_async_read would run it, instead
-// of going through Asio, whose completion is posted and cost a loop turn (an epoll_wait) per
-// read. Nested at most kMaxReadsNow deep (each handler asks for the next read from inside the
-// last one), then one read goes through Asio again. No bytes yet: Asio's read waits for them.
-// The end of the stream or an error: reported as Asio's read completion reports it. Reads that
-// did not fill the buffer (every small message) take Asio's path unchanged.
+// The read a read completion asks for at its end (websocketpp's read handler parses what it
+// got, runs the open, message and close handlers, then asks for the next read) is tried at once
+// (read_now), instead of Asio's read, which tries the socket too (a "speculative" read) but posts
+// even a read that found bytes, and its completion cost a loop turn (an epoll_wait) before it
+// ran:
+// - bytes: websocketpp's read handler runs right here, as handle_async_read would run it; a
+//   server that already answered, the rest of a large message (2 KiB at a time,
+//   ClientConfig::connection_read_buffer_size), messages a server pushes back to back. Nested at
+//   most kMaxReadsNow deep (each handler asks for the next read from inside the last one), then
+//   one read goes through Asio again.
+// - nothing yet (EAGAIN): Asio's read waits for the socket's next readiness event without
+//   trying the socket again first (skip_speculative_read): it was empty a moment ago, on this
+//   thread, with no event read since, so a second recv() would only return EAGAIN again.
+// - the end of the stream or an error: reported as Asio's read completion reports it.
+// Any other read (the first one, for the upgrade's answer, which starts inside the connect)
+// takes Asio's path unchanged.
 namespace wslat::net {
 constexpr int kMaxReadsNow = 64;
 
+// The state Asio's epoll reactor keeps per socket and direction: whether its next operation
+// should try the socket before waiting for an event. Private to Asio; named here through an
+// explicit instantiation (which may name a private member) of a template that hands its
+// pointer out.
+template <typename Tag, typename Tag::type Member>
+struct ExposeMember {
+  friend typename Tag::type exposed(Tag /*unused*/) { return Member; }
+};
+struct TrySpeculative {
+  using type = bool (asio::detail::epoll_reactor::descriptor_state::*)
+      [asio::detail::epoll_reactor::max_ops];
+  friend type exposed(TrySpeculative /*unused*/);
+};
+template struct ExposeMember<TrySpeculative,
+                             &asio::detail::epoll_reactor::descriptor_state::try_speculative_>;
+static_assert(std::is_same_v<asio::detail::reactor, asio::detail::epoll_reactor>,
+              "skip_speculative_read() knows Asio's epoll reactor only");
+
+// After a recv() on this thread found `sock` empty (EAGAIN): its next read waits for the next
+// readiness event instead of trying the socket first. Safe because the socket is registered
+// edge-triggered from its open on: bytes that arrive after that recv() raise a new event, and
+// the event sets the flag back (epoll_reactor::descriptor_state::perform_io) as it runs the
+// waiting read.
+inline void skip_speculative_read(asio::ip::tcp::socket& sock) {
+  if (auto* state = SocketAccess::impl(sock).reactor_data_) {
+    (state->*exposed(TrySpeculative{}))[asio::detail::epoll_reactor::read_op] = false;
+  }
+}
+// TLS: read_now() did not touch the socket (only what OpenSSL had decrypted already).
+inline void skip_speculative_read(asio::ssl::stream<asio::ip::tcp::socket>& /*stream*/) {}
 // A plain socket: a non-blocking recv(). > 0: bytes; 0: the end of the stream; -1: errno.
 inline ssize_t read_now(asio::ip::tcp::socket& sock, char* buf, std::size_t len) {
   return ::recv(sock.native_handle(), buf, len, MSG_DONTWAIT);
@@ -998,7 +1075,8 @@ inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* 
   websocketpp::transport::asio::connection<CONFIG::transport_config>::async_read_at_least(        \
       size_t num_bytes, char* buf, size_t len, read_handler handler) {                            \
     /* websocketpp always asks for at least 1 byte, which any successful read returns */          \
-    if (num_bytes <= 1 && wslat::net::read_filled == this &&                                      \
+    if (num_bytes <= 1 &&                                                                         \
+        (wslat::net::read_tail == this || wslat::net::read_filled == this) &&                     \
         wslat::net::reads_now < wslat::net::kMaxReadsNow) {                                       \
       wslat::net::read_filled = nullptr;                                                          \
       const ssize_t n = wslat::net::read_now(socket_con_type::get_socket(), buf, len);            \
@@ -1006,7 +1084,9 @@ inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* 
         wslat::net::last_read_done = wslat::net::Clock::now();                                    \
         if (static_cast<size_t>(n) == len) wslat::net::read_filled = this;                        \
         ++wslat::net::reads_now;                                                                  \
+        wslat::net::read_tail = this;                                                             \
         handler(lib::error_code(), static_cast<size_t>(n));                                       \
+        wslat::net::read_tail = nullptr;                                                          \
         --wslat::net::reads_now;                                                                  \
         return;                                                                                   \
       }                                                                                           \
@@ -1019,6 +1099,7 @@ inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* 
             0);                                                                                   \
         return;                                                                                   \
       }                                                                                           \
+      if (errno != EINTR) wslat::net::skip_speculative_read(socket_con_type::get_socket());       \
     }                                                                                             \
     wslat::net::read_filled = nullptr;                                                            \
     lib::asio::async_read(                                                                        \
