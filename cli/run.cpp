@@ -1,5 +1,6 @@
 // `wslat run SCENARIO`: argument grammar, then the pipeline of lib/ (load, profile, run,
 // assemble, compare, render, write).
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -193,10 +194,18 @@ Load effective_load(const Scenario& s, const RunArgs& a) {
   return load;
 }
 
+// The CPUs this process may run on (its affinity mask: taskset, a container's cpuset), not all
+// the machine's: more workers than that only take turns on the same cores.
+std::int64_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return std::thread::hardware_concurrency();
+}
+
 int worker_threads(const std::optional<std::string>& text) {
   if (const auto n = count_flag(text, "--threads", kMaxThreads)) return static_cast<int>(*n);
-  return static_cast<int>(
-      std::clamp<std::int64_t>(std::thread::hardware_concurrency(), 1, kMaxThreads));
+  return static_cast<int>(std::clamp<std::int64_t>(usable_cpus(), 1, kMaxThreads));
 }
 
 // --target, else the profile's override, else the scenario's own.
@@ -493,7 +502,9 @@ void start_target(const RunArgs& a, const Scenario& scenario, RunContext& ctx,
 // stops the run politely); records when and where it started in `ctx`.
 RawRun measure(const RunArgs& a, const Scenario& scenario, RunOptions opts, RunContext& ctx) {
   LiveOutputs live = live_outputs(a);
-  opts.on_progress = live.callback();
+  // None (--quiet, no --push): no callback, so a run with one worker thread has nothing to do
+  // beside it and runs on this thread (run_workers).
+  if (!live.empty()) opts.on_progress = live.callback();
   g_stop = false;
   install_signal_handlers();
   opts.stop_requested = &g_stop;

@@ -33,6 +33,7 @@ class LiveOutput {
 class LiveOutputs {
  public:
   void add(std::unique_ptr<LiveOutput> out) { outputs_.push_back(std::move(out)); }
+  bool empty() const { return outputs_.empty(); }
   // The callback for RunOptions::on_progress; valid while this object lives.
   std::function<void(const LiveSample&)> callback() {
     return [this](const LiveSample& s) {

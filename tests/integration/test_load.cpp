@@ -107,6 +107,33 @@ TEST_CASE("four shards merged equal one unsharded run") {
   CHECK(whole["metrics"]["handshake"]["count"] == merged["metrics"]["handshake"]["count"]);
 }
 
+// The default worker count follows the CPUs wslat may run on (taskset, a container's cpuset),
+// not the machine's: two event loops on one allowed core only take turns, and a lone worker
+// keeps the process single-threaded (bench/README.md, "One thread"). --threads still wins.
+TEST_CASE("the default worker count is the CPUs the process may run on") {
+  if (run_process({"taskset", "-V"}).exit_code != 0) {
+    MESSAGE("taskset not installed: skipped (apt-get install util-linux)");
+    return;
+  }
+  auto server = start_serve({"--threads", "1"});
+  const auto file =
+      echo_scenario("affinity", server.url(), {{"connections", 8}, {"concurrency", 4}});
+  const auto threads = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> cmd = {"taskset", "-c",         "0",         wslat_binary(),
+                                    "run",     file,         "--no-save", "--quiet",
+                                    "--env",   "production", "--format",  "json"};
+    cmd.insert(cmd.end(), extra.begin(), extra.end());
+    const auto r = run_process(cmd, std::chrono::seconds(60));
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    const json j = json::parse(r.out);
+    CHECK(j["connections"]["opened"] == 8);
+    return j["load"]["threads"].get<int>();
+  };
+  CHECK(threads({}) == 1);
+  CHECK(threads({"--threads", "2"}) == 2);
+}
+
 TEST_CASE("2000 concurrent connections from one process") {
   auto server = start_serve({"--threads", "2"});
   json s = {{"name", "c2000"},

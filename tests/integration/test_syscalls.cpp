@@ -175,4 +175,26 @@ TEST_CASE("a connection's cycle makes no shutdown and no extra loop turns" *
   CHECK(total < 17.5);
 }
 
+// One worker and nothing to do beside it (no progress line, no export): the worker runs on the
+// main thread and the process never starts another, so libstdc++'s shared_ptr counts and
+// glibc's malloc skip their atomics and locks (~3% less CPU per connection, bench/README.md
+// "One thread"). With an export to write every 250 ms, the worker gets its own thread.
+TEST_CASE("a run with one worker starts no thread" * doctest::test_suite("timing")) {
+  if (run_process({"strace", "-V"}).exit_code != 0) {
+    MESSAGE("strace not installed: skipped (apt-get install strace)");
+    return;
+  }
+  auto server = start_serve({"--threads", "1"});
+  const auto started = [&](const std::vector<std::string>& extra) {
+    const auto counts = count_run(server.url(), 20, "", 0, extra);
+    const auto count = [&](const char* name) {
+      const auto it = counts.find(name);
+      return it == counts.end() ? 0.0 : it->second;
+    };
+    return count("clone") + count("clone3");
+  };
+  CHECK(started({"--threads", "1"}) == 0);
+  CHECK(started({"--threads", "1", "--export-ndjson", temp_dir() + "/one-thread.ndjson"}) == 1);
+}
+
 }  // namespace wslat::test
