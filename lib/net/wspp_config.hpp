@@ -878,18 +878,33 @@ namespace wslat::net {
 // error or EAGAIN, which the async_write that follows meets and reports again).
 inline bool write_now(asio::ip::tcp::socket& sock, std::vector<asio::const_buffer>& bufs) {
   constexpr std::size_t kMaxIov = 16;
+  constexpr std::size_t kSmallWrite = 512;
   if (!sock.native_non_blocking() || bufs.empty() || bufs.size() > kMaxIov) return false;
-  std::array<iovec, kMaxIov> iov{};
   std::size_t total = 0;
-  for (std::size_t i = 0; i < bufs.size(); ++i) {
-    iov[i].iov_base = const_cast<void*>(bufs[i].data());  // NOLINT: sendmsg's C API
-    iov[i].iov_len = bufs[i].size();
-    total += bufs[i].size();
+  for (const auto& b : bufs) total += b.size();
+  ssize_t n = 0;
+  if (total <= kSmallWrite) {
+    // A small write (a frame's header and short payload, a short upgrade request) as one
+    // buffer: send() costs the kernel less than sendmsg(), which first copies the msghdr and
+    // the iovec array in from user space.
+    std::array<char, kSmallWrite> one;
+    std::size_t at = 0;
+    for (const auto& b : bufs) {
+      std::memcpy(one.data() + at, b.data(), b.size());
+      at += b.size();
+    }
+    n = ::send(sock.native_handle(), one.data(), total, MSG_NOSIGNAL);
+  } else {
+    std::array<iovec, kMaxIov> iov{};
+    for (std::size_t i = 0; i < bufs.size(); ++i) {
+      iov[i].iov_base = const_cast<void*>(bufs[i].data());  // NOLINT: sendmsg's C API
+      iov[i].iov_len = bufs[i].size();
+    }
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = bufs.size();
+    n = ::sendmsg(sock.native_handle(), &msg, MSG_NOSIGNAL);
   }
-  msghdr msg{};
-  msg.msg_iov = iov.data();
-  msg.msg_iovlen = bufs.size();
-  const ssize_t n = ::sendmsg(sock.native_handle(), &msg, MSG_NOSIGNAL);
   if (n < 0) return false;
   if (static_cast<std::size_t>(n) == total) return true;
   std::size_t left = static_cast<std::size_t>(n);  // a partial write: drop what left
