@@ -110,7 +110,8 @@ class Loop {
     char mask[4];
     std::memcpy(mask, &key, 4);
     f.append(mask, 4);
-    for (std::size_t i = 0; i < payload.size(); ++i) f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
+    for (std::size_t i = 0; i < payload.size(); ++i)
+      f.push_back(static_cast<char>(payload[i] ^ mask[i % 4]));
     return f;
   }
   bool take_cycle() {

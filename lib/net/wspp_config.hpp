@@ -612,8 +612,8 @@ static_assert(ASIO_VERSION == 102201,
 // socket's alone, so its close() needs no epoll_ctl(DEL) first, as after Asio's own open().
 inline void open_nonblocking(asio::ip::tcp::socket::lowest_layer_type& sock,
                              const asio::ip::tcp& protocol, asio::error_code& ec) {
-  const int fd = ::socket(protocol.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                          protocol.protocol());
+  const int fd =
+      ::socket(protocol.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol.protocol());
   if (fd < 0) {
     ec = asio::error_code(errno, asio::error::get_system_category());
     return;
@@ -1041,8 +1041,8 @@ struct ExposeMember {
   friend typename Tag::type exposed(Tag /*unused*/) { return Member; }
 };
 struct TrySpeculative {
-  using type = bool (asio::detail::epoll_reactor::descriptor_state::*)
-      [asio::detail::epoll_reactor::max_ops];
+  using type =
+      bool (asio::detail::epoll_reactor::descriptor_state::*)[asio::detail::epoll_reactor::max_ops];
   friend type exposed(TrySpeculative /*unused*/);
 };
 template struct ExposeMember<TrySpeculative,
@@ -1090,8 +1090,7 @@ inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* 
   websocketpp::transport::asio::connection<CONFIG::transport_config>::async_read_at_least(        \
       size_t num_bytes, char* buf, size_t len, read_handler handler) {                            \
     /* websocketpp always asks for at least 1 byte, which any successful read returns */          \
-    if (num_bytes <= 1 &&                                                                         \
-        (wslat::net::read_tail == this || wslat::net::read_filled == this) &&                     \
+    if (num_bytes <= 1 && (wslat::net::read_tail == this || wslat::net::read_filled == this) &&   \
         wslat::net::reads_now < wslat::net::kMaxReadsNow) {                                       \
       wslat::net::read_filled = nullptr;                                                          \
       const ssize_t n = wslat::net::read_now(socket_con_type::get_socket(), buf, len);            \
