@@ -602,7 +602,8 @@ void add_run(CLI::App& app, Action& action) {
   sub->add_option("--max-concurrency", args->max_concurrency,
                   "Open model: live connections cap, 1..1000000")
       ->type_name("INT");
-  sub->add_option("--threads", args->threads, "Worker threads, 1..256 (default: the CPUs wslat may run on)")
+  sub->add_option("--threads", args->threads,
+                  "Worker threads, 1..256 (default: the CPUs wslat may run on)")
       ->type_name("INT");
   sub->add_option("--source-addresses", args->source_addresses,
                   "Spread connections over 127.0.0.1..N (loopback targets; default: as needed "
