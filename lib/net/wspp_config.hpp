@@ -53,10 +53,6 @@ namespace wslat::net {
 // completion (handle_async_read, below) right before websocketpp parses what was read, so the
 // handlers it calls from that parse (open, message, pong) see the time the bytes were read.
 inline thread_local TimePoint last_read_done{};
-// The connection (its transport part) whose last read filled the read buffer: the rest of a
-// large message is most likely waiting in the socket already, so its next read is tried at once
-// (see async_read_at_least below). nullptr otherwise.
-inline thread_local const void* read_filled = nullptr;
 // The connection whose read completion is running now (set around websocketpp's read handler,
 // which ends by asking for the next read): that next read is tried at once (see
 // async_read_at_least below). nullptr otherwise.
@@ -831,10 +827,6 @@ WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::TlsConfig)
   websocketpp::transport::asio::connection<CONFIG::transport_config>::handle_async_read( \
       read_handler handler, lib::asio::error_code const& ec, size_t bytes_transferred) { \
     wslat::net::last_read_done = wslat::net::Clock::now();                               \
-    wslat::net::read_filled = nullptr; /* this one, if the read filled the buffer */     \
-    if (!ec && bytes_transferred == CONFIG::connection_read_buffer_size) {               \
-      wslat::net::read_filled = this;                                                    \
-    }                                                                                    \
     lib::error_code tec;                                                                 \
     if (ec == lib::asio::error::eof) {                                                   \
       tec = make_error_code(transport::error::eof);                                      \
@@ -1090,13 +1082,11 @@ inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* 
   websocketpp::transport::asio::connection<CONFIG::transport_config>::async_read_at_least(        \
       size_t num_bytes, char* buf, size_t len, read_handler handler) {                            \
     /* websocketpp always asks for at least 1 byte, which any successful read returns */          \
-    if (num_bytes <= 1 && (wslat::net::read_tail == this || wslat::net::read_filled == this) &&   \
+    if (num_bytes <= 1 && wslat::net::read_tail == this &&                                        \
         wslat::net::reads_now < wslat::net::kMaxReadsNow) {                                       \
-      wslat::net::read_filled = nullptr;                                                          \
       const ssize_t n = wslat::net::read_now(socket_con_type::get_socket(), buf, len);            \
       if (n > 0) {                                                                                \
         wslat::net::last_read_done = wslat::net::Clock::now();                                    \
-        if (static_cast<size_t>(n) == len) wslat::net::read_filled = this;                        \
         ++wslat::net::reads_now;                                                                  \
         wslat::net::read_tail = this;                                                             \
         handler(lib::error_code(), static_cast<size_t>(n));                                       \
@@ -1115,7 +1105,6 @@ inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* 
       }                                                                                           \
       if (errno != EINTR) wslat::net::skip_speculative_read(socket_con_type::get_socket());       \
     }                                                                                             \
-    wslat::net::read_filled = nullptr;                                                            \
     lib::asio::async_read(                                                                        \
         socket_con_type::get_socket(), lib::asio::buffer(buf, len),                               \
         lib::asio::transfer_at_least(num_bytes),                                                  \
