@@ -471,7 +471,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (plan_.proxied && !plan_.secure) on_proxy_done(tls_done_);
     const TimeoutPlan& t = plan_.opts->timeouts;
     arm(ScaledTimeout{t.written.handshake, t.effective.handshake}, "upgrade.timeout",
-        "no answer to the upgrade request within ");
+        "no answer to the upgrade request within ", nullptr, tls_done_);
   }
 
   // The session's first connection, or a reconnect's (then handshake, the open count and the
@@ -725,7 +725,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (check_inbox()) return true;
     expect_started_ = Clock::now();
     const ScaledTimeout wait = plan_.opts->timeouts.wait(expect.within);
-    arm(wait, "message.timeout", "no matching message for ", &st.pointer);
+    arm(wait, "message.timeout", "no matching message for ", &st.pointer, expect_started_);
     return false;
   }
 
@@ -1191,7 +1191,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (!plan_.secure) {  // no websocketpp close timer (configure): the same timeout, ours
       const TimeoutPlan& t = plan_.opts->timeouts;
       arm(ScaledTimeout{t.written.close, t.effective.close}, "close.timeout",
-          "the server did not answer the close frame within ");
+          "the server did not answer the close frame within ", nullptr, close_sent_);
       return;
     }
     // websocketpp's close handshake timeout ends it; our timer is the backstop.
@@ -1361,23 +1361,26 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // with the value the scenario wrote and the profile's scaling; wslat's own duration (`own`)
   // as it is. The message is only built on expiry: arming happens several times per
   // connection, expiring almost never.
+  // The timeout runs from `from` when given (a time the caller has just read, saving a clock
+  // read), else from now.
   void arm(const ScaledTimeout& t, const char* category, const char* text,
-           const std::string* subject = nullptr) {
-    arm_timer(t.effective, t, category, text, subject);
+           const std::string* subject = nullptr, TimePoint from = {}) {
+    arm_timer(t.effective, t, category, text, subject, from);
   }
   void arm(Duration own, const char* category, const char* text) {
-    arm_timer(own, std::nullopt, category, text, nullptr);
+    arm_timer(own, std::nullopt, category, text, nullptr, {});
   }
   void arm_timer(Duration d, std::optional<ScaledTimeout> scaled, const char* category,
-                 const char* text, const std::string* subject) {
+                 const char* text, const std::string* subject, TimePoint from) {
     due_ = Due{false, false, category, text, subject, d, scaled};
-    worker_.deadlines().set(*this, after(d));
+    worker_.deadlines().set(*this, after(d, from));
   }
 
-  // now + d, saturated (asio's expires_after saturates too: a `within` of 2,400,000 h scaled
-  // by a profile is Duration::max(), which must mean "never", not a time in the past).
-  static TimePoint after(Duration d) {
-    const TimePoint now = Clock::now();
+  // from (default: now) + d, saturated (asio's expires_after saturates too: a `within` of
+  // 2,400,000 h scaled by a profile is Duration::max(), which must mean "never", not a time in
+  // the past).
+  static TimePoint after(Duration d, TimePoint from = {}) {
+    const TimePoint now = from == TimePoint{} ? Clock::now() : from;
     return d >= TimePoint::max() - now ? TimePoint::max() : now + d;
   }
 

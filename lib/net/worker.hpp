@@ -164,8 +164,8 @@ class Worker final : public WorkerHandle {
   }
 
  private:
-  void start(std::int64_t index, TimePoint t0) {
-    const TimePoint now = Clock::now();
+  // `t0`: when the connection was due (the open model's schedule); `now`: when it starts.
+  void start(std::int64_t index, TimePoint t0, TimePoint now) {
     const double late_ms = ms_between(t0, now);
     if (late_ms > 1.0) {
       ++result_.late_starts;
@@ -191,7 +191,8 @@ class Worker final : public WorkerHandle {
 
   void start_next_closed() {
     if (closed_.first >= closed_.end) return;
-    start(closed_.first, Clock::now());
+    const TimePoint now = Clock::now();  // due as soon as started: never late
+    start(closed_.first, now, now);
     closed_.first += closed_.stride;
   }
 
@@ -220,7 +221,7 @@ class Worker final : public WorkerHandle {
   void start_due() {
     while (due_arrival_ < next_arrival_ &&
            static_cast<std::int64_t>(live_sessions_.size()) < max_live_) {
-      start(due_arrival_, intended(due_arrival_));
+      start(due_arrival_, intended(due_arrival_), Clock::now());
       due_arrival_ += open_.stride;
     }
   }

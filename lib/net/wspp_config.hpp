@@ -509,6 +509,32 @@ inline std::error_code upgrade_error(UpgradeProblem p) {
   return {static_cast<int>(p), category};
 }
 
+// The SHA-1 digest of `size` bytes: OpenSSL's (its SHA-NI or AVX2 code: ~160 ns for a 60-byte
+// key and GUID against websocketpp's ~360 ns on the bench machine), with the algorithm fetched
+// once per thread: the one-shot SHA1() of OpenSSL 3 fetches it on every call (~650 ns).
+// websocketpp's if OpenSSL refuses (e.g. a FIPS-only configuration without SHA-1).
+inline void sha1_digest(const char* data, std::size_t size, unsigned char (&out)[20]) {
+  struct Sha1 {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    Sha1() = default;
+    Sha1(const Sha1&) = delete;
+    Sha1& operator=(const Sha1&) = delete;
+    ~Sha1() {
+      EVP_MD_CTX_free(ctx);
+      EVP_MD_free(md);
+    }
+  };
+  thread_local Sha1 sha;
+  unsigned int len = 0;
+  if (sha.md == nullptr || sha.ctx == nullptr ||
+      EVP_DigestInit_ex2(sha.ctx, sha.md, nullptr) != 1 ||
+      EVP_DigestUpdate(sha.ctx, data, size) != 1 || EVP_DigestFinal_ex(sha.ctx, out, &len) != 1 ||
+      len != sizeof out) {
+    websocketpp::sha1::calc(data, size, out);
+  }
+}
+
 // hybi13::validate_server_handshake_response with one pass over the response headers instead of
 // case-insensitive map look-ups and locale-based searches (~12k instructions per connection):
 // the same checks (101, Upgrade contains "websocket", Connection contains "Upgrade", the SHA-1
@@ -538,8 +564,7 @@ inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& re
   if (!upgrade) return upgrade_error(UpgradeProblem::kNoUpgrade);
   if (!connection) return upgrade_error(UpgradeProblem::kNoConnection);
   if (!accept) return upgrade_error(UpgradeProblem::kNoAccept);
-  // websocketpp's SHA-1 (OpenSSL 3's one-shot SHA1() fetches the algorithm each call: 40% more
-  // instructions) and OpenSSL's base64 (no std::string).
+  // OpenSSL's SHA-1 (sha1_digest) and base64 (no std::string).
   // The key and the GUID in a buffer on the stack (the key wslat makes is 24 characters).
   const std::string_view key = req.header("Sec-WebSocket-Key");
   const std::string_view guid = websocketpp::processor::constants::handshake_guid;
@@ -548,7 +573,7 @@ inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& re
   std::memcpy(salted.data(), key.data(), key.size());
   std::memcpy(salted.data() + key.size(), guid.data(), guid.size());
   unsigned char digest[20];
-  websocketpp::sha1::calc(salted.data(), key.size() + guid.size(), digest);
+  sha1_digest(salted.data(), key.size() + guid.size(), digest);
   std::array<unsigned char, 4 * ((sizeof digest + 2) / 3) + 1> expected;
   const int n = EVP_EncodeBlock(expected.data(), digest, sizeof digest);
   if (accept->size() != static_cast<std::size_t>(n) ||
@@ -779,6 +804,64 @@ struct ClientConfig : public Base {
 using PlainConfig = ClientConfig<websocketpp::config::asio_client>;
 using TlsConfig = ClientConfig<websocketpp::config::asio_tls_client>;
 
+// The memory of a finished connection, kept by its thread for the next one. websocketpp's
+// connection object (with its 2 KiB read buffer inside) is a 6 KiB block, too large for glibc's
+// per-thread cache of small chunks: every connection's malloc took glibc's slow path, which
+// first merges every small chunk freed since into larger ones (malloc_consolidate), and its free
+// took the slow path too. Up to kSpareBlocks blocks per thread and block type; more are freed.
+// Not under AddressSanitizer, so that it still sees each connection's lifetime.
+template <typename T>
+class Recycled {
+ public:
+  using value_type = T;
+  Recycled() = default;
+  template <typename U>
+  explicit Recycled(const Recycled<U>& /*other*/) noexcept {}
+
+  T* allocate(std::size_t n) {
+    Spares& s = spares();
+    if (n == 1 && s.count > 0) return static_cast<T*>(s.blocks[--s.count]);
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    Spares& s = spares();
+    if (n == 1 && s.count < s.blocks.size()) {
+      s.blocks[s.count++] = p;
+      return;
+    }
+    ::operator delete(p);
+  }
+  template <typename U>
+  bool operator==(const Recycled<U>& /*other*/) const noexcept {
+    return true;
+  }
+  template <typename U>
+  bool operator!=(const Recycled<U>& /*other*/) const noexcept {
+    return false;
+  }
+
+ private:
+#if defined(__SANITIZE_ADDRESS__)
+  static constexpr std::size_t kSpareBlocks = 0;
+#else
+  static constexpr std::size_t kSpareBlocks = 64;
+#endif
+  struct Spares {
+    std::array<void*, kSpareBlocks> blocks{};
+    std::size_t count = 0;
+    Spares() = default;
+    Spares(const Spares&) = delete;
+    Spares& operator=(const Spares&) = delete;
+    ~Spares() {
+      while (count > 0) ::operator delete(blocks[--count]);
+    }
+  };
+  static Spares& spares() {
+    thread_local Spares s;
+    return s;
+  }
+};
+
 }  // namespace wslat::net
 
 // websocketpp formats a log line for every open, close and failure in a std::stringstream
@@ -801,6 +884,48 @@ using TlsConfig = ClientConfig<websocketpp::config::asio_tls_client>;
 WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::PlainConfig)
 WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::TlsConfig)
 #undef WSLAT_SILENCE_CONNECTION_LOGS
+
+// websocketpp 0.8.2's endpoint::create_connection() (impl/endpoint_impl.hpp) with the
+// connection's memory from its thread's spare blocks (Recycled, above) instead of make_shared's
+// malloc; otherwise step for step, the log write left out.
+#define WSLAT_RECYCLED_CONNECTIONS(CONFIG)                                                     \
+  template <>                                                                                  \
+  inline websocketpp::endpoint<websocketpp::connection<CONFIG>, CONFIG>::connection_ptr        \
+  websocketpp::endpoint<websocketpp::connection<CONFIG>, CONFIG>::create_connection() {        \
+    connection_ptr con = std::allocate_shared<connection_type>(                                \
+        wslat::net::Recycled<connection_type>(), m_is_server, m_user_agent, m_alog, m_elog,    \
+        lib::ref(m_rng));                                                                      \
+    con->set_handle(connection_weak_ptr(con));                                                 \
+    con->set_open_handler(m_open_handler);                                                     \
+    con->set_close_handler(m_close_handler);                                                   \
+    con->set_fail_handler(m_fail_handler);                                                     \
+    con->set_ping_handler(m_ping_handler);                                                     \
+    con->set_pong_handler(m_pong_handler);                                                     \
+    con->set_pong_timeout_handler(m_pong_timeout_handler);                                     \
+    con->set_interrupt_handler(m_interrupt_handler);                                           \
+    con->set_http_handler(m_http_handler);                                                     \
+    con->set_validate_handler(m_validate_handler);                                             \
+    con->set_message_handler(m_message_handler);                                               \
+    if (m_open_handshake_timeout_dur != CONFIG::timeout_open_handshake) {                      \
+      con->set_open_handshake_timeout(m_open_handshake_timeout_dur);                           \
+    }                                                                                          \
+    if (m_close_handshake_timeout_dur != CONFIG::timeout_close_handshake) {                    \
+      con->set_close_handshake_timeout(m_close_handshake_timeout_dur);                         \
+    }                                                                                          \
+    if (m_pong_timeout_dur != CONFIG::timeout_pong) con->set_pong_timeout(m_pong_timeout_dur); \
+    if (m_max_message_size != CONFIG::max_message_size) {                                      \
+      con->set_max_message_size(m_max_message_size);                                           \
+    }                                                                                          \
+    con->set_max_http_body_size(m_max_http_body_size);                                         \
+    if (const lib::error_code ec = transport_type::init(con)) {                                \
+      m_elog->write(log::elevel::fatal, ec.message());                                         \
+      return connection_ptr();                                                                 \
+    }                                                                                          \
+    return con;                                                                                \
+  }
+WSLAT_RECYCLED_CONNECTIONS(wslat::net::PlainConfig)
+WSLAT_RECYCLED_CONNECTIONS(wslat::net::TlsConfig)
+#undef WSLAT_RECYCLED_CONNECTIONS
 
 // The transport's hot path, for both configs:
 // - dispatch() runs its handler at once instead of posting it. websocketpp dispatches only
