@@ -1,6 +1,5 @@
 // `wslat run SCENARIO`: argument grammar, then the pipeline of lib/ (load, profile, run,
 // assemble, compare, render, write).
-#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -13,7 +12,6 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include <fmt/core.h>
 
@@ -21,6 +19,7 @@
 #include "baseline.hpp"
 #include "commands.hpp"
 #include "connections.hpp"
+#include "cpus.hpp"
 #include "error.hpp"
 #include "http_syntax.hpp"
 #include "live.hpp"
@@ -192,15 +191,6 @@ Load effective_load(const Scenario& s, const RunArgs& a) {
         "\"duration\" under \"load\" in the scenario");
   }
   return load;
-}
-
-// The CPUs this process may run on (its affinity mask: taskset, a container's cpuset), not all
-// the machine's: more workers than that only take turns on the same cores.
-std::int64_t usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
-  return std::thread::hardware_concurrency();
 }
 
 int worker_threads(const std::optional<std::string>& text) {

@@ -2,16 +2,18 @@
 #include <pthread.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include <fmt/core.h>
 
 #include "commands.hpp"
+#include "cpus.hpp"
 #include "error.hpp"
 #include "server.hpp"
 #include "units.hpp"
@@ -89,8 +91,9 @@ void add_serve(CLI::App& app, Action& action) {
   auto* sub = app.add_subcommand(
       "serve", "Run the embedded WebSocket echo target (with fault injection) until interrupted");
   auto args = std::make_shared<ServeArgs>();
-  // All cores by default: idle workers cost nothing, and one thread must not cap a benchmark.
-  args->opts.threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  // The cores it may run on by default (its affinity mask): one thread must not cap a benchmark,
+  // and two event loops pinned to one core (taskset -c 0) would only take turns.
+  args->opts.threads = static_cast<int>(std::clamp<std::int64_t>(usable_cpus(), 1, 256));
   sub->add_option("--host", args->opts.host, "Address or name to listen on")->capture_default_str();
   sub->add_option("--port", args->opts.port, "Port (0 = ephemeral; the URL is printed first)")
       ->capture_default_str();
@@ -112,7 +115,8 @@ void add_serve(CLI::App& app, Action& action) {
       ->check(CLI::ExistingFile);
   sub->add_option("--tls-key", args->opts.tls_key, "PEM private key for --tls-cert")
       ->check(CLI::ExistingFile);
-  sub->add_option("--threads", args->opts.threads, "Worker threads (default: all cores)")
+  sub->add_option("--threads", args->opts.threads,
+                  "Worker threads (default: the CPUs it may run on)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   sub->add_option("--mode", args->opts.mode, "Hostile behaviour for tests")

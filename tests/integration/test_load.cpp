@@ -2,8 +2,12 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <cstddef>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -132,6 +136,31 @@ TEST_CASE("the default worker count is the CPUs the process may run on") {
   };
   CHECK(threads({}) == 1);
   CHECK(threads({"--threads", "2"}) == 2);
+}
+
+// `wslat serve` too: pinned to one core it starts one worker thread by default, not one per core
+// of the machine (the bench pins the embedded server to CPU 0).
+TEST_CASE("serve starts a worker per CPU it may run on by default") {
+  if (run_process({"taskset", "-V"}).exit_code != 0) {
+    MESSAGE("taskset not installed: skipped (apt-get install util-linux)");
+    return;
+  }
+  // The process's threads once it announced its URL (its workers are running by then).
+  const auto threads = [](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"taskset", "-c", "0", wslat_binary(), "serve", "--port", "0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    BackgroundServer server(argv);
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(server.pid()) + "/task")) {
+      ++n;
+    }
+    return n;
+  };
+  const std::size_t pinned = threads({});
+  const std::size_t two = threads({"--threads", "2"});
+  INFO("threads by default: " << pinned << ", with --threads 2: " << two);
+  CHECK(pinned + 1 == two);
 }
 
 TEST_CASE("2000 concurrent connections from one process") {
