@@ -1130,6 +1130,63 @@ WSLAT_LEAN_SEND(wslat::net::TlsConfig)
 // NOLINTEND(performance-unnecessary-value-param)
 #undef WSLAT_LEAN_SEND
 
+// websocketpp 0.8.2's client::connect() (roles/client_endpoint.hpp), connection::start()
+// (impl/connection_impl.hpp) and, for a plain connection, the transport's init()
+// (transport/asio/connection.hpp) without a heap-allocated std::function per step: each bound
+// its next handler to a shared_ptr of the connection (too large for std::function's inline
+// storage), and init() copied the handler it was given into a new bind at each of its steps.
+// Here the handlers are lambdas holding plain pointers. The connection stays alive meanwhile:
+// connect()'s caller holds it while the connect completes at once (PreResolvedEndpoint), and
+// every step that completes later binds a shared_ptr itself (the wait for the connect, a
+// proxy's resolution and CONNECT, the TLS handshake), as websocketpp's do. A plain
+// connection's init() runs the plain socket's pre_init() and post_init(), which complete at
+// once, and the handlers between them in websocketpp's order; through a proxy its CONNECT takes
+// websocketpp's path (proxy_write) from there. The log writes left out.
+// websocketpp declares init() with the handler by value; a specialization must match.
+// NOLINTBEGIN(performance-unnecessary-value-param)
+template <>
+inline void
+websocketpp::transport::asio::connection<wslat::net::PlainConfig::transport_config>::init(
+    init_handler callback) {
+  static_assert(wslat::net::PlainConfig::transport_config::timeout_socket_post_init == 0,
+                "websocketpp's post_init would set a timer");
+  lib::error_code pre_ec;
+  socket_con_type::pre_init([&pre_ec](const lib::error_code& ec) { pre_ec = ec; });
+  if (m_tcp_pre_init_handler) m_tcp_pre_init_handler(m_connection_hdl);
+  if (pre_ec) callback(pre_ec);  // and on, as websocketpp's handle_pre_init goes on
+  if (!m_proxy.empty()) {
+    proxy_write(callback);
+    return;
+  }
+  lib::error_code post_ec;
+  socket_con_type::post_init([&post_ec](const lib::error_code& ec) { post_ec = ec; });
+  if (post_ec == transport::error::operation_aborted) return;
+  if (m_tcp_post_init_handler) m_tcp_post_init_handler(m_connection_hdl);
+  callback(post_ec);
+}
+// NOLINTEND(performance-unnecessary-value-param)
+#define WSLAT_LEAN_START(CONFIG)                                                             \
+  template <>                                                                               \
+  inline websocketpp::client<CONFIG>::connection_ptr websocketpp::client<CONFIG>::connect(  \
+      connection_ptr con) {                                                                 \
+    transport_type::async_connect(                                                          \
+        lib::static_pointer_cast<transport_con_type>(con), con->get_uri(),                  \
+        [this, c = con.get()](const lib::error_code& ec) { handle_connect(c->get_shared(), ec); }); \
+    return con;                                                                             \
+  }                                                                                         \
+  template <>                                                                               \
+  inline void websocketpp::connection<CONFIG>::start() {                                    \
+    if (m_internal_state != istate::USER_INIT) {                                            \
+      this->terminate(error::make_error_code(error::invalid_state));                        \
+      return;                                                                               \
+    }                                                                                       \
+    m_internal_state = istate::TRANSPORT_INIT;                                              \
+    transport_con_type::init([this](const lib::error_code& ec) { handle_transport_init(ec); }); \
+  }
+WSLAT_LEAN_START(wslat::net::PlainConfig)
+WSLAT_LEAN_START(wslat::net::TlsConfig)
+#undef WSLAT_LEAN_START
+
 // The read a read completion asks for at its end (websocketpp's read handler parses what it
 // got, runs the open, message and close handlers, then asks for the next read) is tried at once
 // (read_now), instead of Asio's read, which tries the socket too (a "speculative" read) but posts
