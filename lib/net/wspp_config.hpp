@@ -1165,22 +1165,24 @@ websocketpp::transport::asio::connection<wslat::net::PlainConfig::transport_conf
   callback(post_ec);
 }
 // NOLINTEND(performance-unnecessary-value-param)
-#define WSLAT_LEAN_START(CONFIG)                                                             \
-  template <>                                                                               \
-  inline websocketpp::client<CONFIG>::connection_ptr websocketpp::client<CONFIG>::connect(  \
-      connection_ptr con) {                                                                 \
-    transport_type::async_connect(                                                          \
-        lib::static_pointer_cast<transport_con_type>(con), con->get_uri(),                  \
-        [this, c = con.get()](const lib::error_code& ec) { handle_connect(c->get_shared(), ec); }); \
-    return con;                                                                             \
-  }                                                                                         \
-  template <>                                                                               \
-  inline void websocketpp::connection<CONFIG>::start() {                                    \
-    if (m_internal_state != istate::USER_INIT) {                                            \
-      this->terminate(error::make_error_code(error::invalid_state));                        \
-      return;                                                                               \
-    }                                                                                       \
-    m_internal_state = istate::TRANSPORT_INIT;                                              \
+#define WSLAT_LEAN_START(CONFIG)                                                                \
+  template <>                                                                                   \
+  inline websocketpp::client<CONFIG>::connection_ptr websocketpp::client<CONFIG>::connect(      \
+      connection_ptr con) {                                                                     \
+    transport_type::async_connect(lib::static_pointer_cast<transport_con_type>(con),            \
+                                  con->get_uri(),                                               \
+                                  [this, c = con.get()](const lib::error_code& ec) {            \
+                                    handle_connect(c->get_shared(), ec);                        \
+                                  });                                                           \
+    return con;                                                                                 \
+  }                                                                                             \
+  template <>                                                                                   \
+  inline void websocketpp::connection<CONFIG>::start() {                                        \
+    if (m_internal_state != istate::USER_INIT) {                                                \
+      this->terminate(error::make_error_code(error::invalid_state));                            \
+      return;                                                                                   \
+    }                                                                                           \
+    m_internal_state = istate::TRANSPORT_INIT;                                                  \
     transport_con_type::init([this](const lib::error_code& ec) { handle_transport_init(ec); }); \
   }
 WSLAT_LEAN_START(wslat::net::PlainConfig)
