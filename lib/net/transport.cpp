@@ -298,13 +298,21 @@ class TransportFor final : public Transport {
   std::unique_ptr<WorkerHandle> make_worker(SampleSlot& slot) override {
     if (plan_.rooms) plan_.rooms->worker_started();
     if (plan_.presence) plan_.presence->worker_started();
-    return std::make_unique<Worker<Client>>(plan_, slot, ssl_);
+    // A TLS context per worker (the first one's was made, and its options checked, up front):
+    // workers that share one share its certificate store, whose certificates OpenSSL fills in
+    // lazily, under the store's lock, and reads without it (TSan: two workers verifying
+    // against one --ca). Each worker's context loads its own copies.
+    SslContextPtr ssl = ssl_;
+    if (ssl_ && workers_made_ > 0) ssl = make_ssl_context(*plan_.opts);
+    ++workers_made_;
+    return std::make_unique<Worker<Client>>(plan_, slot, std::move(ssl));
   }
   void start(TimePoint run_start) override { plan_.run_start = run_start; }
 
  private:
   RunPlan plan_;
   SslContextPtr ssl_;
+  int workers_made_ = 0;
 };
 
 }  // namespace
