@@ -118,7 +118,7 @@ void check_target_flag(const std::string& target) {
 constexpr std::int64_t kMaxConnections = 100'000'000;
 constexpr std::int64_t kMaxConcurrency = 1'000'000;
 // More worker threads than this only add contention (one io_context each).
-constexpr std::int64_t kMaxThreads = 256;
+constexpr int kMaxThreads = 256;
 
 // A count option: a whole number from 1 to `max`.
 std::optional<std::int64_t> count_flag(const std::optional<std::string>& text, const char* flag,
@@ -195,7 +195,7 @@ Load effective_load(const Scenario& s, const RunArgs& a) {
 
 int worker_threads(const std::optional<std::string>& text) {
   if (const auto n = count_flag(text, "--threads", kMaxThreads)) return static_cast<int>(*n);
-  return static_cast<int>(std::clamp<std::int64_t>(usable_cpus(), 1, kMaxThreads));
+  return default_threads(kMaxThreads);
 }
 
 // --target, else the profile's override, else the scenario's own.

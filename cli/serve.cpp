@@ -2,9 +2,7 @@
 #include <pthread.h>
 #include <sys/resource.h>
 
-#include <algorithm>
 #include <csignal>
-#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -93,7 +91,7 @@ void add_serve(CLI::App& app, Action& action) {
   auto args = std::make_shared<ServeArgs>();
   // The cores it may run on by default (its affinity mask): one thread must not cap a benchmark,
   // and two event loops pinned to one core (taskset -c 0) would only take turns.
-  args->opts.threads = static_cast<int>(std::clamp<std::int64_t>(usable_cpus(), 1, 256));
+  args->opts.threads = default_threads(256);
   sub->add_option("--host", args->opts.host, "Address or name to listen on")->capture_default_str();
   sub->add_option("--port", args->opts.port, "Port (0 = ephemeral; the URL is printed first)")
       ->capture_default_str();

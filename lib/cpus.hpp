@@ -5,6 +5,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <thread>
 
@@ -15,6 +16,11 @@ inline std::int64_t usable_cpus() {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
   return std::thread::hardware_concurrency();
+}
+
+// The default worker count: usable_cpus(), at least 1 and at most `max`.
+inline int default_threads(int max) {
+  return static_cast<int>(std::clamp<std::int64_t>(usable_cpus(), 1, max));
 }
 
 }  // namespace wslat
