@@ -1,6 +1,6 @@
 // One timer per worker for the phase deadlines of all its sessions (Deadlines), instead of one
 // asio::steady_timer per session armed and cancelled at every phase. Included only by
-// lib/net/transport.cpp (through session.hpp and worker.hpp).
+// lib/net/transport_for.hpp (through session.hpp and worker.hpp).
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
 // Between the run's coordination (lib/net/run.cpp: load split, threads, live samples, merging)
-// and its websocketpp side (lib/net/transport.cpp: plan, workers, sessions). This header does
+// and its websocketpp side (lib/net/transport*.cpp: plan, workers, sessions). This header does
 // not include websocketpp or Asio, so the coordination compiles without them.
 #pragma once
 

@@ -1,6 +1,6 @@
 // How a session's connection failed, in the error categories and messages the README lists
 // (Errors): the parts of the classification that only look at websocketpp's and Asio's codes.
-// Included only by lib/net/transport.cpp (through session.hpp).
+// Included only by lib/net/transport_for.hpp (through session.hpp).
 #pragma once
 
 #include <string>

@@ -1,8 +1,9 @@
 // What every worker of a run shares, read-only, while it runs; the bounds a session holds a
-// server to. websocketpp types: included only by lib/net/transport.cpp.
+// server to. websocketpp types: included only by lib/net/transport*.cpp.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,20 @@ constexpr std::size_t kMaxUnwrittenPongs = 1024;         // pongs queued, not ye
 constexpr std::size_t kMaxInboxMessages = 10'000;        // unmatched messages kept for an expect
 constexpr std::size_t kMinInboxBytes = 16U << 20;        // ... and their bytes (or max message)
 constexpr std::size_t kMinSendBacklogBytes = 16U << 20;  // bytes of sends the server has not read
+
+// The plan of a run (lib/net/transport.cpp): checks the target, the request's headers and
+// subprotocols (UsageError, exit 64, before any connection).
+RunPlan make_plan(const Scenario& scenario, const RunOptions& opts);
+// Loopback targets with more live connections than one address pair has ephemeral ports
+// (about 28k) spread over 127.0.0.1..N; `requested` (> 0) forces N.
+std::vector<asio::ip::address> source_addresses(const RunPlan& plan, int requested,
+                                                std::int64_t concurrency);
+// A TLS client context from the run's options (client certificate, lowest version, trust).
+SslContextPtr make_ssl_context(const RunOptions& opts);
+// The Transport of each client type, each in its own translation unit (transport_plain.cpp,
+// transport_tls.cpp).
+std::unique_ptr<Transport> make_plain_transport(const Scenario& scenario, const RunOptions& opts);
+std::unique_ptr<Transport> make_tls_transport(const Scenario& scenario, const RunOptions& opts);
 
 inline std::string format_bytes(std::size_t n) {
   if (n >= (1U << 20) && n % (1U << 20) == 0) return std::to_string(n >> 20) + " MiB";

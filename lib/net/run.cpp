@@ -1,7 +1,7 @@
 // The run's coordination: split the shard's load over worker threads, start them, add up what
 // they publish into live samples (the progress callback), and merge their results into the
 // RawRun once they stopped. No websocketpp here: the workers come from the Transport
-// (lib/net/engine.hpp, built in lib/net/transport.cpp).
+// (lib/net/engine.hpp, built in lib/net/transport*.cpp).
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>

@@ -1,6 +1,6 @@
 // One connection's walk through the scenario's flattened steps (Session<Client>, Client:
 // websocketpp's plain or TLS client): connection phases, steps, phase timers, and the phase
-// times it records into its worker's histograms. Included only by lib/net/transport.cpp.
+// times it records into its worker's histograms. Included only by lib/net/transport_for.hpp.
 #pragma once
 
 #include <algorithm>

@@ -1,8 +1,8 @@
 // The runner's websocketpp side: the plan (target, request fields, addresses, TLS trust), and
-// the workers and sessions of lib/net/worker.hpp and lib/net/session.hpp, built for the plain
-// and the TLS client. The only translation unit of the runner that includes websocketpp (about
-// 7 s per build tree): the coordination (lib/net/run.cpp) reaches it through
-// lib/net/engine.hpp.
+// the choice of client. The workers and sessions (lib/net/worker.hpp, lib/net/session.hpp) are
+// built for each client in a translation unit of its own (transport_plain.cpp,
+// transport_tls.cpp), the heaviest of the build, so that the two compile in parallel. The
+// coordination (lib/net/run.cpp) reaches them through lib/net/engine.hpp.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -17,23 +17,12 @@
 #include "http_syntax.hpp"
 #include "net/engine.hpp"
 #include "net/plan.hpp"
-#include "net/session.hpp"
-#include "net/worker.hpp"
 #include "net/wspp_config.hpp"
 #include "redact.hpp"
 #include "runner.hpp"
 
 namespace wslat {
 namespace net {
-
-// What every held connection costs (bench/README.md, "What a held connection costs"): a larger
-// Session or connection object is more memory times every connection a run holds. The bounds
-// are libstdc++'s sizes on a 64-bit target, with a little room: a new member that is not needed
-// by most connections belongs in Session::Rare, not in Session itself.
-static_assert(sizeof(Session<PlainClient>) <= 800, "Session grew: see bench/README.md");
-// The connection object holds websocketpp's read buffer (ClientConfig, wspp_config.hpp).
-static_assert(sizeof(PlainClient::connection_type) <= 6144,
-              "websocketpp's connection grew: see bench/README.md");
 
 namespace {
 
@@ -143,6 +132,8 @@ void plan_proxy(const RunOptions& opts, RunPlan& plan) {
   plan.proxy_password = url->password;
 }
 
+}  // namespace
+
 RunPlan make_plan(const Scenario& scenario, const RunOptions& opts) {
   RunPlan plan;
   plan.scenario = &scenario;
@@ -223,6 +214,8 @@ std::vector<asio::ip::address> source_addresses(const RunPlan& plan, int request
   return out;
 }
 
+namespace {
+
 // The client's side of TLS that does not depend on trust: its certificate (mutual TLS) and the
 // lowest version it accepts. Usage errors (exit 64) name the option and how to fix it.
 void configure_client_tls(asio::ssl::context& ctx, const RunOptions& opts) {
@@ -257,6 +250,8 @@ void configure_client_tls(asio::ssl::context& ctx, const RunOptions& opts) {
   }
 }
 
+}  // namespace
+
 SslContextPtr make_ssl_context(const RunOptions& opts) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   configure_client_tls(*ctx, opts);
@@ -277,51 +272,9 @@ SslContextPtr make_ssl_context(const RunOptions& opts) {
   return ctx;
 }
 
-template <typename Client>
-class TransportFor final : public Transport {
- public:
-  TransportFor(const Scenario& scenario, const RunOptions& opts)
-      : plan_(make_plan(scenario, opts)) {
-    if constexpr (std::is_same_v<Client, TlsClient>) ssl_ = make_ssl_context(opts);
-    // websocketpp's 64-bit byte swap initialises a function-local static without a guard on
-    // first use (frames over 64 KiB): do it once per process, before any worker races for it,
-    // and before two runs at once do (wslat monitor's /probe beside its own probes: TSan).
-    static const bool htonll_ready = [] {
-      (void)websocketpp::lib::net::_htonll(0);
-      return true;
-    }();
-    (void)htonll_ready;
-  }
-  void choose_sources(int requested, std::int64_t concurrency) override {
-    plan_.sources = source_addresses(plan_, requested, concurrency);
-  }
-  std::unique_ptr<WorkerHandle> make_worker(SampleSlot& slot) override {
-    if (plan_.rooms) plan_.rooms->worker_started();
-    if (plan_.presence) plan_.presence->worker_started();
-    // A TLS context per worker (the first one's was made, and its options checked, up front):
-    // workers that share one share its certificate store, whose certificates OpenSSL fills in
-    // lazily, under the store's lock, and reads without it (TSan: two workers verifying
-    // against one --ca). Each worker's context loads its own copies.
-    SslContextPtr ssl = ssl_;
-    if (ssl_ && workers_made_ > 0) ssl = make_ssl_context(*plan_.opts);
-    ++workers_made_;
-    return std::make_unique<Worker<Client>>(plan_, slot, std::move(ssl));
-  }
-  void start(TimePoint run_start) override { plan_.run_start = run_start; }
-
- private:
-  RunPlan plan_;
-  SslContextPtr ssl_;
-  int workers_made_ = 0;
-};
-
-}  // namespace
-
 std::unique_ptr<Transport> make_transport(const Scenario& scenario, const RunOptions& opts) {
-  if (opts.target.rfind("wss://", 0) == 0) {
-    return std::make_unique<TransportFor<TlsClient>>(scenario, opts);
-  }
-  return std::make_unique<TransportFor<PlainClient>>(scenario, opts);
+  if (opts.target.rfind("wss://", 0) == 0) return make_tls_transport(scenario, opts);
+  return make_plain_transport(scenario, opts);
 }
 
 }  // namespace net

@@ -1,5 +1,5 @@
 // A worker: one thread, one io_context, one websocketpp endpoint, its sessions and what they
-// record (Worker<Client>). Included only by lib/net/transport.cpp.
+// record (Worker<Client>). Included only by lib/net/transport_for.hpp.
 #pragma once
 
 #include <algorithm>

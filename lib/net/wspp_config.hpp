@@ -1,8 +1,8 @@
 // websocketpp configuration for the runner, and wslat's patches to it: a single-threaded
 // endpoint with a cheap RNG, stub loggers, transport timeouts out of the way, a transport that
 // connects to an address resolved beforehand, and an upgrade request and response check without
-// std::stringstream. Included only by lib/net/transport.cpp (the runner's one websocketpp
-// translation unit, through plan.hpp, session.hpp and worker.hpp).
+// std::stringstream. Included only by lib/net/transport*.cpp (the runner's websocketpp
+// translation units, through plan.hpp, session.hpp and worker.hpp).
 #pragma once
 
 #ifndef ASIO_STANDALONE
