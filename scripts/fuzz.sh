@@ -4,18 +4,29 @@
 # SECONDS (scripts/fuzz_cli.py). Fails on the first crash, leak, timeout or sanitizer report;
 # the reproducer is left in BUILD_DIR/fuzz-artifacts/<harness>/ (once fixed, add it to
 # fuzz/corpus/<harness>/ as a regression seed; for the CLI, a test of the argv it names).
-# Usage: scripts/fuzz.sh [SECONDS] [BUILD_DIR]
+# Usage: scripts/fuzz.sh [SECONDS] [BUILD_DIR] [CLI_BINARY]
+#   CLI_BINARY: an ASan+UBSan build of wslat for the argv mutation (CI passes its ASan stage's,
+#   build-asan/wslat), so that the CLI is not compiled again here; by default BUILD_DIR's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 dir=${2:-build-fuzz}
+cli=${3:-}
 harnesses=(scenario units threshold result regex request response)
+targets=("${harnesses[@]/#/fuzz_}")
+if [[ -z $cli ]]; then
+  cli=$dir/wslat
+  targets+=(wslat)
+elif [[ ! -x $cli ]]; then
+  echo "fuzz.sh: $cli is not an executable (build it first, or leave CLI_BINARY out)" >&2
+  exit 64
+fi
 
 # -O1 and line tables only, as OSS-Fuzz builds: reports keep file:line, the build is far lighter.
 CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG" \
   -DWSLAT_FUZZ=ON -DWSLAT_TESTS=OFF -DWSLAT_WERROR=OFF >/dev/null
-cmake --build "$dir" -j "$(nproc)" --target "${harnesses[@]/#/fuzz_}" wslat
+cmake --build "$dir" -j "$(nproc)" --target "${targets[@]}"
 
 for h in "${harnesses[@]}"; do
   work="$dir/fuzz-corpus/$h"          # new inputs go here, not into the committed seeds
@@ -36,6 +47,6 @@ for h in "${harnesses[@]}"; do
   fi
 done
 echo "== wslat CLI (argv mutation) for ${seconds}s"
-/usr/bin/python3 scripts/fuzz_cli.py --binary "$dir/wslat" --seconds "$seconds" \
+/usr/bin/python3 scripts/fuzz_cli.py --binary "$cli" --seconds "$seconds" \
   --artifacts "$dir/fuzz-artifacts/cli"
 echo "fuzz: all ${#harnesses[@]} harnesses and the CLI ran ${seconds}s each without a finding"
