@@ -117,8 +117,6 @@ void check_target_flag(const std::string& target) {
 // The bounds the scenario file puts on its load block, so that a flag cannot ask for more.
 constexpr std::int64_t kMaxConnections = 100'000'000;
 constexpr std::int64_t kMaxConcurrency = 1'000'000;
-// More worker threads than this only add contention (one io_context each).
-constexpr int kMaxThreads = 256;
 
 // A count option: a whole number from 1 to `max`.
 std::optional<std::int64_t> count_flag(const std::optional<std::string>& text, const char* flag,
@@ -194,8 +192,10 @@ Load effective_load(const Scenario& s, const RunArgs& a) {
 }
 
 int worker_threads(const std::optional<std::string>& text) {
-  if (const auto n = count_flag(text, "--threads", kMaxThreads)) return static_cast<int>(*n);
-  return default_threads(kMaxThreads);
+  if (const auto n = count_flag(text, "--threads", kMaxWorkerThreads)) {
+    return static_cast<int>(*n);
+  }
+  return default_threads();
 }
 
 // --target, else the profile's override, else the scenario's own.

@@ -91,7 +91,7 @@ void add_serve(CLI::App& app, Action& action) {
   auto args = std::make_shared<ServeArgs>();
   // The cores it may run on by default (its affinity mask): one thread must not cap a benchmark,
   // and two event loops pinned to one core (taskset -c 0) would only take turns.
-  args->opts.threads = default_threads(256);
+  args->opts.threads = default_threads();
   sub->add_option("--host", args->opts.host, "Address or name to listen on")->capture_default_str();
   sub->add_option("--port", args->opts.port, "Port (0 = ephemeral; the URL is printed first)")
       ->capture_default_str();
@@ -115,7 +115,7 @@ void add_serve(CLI::App& app, Action& action) {
       ->check(CLI::ExistingFile);
   sub->add_option("--threads", args->opts.threads,
                   "Worker threads (default: the CPUs it may run on)")
-      ->check(CLI::Range(1, 256))
+      ->check(CLI::Range(1, kMaxWorkerThreads))
       ->capture_default_str();
   sub->add_option("--mode", args->opts.mode, "Hostile behaviour for tests")
       ->check(CLI::IsMember(server_modes()));

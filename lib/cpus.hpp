@@ -18,9 +18,13 @@ inline std::int64_t usable_cpus() {
   return std::thread::hardware_concurrency();
 }
 
-// The default worker count: usable_cpus(), at least 1 and at most `max`.
-inline int default_threads(int max) {
-  return static_cast<int>(std::clamp<std::int64_t>(usable_cpus(), 1, max));
+// The most worker threads `--threads` takes in `run` and `serve`: more only add contention (one
+// io_context each).
+constexpr int kMaxWorkerThreads = 256;
+
+// The default worker count: usable_cpus(), at least 1 and at most kMaxWorkerThreads.
+inline int default_threads() {
+  return static_cast<int>(std::clamp<std::int64_t>(usable_cpus(), 1, kMaxWorkerThreads));
 }
 
 }  // namespace wslat
