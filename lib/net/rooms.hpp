@@ -61,16 +61,18 @@ class RoomBoard {
   Missing broadcast(std::int64_t room, std::int64_t sender, std::string id, TimePoint sent) {
     Room& r = room_(room);
     const std::lock_guard<std::mutex> lock(r.mu);
-    Missing missing = expire(r, sent);
-    Pending p{std::move(id), sent, {}, {}, 0};
-    for (const std::int64_t m : r.open) {
-      if (m != sender) p.expected.push_back(m);  // sorted: a std::set
-    }
-    p.got.assign(p.expected.size(), false);
-    // Also with no one to expect: its id stays known to this process until its wait is over, so
-    // an echo is never taken for a broadcast of another process (Receipt::known).
-    r.pending.push_back(std::move(p));
-    return missing;
+    return broadcast_locked(r, sender, std::move(id), sent);
+  }
+  // join() and broadcast() as one step (a presence event announces the member it adds): the
+  // members that joined before it expect it, and none that joins after it. Two calls would let
+  // two members of a room on different workers each join before the other's broadcast, and
+  // each then expect the other's event as well as the earlier ones.
+  Missing join_and_broadcast(std::int64_t room, std::int64_t member, std::string id,
+                             TimePoint sent) {
+    Room& r = room_(room);
+    const std::lock_guard<std::mutex> lock(r.mu);
+    r.open.insert(member);
+    return broadcast_locked(r, member, std::move(id), sent);
   }
 
   struct Receipt {
@@ -147,6 +149,20 @@ class RoomBoard {
     std::set<std::int64_t> open;
     std::deque<Pending> pending;  // in send order, so in expiry order
   };
+
+  // broadcast() under the room's lock.
+  Missing broadcast_locked(Room& r, std::int64_t sender, std::string id, TimePoint sent) {
+    Missing missing = expire(r, sent);
+    Pending p{std::move(id), sent, {}, {}, 0};
+    for (const std::int64_t m : r.open) {
+      if (m != sender) p.expected.push_back(m);  // sorted: a std::set
+    }
+    p.got.assign(p.expected.size(), false);
+    // Also with no one to expect: its id stays known to this process until its wait is over, so
+    // an echo is never taken for a broadcast of another process (Receipt::known).
+    r.pending.push_back(std::move(p));
+    return missing;
+  }
 
   // How many of `n` members make `percent`% of them (rounded up: 90% of 5 is 5).
   static std::size_t share_of(std::size_t n, std::size_t percent) {

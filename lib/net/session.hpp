@@ -994,12 +994,12 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                           "its \"id\" against the message)");
       return false;
     }
-    if (!presence_joined_) {
-      presence_joined_ = true;
-      plan_.presence->join(room_, index_);
-    }
-    worker_.count_missing(kPresenceMissing,
-                          plan_.presence->broadcast(room_, index_, v->text, Clock::now()));
+    // The first announce adds this member: the members announced before it expect it.
+    const bool first = !std::exchange(presence_joined_, true);
+    worker_.count_missing(
+        kPresenceMissing,
+        first ? plan_.presence->join_and_broadcast(room_, index_, v->text, Clock::now())
+              : plan_.presence->broadcast(room_, index_, v->text, Clock::now()));
     return true;
   }
 

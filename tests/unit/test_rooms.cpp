@@ -6,6 +6,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -175,6 +176,25 @@ TEST_CASE("rooms: a broadcast is timed at each open member - fan-out at the last
   REQUIRE(r.fanout.has_value());
   CHECK(*r.fanout == milliseconds(30));
   CHECK(board.finish_all().total == 0);
+}
+
+TEST_CASE("rooms: a presence event is expected by the members announced before it, only") {
+  // Two workers announce members of one room at once. Each announce joins its member and
+  // broadcasts in one step: the k-th is expected by the k-1 before it, whatever the
+  // interleaving, so none seen makes 0 + 1 + ... + (n-1) missing. (A join, then a broadcast,
+  // let two members each join before the other's broadcast and expect each other.)
+  constexpr std::int64_t kPerThread = 300;
+  RoomBoard board(std::chrono::seconds(60));
+  const auto announce = [&board](std::int64_t first) {
+    for (std::int64_t m = first; m < first + kPerThread; ++m) {
+      board.join_and_broadcast(0, m, "joined " + std::to_string(m), Clock::now());
+    }
+  };
+  std::thread other(announce, kPerThread);
+  announce(0);
+  other.join();
+  constexpr std::int64_t n = 2 * kPerThread;
+  CHECK(board.finish_all().total == n * (n - 1) / 2);
 }
 
 TEST_CASE("rooms: fan-out to half, 90% and all of the expected members") {
