@@ -160,6 +160,7 @@ class Worker final : public WorkerHandle {
     live_sessions_[slot] = std::move(live_sessions_.back());
     live_sessions_[slot]->set_slot(slot);
     live_sessions_.pop_back();
+    sessions_in_flight = live_sessions_.size();
     ++refills_due_;  // loop() refills once this handler returned (a post cost an epoll_wait)
   }
 
@@ -175,6 +176,7 @@ class Worker final : public WorkerHandle {
     auto session = std::make_shared<Session<Client>>(*this, index, t0);
     session->set_slot(live_sessions_.size());
     live_sessions_.push_back(session);
+    sessions_in_flight = live_sessions_.size();
     session->start();
   }
 

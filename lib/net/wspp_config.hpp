@@ -59,6 +59,13 @@ inline thread_local TimePoint last_read_done{};
 inline thread_local const void* read_tail = nullptr;
 // How deep reads completed at once are nested (each one's handler asks for the next read).
 inline thread_local int reads_now = 0;
+// The socket whose connect() completed at once, while the handlers that completion runs inline
+// (websocketpp's connect, start, the upgrade request's write, the read for its answer) run; -1
+// otherwise. No epoll_wait has run since that socket was opened and registered (edge-triggered)
+// with the reactor: whatever arrived on it is still an event to come (see async_read_at_least).
+inline thread_local int connected_inline = -1;
+// How many sessions this thread's worker has in flight (Worker keeps it).
+inline thread_local std::size_t sessions_in_flight = 0;
 
 template <typename IntType, typename Concurrency>
 class FastRng {
@@ -752,6 +759,11 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
     // a posted completion cost a loop turn (an epoll_wait) per connection and the TCP phase a
     // loop turn of delay. Failed at once: from the loop, as asio's would, for the same reason.
     if (!ec) {
+      const int outer = std::exchange(connected_inline, sock.native_handle());
+      struct Restore {
+        int value;
+        ~Restore() { connected_inline = value; }
+      } restore{outer};
       handler(ec);
       return;
     }
@@ -1204,7 +1216,14 @@ WSLAT_LEAN_START(wslat::net::TlsConfig)
 //   thread, with no event read since, so a second recv() would only return EAGAIN again.
 // - the end of the stream or an error: reported as Asio's read completion reports it.
 // Any other read (the first one, for the upgrade's answer, which starts inside the connect)
-// takes Asio's path unchanged.
+// takes Asio's path, which tries the socket first (a speculative recv), except on a socket whose
+// connect() completed at once, still inside that completion (connected_inline), while other
+// connections are in flight on this thread: the request was written a moment ago, so the
+// server cannot have answered yet (the recv would return EAGAIN), and the loop's next
+// epoll_wait, due anyway for the other connections, reports the answer with theirs. Safe: no
+// epoll_wait has run since the socket was registered, so any byte or FIN that arrived since is
+// an event still to come. Alone on the thread (a sequential run), the speculative recv stays:
+// it saves that epoll_wait whenever the answer is there already.
 namespace wslat::net {
 constexpr int kMaxReadsNow = 64;
 
@@ -1288,6 +1307,11 @@ inline ssize_t read_now(asio::ssl::stream<asio::ip::tcp::socket>& stream, char* 
         return;                                                                                   \
       }                                                                                           \
       if (errno != EINTR) wslat::net::skip_speculative_read(socket_con_type::get_socket());       \
+    } else if (wslat::net::connected_inline >= 0 &&                                               \
+               wslat::net::connected_inline ==                                                    \
+                   socket_con_type::get_raw_socket().native_handle() &&                           \
+               wslat::net::sessions_in_flight > 1) {                                              \
+      wslat::net::skip_speculative_read(socket_con_type::get_socket());                           \
     }                                                                                             \
     lib::asio::async_read(                                                                        \
         socket_con_type::get_socket(), lib::asio::buffer(buf, len),                               \
