@@ -897,6 +897,50 @@ WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::PlainConfig)
 WSLAT_SILENCE_CONNECTION_LOGS(wslat::net::TlsConfig)
 #undef WSLAT_SILENCE_CONNECTION_LOGS
 
+// websocketpp 0.8.2's connection constructor (connection.hpp) without four of its five
+// allocations: m_handle_read_frame and m_write_frame_handler, binds of a member pointer and
+// `this` (too large for a std::function's inline storage), stay empty, as read_frame() and
+// write_frame() are specialized below with lambdas of their own and nothing else calls them; and
+// every connection of a thread shares one message manager (con_msg_manager has no state: its
+// get_message() makes a message that keeps a weak_ptr to it) instead of a new one and its
+// shared_ptr's control block. The fifth, a copy of the endpoint's user agent, stays.
+namespace wslat::net {
+template <typename Manager>
+const std::shared_ptr<Manager>& thread_msg_manager() {
+  thread_local const std::shared_ptr<Manager> manager = std::make_shared<Manager>();
+  return manager;
+}
+}  // namespace wslat::net
+#define WSLAT_LEAN_CONSTRUCTOR(CONFIG)                                                 \
+  template <>                                                                          \
+  inline websocketpp::connection<CONFIG>::connection(                                  \
+      bool p_is_server, std::string const& ua, const lib::shared_ptr<alog_type>& alog, \
+      const lib::shared_ptr<elog_type>& elog, rng_type& rng)                           \
+      : transport_con_type(p_is_server, alog, elog),                                   \
+        m_user_agent(ua),                                                              \
+        m_open_handshake_timeout_dur(CONFIG::timeout_open_handshake),                  \
+        m_close_handshake_timeout_dur(CONFIG::timeout_close_handshake),                \
+        m_pong_timeout_dur(CONFIG::timeout_pong),                                      \
+        m_max_message_size(CONFIG::max_message_size),                                  \
+        m_state(session::state::connecting),                                           \
+        m_internal_state(session::internal_state::USER_INIT),                          \
+        m_msg_manager(wslat::net::thread_msg_manager<con_msg_manager_type>()),         \
+        m_send_buffer_size(0),                                                         \
+        m_write_flag(false),                                                           \
+        m_read_flag(true),                                                             \
+        m_is_server(p_is_server),                                                      \
+        m_alog(alog),                                                                  \
+        m_elog(elog),                                                                  \
+        m_rng(rng),                                                                    \
+        m_local_close_code(close::status::abnormal_close),                             \
+        m_remote_close_code(close::status::abnormal_close),                            \
+        m_is_http(false),                                                              \
+        m_http_state(session::http_state::init),                                       \
+        m_was_clean(false) {}
+WSLAT_LEAN_CONSTRUCTOR(wslat::net::PlainConfig)
+WSLAT_LEAN_CONSTRUCTOR(wslat::net::TlsConfig)
+#undef WSLAT_LEAN_CONSTRUCTOR
+
 // websocketpp 0.8.2's endpoint::create_connection() (impl/endpoint_impl.hpp) with the
 // connection's memory from its thread's spare blocks (Recycled, above) instead of make_shared's
 // malloc; otherwise step for step, the log write left out.
