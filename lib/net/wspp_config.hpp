@@ -1045,6 +1045,40 @@ websocketpp::transport::asio::connection<wslat::net::PlainConfig::transport_conf
   callback(tec);
 }
 
+// websocketpp 0.8.2's terminate() (impl/connection_impl.hpp) for a plain socket, whose
+// async_shutdown (above) closes the socket and calls back at once: the callback is a lambda
+// holding `this` and the status (inline in the std::function) instead of a bind of a member
+// pointer, a shared_ptr and the status (an allocation), and the shared_ptr is held here while
+// it runs (the close and fail handlers it calls may drop the last other one). TLS keeps
+// websocketpp's: its shutdown completes later. Otherwise step for step, the logs left out.
+template <>
+inline void websocketpp::connection<wslat::net::PlainConfig>::terminate(lib::error_code const& ec) {
+  if (m_handshake_timer) {
+    m_handshake_timer->cancel();
+    m_handshake_timer.reset();
+  }
+  terminate_status tstat = unknown;
+  if (ec) {
+    m_ec = ec;
+    m_local_close_code = close::status::abnormal_close;
+    m_local_close_reason = ec.message();
+  }
+  if (m_is_http) m_http_state = session::http_state::closed;
+  if (m_state == session::state::connecting) {
+    m_state = session::state::closed;
+    tstat = failed;
+    if (m_ec != error::http_connection_ended) log_fail_result();
+  } else if (m_state != session::state::closed) {
+    m_state = session::state::closed;
+    tstat = closed;
+  } else {
+    return;  // terminated already
+  }
+  const ptr self = get_shared();
+  transport_con_type::async_shutdown(
+      [this, tstat](const lib::error_code& shutdown_ec) { handle_terminate(tstat, shutdown_ec); });
+}
+
 namespace wslat::net {
 // Writes `bufs` now, without blocking (the socket is in non-blocking mode from the connect on):
 // true when every byte left; otherwise `bufs` keeps what remains to write (all of it after an
@@ -1129,9 +1163,16 @@ inline bool has_pong(const std::vector<websocketpp::transport::buffer>& bufs) {
   }
 // websocketpp declares these members with handlers by value; a specialization must match.
 // NOLINTBEGIN(performance-unnecessary-value-param)
+// Room for a frame's two buffers from the first write (the upgrade request's one) on: one
+// allocation per connection, not one per doubling.
 WSLAT_WRITE_NOW((const char* buf, size_t len, write_handler handler),
-                m_bufs.push_back(lib::asio::buffer(buf, len)), true)
+                {
+                  m_bufs.reserve(2);
+                  m_bufs.push_back(lib::asio::buffer(buf, len));
+                },
+                true)
 WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
+                m_bufs.reserve(bufs.size());
                 for (const auto& b
                      : bufs) { m_bufs.push_back(lib::asio::buffer(b.buf, b.len)); },
                 !wslat::net::has_pong(bufs))
@@ -1145,7 +1186,8 @@ WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
 // Here send() calls write_frame() itself (dispatch() runs its handler at once anyway, see
 // WSLAT_TRANSPORT_HOT_PATH), and the write's handler is a lambda holding `this`: the transport's
 // write holds a shared_ptr to the same connection until that handler has run (a write that
-// completes at once runs it inline, WSLAT_WRITE_NOW). Otherwise step for step, the log writes
+// completes at once runs it inline, WSLAT_WRITE_NOW). The buffer list is reserved at once (one
+// allocation per connection, not one per doubling). Otherwise step for step, the log writes
 // and the no-op locks of concurrency::none left out.
 #define WSLAT_LEAN_SEND(CONFIG)                                                                \
   template <>                                                                                  \
@@ -1157,6 +1199,7 @@ WSLAT_WRITE_NOW((std::vector<buffer> const& bufs, write_handler handler),
     }                                                                                          \
     if (m_current_msgs.empty()) return;                                                        \
     m_write_flag = true;                                                                       \
+    m_send_buffer.reserve(2 * m_current_msgs.size());                                          \
     for (const message_ptr& m : m_current_msgs) {                                              \
       m_send_buffer.emplace_back(m->get_header().c_str(), m->get_header().size());             \
       m_send_buffer.emplace_back(m->get_payload().c_str(), m->get_payload().size());           \
@@ -1384,6 +1427,42 @@ WSLAT_READ_NOW(wslat::net::PlainConfig)
 WSLAT_READ_NOW(wslat::net::TlsConfig)
 // NOLINTEND(performance-unnecessary-value-param)
 #undef WSLAT_READ_NOW
+
+// websocketpp 0.8.2's handle_send_http_request() (impl/connection_impl.hpp), whose read of the
+// upgrade's answer took a bind of a member pointer and a shared_ptr (too large for a
+// std::function's inline storage: an allocation, and another for the transport's copy): a
+// lambda holding `this`, as read_frame() above, the transport's read holding a shared_ptr to
+// the same connection until it has run. Otherwise step for step, the logs left out.
+#define WSLAT_LEAN_HTTP_READ(CONFIG)                                                      \
+  template <>                                                                             \
+  inline void websocketpp::connection<CONFIG>::handle_send_http_request(                  \
+      lib::error_code const& ec) {                                                        \
+    lib::error_code ecm = ec;                                                             \
+    if (!ecm) {                                                                           \
+      if (m_state == session::state::connecting) {                                        \
+        if (m_internal_state != istate::WRITE_HTTP_REQUEST) {                             \
+          ecm = error::make_error_code(error::invalid_state);                             \
+        } else {                                                                          \
+          m_internal_state = istate::READ_HTTP_RESPONSE;                                  \
+        }                                                                                 \
+      } else if (m_state == session::state::closed) {                                     \
+        return; /* cancelled while the request was written */                             \
+      } else {                                                                            \
+        ecm = error::make_error_code(error::invalid_state);                               \
+      }                                                                                   \
+    }                                                                                     \
+    if (ecm) {                                                                            \
+      if (ecm == transport::error::eof && m_state == session::state::closed) return;      \
+      terminate(ecm);                                                                     \
+      return;                                                                             \
+    }                                                                                     \
+    transport_con_type::async_read_at_least(                                              \
+        1, m_buf, CONFIG::connection_read_buffer_size,                                    \
+        [this](const lib::error_code& e, size_t n) { handle_read_http_response(e, n); }); \
+  }
+WSLAT_LEAN_HTTP_READ(wslat::net::PlainConfig)
+WSLAT_LEAN_HTTP_READ(wslat::net::TlsConfig)
+#undef WSLAT_LEAN_HTTP_READ
 
 // The client side of the upgrade without std::stringstream and locale look-ups (see
 // build_upgrade_request and check_upgrade_response). The Session writes the permessage-deflate
