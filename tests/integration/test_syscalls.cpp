@@ -26,10 +26,11 @@ std::map<std::string, double> syscall_counts(const std::string& summary) {
     std::string tok;
     std::vector<std::string> toks;
     while (fields >> tok) toks.push_back(tok);
-    // % time, seconds, usecs/call, calls, [errors], syscall
+    // % time, seconds, usecs/call, calls, [errors], syscall; the errors as "NAME.errors"
     if (toks.size() < 5 || toks[0] == "%" || toks.back() == "total") continue;
     if (toks[0].find_first_not_of("0123456789.") != std::string::npos) continue;
     out[toks.back()] = std::strtod(toks[3].c_str(), nullptr);
+    if (toks.size() == 6) out[toks.back() + ".errors"] = std::strtod(toks[4].c_str(), nullptr);
   }
   return out;
 }
@@ -145,10 +146,18 @@ TEST_CASE("a connection's cycle makes no shutdown and no extra loop turns" *
     return ((b == many.end() ? 0.0 : b->second) - (a == few.end() ? 0.0 : a->second)) / 40;
   };
   double total = 0;
-  for (const auto& [name, calls] : many) total += per_cycle(name);
+  for (const auto& [name, calls] : many) {
+    if (name.find('.') == std::string::npos) total += per_cycle(name);
+  }
+  // A read tried before the server answered finds nothing (EAGAIN) and is followed by the wait
+  // for the answer (an epoll_wait): two syscalls that one read finding the answer saves. How
+  // often that happens depends on how fast the server is next to the client under strace
+  // (other work on the machine), not on wslat, so those pairs are left out of what is checked.
+  const double empty_reads = per_cycle("recvfrom.errors");
   INFO("per cycle: " << total << " syscalls, epoll_wait " << per_cycle("epoll_wait")
                      << ", epoll_ctl " << per_cycle("epoll_ctl") << ", poll " << per_cycle("poll")
-                     << ", getsockopt " << per_cycle("getsockopt"));
+                     << ", getsockopt " << per_cycle("getsockopt") << ", recvfrom finding nothing "
+                     << empty_reads);
   // A loopback connect has completed when connect() returns: one zero-timeout poll() says so,
   // instead of a wait for writability (an epoll_ctl adding EPOLLOUT, an epoll_wait) and
   // getsockopt(SO_ERROR); asio's own connect also polled once more after that wait. So the
@@ -166,13 +175,18 @@ TEST_CASE("a connection's cycle makes no shutdown and no extra loop turns" *
   // what is there, where Asio's read posted even a read that found bytes, and a posted handler
   // cost a loop turn (an epoll_wait) each. Under strace, which slows the client, the server has
   // mostly answered by then. Measured 1.0 (1.4 with both cores busy), 3.98-4.0 before, 4.97-5.0
-  // with the connect posted, 5.9-6.4 before that (2026-11-30).
-  CHECK(per_cycle("epoll_wait") < 2.6);
+  // with the connect posted, 5.9-6.4 before that (2026-11-30); 2.75 in a busy suite and 1.9
+  // with 2.3 reads finding nothing in another run (2026-12-01), hence the reads finding nothing
+  // taken out, and at most one such read per answer the cycle waits for (the 101, the echo, the
+  // close reply).
+  CHECK(empty_reads < 3.5);
+  CHECK(per_cycle("epoll_wait") - empty_reads < 2.6);
   // Measured 14.0 (14.9 with both cores busy), 17.9-18.1 before, 18.8-19.2 with the posted
-  // connect, 19.8-20.6 before the poll, 22.7-24.6 before that. At full speed (perf stat,
-  // raw_syscalls, 3,000 cycles) 19.1, where 21.1 before: the server has not answered yet when
-  // the read is tried, and that recv() finds nothing.
-  CHECK(total < 17.5);
+  // connect, 19.8-20.6 before the poll, 22.7-24.6 before that; 18.15 in a busy suite and 17.2
+  // with 2.3 reads finding nothing (2026-12-01). At full speed (perf stat, raw_syscalls, 3,000
+  // cycles) 19.1, where 21.1 before: the server has not answered yet when each read is tried, and
+  // that recv() finds nothing.
+  CHECK(total - 2 * empty_reads < 17.5);
 }
 
 // One worker and nothing to do beside it (no progress line, no export): the worker runs on the
