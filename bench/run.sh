@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one command: bench/run.sh [--quick | --counts] [--rounds N] [--no-pin |
 #                                 --server-cpus LIST --client-cpus LIST]
-# Builds what is missing (wslat, the raw-socket client and the counting allocator in build/,
-# Release; the npm `ws` peer in bench/node_modules), then runs bench/bench.py: it starts both
+# Builds what is missing (wslat, the raw-socket client and the counting allocator in build/, by
+# scripts/build.sh: Release, profile-guided; the npm `ws` peer in bench/node_modules), then runs bench/bench.py: it starts both
 # targets on loopback (servers pinned to the first CPU, clients to the second), runs every
 # client against both in interleaved rounds, counts syscalls, instructions and allocations per
 # cycle, prints a Markdown table and writes bench/results-latest.md. --counts: only the
@@ -43,16 +43,13 @@ if [[ -z "$counts" ]]; then
     { echo "bench/run.sh: Debian's python3-websockets is missing: apt-get install python3-websockets" >&2; exit 3; }
 fi
 
-if [[ ! -f "$build/CMakeCache.txt" ]]; then
-  gen=(); command -v ninja >/dev/null 2>&1 && gen=(-G Ninja)
-  cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release >&2
-fi
-build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")"
-if [[ "$build_type" != "Release" ]]; then
-  echo "bench/run.sh: warning: $build is a '$build_type' build; figures are for Release builds" >&2
-fi
 # Always ask the build system: it rebuilds only what changed, and a stale binary would lie.
-cmake --build "$build" --target wslat bench_raw_client bench_count_alloc -j2 >&2
+# scripts/build.sh, as for what is shipped: Release, profile-guided (WSLAT_PGO=0 leaves it out).
+"$root/scripts/build.sh" "$build" >&2
+build_type="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")"
+if [[ "$(sed -n 's/^WSLAT_PGO:[A-Z]*=//p' "$build/CMakeCache.txt")" == use ]]; then
+  build_type+=", profile-guided"
+fi
 
 if [[ -z "$counts" && ! -d "$here/node_modules/ws" ]]; then
   (cd "$here" && npm ci --no-audit --no-fund >&2)
