@@ -36,7 +36,8 @@ cmake --build "$train" -j "$jobs" --target wslat
 if [[ ! -f $profile/trained || $train/wslat -nt $profile/trained ]]; then
   echo "build.sh: training run of $train/wslat for the profile in $profile"
   rm -rf "$profile"
-  scripts/pgo-train.sh "$train/wslat"
+  scripts/pgo-train.sh "$train/wslat" ||
+    { echo "build.sh: the training run failed; WSLAT_PGO=0 scripts/build.sh builds without a profile" >&2; exit 1; }
   touch "$profile/trained"
 fi
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWSLAT_PGO=use \
