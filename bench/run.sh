@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The one command: bench/run.sh [--quick | --counts] [--rounds N] [--no-pin |
 #                                 --server-cpus LIST --client-cpus LIST]
-# Builds what is missing (wslat, the raw-socket client and the counting allocator in build/, by
-# scripts/build.sh: Release, profile-guided; the npm `ws` peer in bench/node_modules), then runs bench/bench.py: it starts both
-# targets on loopback (servers pinned to the first CPU, clients to the second), runs every
-# client against both in interleaved rounds, counts syscalls, instructions and allocations per
-# cycle, prints a Markdown table and writes bench/results-latest.md. --counts: only the
+# Brings build/ up to date with scripts/build.sh (Release, profile-guided: what is shipped) and
+# installs the npm `ws` peer in bench/node_modules if missing, then runs bench/bench.py: it
+# starts both targets on loopback (servers pinned to the first CPU, clients to the second),
+# runs every client against both in interleaved rounds, counts syscalls, instructions and
+# allocations per cycle, prints a Markdown table and writes bench/results-latest.md. --counts: only the
 # per-cycle counts (under 2 minutes), written to bench/results-counts.md.
 # BUILD_DIR=... picks another CMake build directory.
 set -euo pipefail

@@ -21,8 +21,16 @@ for arg in "$@"; do
   esac
 done
 
+extra=("$@")
+# configure DIR PGO_ARGS...: the extra args last, so that they win.
+configure() {
+  local where=$1
+  shift
+  cmake -S . -B "$where" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" "${extra[@]}" >/dev/null
+}
+
 if [[ $pgo == 0 ]]; then
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWSLAT_PGO= "$@" >/dev/null
+  configure "$dir" -DWSLAT_PGO=
   cmake --build "$dir" -j "$jobs"
   exit 0
 fi
@@ -30,8 +38,7 @@ fi
 mkdir -p "$dir"
 profile=$(cd "$dir" && pwd)/pgo-profile
 train=$dir/pgo-train
-cmake -S . -B "$train" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWSLAT_PGO=generate \
-  "-DWSLAT_PGO_DIR=$profile" "$@" >/dev/null
+configure "$train" -DWSLAT_PGO=generate "-DWSLAT_PGO_DIR=$profile"
 cmake --build "$train" -j "$jobs" --target wslat
 if [[ ! -f $profile/trained || $train/wslat -nt $profile/trained ]]; then
   echo "build.sh: training run of $train/wslat for the profile in $profile"
@@ -40,6 +47,5 @@ if [[ ! -f $profile/trained || $train/wslat -nt $profile/trained ]]; then
     { echo "build.sh: the training run failed; WSLAT_PGO=0 scripts/build.sh builds without a profile" >&2; exit 1; }
   touch "$profile/trained"
 fi
-cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWSLAT_PGO=use \
-  "-DWSLAT_PGO_DIR=$profile" "$@" >/dev/null
+configure "$dir" -DWSLAT_PGO=use "-DWSLAT_PGO_DIR=$profile"
 cmake --build "$dir" -j "$jobs"
