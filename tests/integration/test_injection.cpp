@@ -248,4 +248,43 @@ TEST_CASE("the upgrade request has each header once, in the order set, names wit
   CHECK(req.substr(req.size() - 4) == "\r\n\r\n");
 }
 
+// A request with no header set before copies the thread's last one built for the same URL and
+// subprotocols (build_upgrade_request's prototype): only the key differs, and a different URL
+// or subprotocol list, or a header of the user's, gets a request of its own.
+TEST_CASE("the upgrade request's prototype changes only the key, and only for the same request") {
+  const auto without_key = [](std::string req) {
+    const std::string field = "\r\nSec-WebSocket-Key: ";
+    const auto at = req.find(field);
+    REQUIRE(at != std::string::npos);
+    CHECK(req.compare(at + field.size() + 24, 2, "\r\n") == 0);
+    return req.erase(at + field.size(), 24);
+  };
+  const std::string first = upgrade_request_text("ws://h:81/a", {}, {"p1"});
+  const std::string second = upgrade_request_text("ws://h:81/a", {}, {"p1"});
+  CHECK(first != second);  // a key of its own
+  CHECK(without_key(first) == without_key(second));
+  CHECK(second.rfind("GET /a HTTP/1.1\r\n", 0) == 0);
+
+  const std::string other_path = upgrade_request_text("ws://h:81/b", {}, {"p1"});
+  CHECK(other_path.rfind("GET /b HTTP/1.1\r\n", 0) == 0);
+  const std::string other_host = upgrade_request_text("ws://g:81/b", {}, {"p1"});
+  CHECK(other_host.find("\r\nHost: g:81\r\n") != std::string::npos);
+  CHECK(other_host.find("Host: h") == std::string::npos);
+  const std::string other_port = upgrade_request_text("ws://g/b", {}, {"p1"});
+  CHECK(other_port.find("\r\nHost: g\r\n") != std::string::npos);
+  const std::string other_protocols = upgrade_request_text("ws://g/b", {}, {"p1", "p2"});
+  CHECK(other_protocols.find("\r\nSec-WebSocket-Protocol: p1, p2\r\n") != std::string::npos);
+  const std::string no_protocols = upgrade_request_text("ws://g/b", {}, {});
+  CHECK(no_protocols.find("Sec-WebSocket-Protocol") == std::string::npos);
+  const std::string secure = upgrade_request_text("wss://g/b", {}, {});
+  CHECK(secure.find("\r\nHost: g\r\n") != std::string::npos);
+  const std::string secure_port = upgrade_request_text("wss://g:80/b", {}, {});
+  CHECK(secure_port.find("\r\nHost: g:80\r\n") != std::string::npos);
+  // A header of the user's: built in full, the prototype is neither used nor replaced.
+  const std::string with_header = upgrade_request_text("wss://g:80/b", {{"Host", "v"}}, {});
+  CHECK(with_header.find("\r\nHost: v\r\n") != std::string::npos);
+  CHECK(with_header.find("Host: g") == std::string::npos);
+  CHECK(without_key(upgrade_request_text("wss://g:80/b", {}, {})) == without_key(secure_port));
+}
+
 }  // namespace wslat::test
