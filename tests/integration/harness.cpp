@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -134,19 +135,62 @@ RefusingPort::RefusingPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
 
 RefusingPort::~RefusingPort() { ::close(fd_); }
 
+namespace {
+
+// Why a server did not start, for the error: the end of what it wrote to stderr, and for a
+// Node peer where the npm modules come from (a missing one is the usual cause).
+std::string start_failure(const std::string& what, const std::vector<std::string>& argv,
+                          int err_fd) {
+  std::string out = what + ": ";
+  for (const auto& a : argv) out += (&a == &argv.front() ? "" : " ") + a;
+  if (err_fd >= 0) {
+    constexpr off_t kTail = 2048;
+    const off_t size = ::lseek(err_fd, 0, SEEK_END);
+    std::string text(static_cast<std::size_t>(std::min(std::max<off_t>(size, 0), kTail)), '\0');
+    const ssize_t got = ::pread(err_fd, text.data(), text.size(), std::max<off_t>(size - kTail, 0));
+    text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    if (!text.empty()) out += "\n--- its stderr (end) ---\n" + text;
+  }
+  if (argv.front() == "node") {
+    out += "\n(the npm peers come from tests/peers/install.sh, which scripts/install-deps.sh runs)";
+  }
+  return out;
+}
+
+}  // namespace
+
 BackgroundServer::BackgroundServer(const std::vector<std::string>& argv) {
   std::array<int, 2> out_pipe{};
   if (::pipe(out_pipe.data()) != 0) throw std::runtime_error("pipe failed");
-  const int devnull = ::open("/dev/null", O_WRONLY);
+  // The server's stderr goes to an unlinked temporary file, read only if it fails to start: a
+  // pipe nobody reads could fill and block a chatty server.
+  char err_path[] = "/tmp/wslat-test-server-XXXXXX";
+  const int err_fd = ::mkostemp(err_path, O_CLOEXEC);
+  if (err_fd >= 0) ::unlink(err_path);
+  const int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     ::close(out_pipe[0]);
-    exec_child(argv, {}, {}, out_pipe[1], devnull);
+    exec_child(argv, {}, {}, out_pipe[1], err_fd >= 0 ? err_fd : devnull);
   }
   ::close(devnull);
   ::close(out_pipe[1]);
   out_fd_ = out_pipe[0];
+  struct CloseErr {
+    int fd;
+    ~CloseErr() {
+      if (fd >= 0) ::close(fd);
+    }
+  } close_err{err_fd};
+  // A failed start throws from the constructor, so no destructor stops the process: this does.
+  const auto fail = [&](const std::string& what) {
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    ::close(out_fd_);
+    return std::runtime_error(start_failure(what, argv, err_fd));
+  };
   std::string line;
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (line.find('\n') == std::string::npos) {
@@ -154,11 +198,11 @@ BackgroundServer::BackgroundServer(const std::vector<std::string>& argv) {
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     pollfd p{out_fd_, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-      throw std::runtime_error("server did not announce its address within 10 s: " + argv[0]);
+      throw fail("server did not announce its address within 10 s");
     }
     char c[256];
     const ssize_t got = ::read(out_fd_, c, sizeof c);
-    if (got <= 0) throw std::runtime_error("server exited before announcing its address");
+    if (got <= 0) throw fail("server exited before announcing its address");
     line.append(c, static_cast<std::size_t>(got));
   }
   std::smatch m;
@@ -169,7 +213,7 @@ BackgroundServer::BackgroundServer(const std::vector<std::string>& argv) {
     url_ = "ws://127.0.0.1:" + std::to_string(port_) + "/";
     return;
   }
-  if (!std::regex_search(line, m, kUrl)) throw std::runtime_error("no URL in: " + line);
+  if (!std::regex_search(line, m, kUrl)) throw fail("no URL in the server's first line: " + line);
   url_ = m[1];
   port_ = std::stoi(m[3]);
 }
