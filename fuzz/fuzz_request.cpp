@@ -93,8 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::vector<std::string> fields = wslat::fuzz::split_fields(data, size);
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::string> subprotocols;
-  std::set<std::string> expected{"upgrade", "connection", "sec-websocket-version", "host",
-                                 "sec-websocket-key"};
+  std::set<std::string> expected{"upgrade", "connection",        "sec-websocket-version",
+                                 "host",    "sec-websocket-key", "user-agent"};
   for (std::size_t i = 1; i < fields.size(); ++i) {
     const std::string& f = fields[i];
     if (!f.empty() && f.front() == '>') {

@@ -40,6 +40,7 @@
 #include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/logger/stub.hpp>
 
+#include "build_info.hpp"
 #include "net/deflate.hpp"
 #include "net/engine.hpp"
 
@@ -497,7 +498,8 @@ std::array<char, 24> upgrade_key(Rng& rng) {
 }
 
 // hybi13::client_handshake_request without its std::stringstream: the same request line and
-// headers, in the same order of calls, with the Host of host_header() unless the user gave one.
+// headers, in the same order of calls, with the Host of host_header() unless the user gave one,
+// and a User-Agent.
 //
 // A worker sends the same request to every connection of a run but for the key, so a request
 // with no header set before (none from the scenario, the command line or a login) copies the
@@ -539,6 +541,12 @@ void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
     std::string joined = subprotocols.front();
     for (std::size_t i = 1; i < subprotocols.size(); ++i) joined += ", " + subprotocols[i];
     req.replace_header("Sec-WebSocket-Protocol", joined);
+  }
+  // wslat's name, so that a server's logs tell its traffic apart (websocketpp would add its own,
+  // "WebSocket++/0.8.2", after the key); one the user gave wins.
+  if (req.header("User-Agent").empty()) {
+    static const std::string agent = std::string("wslat/") + build_info().version;
+    req.replace_header("User-Agent", agent);
   }
   const auto key = upgrade_key(rng);
   req.replace_header("Sec-WebSocket-Key", {key.data(), key.size()});  // last (overwrite_last_value)
@@ -1521,6 +1529,35 @@ WSLAT_READ_NOW(wslat::net::TlsConfig)
 WSLAT_LEAN_HTTP_READ(wslat::net::PlainConfig)
 WSLAT_LEAN_HTTP_READ(wslat::net::TlsConfig)
 #undef WSLAT_LEAN_HTTP_READ
+
+// websocketpp 0.8.2's send_http_request() (impl/connection_impl.hpp) with two things less per
+// connection: its check for a User-Agent header (build_upgrade_request always sets one, and
+// FastRequest::get_header keeps a copy of every value it is asked for), and the write's handler
+// as a bind of a member pointer and a shared_ptr (too large for a std::function's inline
+// storage: an allocation) instead of a lambda holding `this`, as handle_send_http_request()
+// above: the transport's own handler holds the connection until the write has run, and a write
+// completed at once (WSLAT_WRITE_NOW) runs it right there. Otherwise step for step, the logs left
+// out (a processor error returns, as websocketpp's does after logging it).
+#define WSLAT_LEAN_HTTP_REQUEST(CONFIG)                                                        \
+  template <>                                                                                  \
+  inline void websocketpp::connection<CONFIG>::send_http_request() {                           \
+    if (!m_processor ||                                                                        \
+        m_processor->client_handshake_request(m_request, m_uri, m_requested_subprotocols)) {   \
+      return;                                                                                  \
+    }                                                                                          \
+    m_handshake_buffer = m_request.raw();                                                      \
+    if (m_open_handshake_timeout_dur > 0) {                                                    \
+      m_handshake_timer = transport_con_type::set_timer(                                       \
+          m_open_handshake_timeout_dur, lib::bind(&type::handle_open_handshake_timeout,        \
+                                                  type::get_shared(), lib::placeholders::_1)); \
+    }                                                                                          \
+    transport_con_type::async_write(                                                           \
+        m_handshake_buffer.data(), m_handshake_buffer.size(),                                  \
+        [this](const lib::error_code& e) { handle_send_http_request(e); });                    \
+  }
+WSLAT_LEAN_HTTP_REQUEST(wslat::net::PlainConfig)
+WSLAT_LEAN_HTTP_REQUEST(wslat::net::TlsConfig)
+#undef WSLAT_LEAN_HTTP_REQUEST
 
 // The client side of the upgrade without std::stringstream and locale look-ups (see
 // build_upgrade_request and check_upgrade_response). The Session writes the permessage-deflate

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "build_info.hpp"
 #include "error.hpp"
 #include "harness.hpp"
 #include "runner.hpp"
@@ -246,6 +247,11 @@ TEST_CASE("the upgrade request has each header once, in the order set, names wit
   CHECK(count("\r\nUpgrade: websocket\r\n") == 1);
   CHECK(req.find("x-a: 1, 2") < req.find("X-B: 3"));
   CHECK(req.substr(req.size() - 4) == "\r\n\r\n");
+  // wslat's own User-Agent, or the user's instead.
+  CHECK(count("\r\nUser-Agent: wslat/" + std::string(build_info().version) + "\r\n") == 1);
+  const std::string own = upgrade_request_text("ws://h:81/", {{"user-agent", "probe/2"}}, {});
+  CHECK(own.find("\r\nuser-agent: probe/2\r\n") != std::string::npos);
+  CHECK(own.find("wslat/") == std::string::npos);
 }
 
 // A request with no header set before copies the thread's last one built for the same URL and
