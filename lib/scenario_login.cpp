@@ -22,15 +22,6 @@ std::optional<std::string> cookie_value_problem(const std::string& value) {
   return std::nullopt;
 }
 
-bool equals_ci(const std::string& a, const char* b) {
-  std::size_t i = 0;
-  for (; i < a.size() && b[i] != '\0'; ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return i == a.size() && b[i] == '\0';
-}
-
 bool has_header(const Scenario& s, const char* name) {
   return std::any_of(s.headers.begin(), s.headers.end(),
                      [name](const auto& h) { return equals_ci(h.first, name); });

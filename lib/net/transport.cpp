@@ -299,7 +299,7 @@ std::string upgrade_request_text(const std::string& target,
   FastRequest req;
   if (!authorization.empty()) req.replace_header("Authorization", authorization);
   for (const auto& [name, value] : headers) {
-    if (net::equals_ci(name, "Host")) {
+    if (equals_ci(name, "Host")) {
       req.replace_header(name, value);
     } else {
       req.append_header(name, value);

@@ -34,13 +34,13 @@
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <poll.h>
-#include <strings.h>
 #include <websocketpp/client.hpp>
 #include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/logger/stub.hpp>
 
 #include "build_info.hpp"
+#include "http_syntax.hpp"
 #include "net/deflate.hpp"
 #include "net/engine.hpp"
 
@@ -83,19 +83,6 @@ class FastRng {
  private:
   std::uint64_t state_;
 };
-
-// An empty view may have no data at all, which strncasecmp may not be given.
-inline bool equals_ci(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && (a.empty() || strncasecmp(a.data(), b.data(), a.size()) == 0);
-}
-
-inline bool contains_ci(std::string_view haystack, std::string_view needle) {
-  if (needle.empty()) return true;
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    if (strncasecmp(haystack.data() + i, needle.data(), needle.size()) == 0) return true;
-  }
-  return false;
-}
 
 // websocketpp builds the upgrade request with request::raw() and formats the response with
 // response::raw() through std::stringstream (~6k instructions each, measured with callgrind).

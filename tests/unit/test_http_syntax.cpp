@@ -5,6 +5,8 @@
 
 #include "http_syntax.hpp"
 
+using wslat::contains_ci;
+using wslat::equals_ci;
 using wslat::header_name_problem;
 using wslat::header_value_problem;
 using wslat::parse_ws_url;
@@ -130,4 +132,21 @@ TEST_CASE("http syntax: user info in a URL is split off and percent-decoded") {
 TEST_CASE("http syntax: quoted escapes control bytes so a message stays on one line") {
   CHECK(wslat::quote_escaped("X\r\nY") == "\"X\\r\\nY\"");
   CHECK(wslat::quote_escaped(std::string("a\0\"\\", 4)) == "\"a\\x00\\\"\\\\\"");
+}
+
+// Header names and tokens compare without case in ASCII only (RFC 9110 §5.1): what the runner,
+// the embedded server and the login use.
+TEST_CASE("http syntax: equals_ci and contains_ci fold ASCII letters and nothing else") {
+  CHECK(equals_ci("Sec-WebSocket-Accept", "sec-websocket-ACCEPT"));
+  CHECK(equals_ci("", ""));
+  CHECK_FALSE(equals_ci("Upgrade", "Upgrades"));
+  CHECK_FALSE(equals_ci("@", "`"));  // 0x40 and 0x60: one bit apart, not letters
+  CHECK_FALSE(equals_ci("[", "{"));
+  CHECK_FALSE(equals_ci("\xc3\x89", "\xc3\xa9"));  // É and é in UTF-8: bytes, not letters
+  CHECK(contains_ci("keep-alive, UPGRADE", "upgrade"));
+  CHECK(contains_ci("websocket", "WebSocket"));
+  CHECK(contains_ci("anything", ""));
+  CHECK(contains_ci("", ""));
+  CHECK_FALSE(contains_ci("", "a"));
+  CHECK_FALSE(contains_ci("upgrad", "upgrade"));
 }
