@@ -491,8 +491,8 @@ std::array<char, 24> upgrade_key(Rng& rng) {
 // A worker sends the same request to every connection of a run but for the key, so a request
 // with no header set before (none from the scenario, the command line or a login) copies the
 // thread's last such request, when it was built for the same URL and subprotocols, and writes
-// its own key over the copy's: ~2 k instructions and ~90 instruction-cache misses per
-// connection fewer than building it (callgrind, bench/README.md).
+// its own key over the copy's: 2,428 → 882 instructions and 111 → 45 instruction-cache misses
+// per connection (callgrind, bench/README.md).
 template <typename Rng>
 void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
                            const std::vector<std::string>& subprotocols, Rng& rng) {
