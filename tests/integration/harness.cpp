@@ -185,10 +185,7 @@ BackgroundServer::BackgroundServer(const std::vector<std::string>& argv) {
   } close_err{err_fd};
   // A failed start throws from the constructor, so no destructor stops the process: this does.
   const auto fail = [&](const std::string& what) {
-    ::kill(-pid_, SIGKILL);
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    ::close(out_fd_);
+    stop();
     return std::runtime_error(start_failure(what, argv, err_fd));
   };
   std::string line;
@@ -218,7 +215,9 @@ BackgroundServer::BackgroundServer(const std::vector<std::string>& argv) {
   port_ = std::stoi(m[3]);
 }
 
-BackgroundServer::~BackgroundServer() {
+BackgroundServer::~BackgroundServer() { stop(); }
+
+void BackgroundServer::stop() {
   if (pid_ > 0) {
     ::kill(-pid_, SIGTERM);
     ::kill(pid_, SIGTERM);
@@ -234,9 +233,11 @@ BackgroundServer::~BackgroundServer() {
       ::kill(-pid_, SIGKILL);
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
     }
   }
   if (out_fd_ >= 0) ::close(out_fd_);
+  out_fd_ = -1;
 }
 
 BackgroundServer start_serve(const std::vector<std::string>& args) {

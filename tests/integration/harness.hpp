@@ -54,6 +54,8 @@ class BackgroundServer {
   int pid() const { return pid_; }
 
  private:
+  void stop();  // SIGTERM, a bounded wait, then SIGKILL; closes the output pipe
+
   int pid_ = -1;
   int out_fd_ = -1;
   std::string url_;
