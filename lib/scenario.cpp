@@ -2,7 +2,6 @@
 // names), and the default thresholds. docs/design.md maps where each part lives.
 #include "scenario.hpp"
 
-#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -10,8 +9,7 @@
 #include <sstream>
 
 #include <fmt/core.h>
-#include <openssl/evp.h>
-
+#include "digest.hpp"
 #include "json_text.hpp"
 #include "metrics.hpp"
 #include "scenario_check.hpp"
@@ -23,13 +21,8 @@ using nlohmann::json;
 using scenario_detail::line_column;
 
 std::string sha256_hex(const std::string& bytes) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    throw RunError("could not compute the SHA-256 of the scenario file (OpenSSL failure)");
-  }
   std::string out;
-  for (unsigned int i = 0; i < length; ++i) out += fmt::format("{:02x}", digest[i]);
+  for (const unsigned char b : sha256(bytes)) out += fmt::format("{:02x}", b);
   return out;
 }
 

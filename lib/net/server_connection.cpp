@@ -144,8 +144,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     }
     if (auto problem = upgrade_problem(req)) return reply_and_close(std::move(*problem));
     if (faults_.closes_after_request()) return close_now();
-    const std::string key = faults_.accept_key_input(req.header("Sec-WebSocket-Key"));
-    std::string answer = switching_protocols(accept_key(key), first_subprotocol(req));
+    std::string answer = switching_protocols(
+        faults_.accept_value(req.header("Sec-WebSocket-Key")).view(), first_subprotocol(req));
     after(delay_timer_, opts_.handshake_delay,
           [this, answer = std::move(answer)]() mutable { answer_upgrade(std::move(answer)); });
   }

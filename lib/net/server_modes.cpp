@@ -40,10 +40,9 @@ bool Faults::swallows_requests() const { return mode_ == FaultMode::kSilent; }
 
 bool Faults::closes_after_request() const { return mode_ == FaultMode::kCloseInHandshake; }
 
-std::string Faults::accept_key_input(std::string_view client_key) const {
-  std::string key(client_key);
-  if (mode_ == FaultMode::kBadAccept) key += "x";  // a well-formed but wrong accept value
-  return key;
+AcceptValue Faults::accept_value(std::string_view client_key) const {
+  if (mode_ == FaultMode::kBadAccept) return AcceptValue(std::string(client_key) + "x");
+  return AcceptValue(client_key);
 }
 
 std::optional<std::string> Faults::replaced_upgrade_answer() const {

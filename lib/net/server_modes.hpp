@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "digest.hpp"
 #include "server_frames.hpp"
 
 namespace wslat::embedded {
@@ -44,8 +45,9 @@ class Faults {
   bool times_out_requests() const;  // whether an incomplete request is given up on
   bool swallows_requests() const;   // reads every request byte and never answers
   bool closes_after_request() const;
-  std::string accept_key_input(std::string_view client_key) const;  // what accept_key hashes
-  std::optional<std::string> replaced_upgrade_answer() const;       // instead of the 101
+  // The Sec-WebSocket-Accept value the 101 carries: the right one, or a well-formed wrong one.
+  AcceptValue accept_value(std::string_view client_key) const;
+  std::optional<std::string> replaced_upgrade_answer() const;  // instead of the 101
 
   // -- open
   std::vector<OutFrame> frames_on_open() const;  // before the welcome and any echo

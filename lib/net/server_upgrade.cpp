@@ -1,10 +1,6 @@
 #include "server_upgrade.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
-#include <array>
 
 #include <fmt/format.h>
 
@@ -12,8 +8,6 @@
 
 namespace wslat::embedded {
 namespace {
-
-constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -31,14 +25,6 @@ bool has_token(std::string_view value, std::string_view token) {
     value.remove_prefix(comma + 1);
   }
   return false;
-}
-
-std::string base64(const unsigned char* data, std::size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  const int len =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-  out.resize(static_cast<std::size_t>(len));
-  return out;
 }
 
 // Sec-WebSocket-Key must be the base64 form of 16 bytes: 22 characters and "==".
@@ -119,14 +105,6 @@ bool parse_request(std::string_view head, Request& req) {
     req.headers.emplace_back(h.substr(0, colon), trim(h.substr(colon + 1)));
   }
   return true;
-}
-
-std::string accept_key(std::string_view client_key) {
-  std::string text(client_key);
-  text.append(kGuid);
-  std::array<unsigned char, SHA_DIGEST_LENGTH> digest{};
-  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
-  return base64(digest.data(), digest.size());
 }
 
 std::string http_response(int status, std::string_view extra_headers, std::string_view body) {

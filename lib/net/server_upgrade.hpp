@@ -28,9 +28,6 @@ bool parse_request(std::string_view head, Request& req);
 // What to answer to a request that is not a valid WebSocket upgrade; nullopt when it is valid.
 std::optional<std::string> upgrade_problem(const Request& req);
 
-// Sec-WebSocket-Accept for a Sec-WebSocket-Key.
-std::string accept_key(std::string_view client_key);
-
 // The first subprotocol the client offered, echoed back as the chosen one.
 std::string first_subprotocol(const Request& req);
 

@@ -31,7 +31,6 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <websocketpp/client.hpp>
@@ -40,6 +39,7 @@
 #include <websocketpp/logger/stub.hpp>
 
 #include "build_info.hpp"
+#include "digest.hpp"
 #include "http_syntax.hpp"
 #include "net/deflate.hpp"
 #include "net/engine.hpp"
@@ -577,24 +577,6 @@ inline std::error_code upgrade_error(UpgradeProblem p) {
   return {static_cast<int>(p), category};
 }
 
-// The SHA-1 digest of `size` bytes: OpenSSL's SHA-1 functions (its SHA-NI or AVX2 code), called
-// directly. Per connection (callgrind, 3,000 cycles at C=32; valgrind hides SHA-NI, so the
-// block function is the AVX2 one there): through a reused EVP context (EVP_DigestInit_ex2,
-// Update, Final: OpenSSL 3's provider dispatch) 2,741 instructions and 142 instruction-cache
-// misses, a tenth of a cycle's misses; directly 2,077 and 73, nearly all in the block function.
-// OpenSSL 3 marks SHA1_Init/Update/Final deprecated in favour of EVP but keeps them in its
-// default build (Debian's); its one-shot SHA1() goes through EVP and fetches the algorithm on
-// every call (~650 ns). The accept value is no secret: nothing to cleanse.
-inline void sha1_digest(const char* data, std::size_t size, unsigned char (&out)[20]) {
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  SHA_CTX ctx;
-  SHA1_Init(&ctx);
-  SHA1_Update(&ctx, data, size);
-  SHA1_Final(out, &ctx);
-#pragma GCC diagnostic pop
-}
-
 // hybi13::validate_server_handshake_response with one pass over the response headers instead of
 // case-insensitive map look-ups and locale-based searches (~12k instructions per connection):
 // the same checks (101, Upgrade contains "websocket", Connection contains "Upgrade", the SHA-1
@@ -624,20 +606,8 @@ inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& re
   if (!upgrade) return upgrade_error(UpgradeProblem::kNoUpgrade);
   if (!connection) return upgrade_error(UpgradeProblem::kNoConnection);
   if (!accept) return upgrade_error(UpgradeProblem::kNoAccept);
-  // OpenSSL's SHA-1 (sha1_digest) and base64 (no std::string).
-  // The key and the GUID in a buffer on the stack (the key wslat makes is 24 characters).
-  const std::string_view key = req.header("Sec-WebSocket-Key");
-  const std::string_view guid = websocketpp::processor::constants::handshake_guid;
-  std::array<char, 128> salted;
-  if (key.size() + guid.size() > salted.size()) return upgrade_error(UpgradeProblem::kWrongAccept);
-  std::memcpy(salted.data(), key.data(), key.size());
-  std::memcpy(salted.data() + key.size(), guid.data(), guid.size());
-  unsigned char digest[20];
-  sha1_digest(salted.data(), key.size() + guid.size(), digest);
-  std::array<unsigned char, 4 * ((sizeof digest + 2) / 3) + 1> expected;
-  const int n = EVP_EncodeBlock(expected.data(), digest, sizeof digest);
-  if (accept->size() != static_cast<std::size_t>(n) ||
-      std::memcmp(accept->data(), expected.data(), accept->size()) != 0) {
+  // The SHA-1 accept value (digest.hpp: OpenSSL's SHA-1 functions and base64, no allocation).
+  if (*accept != AcceptValue(req.header("Sec-WebSocket-Key")).view()) {
     return upgrade_error(UpgradeProblem::kWrongAccept);
   }
   return {};

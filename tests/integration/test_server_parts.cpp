@@ -35,7 +35,7 @@ TEST_CASE("server parts: without a mode every hook behaves as a plain echo serve
   CHECK(none.times_out_requests());
   CHECK_FALSE(none.swallows_requests());
   CHECK_FALSE(none.closes_after_request());
-  CHECK(none.accept_key_input("k") == "k");
+  CHECK(none.accept_value("dGhlIHNhbXBsZSBub25jZQ==").view() == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
   CHECK_FALSE(none.replaced_upgrade_answer());
   CHECK(none.frames_on_open().empty());
   CHECK(none.reads_after_open());
@@ -94,7 +94,12 @@ TEST_CASE("server parts: a frame header is read once whole and judged with a clo
 
 TEST_CASE("server parts: the upgrade answer carries the RFC 6455 accept key") {
   // The example of RFC 6455 §1.3.
-  CHECK(accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  CHECK(AcceptValue("dGhlIHNhbXBsZSBub25jZQ==").view() == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  // bad-accept: well-formed (28 base64 characters) and wrong.
+  const AcceptValue bad = Faults(FaultMode::kBadAccept).accept_value("dGhlIHNhbXBsZSBub25jZQ==");
+  CHECK(bad.view().size() == 28);
+  CHECK(bad.view().back() == '=');
+  CHECK(bad.view() != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
   const std::string head =
       "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"
       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
