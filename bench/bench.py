@@ -65,10 +65,12 @@ def log(msg):
 class Measured:
     """One finished client process: its output and what the kernel accounted for it."""
 
-    def __init__(self, stdout, stderr, rc, wall_s, cpu_s, maxrss_kib, rss_samples_kib):
+    def __init__(self, stdout, stderr, rc, wall_s, cpu_s, maxrss_kib, rss_samples_kib,
+                 watched_rss_kib=None):
         self.stdout, self.stderr, self.rc = stdout, stderr, rc
         self.wall_s, self.cpu_s, self.maxrss_kib = wall_s, cpu_s, maxrss_kib
         self.rss_samples_kib = rss_samples_kib
+        self.watched_rss_kib = watched_rss_kib  # another process's RSS at the hold sample
 
     def json(self):
         start = self.stdout.find("{")
@@ -106,12 +108,13 @@ def pinned(role):
     return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
 
 
-def run_child(cmd, timeout_s=120, sample_rss=False, hold=False, env=None):
+def run_child(cmd, timeout_s=120, sample_rss=False, hold=False, env=None, watch_pid=None):
     """Runs cmd (pinned to the client CPUs) to completion and reaps it with wait4(): its own
     CPU time and peak RSS.
 
     sample_rss: poll VmRSS about every 20 ms while it runs. hold: the client prints one JSON
-    line once all its connections are open; sample RSS then, and close its stdin to release it.
+    line once all its connections are open; sample RSS then (and watch_pid's, the server's),
+    and close its stdin to release it.
     """
     start = time.perf_counter()
     deadline = start + timeout_s
@@ -123,6 +126,7 @@ def run_child(cmd, timeout_s=120, sample_rss=False, hold=False, env=None):
     streams = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
     out, err = streams[proc.stdout.fileno()], streams[proc.stderr.fileno()]
     pending, samples, last_sample, killed, hwm = set(streams), [], 0.0, False, 0
+    watched = None
     while pending:  # both pipes reach EOF when the child exits
         ready, _, _ = select.select(list(pending), [], [], 0.02)
         for fd in ready:
@@ -136,6 +140,7 @@ def run_child(cmd, timeout_s=120, sample_rss=False, hold=False, env=None):
             time.sleep(0.3)  # let the last handshakes' buffers be freed before the reading
             rss = vm_rss_kib(proc.pid)
             samples += [rss] if rss else []
+            watched = vm_rss_kib(watch_pid) if watch_pid else None
             proc.stdin.close()
         if now - last_sample >= 0.02:
             # wait4's ru_maxrss would include this Python process's RSS from before exec (Linux
@@ -152,7 +157,7 @@ def run_child(cmd, timeout_s=120, sample_rss=False, hold=False, env=None):
     wall = time.perf_counter() - start
     errtext = err.decode(errors="replace") + (f"\n(killed after {timeout_s} s)" if killed else "")
     return Measured(out.decode(errors="replace"), errtext, proc.returncode, wall,
-                    usage.ru_utime + usage.ru_stime, hwm or usage.ru_maxrss, samples)
+                    usage.ru_utime + usage.ru_stime, hwm or usage.ru_maxrss, samples, watched)
 
 
 class Server:
@@ -227,16 +232,18 @@ class Clients:
                 "cycles": j["cycles"], "errors": j["errors"],
                 "cycles_per_s": j["cycles_per_s"]}, m
 
-    def hold_rss(self, client, url, n):
-        """Resident KiB while n connections are open, and how many opened."""
+    def hold_rss(self, client, url, n, server_pid=None):
+        """Resident KiB while n connections are open, how many opened, and (a peer client's
+        hold only) the server's resident KiB then."""
         if client == "wslat":
             m = run_child(self.wslat_cmd(self.scenario_hold, url, n, n), timeout_s=90,
                           sample_rss=True)
             j = m.json()
-            return max(m.rss_samples_kib or [0]), j.get("connections", {}).get("opened", 0)
-        m = run_child(self.peer_cmd(client, url, ["--hold", str(n)]), timeout_s=90, hold=True)
+            return max(m.rss_samples_kib or [0]), j.get("connections", {}).get("opened", 0), None
+        m = run_child(self.peer_cmd(client, url, ["--hold", str(n)]), timeout_s=90, hold=True,
+                      watch_pid=server_pid)
         j = m.json()
-        return (m.rss_samples_kib or [0])[0], j.get("open", 0)
+        return (m.rss_samples_kib or [0])[0], j.get("open", 0), m.watched_rss_kib
 
 
 def wslat_figures(j):
@@ -336,12 +343,16 @@ def bench_target(args, clients, server, available):
     for c in available:
         log(f"{server.name}: {c} holding {n} connections (and 1 for the baseline)")
         try:
-            base, _ = clients.hold_rss(c, url, 1)
-            rss, opened = clients.hold_rss(c, url, n)
+            # The server's RSS too, while the raw client (the lightest) holds the connections.
+            pid = server.proc.pid if c == "raw" and server.proc else None
+            base, _, server_base = clients.hold_rss(c, url, 1, pid)
+            rss, opened, server_rss = clients.hold_rss(c, url, n, pid)
             if opened < n:
                 notes.append(f"{c} hold: only {opened} of {n} connections opened")
             if opened > 1:
                 single[c]["rss_per_conn_kib"] = (rss - base) / (opened - 1)
+                if server_base and server_rss:
+                    single[c]["server_rss_per_conn_kib"] = (server_rss - server_base) / (opened - 1)
         except Exception as e:
             notes.append(f"{c} hold failed: {e}")
 
@@ -847,6 +858,10 @@ def main():
                 f"{size(args, 'one_connection_repeats')} interleaved repeats, likewise.", ""]
     for title, summary, notes in sections:
         out += [f"## Against the {title}", "", table(summary, hold_n), ""]
+        server_rss = summary.single.get("raw", {}).get("server_rss_per_conn_kib")
+        if server_rss is not None:
+            out += [f"The server's own RSS per open connection at {hold_n:,}, while the raw "
+                    f"client holds them: {server_rss:.1f} KiB.", ""]
         earlier = earlier_targets_line(summary)
         out += [earlier, ""] if earlier else []
         out += [f"- {n}" for n in notes]
