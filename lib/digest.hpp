@@ -21,7 +21,8 @@
 namespace wslat {
 
 // SHA-1 of the concatenation of `parts`.
-inline std::array<unsigned char, SHA_DIGEST_LENGTH> sha1(std::initializer_list<std::string_view> parts) {
+inline std::array<unsigned char, SHA_DIGEST_LENGTH> sha1(
+    std::initializer_list<std::string_view> parts) {
   std::array<unsigned char, SHA_DIGEST_LENGTH> out;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
