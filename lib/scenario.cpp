@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <fmt/core.h>
+
 #include "digest.hpp"
 #include "json_text.hpp"
 #include "metrics.hpp"
