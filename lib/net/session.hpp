@@ -120,11 +120,6 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       start_login();
       return;
     }
-    start_connect();
-  }
-
-  void start_connect() {
-    started_ = Clock::now();
     open_connection();
   }
 
@@ -218,7 +213,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (login.send_cookies) {
       rare().login_cookies = login_cookies_for(r.cookies, plan_.host, plan_.secure);
     }
-    start_connect();
+    open_connection();
   }
 
   // --- connection phases ----------------------------------------------------------------------
@@ -248,8 +243,8 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
         return;
       }
     }
-    arm(connect_timeout(), "connect.timeout", "TCP connect timed out");
-    tcp_start_ = Clock::now();
+    tcp_start_ = Clock::now();  // also the deadline's start: one clock read
+    arm(connect_timeout(), "connect.timeout", "TCP connect timed out", nullptr, tcp_start_);
     worker_.client().next_address = address;
     worker_.client().next_source = worker_.next_source();
     worker_.client().connect(con_);
@@ -1500,7 +1495,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   const RunPlan& plan_;
   std::int64_t index_;
   const Vars* row_;  // this connection's row of the scenario's data file, or nullptr
-  TimePoint t0_, started_;
+  TimePoint t0_;
   TimePoint connect_from_ = t0_;          // the handshake's start: t0_, or when the login answered
   TimePoint proxy_done_{};                // the proxy answered the CONNECT (proxied runs only)
   std::size_t role_ = 0;                  // index in Scenario::roles (0 without roles)
