@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "spawn.hpp"
+
 namespace wslat::test {
 
 class CdpBrowser {
@@ -26,8 +28,14 @@ class CdpBrowser {
   CdpBrowser(const std::string& chromium, const std::string& user_data_dir) {
     std::array<int, 2> to{}, from{};
     if (::pipe2(to.data(), O_CLOEXEC) != 0 || ::pipe2(from.data(), O_CLOEXEC) != 0) return;
+    const PreparedExec program(std::vector<std::string>{
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--remote-debugging-pipe", "--window-size=1200,1000", "--user-data-dir=" + user_data_dir,
+        "about:blank"});
     pid_ = ::fork();
     if (pid_ == 0) {
+      // After fork(): async-signal-safe only (spawn.hpp).
       // fds 3 and 4 as Chromium expects them (dup2 clears close-on-exec on the copies).
       const int in = ::dup(to[0]), out = ::dup(from[1]);
       if (in < 0 || out < 0 || ::dup2(in, 3) < 0 || ::dup2(out, 4) < 0) _exit(127);
@@ -35,24 +43,7 @@ class CdpBrowser {
       ::dup2(null, 0);
       ::dup2(null, 1);
       ::dup2(null, 2);
-      std::vector<std::string> args = {chromium,
-                                       "--headless",
-                                       "--no-sandbox",
-                                       "--disable-gpu",
-                                       "--disable-quic",
-                                       "--no-first-run",
-                                       "--disable-background-networking",
-                                       "--disable-component-update",
-                                       "--disable-sync",
-                                       "--remote-debugging-pipe",
-                                       "--window-size=1200,1000",
-                                       "--user-data-dir=" + user_data_dir,
-                                       "about:blank"};
-      std::vector<char*> argv;
-      for (auto& s : args) argv.push_back(s.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      _exit(127);
+      program.exec();
     }
     ::close(to[0]);
     ::close(from[1]);

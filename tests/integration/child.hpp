@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "spawn.hpp"
 
 namespace wslat::test {
 
@@ -35,9 +36,12 @@ class Child {
     }
     std::vector<std::string> argv{wslat_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
+    const PreparedExec program(
+        argv, {},
+        {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"});
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork");
-    if (pid_ == 0) exec_child(argv, out[1], err[1]);
+    if (pid_ == 0) exec_child(program, out[1], err[1]);
     ::close(out[1]);
     ::close(err[1]);
     fds_ = {out[0], err[0]};
@@ -124,21 +128,14 @@ class Child {
   const std::string& err() const { return err_; }
 
  private:
-  [[noreturn]] static void exec_child(std::vector<std::string> argv, int out, int err) {
-    for (const char* name :
-         {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"}) {
-      ::unsetenv(name);
-    }
+  // After fork(): async-signal-safe only (spawn.hpp).
+  [[noreturn]] static void exec_child(const PreparedExec& program, int out, int err) {
     ::signal(SIGPIPE, SIG_DFL);  // as a shell leaves it
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    std::vector<char*> c;
-    for (auto& a : argv) c.push_back(a.data());
-    c.push_back(nullptr);
-    ::execv(c[0], c.data());
-    std::_Exit(127);
+    program.exec();
   }
 
   pid_t pid_ = -1;

@@ -21,33 +21,56 @@
 #include <regex>
 #include <stdexcept>
 
+#include "spawn.hpp"
+
 namespace wslat::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::vector<char*> c_argv(std::vector<std::string>& args) {
-  std::vector<char*> out;
-  out.reserve(args.size() + 1);
-  for (auto& a : args) out.push_back(a.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-// Child side after fork: set the environment, wire pipes, exec. Never returns.
-[[noreturn]] void exec_child(std::vector<std::string> argv,
-                             const std::map<std::string, std::string>& env,
-                             const std::vector<std::string>& unset_env, int out_fd, int err_fd) {
-  for (const auto& name : unset_env) ::unsetenv(name.c_str());
-  for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+// Child side after fork: wire the pipes, exec. Async-signal-safe only (spawn.hpp): the test
+// process has threads. Never returns.
+[[noreturn]] void exec_child(const PreparedExec& program, int out_fd, int err_fd) {
   ::dup2(out_fd, STDOUT_FILENO);
   ::dup2(err_fd, STDERR_FILENO);
   const int devnull = ::open("/dev/null", O_RDONLY);
   if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
   ::setpgid(0, 0);
-  auto args = c_argv(argv);
-  ::execvp(args[0], args.data());
-  std::_Exit(127);
+  program.exec();
+}
+
+std::string read_small_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::replace(text.begin(), text.end(), '\0', ' ');
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+// What a child that outlived its deadline was doing, read from /proc before it is killed: which
+// program it is (the test binary itself means it never reached exec), and per thread its name,
+// state, the kernel function it waits in and the number of the syscall it is in ("running"
+// when in user space). For the failure's message.
+std::string describe_stuck(pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::string out = "[run_process] still running at the deadline: pid " + std::to_string(pid) +
+                    ", command line \"" + read_small_file(proc + "/cmdline") + "\"";
+  DIR* tasks = ::opendir((proc + "/task").c_str());
+  if (tasks == nullptr) return out;
+  while (const dirent* e = ::readdir(tasks)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string task = proc + "/task/" + e->d_name;
+    const std::string stat = read_small_file(task + "/stat");
+    const std::string syscall = read_small_file(task + "/syscall");  // number, then arguments
+    const std::size_t paren = stat.rfind(')');
+    const std::string state =
+        paren != std::string::npos && paren + 2 < stat.size() ? stat.substr(paren + 2, 1) : "?";
+    out += "\n  thread " + std::string(e->d_name) + " (" + read_small_file(task + "/comm") +
+           "): state " + state + ", waiting in " + read_small_file(task + "/wchan") + ", syscall " +
+           syscall.substr(0, syscall.find(' '));
+  }
+  ::closedir(tasks);
+  return out;
 }
 
 }  // namespace
@@ -55,6 +78,7 @@ std::vector<char*> c_argv(std::vector<std::string>& args) {
 ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::milliseconds deadline,
                           const std::map<std::string, std::string>& env,
                           const std::vector<std::string>& unset_env) {
+  const PreparedExec program(argv, env, unset_env);
   std::array<int, 2> out_pipe{};
   std::array<int, 2> err_pipe{};
   if (::pipe(out_pipe.data()) != 0 || ::pipe(err_pipe.data()) != 0) {
@@ -66,11 +90,12 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   if (pid == 0) {
     ::close(out_pipe[0]);
     ::close(err_pipe[0]);
-    exec_child(argv, env, unset_env, out_pipe[1], err_pipe[1]);
+    exec_child(program, out_pipe[1], err_pipe[1]);
   }
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   ProcessResult result;
+  std::string stuck;
   std::array<pollfd, 2> fds{{{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}}};
   int open_fds = 2;
   std::array<char, 65536> buf{};
@@ -79,6 +104,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
         deadline - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (left.count() <= 0) {
       result.timed_out = true;
+      stuck = describe_stuck(pid);
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
       break;
@@ -104,6 +130,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
   ::waitpid(pid, &status, 0);
   result.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (!stuck.empty()) result.err += (result.err.empty() ? "" : "\n") + stuck;
   return result;
 }
 
@@ -168,11 +195,12 @@ BackgroundServer::BackgroundServer(const std::vector<std::string>& argv) {
   const int err_fd = ::mkostemp(err_path, O_CLOEXEC);
   if (err_fd >= 0) ::unlink(err_path);
   const int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const PreparedExec program(argv);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     ::close(out_pipe[0]);
-    exec_child(argv, {}, {}, out_pipe[1], err_fd >= 0 ? err_fd : devnull);
+    exec_child(program, out_pipe[1], err_fd >= 0 ? err_fd : devnull);
   }
   ::close(devnull);
   ::close(out_pipe[1]);

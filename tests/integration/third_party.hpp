@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "spawn.hpp"
 
 namespace wslat::test {
 
@@ -115,20 +116,17 @@ inline bool accepts(const std::string& address, int port) {
 // Starts argv (argv[0] a path or a name on PATH) in a process group of its own, its stdout and
 // stderr appended to `log`: its pid, or -1 when fork failed.
 inline int spawn_logged(const std::vector<std::string>& argv, const std::string& log) {
+  const PreparedExec program(argv);
   const pid_t pid = ::fork();
   if (pid < 0) return -1;
-  if (pid == 0) {
+  if (pid == 0) {  // async-signal-safe only (spawn.hpp)
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
     ::setpgid(0, 0);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
+    program.exec();
   }
   ::setpgid(pid,
             pid);  // also here, so that a stop right away reaches the group (EACCES after exec)
