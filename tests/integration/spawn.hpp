@@ -60,14 +60,14 @@ class PreparedExec {
     if (program.find('/') != std::string::npos) return program;
     const auto set = env.find("PATH");
     const char* inherited = std::getenv("PATH");
-    std::string path = set != env.end()           ? set->second
-                       : inherited != nullptr     ? std::string(inherited)
-                                                  : std::string("/usr/local/bin:/usr/bin:/bin");
+    std::string path = set != env.end()       ? set->second
+                       : inherited != nullptr ? std::string(inherited)
+                                              : std::string("/usr/local/bin:/usr/bin:/bin");
     std::size_t from = 0;
     for (;;) {
       const std::size_t colon = path.find(':', from);
-      std::string dir = path.substr(from, colon == std::string::npos ? std::string::npos
-                                                                     : colon - from);
+      std::string dir =
+          path.substr(from, colon == std::string::npos ? std::string::npos : colon - from);
       const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
       struct stat st {};
       if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&

@@ -12,7 +12,8 @@ TEST_CASE("harness: a program found on PATH gets the variables set, without the 
   ::setenv("WSLAT_HARNESS_UNSET_ME", "still here", 1);
   ::setenv("WSLAT_HARNESS_KEPT", "kept", 1);
   const auto r = run_process(
-      {"sh", "-c", R"(echo "${WSLAT_HARNESS_SET}|${WSLAT_HARNESS_UNSET_ME-unset}|${WSLAT_HARNESS_KEPT}")"},
+      {"sh", "-c",
+       R"(echo "${WSLAT_HARNESS_SET}|${WSLAT_HARNESS_UNSET_ME-unset}|${WSLAT_HARNESS_KEPT}")"},
       std::chrono::seconds(30), {{"WSLAT_HARNESS_SET", "given"}}, {"WSLAT_HARNESS_UNSET_ME"});
   ::unsetenv("WSLAT_HARNESS_UNSET_ME");
   ::unsetenv("WSLAT_HARNESS_KEPT");
