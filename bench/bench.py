@@ -108,6 +108,41 @@ def pinned(role):
     return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
 
 
+# The same fixed work timed on the clients' CPUs at the start, after every round and at the end:
+# how much of its CPU the machine gave this run from moment to moment. Pinning keeps our own
+# processes apart, not the machine's other work (other builds, a busy host under a VM), and
+# that changes every ratio of a round by as much as it changes the CPU.
+CPU_PROBE = ("import time\nt = time.perf_counter()\ns = 0\nfor i in range(2_000_000):\n"
+             "    s += i\nprint((time.perf_counter() - t) * 1e3)\n")
+PROBES = []  # milliseconds per probe
+STEADY_SPREAD = 1.25  # slowest / fastest probe above this: the run says it was not steady
+
+
+def probe_cpu():
+    """Times CPU_PROBE on the clients' CPUs and keeps the result in PROBES."""
+    try:
+        r = subprocess.run([sys.executable, "-c", CPU_PROBE], capture_output=True, text=True,
+                           timeout=60, preexec_fn=pinned("client"))
+        PROBES.append(float(r.stdout.strip()))
+    except (subprocess.SubprocessError, OSError, ValueError) as e:
+        log(f"CPU probe failed: {e}")
+
+
+def steadiness_lines():
+    """The report's sentence on how steady the CPU was over the run (empty with < 2 probes)."""
+    if len(PROBES) < 2:
+        return []
+    lo, hi, med = min(PROBES), max(PROBES), statistics.median(PROBES)
+    line = (f"Machine steadiness: a fixed loop on the clients' CPU took {lo:.0f}–{hi:.0f} ms "
+            f"(median {med:.0f} ms, {len(PROBES)} probes: at the start, after each round, at "
+            f"the end)")
+    if hi > lo * STEADY_SPREAD:
+        return [line + f". **Not steady**: the CPU this run got varied by {hi / lo:.2f}×, and "
+                "every ratio below can move by as much (see each row's min–max); figures to "
+                "quote come from a run on a quiet machine.", ""]
+    return [line + ": steady.", ""]
+
+
 def run_child(cmd, timeout_s=120, sample_rss=False, hold=False, env=None, watch_pid=None):
     """Runs cmd (pinned to the client CPUs) to completion and reaps it with wait4(): its own
     CPU time and peak RSS.
@@ -337,6 +372,7 @@ def bench_target(args, clients, server, available):
                     best[c] = (fig["cycles_per_s"], tag, cpu_per_k)
         for c, (cps, tag, cpu) in best.items():
             rounds[c][r].update(best_cycles_per_s=cps, best_at=tag, cpu_per_1000=cpu)
+        probe_cpu()
 
     single = {c: {} for c in available}
     n = size(args, "hold")
@@ -806,6 +842,7 @@ def main():
     load_at_start = os.getloadavg()[0]
     pinning = choose_pinning(args)
     log(pinning)
+    probe_cpu()
 
     clients = Clients(args)
     server_threads = str(len(PIN["server"]) if PIN["server"] else 2)
@@ -844,6 +881,7 @@ def main():
             s.stop()
 
     smoke = None if args.counts else smoke_wall(args, problems)
+    probe_cpu()
     hold_n = size(args, "hold")
     mode = "--counts" if args.counts else "--quick" if args.quick else "full"
     out = [f"# wslat benchmark ({mode})", "",
@@ -851,6 +889,7 @@ def main():
            f"`{args.command}` · {versions(args)} · {pinning} · "
            f"load average at start {load_at_start:.1f} · "
            f"total {time.perf_counter() - started:.0f} s", ""]
+    out += steadiness_lines()
     if sections:
         out += [f"Sequential and concurrent figures: median over {size(args, 'rounds')} "
                 f"interleaved rounds; ratios are the median of the per-round ratios to the "
