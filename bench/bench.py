@@ -367,6 +367,8 @@ def bench_target(args, clients, server, available):
                     notes.append(f"{c} concurrent {tag} (round {r + 1}): {fig['errors']} errors")
                 rec = rounds[c][r]
                 rec["peak_rss_kib"] = max(rec.get("peak_rss_kib", 0), m.maxrss_kib)
+                if fig["cycles_per_s"]:
+                    rec.setdefault("by_level", {})[tag] = fig["cycles_per_s"]
                 if fig["cycles_per_s"] and (c not in best or fig["cycles_per_s"] > best[c][0]):
                     cpu_per_k = m.cpu_s / fig["cycles"] * 1000 if fig["cycles"] else None
                     best[c] = (fig["cycles_per_s"], tag, cpu_per_k)
@@ -744,6 +746,38 @@ def table(summary, hold_n):
     return "\n".join(lines)
 
 
+def levels_table(summary):
+    """Concurrent cycles/s of the raw client and wslat at every level, median over the rounds,
+    and wslat/raw per round (median) where both ran the level: where each one's best lies."""
+    per_round = summary.per_round
+    tags = []
+    for c in ("raw", "wslat"):
+        for rec in per_round.get(c, []):
+            tags += [t for t in rec.get("by_level", {}) if t not in tags]
+    if not tags or "wslat" not in per_round:
+        return []
+
+    def count(v):
+        return f"{v:,.0f}" if v is not None else "—"
+
+    def median_at(c, tag):
+        xs = [rec["by_level"][tag] for rec in per_round.get(c, []) if tag in rec.get("by_level", {})]
+        return statistics.median(xs) if xs else None
+
+    lines = ["Concurrent cycles/s at each level (median over the rounds; the ratio is the median "
+             "of the per-round ratios):", "", "| level | raw socket | wslat | wslat / raw |",
+             "|---|---|---|---|"]
+    for tag in tags:
+        raw, ws = median_at("raw", tag), median_at("wslat", tag)
+        ratios = [w["by_level"][tag] / r["by_level"][tag]
+                  for r, w in zip(per_round.get("raw", []), per_round["wslat"])
+                  if tag in r.get("by_level", {}) and tag in w.get("by_level", {})]
+        ratio = f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})" \
+            if ratios else "—"
+        lines.append(f"| {tag} | {count(raw)} | {count(ws)} | {ratio} |")
+    return lines + [""]
+
+
 def versions(args):
     def cmd_out(cmd):
         try:
@@ -897,6 +931,7 @@ def main():
                 f"{size(args, 'one_connection_repeats')} interleaved repeats, likewise.", ""]
     for title, summary, notes in sections:
         out += [f"## Against the {title}", "", table(summary, hold_n), ""]
+        out += levels_table(summary)
         server_rss = summary.single.get("raw", {}).get("server_rss_per_conn_kib")
         if server_rss is not None:
             out += [f"The server's own RSS per open connection at {hold_n:,}, while the raw "
