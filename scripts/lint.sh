@@ -31,7 +31,10 @@ status=0
 
 if [[ $format == 1 ]]; then
   command -v "$clang_format" >/dev/null || { echo "lint.sh: $clang_format not found (scripts/install-deps.sh)" >&2; exit 3; }
-  mapfile -t sources < <(git ls-files -- 'lib/*.cpp' 'lib/*.hpp' 'cli/*.cpp' 'cli/*.hpp' \
+  # Tracked files and new ones not yet added (not ignored): a new file is checked before its
+  # first commit, not only in the fresh clone CI makes of it.
+  mapfile -t sources < <(git ls-files --cached --others --exclude-standard -- \
+    'lib/*.cpp' 'lib/*.hpp' 'cli/*.cpp' 'cli/*.hpp' \
     'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'bench/*.hpp' 'fuzz/*.cpp' 'fuzz/*.hpp')
   if [[ $fix == 1 ]]; then
     "$clang_format" -i "${sources[@]}"
