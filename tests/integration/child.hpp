@@ -36,9 +36,7 @@ class Child {
     }
     std::vector<std::string> argv{wslat_binary()};
     argv.insert(argv.end(), args.begin(), args.end());
-    const PreparedExec program(
-        argv, {},
-        {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"});
+    const PreparedExec program(argv, {}, kCleanedEnvironment);
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork");
     if (pid_ == 0) exec_child(program, out[1], err[1]);

@@ -39,9 +39,9 @@ using Clock = std::chrono::steady_clock;
   program.exec();
 }
 
-std::string read_small_file(const std::string& path) {
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+// A /proc file as one line: its NULs (cmdline's separators) as spaces, no trailing newline.
+std::string read_proc_text(const std::string& path) {
+  std::string text = read_file(path);
   std::replace(text.begin(), text.end(), '\0', ' ');
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
@@ -54,19 +54,19 @@ std::string read_small_file(const std::string& path) {
 std::string describe_stuck(pid_t pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
   std::string out = "[run_process] still running at the deadline: pid " + std::to_string(pid) +
-                    ", command line \"" + read_small_file(proc + "/cmdline") + "\"";
+                    ", command line \"" + read_proc_text(proc + "/cmdline") + "\"";
   DIR* tasks = ::opendir((proc + "/task").c_str());
   if (tasks == nullptr) return out;
   while (const dirent* e = ::readdir(tasks)) {
     if (e->d_name[0] == '.') continue;
     const std::string task = proc + "/task/" + e->d_name;
-    const std::string stat = read_small_file(task + "/stat");
-    const std::string syscall = read_small_file(task + "/syscall");  // number, then arguments
+    const std::string stat = read_proc_text(task + "/stat");
+    const std::string syscall = read_proc_text(task + "/syscall");  // number, then arguments
     const std::size_t paren = stat.rfind(')');
     const std::string state =
         paren != std::string::npos && paren + 2 < stat.size() ? stat.substr(paren + 2, 1) : "?";
-    out += "\n  thread " + std::string(e->d_name) + " (" + read_small_file(task + "/comm") +
-           "): state " + state + ", waiting in " + read_small_file(task + "/wchan") + ", syscall " +
+    out += "\n  thread " + std::string(e->d_name) + " (" + read_proc_text(task + "/comm") +
+           "): state " + state + ", waiting in " + read_proc_text(task + "/wchan") + ", syscall " +
            syscall.substr(0, syscall.find(' '));
   }
   ::closedir(tasks);
@@ -139,9 +139,8 @@ ProcessResult run_wslat(const std::vector<std::string>& args, std::chrono::milli
   std::vector<std::string> argv{wslat_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> unset;
-  for (const char* name :
-       {"WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"}) {
-    if (env.count(name) == 0) unset.emplace_back(name);
+  for (const auto& name : kCleanedEnvironment) {
+    if (env.count(name) == 0) unset.push_back(name);
   }
   return run_process(argv, deadline, env, unset);
 }

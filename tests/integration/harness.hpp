@@ -33,8 +33,13 @@ ProcessResult run_process(const std::vector<std::string>& argv,
                           const std::map<std::string, std::string>& env = {},
                           const std::vector<std::string>& unset_env = {});
 
+// The variables that choose wslat's environment profile or make it write a CI summary: a test's
+// wslat runs without them unless the test sets them.
+inline const std::vector<std::string> kCleanedEnvironment = {
+    "WSLAT_ENV", "ENVIRONMENT", "CI", "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"};
+
 // Runs the wslat binary under test with `args`. The environment is cleaned of
-// WSLAT_ENV, ENVIRONMENT, CI and WSLAT_FORCE_CONSERVATIVE unless given in `env`.
+// kCleanedEnvironment unless given in `env`.
 ProcessResult run_wslat(const std::vector<std::string>& args,
                         std::chrono::milliseconds deadline = std::chrono::seconds(60),
                         const std::map<std::string, std::string>& env = {});

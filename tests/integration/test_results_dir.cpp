@@ -10,6 +10,7 @@
 #include "harness.hpp"
 
 using wslat::test::files_under;
+using wslat::test::kCleanedEnvironment;
 using wslat::test::ProcessResult;
 using wslat::test::run_process;
 using wslat::test::source_dir;
@@ -22,9 +23,6 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-const std::vector<std::string> kCleanEnv = {"WSLAT_ENV", "ENVIRONMENT", "CI",
-                                            "WSLAT_FORCE_CONSERVATIVE", "GITHUB_STEP_SUMMARY"};
-
 // `wslat ARGS...` with the current folder `cwd`; "(deleted)" makes a folder, enters it and
 // removes it, so that nothing, not even root, can create a file there.
 ProcessResult wslat_in(const std::string& cwd, const std::vector<std::string>& args,
@@ -35,7 +33,7 @@ ProcessResult wslat_in(const std::string& cwd, const std::vector<std::string>& a
   std::vector<std::string> argv{"/bin/sh", "-c", enter + " && shift && exec \"$@\"",
                                 "sh",      cwd,  wslat_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<std::string> unset_env = kCleanEnv;
+  std::vector<std::string> unset_env = kCleanedEnvironment;
   unset_env.insert(unset_env.end(), unset.begin(), unset.end());
   return run_process(argv, std::chrono::seconds(60), env, unset_env);
 }
