@@ -792,7 +792,10 @@ def versions(args):
         pass
     py_ws = cmd_out(["/usr/bin/python3", "-c", "import websockets; print(websockets.__version__)"])
     commit = cmd_out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
-    dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+    # The bench's own reports are left out: the second of three runs in a row is still the
+    # commit the first one measured.
+    dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "--",
+                     ".", ":!bench/results-latest.md", ":!bench/results-counts.md"])
     wslat = f"wslat {commit}{'+changes' if dirty else ''} ({args.build_type} build)"
     if args.counts:
         return f"{wslat}, {os.cpu_count()} CPUs, Linux {platform.release()}"
@@ -872,6 +875,12 @@ def main():
     if args.out is None:
         args.out = os.path.join(BENCH, "results-counts.md" if args.counts
                                 else "results-latest.md")
+    if not args.counts and not os.path.isfile(os.path.join(BENCH, "node_modules", "ws",
+                                                           "package.json")):
+        print("bench.py: the npm package `ws` is missing from bench/node_modules (the Node "
+              "server and client need it): run bench/run.sh, which installs it, or "
+              "`npm ci` in bench/", file=sys.stderr)
+        sys.exit(3)  # a missing dependency, as bench/run.sh's
     started = time.perf_counter()
     load_at_start = os.getloadavg()[0]
     pinning = choose_pinning(args)
