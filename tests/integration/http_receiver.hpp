@@ -1,5 +1,6 @@
 // A tiny HTTP server for tests that need to receive what wslat sends (alert webhooks): loopback,
-// ephemeral port, one request per connection, every request kept. Answers 200 "ok".
+// ephemeral port, one request per connection, every request kept. Answers 200 "ok", or what the
+// test gives, that many times over (a hostile proxy's answer to CONNECT).
 #pragma once
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace wslat::test {
@@ -25,7 +27,10 @@ struct ReceivedRequest {
 
 class HttpReceiver {
  public:
-  HttpReceiver() {
+  HttpReceiver()
+      : HttpReceiver("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok") {}
+  explicit HttpReceiver(std::string reply, int repeat = 1)
+      : reply_(std::move(reply)), repeat_(repeat) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error("socket");
     sockaddr_in addr{};
@@ -104,8 +109,14 @@ class HttpReceiver {
       const std::lock_guard<std::mutex> lock(mutex_);
       requests_.push_back(std::move(r));
     }
-    const std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-    (void)!::write(c, reply.data(), reply.size());
+    // Until the peer closes (MSG_NOSIGNAL: its EPIPE ends the loop, not the test process).
+    for (int i = 0; i < repeat_ && !stop_; ++i) {
+      for (std::size_t sent = 0; sent < reply_.size();) {
+        const ssize_t n = ::send(c, reply_.data() + sent, reply_.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) return;
+        sent += static_cast<std::size_t>(n);
+      }
+    }
   }
 
   static std::string lower(std::string s) {
@@ -115,6 +126,8 @@ class HttpReceiver {
     return s;
   }
 
+  std::string reply_;
+  int repeat_ = 1;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "http_receiver.hpp"
 #include "third_party.hpp"
 
 namespace wslat::test {
@@ -130,6 +131,43 @@ TEST_CASE("proxy: basic auth from the proxy URL - refused without it - password 
                            {"--proxy", "http://alice:" + std::string(kProxyPassword) + "@" + at});
   INFO("result: " << ok["errors"].dump() << ok["error_examples"].dump());
   CHECK(ok["connections"]["opened"] == 2);
+}
+
+// A proxy that answers the CONNECT with something other than HTTP, or with headers that never
+// end: each connection fails in the `proxy` category, saying which, and the run reports it (it
+// ended with "internal error: Invalid response line" and no result; and a proxy that kept
+// sending grew wslat by what it sent until proxy.timeout). The proxy never connects anywhere.
+TEST_CASE("proxy: an answer that is not HTTP or never ends is the connection's proxy failure") {
+  const auto file = proxy_scenario("proxy-hostile");
+  const auto answered = [&](const HttpReceiver& proxy) {
+    return run_json(file, "ws://127.0.0.1:9/",
+                    {"--proxy", "http://127.0.0.1:" + std::to_string(proxy.port())});
+  };
+  const auto example = [](const json& j) {
+    return j["error_examples"]["proxy"].get<std::string>();
+  };
+
+  SUBCASE("not a status line") {
+    const HttpReceiver proxy("SSH-2.0-OpenSSH_9.2\r\n\r\n");
+    const json j = answered(proxy);
+    CHECK(j["errors"] == json({{"proxy", 2}}));
+    CHECK(example(j).find("failed during the CONNECT: its answer is not HTTP") !=
+          std::string::npos);
+    CHECK(proxy.requests().size() == 2);
+    CHECK(proxy.requests().at(0).method == "CONNECT");
+  }
+  SUBCASE("a status line, then a header line without a colon") {
+    const HttpReceiver proxy("HTTP/1.1 200 Connection established\r\nnot a header\r\n\r\n");
+    const json j = answered(proxy);
+    CHECK(j["errors"] == json({{"proxy", 2}}));
+    CHECK(example(j).find("its answer is not HTTP") != std::string::npos);
+  }
+  SUBCASE("headers that never end: 4 MiB without a blank line") {
+    const HttpReceiver proxy("HTTP/1.1 200 OK\r\nX-Pad: " + std::string(65536, 'a'), 64);
+    const json j = answered(proxy);
+    CHECK(j["errors"] == json({{"proxy", 2}}));
+    CHECK(example(j).find("more than 16000 bytes without the blank line") != std::string::npos);
+  }
 }
 
 TEST_CASE("proxy: http_proxy is used like curl: not for loopback - not for no_proxy hosts" *
