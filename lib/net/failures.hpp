@@ -37,9 +37,13 @@ inline bool is_tls_failure(const std::string& verify_error, const std::error_cod
          ec.category() == asio::error::get_ssl_category();
 }
 
+// The peer closed or reset the connection. Over TLS a close without the TLS close_notify is
+// OpenSSL's "stream truncated": the same event (it was `upgrade.invalid` "invalid upgrade
+// response: stream truncated" when a wss server closed during the upgrade, `reset` over ws).
 inline bool is_reset(const std::error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == websocketpp::transport::error::eof ||
+         ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated ||
+         ec == websocketpp::transport::error::eof ||
          ec == websocketpp::transport::error::tls_short_read;
 }
 

@@ -5,10 +5,13 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "third_party.hpp"
 
 namespace wslat::test {
 namespace {
@@ -47,14 +50,16 @@ struct Outcome {
 
 // Runs the scenario (text report on stdout, JSON exported) and checks the run ended within
 // `budget_ms` (the written timeouts that can apply, before profile scaling) plus slack.
-Outcome run_hostile(const json& scenario, double budget_ms) {
+Outcome run_hostile(const json& scenario, double budget_ms,
+                    const std::vector<std::string>& extra = {}) {
   const std::string name = scenario.at("name");
   const auto file = write_temp_file("hostile-" + name + ".json", scenario.dump(2));
   const auto exported = temp_dir() + "/hostile-" + name + ".result.json";
   Outcome o;
-  o.process = run_wslat(
-      {"run", file, "--env", "production", "--no-save", "--quiet", "--export-json", exported},
-      std::chrono::seconds(60));
+  std::vector<std::string> args{"run",       file,      "--env",         "production",
+                                "--no-save", "--quiet", "--export-json", exported};
+  args.insert(args.end(), extra.begin(), extra.end());
+  o.process = run_wslat(args, std::chrono::seconds(60));
   INFO("stderr: " << o.process.err);
   INFO("stdout: " << o.process.out);
   REQUIRE_FALSE(o.process.timed_out);
@@ -131,6 +136,20 @@ TEST_CASE("hostile: a server closing TCP during the handshake is reset") {
   auto server = start_serve({"--mode", "close-in-handshake"});
   const auto o = run_hostile(base_scenario("close-in-handshake", server.url(), echo_steps()), 500);
   check_before_open(o, "reset");
+}
+
+// Over TLS the same close comes without the TLS close_notify ("stream truncated"): still reset,
+// not upgrade.invalid, and not tls (the handshake was done).
+TEST_CASE("hostile: a wss server closing TCP during the upgrade is reset") {
+  const Cert cert = make_cert("hostile-close-in-handshake");
+  auto server =
+      start_serve({"--mode", "close-in-handshake", "--tls-cert", cert.cert, "--tls-key", cert.key});
+  REQUIRE(server.url().rfind("wss://", 0) == 0);
+  const auto o = run_hostile(base_scenario("close-in-handshake-tls", server.url(), echo_steps()),
+                             500, {"--ca", cert.cert});
+  check_before_open(o, "reset");
+  CHECK(o.result["error_examples"]["reset"].get<std::string>().find(
+            "connection closed during the upgrade") != std::string::npos);
 }
 
 TEST_CASE("hostile: a server resetting mid-session is reset") {
