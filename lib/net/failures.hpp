@@ -49,25 +49,38 @@ inline bool is_reset(const std::error_code& ec) {
 
 // Why an open connection closed that wslat did not close: a protocol violation it detected,
 // a connection lost without a close frame, or the server's close code.
+// wslat detected the violation when its own close code is one of a violation's and is not the
+// echo of the server's: websocketpp answers a server's close with the server's code, so a
+// server closing with 1002 is the server's close (`close.1002`), not a violation by the server.
+// 1011 is websocketpp's code for what its frame parser refuses beyond those (a length not in
+// its shortest encoding, a 64-bit length where it cannot hold it): a violation too, which
+// closes at once and so was reported as a connection lost without a close frame (`reset`).
 template <typename Connection>
 Failure unexpected_close(Connection& con) {
+  namespace status = websocketpp::close::status;
   const auto local = con.get_local_close_code();
   const auto remote = con.get_remote_close_code();
-  if (local == websocketpp::close::status::protocol_error ||
-      local == websocketpp::close::status::invalid_payload ||
-      local == websocketpp::close::status::message_too_big ||
-      local == websocketpp::close::status::unsupported_data) {
+  if ((local == status::protocol_error || local == status::invalid_payload ||
+       local == status::message_too_big || local == status::unsupported_data ||
+       local == status::internal_endpoint_error) &&
+      local != remote) {
     std::string why = con.get_local_close_reason();
     const auto ec = con.get_ec();
     if (ec && ec.message() != why) why += (why.empty() ? "" : ": ") + ec.message();
     return {"protocol", "protocol violation by the server (closed with " + std::to_string(local) +
                             ")" + (why.empty() ? "" : ": " + why)};
   }
-  if (remote == websocketpp::close::status::abnormal_close ||
-      remote == websocketpp::close::status::no_status) {
+  if (remote == status::abnormal_close) {
     const auto tec = con.get_transport_ec();
     return {"reset",
             "connection lost without a close frame" + (tec ? ": " + tec.message() : std::string())};
+  }
+  // A close frame without a status code: 1005, the code RFC 6455 reserves for "none received"
+  // (it was counted as `reset`, "without a close frame", which it was not).
+  if (remote == status::no_status) {
+    return {"close.1005",
+            "server closed the connection with a close frame without a status code "
+            "(1005: none received)"};
   }
   return {"close." + std::to_string(remote),
           "server closed the connection with " + std::to_string(remote) +

@@ -554,6 +554,19 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
   }
 
+  // A send, ping or close the connection refused (websocketpp's "invalid state"). After the
+  // server's close frame it is that close, as on_close reports it (the frame is in, its TCP end
+  // not yet): a step that sends while the server closes (Engine.IO's ping timeout) counted
+  // `reset` "send failed: invalid state". Otherwise the connection is gone: `reset`.
+  void refused(const char* what, const websocketpp::lib::error_code& ec) {
+    if (con_->get_remote_close_code() != websocketpp::close::status::abnormal_close) {
+      const Failure why = unexpected_close(*con_);
+      fail(why.category, why.message);
+      return;
+    }
+    fail("reset", std::string(what) + " failed: " + ec.message());
+  }
+
   void on_close() {
     if (finished_ || abandoned_) return;
     const TimePoint now = Clock::now();
@@ -692,7 +705,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (s.join && !announce_join(*s.join, *payload, where)) return false;
     const websocketpp::lib::error_code ec = con_->send(*payload, opcode);
     if (ec) {
-      fail("reset", "send failed: " + ec.message());
+      refused("send", ec);
       return false;
     }
     count(kMsgsSent, 1);
@@ -1154,7 +1167,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     ping_sent_ = Clock::now();
     con_->ping(p.payload, ec);
     if (ec) {
-      fail("reset", "ping failed: " + ec.message());
+      refused("ping", ec);
       return;
     }
     awaiting_pong_ = true;
@@ -1182,7 +1195,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     trace_event("->", "close",
                 [&] { return std::to_string(code) + (reason.empty() ? "" : " " + reason); });
     con_->close(code, reason, ec);
-    if (ec) fail("reset", "close failed: " + ec.message());
+    if (ec) refused("close", ec);
     if (!plan_.secure) {  // no websocketpp close timer (configure): the same timeout, ours
       const TimeoutPlan& t = plan_.opts->timeouts;
       arm(ScaledTimeout{t.written.close, t.effective.close}, "close.timeout",

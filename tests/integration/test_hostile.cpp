@@ -152,6 +152,35 @@ TEST_CASE("hostile: a wss server closing TCP during the upgrade is reset") {
             "connection closed during the upgrade") != std::string::npos);
 }
 
+// What the server's close says, and what wslat refused, from hand-made frames after a valid 101
+// (tests/peers/py_raw_upgrade_server.py --then HEX): a server that closes with 1002 closed (it
+// says the client broke the protocol; wslat's answer echoes the code), a close frame without a
+// status code is a close too (1005), and a frame length not in its shortest encoding is the
+// server's violation, which websocketpp refuses with 1011 and closes at once.
+TEST_CASE("hostile: the server's close code is close.<code>, a frame wslat refuses is protocol") {
+  const auto after_101 = [](const std::string& name, const std::string& hex) {
+    BackgroundServer peer({"/usr/bin/python3",
+                           source_dir() + "/tests/peers/py_raw_upgrade_server.py", "--then", hex});
+    return run_hostile(base_scenario(name, peer.url(), echo_steps()), 1000 + 500);
+  };
+  SUBCASE("close 1002 from the server") {
+    const auto o = after_101("close-1002", "880203ea");
+    check_after_open(o, "close.1002");
+  }
+  SUBCASE("a close frame without a status code") {
+    const auto o = after_101("close-no-code", "8800");
+    check_after_open(o, "close.1005");
+    CHECK(o.result["error_examples"]["close.1005"].get<std::string>().find(
+              "without a status code") != std::string::npos);
+  }
+  SUBCASE("a 5-byte text frame with a 16-bit length") {
+    const auto o = after_101("non-minimal-length", "817e000568656c6c6f");
+    check_after_open(o, "protocol");
+    CHECK(o.result["error_examples"]["protocol"].get<std::string>().find("closed with 1011") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("hostile: a server resetting mid-session is reset") {
   auto server = start_serve({"--mode", "reset-after-open"});
   const auto o =

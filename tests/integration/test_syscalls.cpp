@@ -179,9 +179,10 @@ TEST_CASE("a connection's cycle makes no shutdown and no extra loop turns" *
   // mostly answered by then. Measured 1.0 (1.4 with both cores busy), 3.98-4.0 before, 4.97-5.0
   // with the connect posted, 5.9-6.4 before that (2026-11-30); 2.75 in a busy suite and 1.9
   // with 2.3 reads finding nothing in another run (2026-12-01), hence the reads finding nothing
-  // taken out, and at most one such read per answer the cycle waits for (the 101, the echo, the
-  // close reply).
-  CHECK(empty_reads < 3.5);
+  // taken out, and at most one such read per event the cycle waits for: the 101, the echo, the
+  // close reply and the server's EOF, which on a slow machine comes after the close reply rather
+  // than with it (3.625 in a busy suite, 2026-12-02); 0.1 for the subtraction's noise.
+  CHECK(empty_reads < 4.1);
   CHECK(per_cycle("epoll_wait") - empty_reads < 2.6);
   // Measured 14.0 (14.9 with both cores busy), 17.9-18.1 before, 18.8-19.2 with the posted
   // connect, 19.8-20.6 before the poll, 22.7-24.6 before that; 18.15 in a busy suite and 17.2

@@ -3,7 +3,10 @@
 
 Answers every upgrade request with a valid 101 (the right Sec-WebSocket-Accept) plus the
 header lines given with --header (e.g. "Sec-WebSocket-Extensions: permessage-deflate", which
-the request never offered), then holds the connection until the client closes it.
+the request never offered), then holds the connection until the client closes it. With --then
+HEX it writes those bytes after the 101 (a hand-made frame: a close without a status code, one
+whose length is not in its shortest encoding), reads once more (the client's answer to a close,
+or its end) and closes the connection, as a server does after the close handshake.
 Plain sockets only (no WebSocket library would write such an answer).
 Prints "listening on ws://127.0.0.1:PORT/".
 """
@@ -16,7 +19,7 @@ import threading
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def serve(conn: socket.socket, extra: list) -> None:
+def serve(conn: socket.socket, extra: list, then: bytes) -> None:
     with conn:
         data = b""
         while b"\r\n\r\n" not in data:
@@ -33,6 +36,11 @@ def serve(conn: socket.socket, extra: list) -> None:
         head = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket",
                 "Connection: Upgrade", "Sec-WebSocket-Accept: " + accept] + extra
         conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        if then:
+            conn.sendall(then)
+            conn.settimeout(10)
+            conn.recv(4096)
+            return
         while conn.recv(4096):
             pass
 
@@ -40,14 +48,16 @@ def serve(conn: socket.socket, extra: list) -> None:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--header", action="append", default=[])
+    p.add_argument("--then", default="", help="bytes to write after the 101, in hex")
     a = p.parse_args()
+    then = bytes.fromhex(a.then)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     print(f"listening on ws://127.0.0.1:{listener.getsockname()[1]}/", flush=True)
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn, a.header), daemon=True).start()
+        threading.Thread(target=serve, args=(conn, a.header, then), daemon=True).start()
 
 
 if __name__ == "__main__":
