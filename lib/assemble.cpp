@@ -43,6 +43,14 @@ std::optional<std::chrono::system_clock::time_point> parse_utc_timestamp(const s
     rest.remove_prefix(4);
   }
   if (rest != "Z") return std::nullopt;
+  // Fields in their ranges (timegm would roll "2026-13-45" over into 2027), years from 1970 to
+  // 2261: system_clock counts nanoseconds in 64 bits, which end in April 2262, and any two
+  // such times are less than 292 years apart, so their difference fits as well.
+  const auto in = [](int v, int lo, int hi) { return lo <= v && v <= hi; };
+  if (!in(tm.tm_year, 1970, 2261) || !in(tm.tm_mon, 1, 12) || !in(tm.tm_mday, 1, 31) ||
+      !in(tm.tm_hour, 0, 23) || !in(tm.tm_min, 0, 59) || !in(tm.tm_sec, 0, 60)) {
+    return std::nullopt;
+  }
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   const time_t secs = timegm(&tm);

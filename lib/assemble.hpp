@@ -37,7 +37,8 @@ RunResult assemble_result(const RunContext& ctx, RawRun raw);
 
 // "2026-11-27T14:00:00.123Z" for a system_clock time.
 std::string utc_timestamp(std::chrono::system_clock::time_point t);
-// The inverse, for "2026-11-27T14:00:00Z" and "2026-11-27T14:00:00.123Z"; nullopt otherwise.
+// The inverse, for "2026-11-27T14:00:00Z" and "2026-11-27T14:00:00.123Z", years 1970 to 2261;
+// nullopt otherwise (a field out of its range included).
 std::optional<std::chrono::system_clock::time_point> parse_utc_timestamp(const std::string& s);
 
 }  // namespace wslat

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "assemble.hpp"
 #include "baseline.hpp"
 #include "error.hpp"
 #include "test_support.hpp"
@@ -107,6 +108,31 @@ TEST_CASE("merging 4 shards equals one run over the union of their samples") {
   CHECK(m.load.achieved_rate == 40);
   CHECK(m.load.concurrency == 20);
   CHECK(m.host == "node-0,node-1,node-2,node-3");
+}
+
+TEST_CASE("start times are read in 1970-2261 with every field in range, and round-trip") {
+  const auto t = parse_utc_timestamp("2026-11-27T14:00:01.250Z");
+  REQUIRE(t);
+  CHECK(utc_timestamp(*t) == "2026-11-27T14:00:01.250Z");
+  CHECK(parse_utc_timestamp("2261-12-31T23:59:59Z"));
+  CHECK(parse_utc_timestamp("1970-01-01T00:00:00Z"));
+  // Found by fuzz_result: year 4052 overflowed system_clock's 64-bit nanoseconds (UBSan).
+  for (const char* bad : {"4052-11-27T14:00:01Z", "2262-04-12T00:00:00Z", "1969-12-31T23:59:59Z",
+                          "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-11-00T00:00:00Z",
+                          "2026-11-32T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T14:60:00Z",
+                          "2026-11-27T14:00:61Z", "2026-11-27T-1:00:00Z", "2026-11-27T14:00:00",
+                          "2026-11-27T14:00:00.12Z"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_utc_timestamp(bad));
+  }
+}
+
+TEST_CASE("a shard whose start is not a readable time leaves the timelines unshifted") {
+  std::vector<RunResult> parts{shard(0, samples(10, 1)), shard(1, samples(10, 2))};
+  parts[1].started_at = "9999-01-01T00:00:00Z";
+  const RunResult m = merge_results(parts);
+  CHECK(m.duration_ms == 1001.0);  // the longest shard, no offset
+  CHECK(m.started_at == "2026-11-27T14:00:04Z");
 }
 
 TEST_CASE("merged thresholds are re-evaluated on the merged data") {
