@@ -55,6 +55,9 @@ inline bool is_reset(const std::error_code& ec) {
 // 1011 is websocketpp's code for what its frame parser refuses beyond those (a length not in
 // its shortest encoding, a 64-bit length where it cannot hold it): a violation too, which
 // closes at once and so was reported as a connection lost without a close frame (`reset`).
+// An echo repeats the reason as well: a close frame websocketpp refuses (a 1-byte payload,
+// which it records as the server's 1002; a reason that is not UTF-8) is answered with 1002 and
+// its own reason ("Invalid close code"), and was `close.1002` "server closed with 1002".
 template <typename Connection>
 Failure unexpected_close(Connection& con) {
   namespace status = websocketpp::close::status;
@@ -63,7 +66,7 @@ Failure unexpected_close(Connection& con) {
   if ((local == status::protocol_error || local == status::invalid_payload ||
        local == status::message_too_big || local == status::unsupported_data ||
        local == status::internal_endpoint_error) &&
-      local != remote) {
+      (local != remote || con.get_local_close_reason() != con.get_remote_close_reason())) {
     std::string why = con.get_local_close_reason();
     const auto ec = con.get_ec();
     if (ec && ec.message() != why) why += (why.empty() ? "" : ": ") + ec.message();

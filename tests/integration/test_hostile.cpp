@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
@@ -179,6 +180,134 @@ TEST_CASE("hostile: the server's close code is close.<code>, a frame wslat refus
     CHECK(o.result["error_examples"]["protocol"].get<std::string>().find("closed with 1011") !=
           std::string::npos);
   }
+}
+
+// Frames no library writes, from tests/peers/py_raw_upgrade_server.py: how wslat reads a
+// message in fragments (with a control frame between them, compressed, in a final deflate
+// block), answers a server's ping, and which violation each refused frame is. These pin what
+// websocketpp does today, so that a client core of wslat's own (docs/client-core-plan.md) keeps it.
+struct HandMade {
+  const char* name;
+  std::string hex;  // written after the 101
+  json steps;
+  std::string category;  // "" when every connection must pass
+  std::string example;   // a part of the category's example
+  std::vector<std::string> peer_args = {};
+  bool deflate = false;
+};
+
+std::string hex_of(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+json expect_steps(const std::vector<std::string>& texts) {
+  json steps = json::array({{{"connect", json::object()}}});
+  for (const auto& t : texts) steps.push_back({{"expect", {{"text", t}, {"within", "1s"}}}});
+  steps.push_back({{"close", {{"code", 1000}}}});
+  return steps;
+}
+
+void run_hand_made(const HandMade& c) {
+  CAPTURE(c.name);
+  CAPTURE(c.hex);
+  std::vector<std::string> argv{
+      "/usr/bin/python3", source_dir() + "/tests/peers/py_raw_upgrade_server.py", "--then", c.hex};
+  argv.insert(argv.end(), c.peer_args.begin(), c.peer_args.end());
+  if (c.deflate) {
+    argv.insert(argv.end(), {"--header", "Sec-WebSocket-Extensions: permessage-deflate"});
+  }
+  BackgroundServer peer(argv);
+  json scenario = base_scenario(c.name, peer.url(), c.steps);
+  if (c.deflate) scenario["permessage_deflate"] = true;
+  const auto o = run_hostile(scenario, 1000 + 1000 + 500);
+  if (c.category.empty()) {
+    INFO("errors: " << o.result["errors"].dump());
+    CHECK(o.result["errors"].empty());
+    CHECK(o.result["connections"]["opened"] == kConnections);
+    CHECK(o.process.exit_code == 0);
+    return;
+  }
+  check_after_open(o, c.category);
+  const std::string example = o.result["error_examples"].value(c.category, "");
+  INFO("example: " << example);
+  CHECK(example.find(c.example) != std::string::npos);
+}
+
+TEST_CASE("hostile: a message in fragments is one message, a server's ping is answered") {
+  const std::string frag = "0103" + hex_of("fra") + "8007" + hex_of("gmented");
+  const std::string ping_between =
+      "0103" + hex_of("fra") + "8902" + hex_of("hi") + "8007" + hex_of("gmented");
+  // "fragmented, compressed" (raw deflate, sync flush, its 00 00 ff ff tail cut) in two frames,
+  // RSV1 on the first only; and "compressed, final block" ended with BFINAL (RFC 7692 7.2.3.3),
+  // twice: the second message starts a new stream.
+  const std::string compressed = "41054a2b4a4ccf80134dcd2b494dd15148cecf2d284a2d2e4e4d0100";
+  const std::string final_block = "c1194bcecf2d284a2d2e4e4dd15148cbcc4bcc5148cac94fce0600";
+  const HandMade cases[] = {
+      {"fragmented", frag, expect_steps({"fragmented"}), "", ""},
+      // The peer reports the pong it got as the message "pong hi".
+      {"ping-between-fragments", ping_between, expect_steps({"fragmented", "pong hi"}), "", ""},
+      {"compressed-fragments",
+       compressed,
+       expect_steps({"fragmented, compressed"}),
+       "",
+       "",
+       {},
+       true},
+      {"deflate-final-block",
+       final_block + final_block,
+       expect_steps({"compressed, final block", "compressed, final block"}),
+       "",
+       "",
+       {},
+       true},
+  };
+  for (const auto& c : cases) run_hand_made(c);
+}
+
+TEST_CASE("hostile: each frame a server may not send is protocol, naming what was wrong") {
+  const json echo = echo_steps();
+  const std::string ping_126 = "897e007e" + std::string(2 * 126, '0');
+  const HandMade cases[] = {
+      {"reserved-data-opcode", "8300", echo, "protocol", "invalid opcode"},
+      {"reserved-control-opcode", "8b00", echo, "protocol", "invalid opcode"},
+      {"continuation-first", "8002" + hex_of("lo"), echo, "protocol",
+       "Invalid message continuation"},
+      {"message-inside-fragments", "0103" + hex_of("hel") + "0102" + hex_of("lo"), echo, "protocol",
+       "Invalid message continuation"},
+      {"fragmented-ping", "0900", echo, "protocol", "Control messages cannot be fragmented"},
+      {"ping-of-126-bytes", ping_126, echo, "protocol", "limited to fewer than 125"},
+      {"masked-frame", "818500000000" + hex_of("hello"), echo, "protocol",
+       "Servers may not send masked frames"},
+      {"rsv1-without-deflate", "c105" + hex_of("hello"), echo, "protocol",
+       "Invalid use of reserved bits"},
+      {"text-not-utf8", "8105fffefdfcfb", echo, "protocol", "closed with 1007"},
+      {"close-code-999", "880203e7", echo, "protocol", "Invalid close code"},
+      {"close-code-1004-reserved", "880203ec", echo, "protocol", "Invalid close code"},
+      // A 1-byte close payload: websocketpp records it as the server's 1002 and answers 1002
+      // with its own reason; it was close.1002 "server closed the connection with 1002".
+      {"close-payload-1-byte", "880103", echo, "protocol", "Invalid close code"},
+      // Likewise a reason that is not UTF-8 after the server's own 1002.
+      {"close-1002-reason-not-utf8", "880403eafffe", echo, "protocol", "Invalid close reason"},
+      {"close-1000-reason-not-utf8", "880403e8fffe", echo, "protocol", "Invalid close reason"},
+      {"close-3000-application", "88020bb8", echo, "close.3000", "with 3000"},
+      {"garbage-deflate",
+       "c105ffffffffff",
+       expect_steps({"x"}),
+       "protocol",
+       "closed with 1007",
+       {},
+       true},
+  };
+  for (const auto& c : cases) run_hand_made(c);
+}
+
+TEST_CASE("hostile: a server that answers no ping is ping.timeout") {
+  const json steps = json::array({{{"connect", json::object()}},
+                                  {{"ping", {{"payload", "hb"}, {"within", "500ms"}}}},
+                                  {{"close", {{"code", 1000}}}}});
+  run_hand_made({"no-pong", "", steps, "ping.timeout", "", {"--ignore-pings"}});
 }
 
 TEST_CASE("hostile: a server resetting mid-session is reset") {
