@@ -357,6 +357,23 @@ TEST_CASE("hostile: a server that never answers the close frame is close.timeout
   CHECK(o.result["metrics"].contains("rtt"));
 }
 
+// Over TLS as over ws, at the close timeout and in the same words: websocketpp's own close
+// timer, which wss used, went on to wait for the TLS shutdown, and the run reported "the
+// connection did not close within 1.1s" at a backstop 500 ms after the timeout.
+TEST_CASE("hostile: a wss server that never answers the close frame is close.timeout") {
+  const Cert cert = make_cert("hostile-no-close-reply");
+  auto server =
+      start_serve({"--mode", "no-close-reply", "--tls-cert", cert.cert, "--tls-key", cert.key});
+  REQUIRE(server.url().rfind("wss://", 0) == 0);
+  const auto o = run_hostile(base_scenario("no-close-reply-tls", server.url(), echo_steps()),
+                             500 + 1000 + 500, {"--ca", cert.cert});
+  check_after_open(o, "close.timeout");
+  CHECK(o.result["metrics"].contains("rtt"));
+  CHECK(o.result["error_examples"]["close.timeout"] ==
+        "the server did not answer the close frame within 600ms (500ms × 1.2, profile production, "
+        "chosen by --env)");
+}
+
 TEST_CASE("hostile: a server that never sends the expected message is message.timeout") {
   auto server = start_serve();  // echoes "hello", never "never"
   json steps = echo_steps();
