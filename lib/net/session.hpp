@@ -309,12 +309,17 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     // Its handler does not look at the state: when it expired while the worker was busy and the
     // 101 was read first, it terminated an open connection, which on_close counted as "reset".
     con_->set_open_handshake_timeout(0);
-    // 0: begin_close arms the Session's deadline instead (websocketpp's timer costs an Asio
-    // timer, a std::function and, cancelled, a handler and an epoll_wait per connection). Over
-    // TLS its expiry started the TLS shutdown, which waits up to timeout_socket_shutdown for the
-    // peer's close_notify before the close handler runs: a wss server that never answered the
-    // close frame was close.timeout only at a backstop 500 ms after the timeout, in its words.
-    con_->set_close_handshake_timeout(0);
+    // websocketpp's close timer serves the close frames the Session does not send: the answer to
+    // a server's close and the close of a violation, after which the client waits for the server
+    // to close TCP (a server that kept the connection open was message.timeout while an expect
+    // waited, or never ended). The Session's own close (begin_close) turns it off and arms the
+    // Session's deadline instead: websocketpp's timer costs an Asio timer, a std::function and,
+    // cancelled, a handler and an epoll_wait per connection, and over TLS its expiry started the
+    // TLS shutdown, which waits up to 1 s for the peer's close_notify first (a wss server that
+    // never answered was close.timeout only at a backstop 500 ms later, in the backstop's words).
+    con_->set_close_handshake_timeout(
+        std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.effective.close)
+            .count());
     // Only the close handler owns the session: the connection keeps all its handlers until it
     // is destroyed, so that one keeps the session alive as long as any of them can run. The
     // others hold two plain pointers, which std::function stores inline (a lambda holding a
@@ -555,14 +560,25 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
   // A send, ping or close the connection refused (websocketpp's "invalid state"). After the
   // server's close frame it is that close, as on_close reports it (the frame is in, its TCP end
   // not yet): a step that sends while the server closes (Engine.IO's ping timeout) counted
-  // `reset` "send failed: invalid state". Otherwise the connection is gone: `reset`.
+  // `reset` "send failed: invalid state". Otherwise the connection is gone: `reset`. A send or
+  // ping refused is a drop like on_close's (with "on_drop" the session connects again); a close
+  // refused ends the session, which was ending anyway.
   void refused(const char* what, const websocketpp::lib::error_code& ec) {
-    if (con_->get_remote_close_code() != websocketpp::close::status::abnormal_close) {
-      const Failure why = unexpected_close(*con_);
+    const Failure why = con_->get_remote_close_code() != websocketpp::close::status::abnormal_close
+                            ? unexpected_close(*con_)
+                            : Failure{"reset", std::string(what) + " failed: " + ec.message()};
+    if (std::string_view(what) == "close") {
       fail(why.category, why.message);
       return;
     }
-    fail("reset", std::string(what) + " failed: " + ec.message());
+    lost(Clock::now(), why);
+  }
+
+  // The server closed the connection or it was lost: with "on_drop" the session connects again
+  // (not after a violation, which the next connection would meet again), else it failed.
+  void lost(TimePoint now, const Failure& why) {
+    if (plan_.scenario->on_drop && why.category != "protocol" && dropped(now, why)) return;
+    fail(why.category, why.message);
   }
 
   void on_close() {
@@ -582,9 +598,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       finish(now);
       return;
     }
-    const Failure why = unexpected_close(*con_);
-    if (plan_.scenario->on_drop && why.category != "protocol" && dropped(now, why)) return;
-    fail(why.category, why.message);
+    lost(now, unexpected_close(*con_));
   }
 
   // --- steps ----------------------------------------------------------------------------------
@@ -1186,24 +1200,12 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     close_sent_ = Clock::now();
     trace_event("->", "close",
                 [&] { return std::to_string(code) + (reason.empty() ? "" : " " + reason); });
+    con_->set_close_handshake_timeout(0);  // the deadline below is this close's timer
     con_->close(code, reason, ec);
     if (ec) refused("close", ec);
     const TimeoutPlan& t = plan_.opts->timeouts;
     arm(ScaledTimeout{t.written.close, t.effective.close}, "close.timeout",
         "the server did not answer the close frame within ", nullptr, close_sent_);
-  }
-
-  // Over TLS the server's answer to the close frame is followed by the TLS shutdown, which
-  // waits up to timeout_socket_shutdown (1 s) for the server's close_notify or its end of the
-  // connection. A close timeout that expires during that wait gives the shutdown its time and
-  // then one more chance to end (as websocketpp's own close timer, which stopped at the answer,
-  // did): a shorter close timeout does not fail a server that answered.
-  bool close_answered_tls_pending() {
-    if (!plan_.secure || !closing_ || !due_.scaled) return false;
-    if (con_->get_remote_close_code() == websocketpp::close::status::abnormal_close) return false;
-    arm(std::chrono::milliseconds(kSocketShutdownTimeoutMs + 500), "close.timeout",
-        "the server answered the close frame, the connection did not end within ");
-    return true;
   }
 
   // --- reconnects (README "Reconnects") --------------------------------------------------------
@@ -1404,7 +1406,13 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
       try_reconnect();
       return;
     }
-    if (std::string_view(due_.category) == "close.timeout" && close_answered_tls_pending()) return;
+    // A client waits for the server to close the TCP connection after the close handshake
+    // (RFC 6455 7.1.1; websocketpp does): a server that answered and kept it open is a close
+    // timeout too, in words that say which half it missed.
+    if (std::string_view(due_.category) == "close.timeout" && closing_ &&
+        con_->get_remote_close_code() != websocketpp::close::status::abnormal_close) {
+      due_.text = "the server answered the close frame but did not close the connection within ";
+    }
     std::string message = due_.text;
     if (due_.subject != nullptr) message += *due_.subject + " within ";
     if (!message.empty() && message.back() == ' ') {

@@ -815,9 +815,6 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
   }
 };
 
-// How long a closing connection waits for the peer's end of it (over TLS: its close_notify).
-inline constexpr long kSocketShutdownTimeoutMs = 1'000;
-
 template <typename Base>
 struct ClientConfig : public Base {
   using type = ClientConfig;
@@ -855,7 +852,7 @@ struct ClientConfig : public Base {
     static const long timeout_socket_post_init = 0;
     static const long timeout_dns_resolve = 3'600'000;
     static const long timeout_connect = 3'600'000;
-    static const long timeout_socket_shutdown = kSocketShutdownTimeoutMs;
+    static const long timeout_socket_shutdown = 1'000;
   };
   using transport_type = PreResolvedEndpoint<transport_config>;
 };

@@ -374,6 +374,32 @@ TEST_CASE("hostile: a wss server that never answers the close frame is close.tim
         "chosen by --env)");
 }
 
+// After a close frame the client waits for the server to close TCP (RFC 6455 7.1.1): a server
+// that keeps it open is bounded by the close timeout (py_raw_upgrade_server.py --linger).
+TEST_CASE("hostile: a server that closes and keeps the connection open is close.<code> in time") {
+  // Its close (1001) comes while an expect waits 5 s: that close, at the close timeout. It was
+  // message.timeout after the 5 s, websocketpp's close timer being off.
+  BackgroundServer peer({"/usr/bin/python3", source_dir() + "/tests/peers/py_raw_upgrade_server.py",
+                         "--then", "880203e9", "--linger"});
+  const json steps = json::array({{{"connect", json::object()}},
+                                  {{"expect", {{"text", "never"}, {"within", "5s"}}}},
+                                  {{"close", {{"code", 1000}}}}});
+  const auto o = run_hostile(base_scenario("close-then-linger", peer.url(), steps), 500 + 1000);
+  check_after_open(o, "close.1001");
+}
+
+TEST_CASE(
+    "hostile: a server that answers the close frame and keeps the connection is close.timeout") {
+  BackgroundServer peer(
+      {"/usr/bin/python3", source_dir() + "/tests/peers/py_raw_upgrade_server.py", "--linger"});
+  const auto o =
+      run_hostile(base_scenario("answer-then-linger", peer.url(), echo_steps()), 1000 + 500);
+  check_after_open(o, "close.timeout");
+  CHECK(o.result["error_examples"]["close.timeout"] ==
+        "the server answered the close frame but did not close the connection within 600ms "
+        "(500ms × 1.2, profile production, chosen by --env)");
+}
+
 TEST_CASE("hostile: a server that never sends the expected message is message.timeout") {
   auto server = start_serve();  // echoes "hello", never "never"
   json steps = echo_steps();

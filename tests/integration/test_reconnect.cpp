@@ -209,6 +209,33 @@ json echo_once(const std::string& name) {
       {"steps", json::array({{{"send", {{"text", "hi"}}}}, {{"expect", {{"text", "hi"}}}}})}};
 }
 
+// The server's close frame is in, its TCP close not yet (the client waits for it): a send then
+// is refused. That is the server's close, and with on_drop the session connects again; it
+// failed with close.1001 before (py_raw_upgrade_server.py: "x" and a close 1001 on the first
+// connection only, which it keeps open; an echo server after that).
+TEST_CASE("reconnect: on_drop connects again when the server's close refuses a send") {
+  BackgroundServer peer({"/usr/bin/python3", source_dir() + "/tests/peers/py_raw_upgrade_server.py",
+                         "--then", "810178880203e9", "--then-once", "--linger"});
+  json s = echo_once("reconnect-refused-send");
+  s["steps"] = json::array({{{"expect", {{"text", "x"}}}},
+                            {{"sleep", "50ms"}},  // the close frame is read meanwhile
+                            {{"send", {{"text", "hi"}}}},
+                            {{"expect", {{"text", "hi"}}}},
+                            {{"close", {{"code", 1000}}}}});
+  const auto file = write_scenario("reconnect-refused-send", s);
+  const std::string out = temp_dir() + "/reconnect-refused-send-result.json";
+  const auto r = run_wslat({"run", file, "--target", peer.url(), "--env", "production", "--no-save",
+                            "--quiet", "--trace", "1", "--export-json", out},
+                           std::chrono::seconds(60));
+  REQUIRE_FALSE(r.timed_out);
+  const json j = json::parse(read_file(out));
+  INFO(j.dump(2).substr(0, 3000) << "\nstderr: " << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(j["errors"].empty());
+  CHECK(j["counters"]["reconnects"]["total"] == 1);
+  CHECK(r.err.find("<- drop close.1001") != std::string::npos);
+}
+
 TEST_CASE("reconnect: on_drop does not retry a protocol violation") {
   auto server = start_serve({"--mode", "invalid-utf8"});
   const auto file = write_scenario("reconnect-protocol", echo_once("reconnect-protocol"));

@@ -8,13 +8,18 @@ close without a status code, a length not in its shortest encoding, a fragmented
 a ping between its fragments). Then it reads the client's frames: text and binary are echoed,
 a ping is answered with a pong (unless --ignore-pings), a pong is reported back as the text
 message "pong PAYLOAD", and a close is answered with the same close (unless --then held a close
-already) before the connection is closed, as a server does after the close handshake.
-Plain sockets only. Prints "listening on ws://127.0.0.1:PORT/".
+already) before the connection is closed, as a server does after the close handshake (with
+--linger: it waits for the client to end the connection first). With --then-once only the first
+connection gets the --then bytes and --linger: the next ones are a plain echo server. With --tls-cert and --tls-key it
+speaks TLS. Prints "listening on ws://127.0.0.1:PORT/" (wss:// with TLS).
 """
 import argparse
 import base64
 import hashlib
+import os
+import select
 import socket
+import ssl
 import threading
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -46,7 +51,15 @@ def frame(opcode: int, payload: bytes) -> bytes:
     return bytes([0x80 | opcode, 126]) + len(payload).to_bytes(2, "big") + payload
 
 
-def serve(conn: socket.socket, extra: list, then: bytes, ignore_pings: bool) -> None:
+def serve(conn: socket.socket, extra: list, then: bytes, ignore_pings: bool, linger: bool,
+          tls) -> None:
+    if tls is not None:
+        try:
+            conn.settimeout(10)
+            conn = tls.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):
+            conn.close()
+            return
     with conn:
         data = b""
         while b"\r\n\r\n" not in data:
@@ -79,6 +92,10 @@ def serve(conn: socket.socket, extra: list, then: bytes, ignore_pings: bool) -> 
                 elif opcode == 8:
                     if not closed:
                         conn.sendall(frame(8, payload))
+                    # The bytes under TLS (a close_notify included): only the end counts.
+                    while linger and select.select([conn], [], [], 30)[0]:
+                        if not os.read(conn.fileno(), 4096):
+                            break
                     return
             chunk = conn.recv(4096)
             if not chunk:
@@ -90,16 +107,30 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--header", action="append", default=[])
     p.add_argument("--then", default="", help="bytes to write after the 101, in hex")
+    p.add_argument("--then-once", action="store_true", help="--then on the first connection only")
     p.add_argument("--ignore-pings", action="store_true", help="answer no ping with a pong")
+    p.add_argument("--linger", action="store_true", help="after the close, wait for the client's end")
+    p.add_argument("--tls-cert", default="")
+    p.add_argument("--tls-key", default="")
     a = p.parse_args()
     then = bytes.fromhex(a.then)
+    tls = None
+    if a.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(a.tls_cert, a.tls_key)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
-    print(f"listening on ws://127.0.0.1:{listener.getsockname()[1]}/", flush=True)
+    scheme = "wss" if tls else "ws"
+    print(f"listening on {scheme}://127.0.0.1:{listener.getsockname()[1]}/", flush=True)
+    first = True
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn, a.header, then, a.ignore_pings), daemon=True).start()
+        special = first or not a.then_once
+        first = False
+        threading.Thread(target=serve, daemon=True,
+                         args=(conn, a.header, then if special else b"", a.ignore_pings,
+                               a.linger and special, tls)).start()
 
 
 if __name__ == "__main__":
