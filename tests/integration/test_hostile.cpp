@@ -74,6 +74,15 @@ Outcome run_hostile(const json& scenario, double budget_ms,
   return o;
 }
 
+// The same against `wslat serve --mode MODE` over TLS (a certificate made for it, --ca given).
+Outcome run_hostile_tls(const std::string& mode, const std::string& name, double budget_ms) {
+  const Cert cert = make_cert("hostile-" + mode);
+  auto server = start_serve({"--mode", mode, "--tls-cert", cert.cert, "--tls-key", cert.key});
+  REQUIRE(server.url().rfind("wss://", 0) == 0);
+  return run_hostile(base_scenario(name, server.url(), echo_steps()), budget_ms,
+                     {"--ca", cert.cert});
+}
+
 // Every connection failed with `category`, and both the JSON and the text report say so.
 void check_counted(const Outcome& o, const std::string& category, int exit_code) {
   INFO("stderr: " << o.process.err);
@@ -142,12 +151,7 @@ TEST_CASE("hostile: a server closing TCP during the handshake is reset") {
 // Over TLS the same close comes without the TLS close_notify ("stream truncated"): still reset,
 // not upgrade.invalid, and not tls (the handshake was done).
 TEST_CASE("hostile: a wss server closing TCP during the upgrade is reset") {
-  const Cert cert = make_cert("hostile-close-in-handshake");
-  auto server =
-      start_serve({"--mode", "close-in-handshake", "--tls-cert", cert.cert, "--tls-key", cert.key});
-  REQUIRE(server.url().rfind("wss://", 0) == 0);
-  const auto o = run_hostile(base_scenario("close-in-handshake-tls", server.url(), echo_steps()),
-                             500, {"--ca", cert.cert});
+  const auto o = run_hostile_tls("close-in-handshake", "close-in-handshake-tls", 500);
   check_before_open(o, "reset");
   CHECK(o.result["error_examples"]["reset"].get<std::string>().find(
             "connection closed during the upgrade") != std::string::npos);
@@ -361,12 +365,7 @@ TEST_CASE("hostile: a server that never answers the close frame is close.timeout
 // timer, which wss used, went on to wait for the TLS shutdown, and the run reported "the
 // connection did not close within 1.1s" at a backstop 500 ms after the timeout.
 TEST_CASE("hostile: a wss server that never answers the close frame is close.timeout") {
-  const Cert cert = make_cert("hostile-no-close-reply");
-  auto server =
-      start_serve({"--mode", "no-close-reply", "--tls-cert", cert.cert, "--tls-key", cert.key});
-  REQUIRE(server.url().rfind("wss://", 0) == 0);
-  const auto o = run_hostile(base_scenario("no-close-reply-tls", server.url(), echo_steps()),
-                             500 + 1000 + 500, {"--ca", cert.cert});
+  const auto o = run_hostile_tls("no-close-reply", "no-close-reply-tls", 500 + 1000 + 500);
   check_after_open(o, "close.timeout");
   CHECK(o.result["metrics"].contains("rtt"));
   CHECK(o.result["error_examples"]["close.timeout"] ==
