@@ -882,6 +882,7 @@ def main():
               "`npm ci` in bench/", file=sys.stderr)
         sys.exit(3)  # a missing dependency, as bench/run.sh's
     started = time.perf_counter()
+    started_at = datetime.datetime.now(datetime.timezone.utc)  # the header's time: the start
     load_at_start = os.getloadavg()[0]
     pinning = choose_pinning(args)
     log(pinning)
@@ -928,7 +929,7 @@ def main():
     hold_n = size(args, "hold")
     mode = "--counts" if args.counts else "--quick" if args.quick else "full"
     out = [f"# wslat benchmark ({mode})", "",
-           f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} · "
+           f"started {started_at:%Y-%m-%d %H:%M UTC} · "
            f"`{args.command}` · {versions(args)} · {pinning} · "
            f"load average at start {load_at_start:.1f} · "
            f"total {time.perf_counter() - started:.0f} s", ""]
