@@ -1742,6 +1742,46 @@ WSLAT_FAST_UPGRADE(wslat::net::TlsConfig)
 WSLAT_QUIET_CONTROL_FRAMES(wslat::net::PlainConfig)  // NOLINT(performance-unnecessary-value-param)
 WSLAT_QUIET_CONTROL_FRAMES(wslat::net::TlsConfig)    // NOLINT(performance-unnecessary-value-param)
 #undef WSLAT_QUIET_CONTROL_FRAMES
+
+// A frame's first two bytes, checked as websocketpp 0.8.2 does (processors/hybi13.hpp), plus
+// one rule it lacks: RSV1 ("compressed", RFC 7692) belongs on a message's first frame only. On
+// a continuation it has no negotiated meaning, which RFC 6455 5.2 makes a failure; websocketpp
+// read the message as if the bit were not there.
+#define WSLAT_STRICT_RSV1(CONFIG)                                                                 \
+  template <>                                                                                     \
+  inline websocketpp::lib::error_code                                                             \
+  websocketpp::processor::hybi13<CONFIG>::validate_incoming_basic_header(                         \
+      frame::basic_header const& h, bool is_server, bool new_msg) const {                         \
+    const frame::opcode::value op = frame::get_opcode(h);                                         \
+    if (frame::opcode::is_control(op) &&                                                          \
+        frame::get_basic_size(h) > frame::limits::payload_size_basic) {                           \
+      return make_error_code(error::control_too_big);                                             \
+    }                                                                                             \
+    if (frame::get_rsv1(h) &&                                                                     \
+        (!m_permessage_deflate.is_enabled() || frame::opcode::is_control(op) ||                   \
+         op == frame::opcode::CONTINUATION)) {                                                    \
+      return make_error_code(error::invalid_rsv_bit);                                             \
+    }                                                                                             \
+    if (frame::get_rsv2(h) || frame::get_rsv3(h)) return make_error_code(error::invalid_rsv_bit); \
+    if (frame::opcode::reserved(op) || frame::opcode::invalid(op)) {                              \
+      return make_error_code(error::invalid_opcode);                                              \
+    }                                                                                             \
+    if (frame::opcode::is_control(op) && !frame::get_fin(h)) {                                    \
+      return make_error_code(error::fragmented_control);                                          \
+    }                                                                                             \
+    if (new_msg && op == frame::opcode::CONTINUATION) {                                           \
+      return make_error_code(error::invalid_continuation);                                        \
+    }                                                                                             \
+    if (!new_msg && !frame::opcode::is_control(op) && op != frame::opcode::CONTINUATION) {        \
+      return make_error_code(error::invalid_continuation);                                        \
+    }                                                                                             \
+    if (is_server && !frame::get_masked(h)) return make_error_code(error::masking_required);      \
+    if (!is_server && frame::get_masked(h)) return make_error_code(error::masking_forbidden);     \
+    return {};                                                                                    \
+  }
+WSLAT_STRICT_RSV1(wslat::net::PlainConfig)
+WSLAT_STRICT_RSV1(wslat::net::TlsConfig)
+#undef WSLAT_STRICT_RSV1
 namespace wslat::net {
 
 using PlainClient = websocketpp::client<PlainConfig>;

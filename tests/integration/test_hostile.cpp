@@ -303,6 +303,14 @@ TEST_CASE("hostile: each frame a server may not send is protocol, naming what wa
        "closed with 1007",
        {},
        true},
+      // RSV1 on the second frame of a compressed message as well (websocketpp accepted it).
+      {"rsv1-on-continuation",
+       "41054a2b4a4ccfc0134dcd2b494dd15148cecf2d284a2d2e4e4d0100",
+       expect_steps({"x"}),
+       "protocol",
+       "Invalid use of reserved bits",
+       {},
+       true},
   };
   for (const auto& c : cases) run_hand_made(c);
 }
