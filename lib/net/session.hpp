@@ -557,21 +557,24 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
   }
 
-  // A send, ping or close the connection refused (websocketpp's "invalid state"). After the
+  // The server's close frame is in (websocketpp records "none yet" as 1006, abnormal close).
+  bool server_closed() const {
+    return con_->get_remote_close_code() != websocketpp::close::status::abnormal_close;
+  }
+
+  // Why the connection refused a send, ping or close (websocketpp's "invalid state"). After the
   // server's close frame it is that close, as on_close reports it (the frame is in, its TCP end
   // not yet): a step that sends while the server closes (Engine.IO's ping timeout) counted
-  // `reset` "send failed: invalid state". Otherwise the connection is gone: `reset`. A send or
-  // ping refused is a drop like on_close's (with "on_drop" the session connects again); a close
-  // refused ends the session, which was ending anyway.
+  // `reset` "send failed: invalid state". Otherwise the connection is gone: `reset`.
+  Failure refusal(const char* what, const websocketpp::lib::error_code& ec) const {
+    return server_closed() ? unexpected_close(*con_)
+                           : Failure{"reset", std::string(what) + " failed: " + ec.message()};
+  }
+
+  // A send or ping refused is a drop like on_close's (with "on_drop" the session connects
+  // again); begin_close fails on a refused close, the session was ending anyway.
   void refused(const char* what, const websocketpp::lib::error_code& ec) {
-    const Failure why = con_->get_remote_close_code() != websocketpp::close::status::abnormal_close
-                            ? unexpected_close(*con_)
-                            : Failure{"reset", std::string(what) + " failed: " + ec.message()};
-    if (std::string_view(what) == "close") {
-      fail(why.category, why.message);
-      return;
-    }
-    lost(Clock::now(), why);
+    lost(Clock::now(), refusal(what, ec));
   }
 
   // The server closed the connection or it was lost: with "on_drop" the session connects again
@@ -1202,7 +1205,10 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
                 [&] { return std::to_string(code) + (reason.empty() ? "" : " " + reason); });
     con_->set_close_handshake_timeout(0);  // the deadline below is this close's timer
     con_->close(code, reason, ec);
-    if (ec) refused("close", ec);
+    if (ec) {
+      const Failure why = refusal("close", ec);
+      fail(why.category, why.message);
+    }
     const TimeoutPlan& t = plan_.opts->timeouts;
     arm(ScaledTimeout{t.written.close, t.effective.close}, "close.timeout",
         "the server did not answer the close frame within ", nullptr, close_sent_);
@@ -1409,8 +1415,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     // A client waits for the server to close the TCP connection after the close handshake
     // (RFC 6455 7.1.1; websocketpp does): a server that answered and kept it open is a close
     // timeout too, in words that say which half it missed.
-    if (std::string_view(due_.category) == "close.timeout" && closing_ &&
-        con_->get_remote_close_code() != websocketpp::close::status::abnormal_close) {
+    if (std::string_view(due_.category) == "close.timeout" && closing_ && server_closed()) {
       due_.text = "the server answered the close frame but did not close the connection within ";
     }
     std::string message = due_.text;

@@ -9,9 +9,10 @@ a ping between its fragments). Then it reads the client's frames: text and binar
 a ping is answered with a pong (unless --ignore-pings), a pong is reported back as the text
 message "pong PAYLOAD", and a close is answered with the same close (unless --then held a close
 already) before the connection is closed, as a server does after the close handshake (with
---linger: it waits for the client to end the connection first). With --then-once only the first
-connection gets the --then bytes and --linger: the next ones are a plain echo server. With --tls-cert and --tls-key it
-speaks TLS. Prints "listening on ws://127.0.0.1:PORT/" (wss:// with TLS).
+--linger: it waits for the client to end the connection first). With --then-once only the
+first connection gets the --then bytes and --linger: the next ones are a plain echo server.
+With --tls-cert and --tls-key it speaks TLS. Prints "listening on ws://127.0.0.1:PORT/"
+(wss:// with TLS).
 """
 import argparse
 import base64
