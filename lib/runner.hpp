@@ -107,7 +107,7 @@ std::string upgrade_request_text(const std::string& target,
                                  const std::vector<std::string>& subprotocols);
 
 // What the runner makes of a server's answer to the upgrade request when its bytes arrive in
-// these reads, in order (the same parser, QuietResponse in lib/net/wspp_config.hpp), with the
+// these reads, in order (the same parser, UpgradeResponse in lib/net/client_upgrade.hpp), with the
 // value of each header named in `ask` as the runner looks it up (names without case). For tests
 // and fuzzing.
 struct UpgradeAnswer {

@@ -21,6 +21,8 @@
 #include <websocketpp/http/constants.hpp>
 #include <websocketpp/processors/base.hpp>
 
+#include "net/client_upgrade.hpp"
+
 namespace wslat::net {
 
 // Why the server's answer to the offer is not a valid permessage-deflate negotiation.
@@ -157,8 +159,7 @@ class Deflate {
   // The server's answer (`answer`, its Sec-WebSocket-Extensions list) to the request's offers
   // (`offered`): checked as RFC 7692 §7.1 says, and when it accepts permessage-deflate, the
   // compressor and decompressor it asks for. An error fails the upgrade.
-  std::error_code accept(const websocketpp::http::parameter_list& answer,
-                         const websocketpp::http::parameter_list& offered,
+  std::error_code accept(const ParameterList& answer, const ParameterList& offered,
                          std::size_t max_message_bytes) {
     const auto offer_of = [&offered](const std::string& name) {
       return std::find_if(offered.begin(), offered.end(),
@@ -223,6 +224,9 @@ class Deflate {
     accepted_deflate = this;
     return {};
   }
+
+  // What accept_extensions (client_upgrade.hpp) fails with when the answer's list cannot be read.
+  static std::error_code syntax_error() { return deflate_error(DeflateProblem::kSyntax); }
 
   // The compressed payload bytes of the messages sent (received) since the last call. Received
   // ones include hybi13's 4-byte tail per message, which the caller takes off.

@@ -290,7 +290,7 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
         }
         if (!why) con_->add_subprotocol(p);
       }
-    } catch (const std::exception& e) {  // websocketpp::exception or ::http::exception
+    } catch (const std::exception& e) {  // websocketpp::exception, HttpError (append_header)
       why = std::string("websocketpp refused the request: ") + e.what();
     }
     if (!why) return true;

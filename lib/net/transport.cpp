@@ -281,10 +281,11 @@ std::unique_ptr<Transport> make_transport(const Scenario& scenario, const RunOpt
 using net::basic_authorization;
 using net::build_upgrade_request;
 using net::check_request_fields;
-using net::FastRequest;
 using net::FastRng;
-using net::QuietResponse;
+using net::HttpError;
 using net::target_uri;
+using net::UpgradeRequest;
+using net::UpgradeResponse;
 
 std::string upgrade_request_text(const std::string& target,
                                  const std::vector<std::pair<std::string, std::string>>& headers,
@@ -296,7 +297,7 @@ std::string upgrade_request_text(const std::string& target,
   check_request_fields(scenario, headers);
   const std::string authorization = basic_authorization(target, scenario, headers);
   // What Session::add_request_fields does before connecting, then the processor's request.
-  FastRequest req;
+  UpgradeRequest req;
   if (!authorization.empty()) req.replace_header("Authorization", authorization);
   for (const auto& [name, value] : headers) {
     if (equals_ci(name, "Host")) {
@@ -306,14 +307,14 @@ std::string upgrade_request_text(const std::string& target,
     }
   }
   FastRng<std::uint32_t, websocketpp::concurrency::none> rng;
-  build_upgrade_request(req, uri, subprotocols, rng);
+  build_upgrade_request(req, net::upgrade_target(uri), subprotocols, rng);
   return req.raw();
 }
 
 UpgradeAnswer parse_upgrade_answer(const std::vector<std::string>& reads,
                                    const std::vector<std::string>& ask) {
   UpgradeAnswer out;
-  QuietResponse res;
+  UpgradeResponse res;
   try {
     for (const std::string& read : reads) {
       ++out.reads;
@@ -323,13 +324,13 @@ UpgradeAnswer parse_upgrade_answer(const std::vector<std::string>& reads,
         break;
       }
     }
-  } catch (const websocketpp::http::exception& e) {
+  } catch (const HttpError& e) {
     out.error = e.what();
   }
   out.status = res.status();
   out.complete = out.error.empty() && res.headers_ready();
   if (!out.complete) return out;
-  out.version = res.get_version();
+  out.version = res.version();
   out.reason = res.get_status_msg();
   for (const auto& h : res.get_headers()) out.headers.emplace_back(res.name(h), res.value(h));
   for (const std::string& name : ask) out.asked.push_back(res.get_header(name));

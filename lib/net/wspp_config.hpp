@@ -40,6 +40,7 @@
 #include "build_info.hpp"
 #include "digest.hpp"
 #include "http_syntax.hpp"
+#include "net/client_upgrade.hpp"
 #include "net/deflate.hpp"
 #include "net/engine.hpp"
 
@@ -83,570 +84,71 @@ class FastRng {
   std::uint64_t state_;
 };
 
-// websocketpp builds the upgrade request with request::raw() and formats the response with
-// response::raw() through std::stringstream (~6k instructions each, measured with callgrind).
-// The request's bytes are sent, so FastRequest builds the same text with appends; the response
-// text only feeds a log line that the stub logger drops, so QuietResponse skips it. Both hide
-// the base's (non-virtual) raw(), which connection<> calls through config::*_type.
-//
-// FastRequest also keeps its headers in a vector, in the order they were set, instead of the
-// base's std::map with a case-insensitive comparator: the map's node per header and its
-// tolower() per compared character cost ~4 k instructions per connection (callgrind), for
-// the ~8 headers of an upgrade request. Their names and values are appended to one string
-// (a std::string each cost an allocation past 15 characters: Sec-WebSocket-Version, the key). The
-// same calls with the same meaning (names compared without case; append_header joins a repeated
-// name's values with ", " and refuses a name with a non-token character), hiding the base's, which
-// connection<> calls through config::request_type; the base's map stays empty. The request goes out
-// in that order (websocketpp's in the map's alphabetical order; HTTP leaves the order of different
-// names to the sender, RFC 9110 §5.3).
-class FastRequest : public websocketpp::http::parser::request {
+// websocketpp's request and response types for wslat's connections: the client's side of the
+// upgrade is wslat's own (client_upgrade.hpp: the request built with appends, not
+// std::stringstream and a std::map; the answer read line by line as it arrives), and these
+// adapters give it the names websocketpp's connection<> calls through config::request_type and
+// config::response_type, hiding their websocketpp bases' (non-virtual) members. The bases stay
+// only for websocketpp's server-side code, which a client instantiates all the same and never
+// runs; their maps and buffers stay empty.
+class FastRequest : public websocketpp::http::parser::request, public UpgradeRequest {
  public:
-  static constexpr std::size_t kUsualHeaders = 12;
-  static constexpr std::size_t kUsualText = 256;
+  using UpgradeRequest::append_header;
+  using UpgradeRequest::get_header;
+  using UpgradeRequest::get_header_as_plist;
+  using UpgradeRequest::raw;
+  using UpgradeRequest::remove_header;
+  using UpgradeRequest::replace_header;
+  using UpgradeRequest::set_method;
+  using UpgradeRequest::set_uri;
+  using UpgradeRequest::set_version;
 
-  // Keys as std::string_view: websocketpp passes std::strings, wslat string literals, which
-  // would otherwise each make a temporary std::string (an allocation past 15 characters).
-  std::string_view header(std::string_view key) const {
-    const auto it = find(key);
-    return it == headers_.end() ? std::string_view() : value_of(*it);
-  }
-  // As the base's: by reference, so made on first use for that header and kept (and kept up to
-  // date by replace_header and append_header, as the base's map entry would be).
-  const std::string& get_header(std::string_view key) const {
-    static const std::string empty;
-    const auto it = find(key);
-    if (it == headers_.end()) return empty;
-    const std::size_t index = static_cast<std::size_t>(it - headers_.begin());
-    for (const auto& [i, text] : made_) {
-      if (i == index) return text;
-    }
-    return made_.emplace_front(index, value_of(*it)).second;
-  }
-  void append_header(std::string_view key, std::string_view val) {
-    if (std::find_if(key.begin(), key.end(), websocketpp::http::is_not_token_char) != key.end()) {
-      throw websocketpp::http::exception("Invalid header name",
-                                         websocketpp::http::status_code::bad_request);
-    }
-    const auto it = find(key);
-    if (it == headers_.end() || it->value_len == 0) {
-      replace_header(key, val);
-    } else {
-      const std::string joined = std::string(value_of(*it)).append(", ").append(val);  // rare
-      const std::size_t at = text_.size();
-      text_.append(joined);
-      set_value(*it, at, joined.size());
-      lines_ = false;
-    }
-  }
-  void replace_header(std::string_view key, std::string_view val) {
-    if (text_.empty()) text_.reserve(kUsualText);  // one allocation for the usual request
-    const auto it = find(key);
-    if (it == headers_.end()) {
-      // One allocation for an upgrade request's ~8 headers, not one per doubling.
-      if (headers_.empty()) headers_.reserve(kUsualHeaders);
-      const std::size_t name_at = text_.size();
-      text_.append(key).append(": ");
-      const std::size_t value_at = text_.size();
-      text_.append(val).append("\r\n");
-      headers_.push_back({name_at, key.size(), value_at, val.size()});
-    } else {
-      const std::size_t at = text_.size();
-      text_.append(val);
-      set_value(*it, at, val.size());
-      lines_ = false;
-    }
-  }
-  void remove_header(std::string_view key) {
-    const auto it = find(key);
-    if (it == headers_.end()) return;
-    headers_.erase(it);
-    made_.clear();  // indices moved (as the base's map, a removed value's reference dangles)
-    lines_ = false;
-  }
-  // Whether no header has been set yet.
-  bool no_headers() const { return headers_.empty(); }
-  // The header lines of `other`, as set there (build_upgrade_request's prototype).
-  void copy_headers(const FastRequest& other) {
-    text_ = other.text_;
-    headers_ = other.headers_;
-    lines_ = other.lines_;
-    made_.clear();
-  }
-  // A new value for the header last set: in place when it has the old one's length (the
-  // prototype's key), so the lines stay as they were set.
-  void overwrite_last_value(std::string_view val) {
-    Header& h = headers_.back();
-    if (val.size() == h.value_len) {
-      text_.replace(h.value_at, h.value_len, val);
-      set_value(h, h.value_at, h.value_len);
-    } else {
-      const std::size_t at = text_.size();
-      text_.append(val);
-      set_value(h, at, val.size());
-      lines_ = false;
-    }
-  }
-  // As the base's: true when the header is there and is not a valid parameter list.
-  bool get_header_as_plist(std::string_view key, websocketpp::http::parameter_list& out) const {
-    const std::string& value = get_header(key);
-    return !value.empty() && parse_parameter_list(value, out);
-  }
+  // As strings, which websocketpp's (server-side) code passes on as such.
+  std::string get_method() const { return std::string(UpgradeRequest::get_method()); }
+  std::string get_uri() const { return std::string(UpgradeRequest::get_uri()); }
+  std::string get_version() const { return std::string(UpgradeRequest::get_version()); }
 
-  // Frees what the request holds once the upgrade is done (Session::release_handshake), the
-  // base's too. Not `*this = FastRequest{}`: a std::string moved from an empty one keeps its
-  // own buffer (libstdc++), so text_ stayed with every open connection (bench/README.md).
+  // Frees what the request holds once the upgrade is done (Session::release_handshake).
   void release() {
     static_cast<websocketpp::http::parser::request&>(*this) = websocketpp::http::parser::request{};
-    std::string().swap(text_);
-    std::vector<Header>().swap(headers_);
-    made_.clear();
-    lines_ = true;
+    UpgradeRequest::release();
   }
-
-  std::string raw() const {
-    std::string out;
-    out.reserve(text_.size() + 4 * headers_.size() + 64);
-    out.append(get_method()).append(" ").append(get_uri()).append(" ");
-    out.append(get_version()).append("\r\n");
-    if (lines_) {
-      out.append(text_);  // the header lines as they were set
-    } else {
-      for (const Header& h : headers_) {
-        out.append(name_of(h)).append(": ").append(value_of(h)).append("\r\n");
-      }
-    }
-    return out.append("\r\n").append(get_body());
-  }
-
- private:
-  // Offsets into text_, where each header is appended as its line ("name: value\r\n") when it
-  // is set, so that raw() copies the lines at once. A changed value goes after them, and the
-  // old one stays behind, unused (a request is built once): raw() then writes line by line.
-  struct Header {
-    std::size_t name_at, name_len, value_at, value_len;
-  };
-
-  std::string_view name_of(const Header& h) const { return {text_.data() + h.name_at, h.name_len}; }
-  std::string_view value_of(const Header& h) const {
-    return {text_.data() + h.value_at, h.value_len};
-  }
-  void set_value(Header& h, std::size_t at, std::size_t len) {
-    h.value_at = at;
-    h.value_len = len;
-    const std::size_t index = static_cast<std::size_t>(&h - headers_.data());
-    for (auto& [i, text] : made_) {
-      if (i == index) text.assign(value_of(h));
-    }
-  }
-  std::vector<Header>::const_iterator find(std::string_view key) const {
-    return std::find_if(headers_.begin(), headers_.end(),
-                        [&](const Header& h) { return equals_ci(name_of(h), key); });
-  }
-  std::vector<Header>::iterator find(std::string_view key) {
-    return std::find_if(headers_.begin(), headers_.end(),
-                        [&](const Header& h) { return equals_ci(name_of(h), key); });
-  }
-
-  std::string text_;  // the header lines (and changed values)
-  std::vector<Header> headers_;
-  bool lines_ = true;  // text_ is exactly the header lines, in order
-  mutable std::forward_list<std::pair<std::size_t, std::string>> made_;  // get_header's
 };
 
-// websocketpp's response parser keeps the 101 answer in a std::map with a case-insensitive
-// comparator, a node and two strings per header, and builds strings per line and an
-// istringstream for the status code: ~11 allocations and ~6% of a connection's user time
-// (bench/README.md, "Where a cycle's CPU goes"). QuietResponse keeps the answer's text in one
-// string, reads each line once as it completes, and keeps the headers as offsets into the
-// text (one vector). The
-// same syntax and the same errors as websocketpp 0.8.2's response::consume: lines end with CRLF;
-// the status line is "version SP code SP reason" (a code that is not a number, or a missing
-// space, throws); a header line without ':' or with a non-token name throws; a name and a value
-// lose their surrounding spaces and tabs; a repeated name's values are joined with ", "; more
-// than max_header_size bytes without the blank line throw. One difference: the bytes after the
-// blank line are never consumed as a body, even with a Content-Length (websocketpp read that
-// many bytes of frames as the body of a 101, which cannot have one, RFC 9110 §15.2).
-// Hides the base's (non-virtual) members that connection<> and hybi13<> call through
-// config::response_type; the base's map and buffer stay empty.
-class QuietResponse : public websocketpp::http::parser::response {
+class QuietResponse : public websocketpp::http::parser::response, public UpgradeResponse {
  public:
-  // Where a header's name and value are in the answer's text (offsets, so that the text may
-  // grow while the answer arrives).
-  struct Header {
-    std::size_t name_at, name_len, value_at, value_len;
-  };
-  using Headers = std::vector<Header>;
+  using UpgradeResponse::get_header;
+  using UpgradeResponse::get_header_as_plist;
+  using UpgradeResponse::get_status_msg;
+  using UpgradeResponse::headers_ready;
+  using UpgradeResponse::release;
 
   std::string raw() const { return {}; }  // only ever logged
-
-  // Appends `buf` to the answer so far and reads each line as soon as it is complete (garbage
-  // fails at its first line, as websocketpp's does, not when the server gives up); once the
-  // blank line is there, returns how many of these bytes belonged to the answer (the rest are
-  // frames). Before: all of them.
+  // websocketpp's connection catches its own exception type for an answer that is not HTTP.
   std::size_t consume(const char* buf, std::size_t len) {
-    if (ready_) return 0;
-    const std::size_t had = text_.size();
-    if (had == 0) text_.reserve(len);
-    text_.append(buf, len);
-    for (std::size_t eol; (eol = text_.find("\r\n", checked_)) != std::string::npos;
-         checked_ = eol + 2) {
-      if (eol + 2 > websocketpp::http::max_header_size) fail(kTooLarge);
-      const std::string_view line(text_.data() + checked_, eol - checked_);
-      if (checked_ == 0) {
-        status_line(line);
-      } else if (line.empty()) {
-        text_.resize(eol + 2);  // frames that came with the answer stay in the caller's buffer
-        join_repeated();
-        ready_ = true;
-        return eol + 2 - had;
-      } else {
-        header_line(line);
-      }
+    try {
+      return UpgradeResponse::consume(buf, len);
+    } catch (const HttpError& e) {
+      throw websocketpp::http::exception(e.what(), websocketpp::http::status_code::bad_request);
     }
-    if (text_.size() > websocketpp::http::max_header_size) fail(kTooLarge);
-    return len;
   }
-  // What consume throws for more than max_header_size bytes without the blank line.
-  static constexpr const char* kTooLarge = "Maximum header size exceeded.";
-  bool ready() const { return ready_; }
-  bool headers_ready() const { return ready_; }
-
-  // The status as the server sent it (any number: websocketpp's enum holds 0-511 only).
-  int status() const { return code_; }
-  // As websocketpp's enum: 0 (uninitialized) for a number outside its range, whose conversion
-  // would be undefined; such an answer is not a 101 either way.
+  bool ready() const { return headers_ready(); }
+  // As websocketpp's enum: 0 (uninitialized) for a number outside its 9 bits (0-511), whose
+  // conversion would be undefined; such an answer is not a 101 either way.
   websocketpp::http::status_code::value get_status_code() const {
-    return code_ >= 0 && code_ <= kMaxStatusEnum
-               ? static_cast<websocketpp::http::status_code::value>(code_)
+    return status() >= 0 && status() <= kMaxStatusEnum
+               ? static_cast<websocketpp::http::status_code::value>(status())
                : websocketpp::http::status_code::uninitialized;
-  }
-  // Made on first use and kept: websocketpp lends it by reference.
-  const std::string& get_status_msg() const {
-    if (status_msg_.empty()) status_msg_.assign(text_, reason_at_, reason_len_);
-    return status_msg_;
-  }
-  // By reference too: made on first use for that header, and kept.
-  const std::string& get_header(std::string_view key) const {
-    static const std::string empty;
-    for (std::size_t i = 0; i < headers_.size(); ++i) {
-      if (!equals_ci(name(headers_[i]), key)) continue;
-      for (const auto& [index, text] : made_) {
-        if (index == i) return text;
-      }
-      return made_.emplace_front(i, value(headers_[i])).second;
-    }
-    return empty;
-  }
-  bool get_header_as_plist(std::string_view key, websocketpp::http::parameter_list& out) const {
-    const std::string& v = get_header(key);
-    return !v.empty() && parse_parameter_list(v, out);
-  }
-  // In the order received; a repeated name once, with its values joined.
-  const Headers& get_headers() const { return headers_; }
-  std::string_view name(const Header& h) const { return {text_.data() + h.name_at, h.name_len}; }
-  std::string_view value(const Header& h) const { return {text_.data() + h.value_at, h.value_len}; }
-
-  // Frees the answer once the upgrade is done (Session::release_handshake); as a new one after.
-  void release() {
-    Headers().swap(headers_);
-    std::string().swap(text_);
-    std::string().swap(status_msg_);
-    made_.clear();
-    checked_ = reason_at_ = reason_len_ = 0;
-    code_ = 0;
-    ready_ = false;
   }
 
  private:
-  static constexpr int kMaxStatusEnum = 511;  // the range of status_code::value's 9 bits
-
-  [[noreturn]] static void fail(const char* what) {
-    throw websocketpp::http::exception(what, websocketpp::http::status_code::bad_request);
-  }
-  // websocketpp's strip_lws on a view: its own linear white space (spaces and tabs, and from
-  // the end also a "\n\r" behind one, as its reverse scan reads CRLF folding).
-  static std::string_view strip(std::string_view s) {
-    namespace p = websocketpp::http::parser;
-    const char* begin = p::extract_all_lws(s.data(), s.data() + s.size());
-    if (begin == s.data() + s.size()) return {};
-    const auto rend = std::make_reverse_iterator(s.data());
-    const auto rbegin = p::extract_all_lws(std::make_reverse_iterator(s.data() + s.size()), rend);
-    if (rbegin == rend) return {};
-    return {begin, static_cast<std::size_t>(rbegin.base() - begin)};
-  }
-  std::size_t at(std::string_view part) const {
-    return static_cast<std::size_t>(part.data() - text_.data());
-  }
-
-  // "version SP code SP reason"; throws as websocketpp's response::process does.
-  void status_line(std::string_view line) {
-    if (line.empty()) fail("Incomplete Request");
-    const std::size_t sp1 = line.find(' ');
-    if (sp1 == std::string_view::npos) fail("Invalid response line");
-    const std::size_t sp2 = line.find(' ', sp1 + 1);
-    if (sp2 == std::string_view::npos) fail("Invalid request line");
-    // What `istream >> int` accepts: leading white space, a sign, digits, then anything.
-    const char* first = line.data() + sp1 + 1;
-    const char* last = line.data() + sp2;
-    while (first != last && std::isspace(static_cast<unsigned char>(*first)) != 0) ++first;
-    if (last - first > 1 && *first == '+' &&
-        std::isdigit(static_cast<unsigned char>(first[1])) != 0) {
-      ++first;
-    }
-    int code = 0;
-    const auto parsed = std::from_chars(first, last, code);
-    if (parsed.ec != std::errc() || parsed.ptr == first) fail("Unable to parse response code");
-    set_version(std::string(line.substr(0, sp1)));
-    code_ = code;
-    reason_at_ = at(line) + sp2 + 1;
-    reason_len_ = line.size() - sp2 - 1;
-  }
-  // "name: value", both stripped; throws as websocketpp's parser::process_header does.
-  void header_line(std::string_view line) {
-    const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) fail("Invalid header line");
-    const std::string_view n = strip(line.substr(0, colon));
-    if (std::any_of(n.begin(), n.end(), [](char c) {
-          return websocketpp::http::is_not_token_char(static_cast<unsigned char>(c));
-        })) {
-      fail("Invalid header name");
-    }
-    const std::string_view v = strip(line.substr(colon + 1));
-    // An empty view may point nowhere: its offset is never read.
-    if (headers_.empty()) headers_.reserve(kUsualHeaders);
-    headers_.push_back({n.empty() ? 0 : at(n), n.size(), v.empty() ? 0 : at(v), v.size()});
-  }
-  // websocketpp's map kept a repeated name once, its values joined with ", " (an empty first
-  // value replaced); the joined values go after the answer's text. Rare: a quadratic pass.
-  void join_repeated() {
-    for (std::size_t i = 0; i < headers_.size(); ++i) {
-      for (std::size_t j = i + 1; j < headers_.size();) {
-        if (!equals_ci(name(headers_[i]), name(headers_[j]))) {
-          ++j;
-          continue;
-        }
-        Header& first = headers_[i];
-        if (first.value_len == 0) {
-          first.value_at = headers_[j].value_at;
-          first.value_len = headers_[j].value_len;
-        } else {
-          const std::string joined =
-              std::string(value(first)).append(", ").append(value(headers_[j]));
-          first.value_at = text_.size();
-          first.value_len = joined.size();
-          text_.append(joined);
-        }
-        headers_.erase(headers_.begin() + static_cast<std::ptrdiff_t>(j));
-      }
-    }
-  }
-
-  static constexpr std::size_t kUsualHeaders = 8;
-  std::string text_;  // the answer, up to its blank line (and a repeated header's joined values)
-  Headers headers_;
-  mutable std::forward_list<std::pair<std::size_t, std::string>> made_;  // get_header's
-  mutable std::string status_msg_;
-  std::size_t checked_ = 0;  // where the first line not read yet starts
-  std::size_t reason_at_ = 0, reason_len_ = 0;
-  int code_ = 0;
-  bool ready_ = false;
+  static constexpr int kMaxStatusEnum = 511;
 };
+static_assert(websocketpp::http::max_header_size == kMaxHeaderSize);
 
-// The Host header for `uri`: "name", "name:port" when the port is not the scheme's default,
-// and "[v6]" / "[v6]:port" for an IPv6 literal (websocketpp's own leaves the brackets out,
-// which nginx answers with 400).
-inline std::string host_header(const websocketpp::uri& uri) {
-  const auto default_port =
-      uri.get_secure() ? websocketpp::uri_default_secure_port : websocketpp::uri_default_port;
-  const std::string& host = uri.get_host();
-  std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (uri.get_port() != default_port) out += ":" + std::to_string(uri.get_port());
-  return out;
-}
-
-// A new Sec-WebSocket-Key: 16 random bytes in base64 (RFC 6455 §4.1).
-template <typename Rng>
-std::array<char, 24> upgrade_key(Rng& rng) {
-  std::array<unsigned char, 16> key;
-  for (std::size_t i = 0; i < key.size(); i += 4) {
-    const std::uint32_t r = rng();
-    std::memcpy(key.data() + i, &r, 4);
-  }
-  std::array<unsigned char, 4 * ((sizeof key + 2) / 3) + 1> encoded;  // with EVP's '\0'
-  EVP_EncodeBlock(encoded.data(), key.data(), static_cast<int>(key.size()));
-  std::array<char, 24> out;
-  std::memcpy(out.data(), encoded.data(), out.size());
-  return out;
-}
-
-// hybi13::client_handshake_request without its std::stringstream: the same request line and
-// headers, in the same order of calls, with the Host of host_header() unless the user gave one,
-// and a User-Agent.
-//
-// A worker sends the same request to every connection of a run but for the key, so a request
-// with no header set before (none from the scenario, the command line or a login) copies the
-// thread's last such request, when it was built for the same URL and subprotocols, and writes
-// its own key over the copy's: 2,428 → 882 instructions and 111 → 45 instruction-cache misses
-// per connection (callgrind, bench/README.md).
-template <typename Rng>
-void build_upgrade_request(FastRequest& req, const websocketpp::uri& uri,
-                           const std::vector<std::string>& subprotocols, Rng& rng) {
-  struct Prototype {
-    bool valid = false, secure = false;
-    std::uint16_t port = 0;
-    std::string host, resource;
-    std::vector<std::string> subprotocols;
-    FastRequest req;
-    bool fits(const websocketpp::uri& u, const std::vector<std::string>& protocols) const {
-      return valid && secure == u.get_secure() && port == u.get_port() && host == u.get_host() &&
-             resource == u.get_resource() && subprotocols == protocols;
-    }
-  };
-  thread_local Prototype prototype;
-  req.set_method("GET");
-  req.set_uri(uri.get_resource());
-  req.set_version("HTTP/1.1");
-  const bool plain = req.no_headers();
-  if (plain && prototype.fits(uri, subprotocols)) {
-    req.copy_headers(prototype.req);
-    const auto key = upgrade_key(rng);
-    req.overwrite_last_value({key.data(), key.size()});
-    return;
-  }
-  req.append_header("Upgrade", "websocket");
-  req.append_header("Connection", "Upgrade");
-  req.replace_header("Sec-WebSocket-Version", "13");
-  // A Host the user gave wins (a name for a virtual host while the target is an address);
-  // otherwise the URL's, an IPv6 literal in brackets (RFC 7230 §5.4, RFC 3986 §3.2.2).
-  if (req.header("Host").empty()) req.replace_header("Host", host_header(uri));
-  if (!subprotocols.empty()) {
-    std::string joined = subprotocols.front();
-    for (std::size_t i = 1; i < subprotocols.size(); ++i) joined += ", " + subprotocols[i];
-    req.replace_header("Sec-WebSocket-Protocol", joined);
-  }
-  // wslat's name, so that a server's logs tell its traffic apart (websocketpp would add its own,
-  // "WebSocket++/0.8.2", after the key); one the user gave wins.
-  if (req.header("User-Agent").empty()) {
-    static const std::string agent = std::string("wslat/") + build_info().version;
-    req.replace_header("User-Agent", agent);
-  }
-  const auto key = upgrade_key(rng);
-  req.replace_header("Sec-WebSocket-Key", {key.data(), key.size()});  // last (overwrite_last_value)
-  if (plain) {
-    prototype.valid = false;  // until every field is in place (a throw leaves it invalid)
-    prototype.secure = uri.get_secure();
-    prototype.port = uri.get_port();
-    prototype.host = uri.get_host();
-    prototype.resource = uri.get_resource();
-    prototype.subprotocols = subprotocols;
-    prototype.req.copy_headers(req);
-    prototype.valid = true;
-  }
-}
-
-// Why a 101 answer is not a valid upgrade, in the user's terms (websocketpp says "A required
-// HTTP header is missing" for a wrong Sec-WebSocket-Accept).
-enum class UpgradeProblem { kNoUpgrade = 1, kNoConnection, kNoAccept, kWrongAccept };
-
-class UpgradeProblemCategory : public std::error_category {
- public:
-  const char* name() const noexcept override { return "wslat.upgrade"; }
-  std::string message(int problem) const override {
-    switch (static_cast<UpgradeProblem>(problem)) {
-      case UpgradeProblem::kNoUpgrade:
-        return "the 101 answer has no \"Upgrade: websocket\" header";
-      case UpgradeProblem::kNoConnection:
-        return "the 101 answer has no \"Connection: Upgrade\" header";
-      case UpgradeProblem::kNoAccept:
-        return "the 101 answer has no Sec-WebSocket-Accept header";
-      case UpgradeProblem::kWrongAccept:
-        return "the Sec-WebSocket-Accept header does not match the request's Sec-WebSocket-Key "
-               "(the server, or a proxy before it, does not implement the WebSocket handshake)";
-    }
-    return "invalid upgrade answer";
-  }
-};
-
-inline std::error_code upgrade_error(UpgradeProblem p) {
-  static const UpgradeProblemCategory category;
-  return {static_cast<int>(p), category};
-}
-
-// Why a proxy's answer to CONNECT could not be read (the proxy read below), in the user's terms:
-// the Session's "proxy" failure says "proxy HOST:PORT failed during the CONNECT: " and this.
-enum class ProxyAnswerProblem { kNotHttp = 1, kTooLarge };
-
-class ProxyAnswerProblemCategory : public std::error_category {
- public:
-  const char* name() const noexcept override { return "wslat.proxy"; }
-  std::string message(int problem) const override {
-    if (static_cast<ProxyAnswerProblem>(problem) == ProxyAnswerProblem::kTooLarge) {
-      return "its answer went on for more than " +
-             std::to_string(websocketpp::http::max_header_size) +
-             " bytes without the blank line that ends HTTP headers";
-    }
-    return "its answer is not HTTP (no \"HTTP/1.1 200 ...\" status line and headers)";
-  }
-};
-
-inline std::error_code proxy_answer_error(ProxyAnswerProblem p) {
-  static const ProxyAnswerProblemCategory category;
-  return {static_cast<int>(p), category};
-}
-
-// How many bytes of a proxy's answer one read asks for: an answer to CONNECT is a status line
-// and a few headers.
-inline constexpr std::size_t kProxyReadChunk = 1024;
-
-// hybi13::validate_server_handshake_response with one pass over the response headers instead of
-// case-insensitive map look-ups and locale-based searches (~12k instructions per connection):
-// the same checks (101, Upgrade contains "websocket", Connection contains "Upgrade", the SHA-1
-// accept value) and the same error codes. `*extensions`: whether the answer has a
-// Sec-WebSocket-Extensions header.
-inline websocketpp::lib::error_code check_upgrade_response(const FastRequest& req,
-                                                           const QuietResponse& res,
-                                                           bool* extensions) {
-  namespace perr = websocketpp::processor::error;
-  if (res.get_status_code() != websocketpp::http::status_code::switching_protocols) {
-    return perr::make_error_code(perr::invalid_http_status);
-  }
-  bool upgrade = false, connection = false;
-  std::optional<std::string_view> accept;
-  for (const QuietResponse::Header& h : res.get_headers()) {
-    const std::string_view name = res.name(h), value = res.value(h);
-    if (equals_ci(name, "Upgrade")) {
-      upgrade = contains_ci(value, websocketpp::processor::constants::upgrade_token);
-    } else if (equals_ci(name, "Connection")) {
-      connection = contains_ci(value, websocketpp::processor::constants::connection_token);
-    } else if (equals_ci(name, "Sec-WebSocket-Accept")) {
-      accept = value;
-    } else if (equals_ci(name, "Sec-WebSocket-Extensions")) {
-      *extensions = true;
-    }
-  }
-  if (!upgrade) return upgrade_error(UpgradeProblem::kNoUpgrade);
-  if (!connection) return upgrade_error(UpgradeProblem::kNoConnection);
-  if (!accept) return upgrade_error(UpgradeProblem::kNoAccept);
-  // The SHA-1 accept value (digest.hpp: OpenSSL's SHA-1 functions and base64, no allocation).
-  if (*accept != AcceptValue(req.header("Sec-WebSocket-Key")).view()) {
-    return upgrade_error(UpgradeProblem::kWrongAccept);
-  }
-  return {};
-}
-
-// The extensions the server accepted, checked against the request's offers; Deflate::accept
-// sets up permessage-deflate when it is one of them. Only for an answer with the header.
-inline websocketpp::lib::error_code accept_extensions(Deflate& deflate, const FastRequest& req,
-                                                      const QuietResponse& res,
-                                                      std::size_t max_message_bytes) {
-  static const std::string kExtensions = "Sec-WebSocket-Extensions";
-  websocketpp::http::parameter_list answer, offered;
-  if (res.get_header_as_plist(kExtensions, answer)) {
-    return deflate_error(DeflateProblem::kSyntax);
-  }
-  // Our own request: wslat's offer and the user's --header / "headers" (checked before).
-  if (req.get_header_as_plist(kExtensions, offered)) offered.clear();
-  return deflate.accept(answer, offered, max_message_bytes);
+// What the upgrade request is made of, from websocketpp's parsed `uri` (views into it).
+inline UpgradeTarget upgrade_target(const websocketpp::uri& uri) {
+  return {uri.get_secure(), uri.get_host(), uri.get_port(), uri.get_resource()};
 }
 
 // Makes `msg` a final, masked pong frame carrying `payload`, ready to send as it is (client
@@ -1627,31 +1129,31 @@ WSLAT_LEAN_HTTP_REQUEST(wslat::net::TlsConfig)
 // checked here against the request (accept_extensions) and not by websocketpp's
 // negotiate_extensions, which would parse the header once more for every connection and, on a
 // failure, terminate the connection and then open it all the same (connection_impl.hpp).
-#define WSLAT_FAST_UPGRADE(CONFIG)                                                          \
-  template <>                                                                               \
-  inline websocketpp::lib::error_code                                                       \
-  websocketpp::processor::hybi13<CONFIG>::client_handshake_request(                         \
-      request_type& req, uri_ptr uri, std::vector<std::string> const& subprotocols) const { \
-    wslat::net::build_upgrade_request(req, *uri, subprotocols, m_rng);                      \
-    return {};                                                                              \
-  }                                                                                         \
-  template <>                                                                               \
-  inline websocketpp::lib::error_code                                                       \
-  websocketpp::processor::hybi13<CONFIG>::validate_server_handshake_response(               \
-      request_type const& req, response_type& res) const {                                  \
-    wslat::net::accepted_deflate = nullptr;                                                 \
-    bool extensions = false;                                                                \
-    if (auto ec = wslat::net::check_upgrade_response(req, res, &extensions)) return ec;     \
-    if (!extensions) return {};                                                             \
-    /* const: websocketpp's signature; the extension is this connection's own state */      \
-    return wslat::net::accept_extensions(                                                   \
-        const_cast<permessage_deflate_type&>(m_permessage_deflate), /* NOLINT */            \
-        req, res, base::m_max_message_size);                                                \
-  }                                                                                         \
-  template <>                                                                               \
-  inline websocketpp::processor::hybi13<CONFIG>::err_str_pair                               \
-  websocketpp::processor::hybi13<CONFIG>::negotiate_extensions(response_type const&) {      \
-    return {};                                                                              \
+#define WSLAT_FAST_UPGRADE(CONFIG)                                                                 \
+  template <>                                                                                      \
+  inline websocketpp::lib::error_code                                                              \
+  websocketpp::processor::hybi13<CONFIG>::client_handshake_request(                                \
+      request_type& req, uri_ptr uri, std::vector<std::string> const& subprotocols) const {        \
+    wslat::net::build_upgrade_request(req, wslat::net::upgrade_target(*uri), subprotocols, m_rng); \
+    return {};                                                                                     \
+  }                                                                                                \
+  template <>                                                                                      \
+  inline websocketpp::lib::error_code                                                              \
+  websocketpp::processor::hybi13<CONFIG>::validate_server_handshake_response(                      \
+      request_type const& req, response_type& res) const {                                         \
+    wslat::net::accepted_deflate = nullptr;                                                        \
+    bool extensions = false;                                                                       \
+    if (auto ec = wslat::net::check_upgrade_response(req, res, &extensions)) return ec;            \
+    if (!extensions) return {};                                                                    \
+    /* const: websocketpp's signature; the extension is this connection's own state */             \
+    return wslat::net::accept_extensions(                                                          \
+        const_cast<permessage_deflate_type&>(m_permessage_deflate), /* NOLINT */                   \
+        req, res, base::m_max_message_size);                                                       \
+  }                                                                                                \
+  template <>                                                                                      \
+  inline websocketpp::processor::hybi13<CONFIG>::err_str_pair                                      \
+  websocketpp::processor::hybi13<CONFIG>::negotiate_extensions(response_type const&) {             \
+    return {};                                                                                     \
   }
 WSLAT_FAST_UPGRADE(wslat::net::PlainConfig)
 WSLAT_FAST_UPGRADE(wslat::net::TlsConfig)

@@ -229,7 +229,7 @@ TEST_CASE("injection: the runner's own request assembly refuses what the CLI ref
   CHECK_THROWS_AS(upgrade_request_text("ws:///p", {}, {}), UsageError);
 }
 
-// The request keeps its headers in a list (FastRequest): names still match without case, a
+// The request keeps its headers in a list (UpgradeRequest): names still match without case, a
 // repeated name is one header, and the user's Host replaces the URL's.
 TEST_CASE("the upgrade request has each header once, in the order set, names without case") {
   const std::string req = upgrade_request_text(

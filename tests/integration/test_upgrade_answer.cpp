@@ -1,5 +1,5 @@
-// The runner's parser of the server's answer to the upgrade request (QuietResponse in
-// lib/net/wspp_config.hpp), through parse_upgrade_answer: what a user relies on is that any
+// The runner's parser of the server's answer to the upgrade request (UpgradeResponse in
+// lib/net/client_upgrade.hpp), through parse_upgrade_answer: what a user relies on is that any
 // server's 101 is read as websocketpp read it, however the bytes are split into reads, and that
 // frames sent right behind the 101 are not eaten. fuzz/fuzz_response.cpp compares it with
 // websocketpp's own parser on arbitrary bytes.
