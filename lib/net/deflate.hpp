@@ -1,9 +1,8 @@
-// permessage-deflate (RFC 7692) for the runner's connections, with zlib: websocketpp's
-// `permessage_deflate_type` for both client configs (wspp_config.hpp), replacing websocketpp's
+// permessage-deflate (RFC 7692) for the runner's connections, with zlib, replacing websocketpp's
 // own extension, which is unfit for a client (docs/design.md, "permessage-deflate"). A
 // connection that did not negotiate it holds an empty Deflate (one pointer) and pays one
-// branch per message, as with websocketpp's `disabled` extension. Included only by
-// wspp_config.hpp.
+// branch per message, as with websocketpp's `disabled` extension. No websocketpp here:
+// wspp_config.hpp adapts it to websocketpp's extension interface (WsppDeflate).
 #pragma once
 
 #include <algorithm>
@@ -17,9 +16,6 @@
 #include <utility>
 
 #include <zlib.h>
-#include <websocketpp/error.hpp>
-#include <websocketpp/http/constants.hpp>
-#include <websocketpp/processors/base.hpp>
 
 #include "net/client_upgrade.hpp"
 
@@ -57,6 +53,46 @@ inline std::error_code deflate_error(DeflateProblem p) {
   return {static_cast<int>(p), category};
 }
 
+// Why a message could not be compressed or inflated. The texts are websocketpp's for the
+// processor errors it reported them as (error_examples keep their words); close_code is the
+// close frame the client fails the connection with (websocketpp's processor::error::to_ws).
+enum class CodecProblem { kCompress = 1, kInvalidData, kTooLarge };
+
+class CodecProblemCategory : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "wslat.deflate.codec"; }
+  std::string message(int problem) const override {
+    switch (static_cast<CodecProblem>(problem)) {
+      case CodecProblem::kCompress:
+        return "Generic processor error";
+      case CodecProblem::kInvalidData:
+        return "A payload contained invalid data";
+      case CodecProblem::kTooLarge:
+        return "A message was too large";
+    }
+    return "permessage-deflate failed";
+  }
+};
+
+inline const std::error_category& codec_category() {
+  static const CodecProblemCategory category;
+  return category;
+}
+inline std::error_code codec_error(CodecProblem p) {
+  return {static_cast<int>(p), codec_category()};
+}
+inline int close_code(CodecProblem p) {
+  switch (p) {
+    case CodecProblem::kInvalidData:
+      return 1007;  // invalid frame payload data
+    case CodecProblem::kTooLarge:
+      return 1009;  // message too big
+    case CodecProblem::kCompress:
+      break;
+  }
+  return 1011;  // internal error
+}
+
 class Deflate;
 // The Deflate that the upgrade response being processed on this thread has just enabled:
 // set by Deflate::accept (inside websocketpp's validation of the 101), taken by the Session's
@@ -71,25 +107,14 @@ class Deflate {
   Deflate& operator=(const Deflate&) = delete;
   ~Deflate() = default;
 
-  // --- websocketpp's extension interface (processors/hybi13.hpp) ---------------------------
-
-  bool is_implemented() const { return true; }
+  // Whether the server accepted permessage-deflate (accept below).
   bool is_enabled() const { return streams_ != nullptr; }
-  // The Session writes the offer (RunOptions::permessage_deflate), not hybi13.
-  std::string generate_offer() const { return {}; }
-  // Server-side negotiation: never used by a client (hybi13 instantiates it all the same).
-  websocketpp::err_str_pair negotiate(const websocketpp::http::attribute_list& /*offer*/) {
-    return {websocketpp::processor::error::make_error_code(
-                websocketpp::processor::error::extensions_disabled),
-            {}};
-  }
-  websocketpp::lib::error_code init(bool /*is_server*/) { return {}; }
 
-  // One whole message: DEFLATE with a sync flush, whose 0x00 0x00 0xff 0xff tail hybi13 strips
-  // (RFC 7692 §7.2.1). Every message is compressed, as websocketpp's send() asks.
-  websocketpp::lib::error_code compress(const std::string& in, std::string& out) {
+  // One whole message: DEFLATE with a sync flush, whose 0x00 0x00 0xff 0xff tail the frame
+  // writer strips (RFC 7692 §7.2.1). Every message is compressed. Errors: codec_error.
+  std::error_code compress(const std::string& in, std::string& out) {
     Streams& s = *streams_;
-    if (in.size() > UINT_MAX) return processor_error(websocketpp::processor::error::general);
+    if (in.size() > UINT_MAX) return codec_error(CodecProblem::kCompress);
     z_stream& z = s.deflater;
     z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));  // NOLINT: zlib's API
     z.avail_in = static_cast<uInt>(in.size());
@@ -104,7 +129,7 @@ class Deflate {
       used += room - z.avail_out;
       if (rc != Z_OK && rc != Z_BUF_ERROR) {
         out.resize(start);
-        return processor_error(websocketpp::processor::error::general);
+        return codec_error(CodecProblem::kCompress);
       }
       if (z.avail_out != 0) break;  // the flush is complete
       room = 4096;
@@ -115,10 +140,9 @@ class Deflate {
     return {};
   }
 
-  // Part of a compressed message's payload, or hybi13's 0x00 0x00 0xff 0xff at its end.
-  websocketpp::lib::error_code decompress(const std::uint8_t* buf, std::size_t len,
-                                          std::string& out) {
-    namespace perr = websocketpp::processor::error;
+  // Part of a compressed message's payload, or the 0x00 0x00 0xff 0xff the frame reader adds at
+  // its end. Errors: codec_error.
+  std::error_code decompress(const std::uint8_t* buf, std::size_t len, std::string& out) {
     Streams& s = *streams_;
     s.received += static_cast<std::int64_t>(len);
     if (s.ended) {
@@ -129,7 +153,7 @@ class Deflate {
         s.ended = false;
         return {};
       }
-      return processor_error(perr::invalid_payload);
+      return codec_error(CodecProblem::kInvalidData);
     }
     z_stream& z = s.inflater;
     z.next_in = const_cast<Bytef*>(buf);  // NOLINT: zlib does not write to its input
@@ -140,12 +164,12 @@ class Deflate {
       z.avail_out = static_cast<uInt>(sizeof chunk);
       const int rc = inflate(&z, Z_SYNC_FLUSH);
       if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) {
-        return processor_error(perr::invalid_payload);  // 1007: not valid DEFLATE data
+        return codec_error(CodecProblem::kInvalidData);  // not valid DEFLATE data
       }
       out.append(reinterpret_cast<const char*>(chunk), sizeof chunk - z.avail_out);
       // The message size limit holds for what the server's bytes inflate to, not only for the
       // bytes: a small message must not grow into gigabytes in wslat's memory.
-      if (out.size() > s.max_message_bytes) return processor_error(perr::message_too_big);
+      if (out.size() > s.max_message_bytes) return codec_error(CodecProblem::kTooLarge);
       if (rc == Z_STREAM_END) {
         s.ended = true;
         break;
@@ -263,11 +287,6 @@ class Deflate {
     }
     const int bits = std::atoi(value.c_str());
     return bits >= 8 && bits <= 15 ? bits : 0;
-  }
-
-  static websocketpp::lib::error_code processor_error(
-      websocketpp::processor::error::processor_errors e) {
-    return websocketpp::processor::error::make_error_code(e);
   }
 
   std::unique_ptr<Streams> streams_;  // only on connections that negotiated it

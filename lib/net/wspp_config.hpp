@@ -146,6 +146,45 @@ class QuietResponse : public websocketpp::http::parser::response, public Upgrade
 };
 static_assert(websocketpp::http::max_header_size == kMaxHeaderSize);
 
+// websocketpp's permessage_deflate_type for both client configs: wslat's Deflate (deflate.hpp)
+// behind websocketpp's extension interface (processors/hybi13.hpp), its errors as the processor
+// errors websocketpp turns into close codes and texts (1007, 1009, 1011).
+class WsppDeflate : public Deflate {
+ public:
+  bool is_implemented() const { return true; }
+  // The Session writes the offer (RunOptions::permessage_deflate), not hybi13.
+  std::string generate_offer() const { return {}; }
+  // Server-side negotiation: never used by a client (hybi13 instantiates it all the same).
+  websocketpp::err_str_pair negotiate(const websocketpp::http::attribute_list& /*offer*/) {
+    return {websocketpp::processor::error::make_error_code(
+                websocketpp::processor::error::extensions_disabled),
+            {}};
+  }
+  websocketpp::lib::error_code init(bool /*is_server*/) { return {}; }
+  websocketpp::lib::error_code compress(const std::string& in, std::string& out) {
+    return processor_error(Deflate::compress(in, out));
+  }
+  websocketpp::lib::error_code decompress(const std::uint8_t* buf, std::size_t len,
+                                          std::string& out) {
+    return processor_error(Deflate::decompress(buf, len, out));
+  }
+
+ private:
+  static websocketpp::lib::error_code processor_error(std::error_code ec) {
+    namespace perr = websocketpp::processor::error;
+    if (!ec) return ec;
+    switch (static_cast<CodecProblem>(ec.value())) {
+      case CodecProblem::kInvalidData:
+        return perr::make_error_code(perr::invalid_payload);
+      case CodecProblem::kTooLarge:
+        return perr::make_error_code(perr::message_too_big);
+      case CodecProblem::kCompress:
+        break;
+    }
+    return perr::make_error_code(perr::general);
+  }
+};
+
 // What the upgrade request is made of, from websocketpp's parsed `uri` (views into it).
 inline UpgradeTarget upgrade_target(const websocketpp::uri& uri) {
   return {uri.get_secure(), uri.get_host(), uri.get_port(), uri.get_resource()};
@@ -331,7 +370,7 @@ struct ClientConfig : public Base {
   using con_msg_manager_type = typename Base::con_msg_manager_type;
   using endpoint_msg_manager_type = typename Base::endpoint_msg_manager_type;
   // wslat's (deflate.hpp): websocketpp's own is unfit for a client (docs/design.md).
-  using permessage_deflate_type = Deflate;
+  using permessage_deflate_type = WsppDeflate;
   static const bool enable_multithreading = false;
   // The read buffer is inside websocketpp's connection object (16 KiB by default): a held
   // connection writes only its first bytes, yet the partly used pages at a 16 KiB buffer's ends
