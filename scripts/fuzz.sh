@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 dir=${2:-build-fuzz}
 cli=${3:-}
-harnesses=(scenario units threshold result regex request response)
+harnesses=(scenario units threshold result regex request response frames)
 targets=("${harnesses[@]/#/fuzz_}")
 if [[ -z $cli ]]; then
   cli=$dir/wslat

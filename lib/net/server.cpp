@@ -10,7 +10,7 @@
 // This file: the listener, the workers and their start and stop. Where the rest lives:
 //   server_connection.cpp  one connection's state machine (request, echo, writes, close)
 //   server_upgrade.cpp     the HTTP upgrade request and the answers to it
-//   server_frames.cpp      WebSocket frame parsing and building
+//   server_frames.cpp      the server's side of the frame codec (frames.cpp: both roles)
 //   server_modes.cpp       the hostile --mode behaviours
 //   server_options.cpp     option checks and the scenario's "embedded" block
 #include "server.hpp"

@@ -340,17 +340,18 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   bool on_close_frame(const std::uint8_t* data, std::size_t n) {
     if (!faults_.answers_close()) return true;
-    int code = 0;
-    if (n == 1) return fail(1002, "close frame with a 1-byte payload");
-    if (n >= 2) {
-      code = (data[0] << 8) | data[1];
-      if (!sendable_close_code(code)) return fail(1002, "invalid close code");
-      if (!valid_utf8(data + 2, n - 2)) return fail(1007, "close reason is not UTF-8");
+    const frames::CloseFrame close = extract_close({reinterpret_cast<const char*>(data), n});
+    if (close.problem == frames::CloseFrame::kBadCode) {
+      return fail(1002, n == 1 ? "close frame with a 1-byte payload" : "invalid close code");
+    }
+    // websocketpp answers a reason that is not UTF-8 with 1002; the server keeps its 1007.
+    if (close.problem == frames::CloseFrame::kBadReason) {
+      return fail(1007, "close reason is not UTF-8");
     }
     close_received_ = true;
     // Answer with the same code (RFC 6455 5.5.1); an empty close is answered by an empty one.
     close_sent_ = true;
-    enqueue(make_frame(kClose, n >= 2 ? close_payload(code) : std::string()));
+    enqueue(make_frame(kClose, n >= 2 ? close_payload(close.code) : std::string()));
     return false;
   }
 
