@@ -9,6 +9,7 @@
 // grammar): fuzz/fuzz_response.cpp compares the parser with websocketpp's.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -48,10 +49,8 @@ constexpr bool is_token_char(unsigned char c) {
   return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 inline bool has_non_token_char(std::string_view s) {
-  for (const char c : s) {
-    if (!is_token_char(static_cast<unsigned char>(c))) return true;
-  }
-  return false;
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return !is_token_char(static_cast<unsigned char>(c)); });
 }
 
 // `s` without the linear white space around it, as websocketpp's strip_lws reads it: spaces and
