@@ -6,12 +6,6 @@
 namespace wslat {
 namespace {
 
-// RFC 7230 tchar: the same table websocketpp's append_header and add_subprotocol apply.
-bool is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
 // A byte as the user would name it, without the text around it (it may be a secret).
 std::string describe_byte(unsigned char c) {
   switch (c) {

@@ -35,6 +35,13 @@ inline bool contains_ci(std::string_view haystack, std::string_view needle) {
   return false;
 }
 
+// RFC 7230 tchar: letters, digits and !#$%&'*+-.^_`|~ (the same table websocketpp's
+// append_header, add_subprotocol and header parser apply).
+constexpr bool is_tchar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
 // Each returns std::nullopt when the text is valid, else why it is not, written for the user
 // and without quoting the text (it may hold a secret from ${env:...}). Callers say where.
 

@@ -36,8 +36,8 @@ using Cursor = std::string_view::const_iterator;
 
 // websocketpp's extract_token: the token at `begin` (empty when there is none) and what follows.
 std::pair<std::string, Cursor> extract_token(Cursor begin, Cursor end) {
-  const Cursor it = std::find_if(
-      begin, end, [](char c) { return !is_token_char(static_cast<unsigned char>(c)); });
+  const Cursor it =
+      std::find_if(begin, end, [](char c) { return !is_tchar(static_cast<unsigned char>(c)); });
   return {std::string(begin, it), it};
 }
 

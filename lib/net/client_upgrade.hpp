@@ -42,15 +42,10 @@ class HttpError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// An RFC 7230 token character (websocketpp's header_token table: letters, digits and
-// !#$%&'*+-.^_`|~).
-constexpr bool is_token_char(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
+// Whether `s` has a byte that is not an RFC 7230 token character (is_tchar, http_syntax.hpp).
 inline bool has_non_token_char(std::string_view s) {
   return std::any_of(s.begin(), s.end(),
-                     [](char c) { return !is_token_char(static_cast<unsigned char>(c)); });
+                     [](char c) { return !is_tchar(static_cast<unsigned char>(c)); });
 }
 
 // `s` without the linear white space around it, as websocketpp's strip_lws reads it: spaces and

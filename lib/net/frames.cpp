@@ -141,16 +141,26 @@ FrameHeader basic_header(std::uint8_t b0, std::uint8_t b1, Role role) {
   return h;
 }
 
-std::size_t read_frame_header(const std::uint8_t* p, std::size_t avail, Role role, FrameHeader& h) {
-  if (avail < 2) return 2;
-  h = basic_header(p[0], p[1], role);
-  if (avail < h.size) return h.size;
+namespace {
+
+// The rest of a header whose first two bytes `h` holds: the extended length and where the
+// masking key is, from the h.size bytes at `p`.
+void read_header_rest(const std::uint8_t* p, FrameHeader& h) {
   const std::size_t ext = extended_length_bytes(h.length_code);
   if (ext > 0) {
     h.payload_len = 0;
     for (std::size_t i = 0; i < ext; ++i) h.payload_len = (h.payload_len << 8) | p[2 + i];
   }
   if (h.size > 2 + ext) h.mask_key = p + 2 + ext;
+}
+
+}  // namespace
+
+std::size_t read_frame_header(const std::uint8_t* p, std::size_t avail, Role role, FrameHeader& h) {
+  if (avail < 2) return 2;
+  h = basic_header(p[0], p[1], role);
+  if (avail < h.size) return h.size;
+  read_header_rest(p, h);
   return 0;
 }
 
@@ -220,7 +230,7 @@ FrameReader::Event FrameReader::read(const std::uint8_t*& at, const std::uint8_t
           stage_ = Stage::kExtended;
           break;
         }
-        read_frame_header(header_.data(), header_have_, Role::kClient, frame_);
+        read_header_rest(header_.data(), frame_);  // the first two bytes are read already
         FrameError e = length_error(frame_);
         if (e == FrameError::kNone) e = start_payload();
         if (e != FrameError::kNone) return fail(e);
