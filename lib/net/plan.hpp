@@ -65,6 +65,8 @@ SslContextPtr make_ssl_context(const RunOptions& opts);
 // transport_tls.cpp).
 std::unique_ptr<Transport> make_plain_transport(const Scenario& scenario, const RunOptions& opts);
 std::unique_ptr<Transport> make_tls_transport(const Scenario& scenario, const RunOptions& opts);
+// ws:// without a proxy, on wslat's own client core (transport_core.cpp).
+std::unique_ptr<Transport> make_core_transport(const Scenario& scenario, const RunOptions& opts);
 
 inline std::string format_bytes(std::size_t n) {
   if (n >= (1U << 20) && n % (1U << 20) == 0) return std::to_string(n >> 20) + " MiB";

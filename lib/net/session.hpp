@@ -26,6 +26,7 @@
 #include "connections.hpp"
 #include "http_syntax.hpp"
 #include "metrics.hpp"
+#include "net/client_core.hpp"
 #include "net/deadlines.hpp"
 #include "net/failures.hpp"
 #include "net/login.hpp"
@@ -88,6 +89,8 @@ template <typename Client>
 class Session final : public std::enable_shared_from_this<Session<Client>>, private Deadlined {
   using ConnectionPtr = typename Client::connection_ptr;
   using MessagePtr = typename Client::message_ptr;
+  // wslat's own client core (client_core.hpp), else websocketpp's client.
+  static constexpr bool kCore = std::is_same_v<Client, CoreClient>;
 
  public:
   Session(Worker<Client>& w, std::int64_t index, TimePoint t0)
@@ -232,22 +235,31 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     }
     if (!add_request_fields()) return;
     configure();
-    if (plan_.proxied) {
-      ec.clear();
-      con_->set_proxy(plan_.proxy_url, ec);
-      if (!ec && !plan_.proxy_user.empty()) {
-        con_->set_proxy_basic_auth(plan_.proxy_user, plan_.proxy_password, ec);
-      }
-      if (ec) {
-        fail("proxy", "cannot use proxy " + plan_.proxy_name + ": " + ec.message());
-        return;
-      }
+    // The client core serves targets without a proxy only (make_transport).
+    if constexpr (!kCore) {
+      if (!set_proxy(ec)) return;
     }
     tcp_start_ = Clock::now();  // also the deadline's start: one clock read
     arm(connect_timeout(), "connect.timeout", "TCP connect timed out", nullptr, tcp_start_);
     worker_.client().next_address = address;
     worker_.client().next_source = worker_.next_source();
     worker_.client().connect(con_);
+  }
+
+  // websocketpp's HTTP CONNECT: the proxy and its credentials; false (the session failed) on an
+  // error.
+  bool set_proxy(websocketpp::lib::error_code& ec) {
+    if (!plan_.proxied) return true;
+    ec.clear();
+    con_->set_proxy(plan_.proxy_url, ec);
+    if (!ec && !plan_.proxy_user.empty()) {
+      con_->set_proxy_basic_auth(plan_.proxy_user, plan_.proxy_password, ec);
+    }
+    if (ec) {
+      fail("proxy", "cannot use proxy " + plan_.proxy_name + ": " + ec.message());
+      return false;
+    }
+    return true;
   }
 
   // Headers and subprotocols, each checked as it will be sent (after this connection's
@@ -301,8 +313,6 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
 
   void configure() {
     auto self = this->shared_from_this();
-    // A reconnect replaces con_: what the connection it left behind still reports is not ours.
-    const auto* const c = con_.get();
     const Scenario& s = *plan_.scenario;
     con_->set_max_message_size(static_cast<std::size_t>(s.max_message_bytes));
     // 0: websocketpp's own open-handshake timer stays off; ours (armed in on_tls) replaces it.
@@ -317,9 +327,49 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     // cancelled, a handler and an epoll_wait per connection, and over TLS its expiry started the
     // TLS shutdown, which waits up to 1 s for the peer's close_notify first (a wss server that
     // never answered was close.timeout only at a backstop 500 ms later, in the backstop's words).
+    // The client core keeps the same wait.
     con_->set_close_handshake_timeout(
         std::chrono::duration_cast<std::chrono::milliseconds>(plan_.opts->timeouts.effective.close)
             .count());
+    if constexpr (kCore) {
+      // The core holds the session (`self`) until the connection ends, as websocketpp's close
+      // handler did below.
+      con_->set_events(&kCoreEvents, this, std::move(self));
+    } else {
+      configure_wspp(std::move(self));
+    }
+  }
+
+  // The client core calls the session through this table (one per Session type, no handler
+  // objects). A reconnect replaces con_: what the connection it left behind still reports is not
+  // ours.
+  template <void (Session::*Handler)()>
+  static void core_event(void* owner, const CoreConnection* con) {
+    auto* me = static_cast<Session*>(owner);
+    if (me->con_.get() == con) (me->*Handler)();
+  }
+  static void core_message(void* owner, const CoreConnection* con, const MessagePtr& msg) {
+    auto* me = static_cast<Session*>(owner);
+    if (me->con_.get() == con) me->on_message(msg);
+  }
+  static void core_ping(void* owner, const CoreConnection* con, const std::string& payload) {
+    auto* me = static_cast<Session*>(owner);
+    if (me->con_.get() == con) (void)me->on_ping(payload);
+  }
+  static constexpr CoreEvents kCoreEvents{
+      &core_event<&Session::on_tcp>,
+      &core_event<&Session::on_tls>,
+      &core_event<&Session::on_open>,
+      &core_event<&Session::on_fail>,
+      &core_event<&Session::on_close>,
+      &core_message,
+      &core_ping,
+      &core_event<&Session::on_pong>,
+  };
+
+  void configure_wspp(std::shared_ptr<Session> self) {
+    // A reconnect replaces con_: what the connection it left behind still reports is not ours.
+    const auto* const c = con_.get();
     // Only the close handler owns the session: the connection keeps all its handlers until it
     // is destroyed, so that one keeps the session alive as long as any of them can run. The
     // others hold two plain pointers, which std::function stores inline (a lambda holding a
@@ -359,16 +409,25 @@ class Session final : public std::enable_shared_from_this<Session<Client>>, priv
     if (finished_ || failed_) return false;
     trace_event("<-", "ping",
                 [&] { return std::to_string(payload.size()) + " B (answered with a pong)"; });
-    while (!pongs_.empty() && pongs_.front().expired()) pongs_.pop_front();
-    if (pongs_.size() >= kMaxUnwrittenPongs) {
-      fail("ping.flood", "the server sent pings faster than they could be answered: " +
-                             std::to_string(kMaxUnwrittenPongs) + " pongs waiting to be written");
-      return false;
+    if constexpr (kCore) {  // the core counts its pongs until their write completed
+      if (con_->unwritten_pongs() >= kMaxUnwrittenPongs) {
+        fail("ping.flood", "the server sent pings faster than they could be answered: " +
+                               std::to_string(kMaxUnwrittenPongs) + " pongs waiting to be written");
+        return false;
+      }
+      con_->pong(payload);
+    } else {
+      while (!pongs_.empty() && pongs_.front().expired()) pongs_.pop_front();
+      if (pongs_.size() >= kMaxUnwrittenPongs) {
+        fail("ping.flood", "the server sent pings faster than they could be answered: " +
+                               std::to_string(kMaxUnwrittenPongs) + " pongs waiting to be written");
+        return false;
+      }
+      auto msg = con_->get_message(websocketpp::frame::opcode::pong, payload.size());
+      prepare_pong(*msg, payload, worker_.mask_key());
+      websocketpp::lib::error_code ec = con_->send(msg);
+      if (!ec) pongs_.push_back(msg);
     }
-    auto msg = con_->get_message(websocketpp::frame::opcode::pong, payload.size());
-    prepare_pong(*msg, payload, worker_.mask_key());
-    websocketpp::lib::error_code ec = con_->send(msg);
-    if (!ec) pongs_.push_back(msg);
     return false;
   }
 

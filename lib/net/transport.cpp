@@ -5,8 +5,10 @@
 // coordination (lib/net/run.cpp) reaches them through lib/net/engine.hpp.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -271,8 +273,21 @@ SslContextPtr make_ssl_context(const RunOptions& opts) {
   return ctx;
 }
 
+// Which client connects to a ws:// target without a proxy: wslat's own core (the default), or
+// websocketpp's (WSLAT_CLIENT=websocketpp), which wss:// and proxied targets still use until the
+// core has TLS and CONNECT (docs/client-core-plan.md, steps 5 and 6). Kept so that the two can
+// be compared in one build (bench/run.sh) and a difference in behaviour told from a bug.
+bool own_client_core() {
+  const char* env = std::getenv("WSLAT_CLIENT");
+  if (env == nullptr || *env == '\0' || std::string_view(env) == "wslat") return true;
+  if (std::string_view(env) == "websocketpp") return false;
+  throw UsageError("WSLAT_CLIENT=" + quote_escaped(env) +
+                   ": expected \"wslat\" (the default) or \"websocketpp\"");
+}
+
 std::unique_ptr<Transport> make_transport(const Scenario& scenario, const RunOptions& opts) {
   if (opts.target.rfind("wss://", 0) == 0) return make_tls_transport(scenario, opts);
+  if (opts.proxy.empty() && own_client_core()) return make_core_transport(scenario, opts);
   return make_plain_transport(scenario, opts);
 }
 

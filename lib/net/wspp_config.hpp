@@ -254,6 +254,65 @@ inline void bind_source(asio::ip::tcp::socket::lowest_layer_type& sock,
   sock.bind(asio::ip::tcp::endpoint(source, 0), ec);
 }
 
+// Whether a connect() that answered EINPROGRESS has completed already, with no error: on
+// loopback (and wherever the peer's SYN-ACK is processed within the connect() call) it has.
+// One zero-timeout poll() then stands for the wait for writability, which costs three
+// syscalls (an epoll_ctl adding EPOLLOUT, the epoll_wait, getsockopt for SO_ERROR) and leaves
+// EPOLLOUT registered, so that every ACK of a later write wakes the loop for nothing. Not
+// yet, or an error: false, and the wait takes over (and reports the error, as before).
+inline bool connected_now(int fd) {
+  pollfd p{fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) == 0 &&
+         (p.revents & POLLOUT) != 0;
+}
+
+// asio's async_connect without the poll() it makes after the socket turned writable (for
+// "spurious readiness notifications", which epoll does not give a connecting TCP socket): the
+// same non-blocking connect(); when it is in flight and not already done (connected_now), a
+// wait for writability, and SO_ERROR for its outcome.
+template <typename Socket, typename Handler>
+void start_connect(Socket& sock, const asio::ip::tcp::endpoint& address, Handler handler) {
+  asio::error_code ec;
+  if (!sock.is_open()) open_nonblocking(sock, address.protocol(), ec);
+  if (!ec && ::connect(sock.native_handle(), address.data(),
+                       static_cast<socklen_t>(address.size())) != 0) {
+    ec = asio::error_code(errno, asio::error::get_system_category());
+  }
+  if (ec == asio::error::in_progress || ec == asio::error::would_block) {
+    if (!connected_now(sock.native_handle())) {
+      sock.async_wait(Socket::wait_write, [&sock, handler = std::move(handler)](
+                                              asio::error_code wait_ec) mutable {
+        if (!wait_ec) {
+          int error = 0;
+          socklen_t len = sizeof error;
+          if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) {
+            error = errno;
+          }
+          if (error != 0) wait_ec = asio::error_code(error, asio::error::get_system_category());
+        }
+        handler(wait_ec);
+      });
+      return;
+    }
+    ec = asio::error_code();
+  }
+  // Connected at once: on at once. websocketpp's handle_connect then writes the upgrade
+  // request (WSLAT_WRITE_NOW) and starts its read, neither of which completes inline, so
+  // nothing ends the connection under its caller (Session::connect, whose last call this is);
+  // a posted completion cost a loop turn (an epoll_wait) per connection and the TCP phase a
+  // loop turn of delay. Failed at once: from the loop, as asio's would, for the same reason.
+  if (!ec) {
+    const int outer = std::exchange(connected_inline, sock.native_handle());
+    struct Restore {
+      int value;
+      ~Restore() { connected_inline = value; }
+    } restore{outer};
+    handler(ec);
+    return;
+  }
+  asio::post(sock.get_executor(), [handler = std::move(handler), ec]() mutable { handler(ec); });
+}
+
 template <typename TransportConfig>
 class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<TransportConfig> {
   using Base = websocketpp::transport::asio::endpoint<TransportConfig>;
@@ -294,65 +353,6 @@ class PreResolvedEndpoint : public websocketpp::transport::asio::endpoint<Transp
       if (ec == asio::error::operation_aborted) return;
       cb(ec ? Base::socket_con_type::translate_ec(ec) : websocketpp::lib::error_code());
     });
-  }
-
-  // Whether a connect() that answered EINPROGRESS has completed already, with no error: on
-  // loopback (and wherever the peer's SYN-ACK is processed within the connect() call) it has.
-  // One zero-timeout poll() then stands for the wait for writability, which costs three
-  // syscalls (an epoll_ctl adding EPOLLOUT, the epoll_wait, getsockopt for SO_ERROR) and leaves
-  // EPOLLOUT registered, so that every ACK of a later write wakes the loop for nothing. Not
-  // yet, or an error: false, and the wait takes over (and reports the error, as before).
-  static bool connected_now(int fd) {
-    pollfd p{fd, POLLOUT, 0};
-    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) == 0 &&
-           (p.revents & POLLOUT) != 0;
-  }
-
-  // asio's async_connect without the poll() it makes after the socket turned writable (for
-  // "spurious readiness notifications", which epoll does not give a connecting TCP socket): the
-  // same non-blocking connect(); when it is in flight and not already done (connected_now), a
-  // wait for writability, and SO_ERROR for its outcome.
-  template <typename Socket, typename Handler>
-  static void start_connect(Socket& sock, const asio::ip::tcp::endpoint& address, Handler handler) {
-    asio::error_code ec;
-    if (!sock.is_open()) open_nonblocking(sock, address.protocol(), ec);
-    if (!ec && ::connect(sock.native_handle(), address.data(),
-                         static_cast<socklen_t>(address.size())) != 0) {
-      ec = asio::error_code(errno, asio::error::get_system_category());
-    }
-    if (ec == asio::error::in_progress || ec == asio::error::would_block) {
-      if (!connected_now(sock.native_handle())) {
-        sock.async_wait(Socket::wait_write, [&sock, handler = std::move(handler)](
-                                                asio::error_code wait_ec) mutable {
-          if (!wait_ec) {
-            int error = 0;
-            socklen_t len = sizeof error;
-            if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) {
-              error = errno;
-            }
-            if (error != 0) wait_ec = asio::error_code(error, asio::error::get_system_category());
-          }
-          handler(wait_ec);
-        });
-        return;
-      }
-      ec = asio::error_code();
-    }
-    // Connected at once: on at once. websocketpp's handle_connect then writes the upgrade
-    // request (WSLAT_WRITE_NOW) and starts its read, neither of which completes inline, so
-    // nothing ends the connection under its caller (Session::connect, whose last call this is);
-    // a posted completion cost a loop turn (an epoll_wait) per connection and the TCP phase a
-    // loop turn of delay. Failed at once: from the loop, as asio's would, for the same reason.
-    if (!ec) {
-      const int outer = std::exchange(connected_inline, sock.native_handle());
-      struct Restore {
-        int value;
-        ~Restore() { connected_inline = value; }
-      } restore{outer};
-      handler(ec);
-      return;
-    }
-    asio::post(sock.get_executor(), [handler = std::move(handler), ec]() mutable { handler(ec); });
   }
 };
 
