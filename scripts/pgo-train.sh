@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wslat=${1:?usage: scripts/pgo-train.sh WSLAT}
+# The profile is of the client wslat ships with (WSLAT_CLIENT=websocketpp is for comparisons).
+unset WSLAT_CLIENT
 
 log=$(mktemp)
 runlog=$(mktemp)

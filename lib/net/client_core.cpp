@@ -32,7 +32,7 @@ void append_frame(std::string& out, std::uint8_t opcode, std::string_view payloa
     n = 4;
   } else {
     h[1] = 0x80U | 127U;
-    for (int i = 0; i < 8; ++i) h[2 + i] = static_cast<std::uint8_t>(len >> (56 - 8 * i));
+    for (std::size_t i = 0; i < 8; ++i) h[2 + i] = static_cast<std::uint8_t>(len >> (56 - 8 * i));
     n = 10;
   }
   const std::uint32_t key = thread_rng()();
@@ -123,7 +123,8 @@ bool CoreConnection::consume_answer(const std::uint8_t*& at, const std::uint8_t*
   }
   reader_ = frames::FrameReader({max_message_size_, deflate_.is_enabled()});
   state_ = State::kOpen;
-  std::string().swap(out_);  // the request's text, written
+  if (!writing_)
+    std::string().swap(out_);  // the request's text, written (an early answer: not yet)
   std::vector<std::string>().swap(subprotocols_);
   notify(&CoreEvents::open);
   return state_ != State::kClosed;
@@ -193,8 +194,9 @@ void CoreConnection::read_failed(const asio::error_code& ec) {
   terminate(ec);
 }
 
+// Called by on_read only, whose read completion holds the connection while a handler drops the
+// Session (and with it con_).
 bool CoreConnection::consume(std::size_t n) {
-  auto self = shared_from_this();  // a handler may drop the Session, and with it con_
   const std::uint8_t* at = buf_.data();
   const std::uint8_t* const end = at + n;
   if (state_ == State::kConnecting && !consume_answer(at, end)) return false;
