@@ -70,8 +70,7 @@ std::error_code processor_error(websocketpp::processor::error::processor_errors 
 
 }  // namespace
 
-// --- connect and upgrade
-// ---------------------------------------------------------------------------
+// --- connect and upgrade -------------------------------------------------------------------------
 
 void CoreConnection::on_connected(const asio::error_code& ec) {
   if (state_ != State::kConnecting || ec == asio::error::operation_aborted) return;
@@ -123,15 +122,14 @@ bool CoreConnection::consume_answer(const std::uint8_t*& at, const std::uint8_t*
   }
   reader_ = frames::FrameReader({max_message_size_, deflate_.is_enabled()});
   state_ = State::kOpen;
-  if (!writing_)
-    std::string().swap(out_);  // the request's text, written (an early answer: not yet)
+  // The request's text, written (not yet after an answer that came before all of it left).
+  if (!writing_) std::string().swap(out_);
   std::vector<std::string>().swap(subprotocols_);
   notify(&CoreEvents::open);
   return state_ != State::kClosed;
 }
 
-// --- reading
-// ---------------------------------------------------------------------------------------
+// --- reading -------------------------------------------------------------------------------------
 
 void CoreConnection::async_read() {
   sock_.async_read_some(asio::buffer(buf_),
@@ -262,8 +260,10 @@ void CoreConnection::on_control(const frames::Control& c) {
   frames::CloseFrame f = frames::extract_close(c.payload);
   remote_code_ = static_cast<std::uint16_t>(f.code);
   if (f.problem != frames::CloseFrame::kBadCode) remote_reason_ = std::move(f.reason);
+  // An answer is never terminal for a client (websocketpp's send_close_ack: terminal only for a
+  // server): the server closes TCP after it, bounded by the close timeout.
   if (f.problem != frames::CloseFrame::kFine) {
-    (void)send_close_frame(1002, frames::close_ack_reason(f.problem), true, true);
+    (void)send_close_frame(1002, frames::close_ack_reason(f.problem), true, false);
     return;
   }
   if (state_ == State::kOpen) {
@@ -271,7 +271,7 @@ void CoreConnection::on_control(const frames::Control& c) {
     if (remote_code_ == 1005) {
       (void)send_close_frame(1000, "", true, false);
     } else {
-      (void)send_close_frame(remote_code_, remote_reason_, true, terminal_close_code(remote_code_));
+      (void)send_close_frame(remote_code_, remote_reason_, true, false);
     }
   } else if (state_ == State::kClosing) {
     was_clean_ = true;  // the answer to ours: the server closes TCP next (the Session's deadline)
@@ -285,8 +285,7 @@ void CoreConnection::protocol_close(int code, const std::string& reason) {
   if (ec) terminate(ec);
 }
 
-// --- writing
-// ---------------------------------------------------------------------------------------
+// --- writing -------------------------------------------------------------------------------------
 
 std::error_code CoreConnection::send(const std::string& payload,
                                      websocketpp::frame::opcode::value opcode) {
@@ -433,8 +432,7 @@ void CoreConnection::arm_close_timer() {
   });
 }
 
-// --- teardown
-// --------------------------------------------------------------------------------------
+// --- teardown ------------------------------------------------------------------------------------
 
 void CoreConnection::terminate(const std::error_code& ec) {
   if (state_ == State::kClosed) return;
@@ -449,9 +447,12 @@ void CoreConnection::terminate(const std::error_code& ec) {
   if (close_timer_) close_timer_->cancel();
   asio::error_code ignored;
   sock_.close(ignored);  // pending reads and writes complete as aborted
+  // No event after this one. The owner stays held (keep_) until the connection is destroyed, as
+  // websocketpp's close handler held the Session: a Session that ends itself (fail, abandon)
+  // goes on after this call, and the worker may let go of it meanwhile (Worker::session_done);
+  // it lets go of the connection last (Session::finish), which then releases it.
   const CoreEvents* events = std::exchange(events_, nullptr);
   void* owner = std::exchange(owner_, nullptr);
-  const std::shared_ptr<void> keep = std::move(keep_);
   if (events != nullptr) (failed ? events->fail : events->close)(owner, this);
 }
 

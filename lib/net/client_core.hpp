@@ -17,11 +17,11 @@
 //   step; only what the socket did not take is kept and written by Asio, with what follows
 //   appended behind it. Pongs are always queued and written by Asio: the Session counts them as
 //   unwritten until that write completes (ping.flood), as it did with websocketpp.
-// - Close: websocketpp's client rules (process_control_frame, send_close_frame): a server's close
-//   is answered with its own code (1000 for none) and the connection waits for the server's TCP
-//   close, bounded by the close timeout; a bad close frame is answered with 1002; a violation
-//   closes with frames::to_close_code and ends at once; 1002, 1007, 1008, 1009 and 1011 are
-//   terminal (the connection ends once the frame is written) whoever sends them.
+// - Close: websocketpp's client rules (process_control_frame, send_close_frame, send_close_ack):
+//   a server's close is answered with its own code (1000 for none), a bad close frame with 1002,
+//   and after either answer the connection waits for the server's TCP close, bounded by the close
+//   timeout. A close of the client's own with 1002, 1007, 1008, 1009 or 1011 (a violation, with
+//   frames::to_close_code; or a close step) is terminal: the connection ends once it is written.
 // - Teardown: the socket is closed (close(), no shutdown()), and the Session's fail handler
 //   (during the upgrade) or close handler (after) is called, once.
 // The error codes a Session reads back (get_ec, get_transport_ec, the close codes and reasons)
@@ -116,16 +116,15 @@ class CoreConnection : public std::enable_shared_from_this<CoreConnection> {
   // The wait for the server's TCP close after a close frame the Session did not send (the answer
   // to the server's close); 0: none (the Session's close step arms its own deadline).
   void set_close_handshake_timeout(long ms) { close_timeout_ms_ = ms; }
-  // `keep` (the owner's shared_ptr) is held until the connection ends, as websocketpp's close
-  // handler held the Session.
+  // `keep` (the owner's shared_ptr) is held until the connection is destroyed, as websocketpp's
+  // close handler held the Session (terminate, in client_core.cpp, says why).
   void set_events(const CoreEvents* events, void* owner, std::shared_ptr<void> keep) {
     events_ = events;
     owner_ = owner;
     keep_ = std::move(keep);
   }
 
-  // --- state read back
-  // ----------------------------------------------------------------------------
+  // --- state read back ---------------------------------------------------------------------------
   asio::ip::tcp::socket& get_raw_socket() { return sock_; }
   const UpgradeRequest& get_request() const { return req_; }
   const UpgradeResponse& get_response() const { return res_; }
@@ -145,8 +144,7 @@ class CoreConnection : public std::enable_shared_from_this<CoreConnection> {
   // Pongs queued since the queue was last empty (Session::on_ping's bound).
   std::size_t unwritten_pongs() const { return pongs_unwritten_; }
 
-  // --- the Session's actions
-  // ----------------------------------------------------------------------
+  // --- the Session's actions ---------------------------------------------------------------------
   std::error_code send(const std::string& payload, websocketpp::frame::opcode::value opcode);
   void ping(const std::string& payload, std::error_code& ec);
   void pong(const std::string& payload);
@@ -154,8 +152,7 @@ class CoreConnection : public std::enable_shared_from_this<CoreConnection> {
   // Ends the connection now, without a close frame; `ec` (when set) is why (websocketpp's).
   void terminate(const std::error_code& ec);
 
-  // --- CoreClient::connect
-  // ------------------------------------------------------------------------
+  // --- CoreClient::connect -----------------------------------------------------------------------
   void on_connected(const asio::error_code& ec);
 
  private:

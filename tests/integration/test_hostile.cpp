@@ -460,6 +460,22 @@ TEST_CASE("hostile: a server that closes and keeps the connection open is close.
   check_after_open(o, "close.1001");
 }
 
+// The client's answer to a server's close is not terminal, whatever its code: after echoing a
+// 1011 (a code that is terminal when the client closes with it) it waits for the server's TCP
+// close, as websocketpp's client does (send_close_ack), bounded by the close timeout (500ms x
+// 1.2).
+TEST_CASE("hostile: after answering a server's close the client waits for its TCP close") {
+  const json steps = json::array({{{"connect", json::object()}},
+                                  {{"expect", {{"text", "never"}, {"within", "5s"}}}},
+                                  {{"close", {{"code", 1000}}}}});
+  BackgroundServer peer({"/usr/bin/python3", source_dir() + "/tests/peers/py_raw_upgrade_server.py",
+                         "--then", "880203f3", "--linger"});
+  const auto o =
+      run_hostile(base_scenario("close-1011-then-linger", peer.url(), steps), 500 + 1000);
+  check_after_open(o, "close.1011");
+  CHECK(o.result["duration_ms"].get<double>() >= 500 * kScale * 0.95);
+}
+
 TEST_CASE(
     "hostile: a server that answers the close frame and keeps the connection is close.timeout") {
   BackgroundServer peer(
