@@ -356,6 +356,8 @@ TEST_CASE("hostile: the client core and websocketpp's client fail alike, in the 
     CAPTURE(c.name);
     same(hand_made_outcome(c), hand_made_outcome(c, wspp));
   }
+  // Not ping-flood: whether a connection counts 1024 unwritten pongs depends on how the
+  // server's writes and the client's reads interleave (test_bounds pins ping.flood itself).
   const std::vector<std::vector<std::string>> servers = {{"--mode", "garbage"},
                                                          {"--mode", "bad-accept"},
                                                          {"--mode", "close-in-handshake"},
@@ -363,18 +365,12 @@ TEST_CASE("hostile: the client core and websocketpp's client fail alike, in the 
                                                          {"--mode", "reset-mid-message"},
                                                          {"--mode", "invalid-utf8"},
                                                          {"--mode", "no-close-reply"},
-                                                         {"--mode", "ping-flood"},
                                                          {"--close-after-open", "1011"},
                                                          {"--reject", "403"}};
   for (const auto& args : servers) {
     CAPTURE(args.back());
     auto server = start_serve(args);
-    json steps = echo_steps();
-    if (args.back() == "ping-flood") {
-      steps = json::array(
-          {{{"connect", json::object()}}, {{"sleep", "1s"}}, {{"close", {{"code", 1000}}}}});
-    }
-    const json scenario = base_scenario("differential-" + args.back(), server.url(), steps);
+    const json scenario = base_scenario("differential-" + args.back(), server.url(), echo_steps());
     same(run_hostile(scenario, 1000 + 1000 + 500),
          run_hostile(scenario, 1000 + 1000 + 500, {}, wspp));
   }
