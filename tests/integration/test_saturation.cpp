@@ -17,7 +17,11 @@ using nlohmann::json;
 
 }  // namespace
 
-TEST_CASE("a saturated event loop is recorded as loop_lag and warned about in plain words") {
+// "timing" (the Release stage only, tests/CMakeLists.txt): under ASan the loop's wake-ups measure
+// the sanitizer. With the client core a fresh clone's ASan run saw loop_lag p50 3.9 ms against a
+// handshake p50 of 543 ms (no warning; the Release build: 118 ms against 270 ms, warned).
+TEST_CASE("a saturated event loop is recorded as loop_lag and warned about in plain words" *
+          doctest::test_suite("timing")) {
   // One client thread, 200 connections at once, each echoing 256 KiB messages that an anchored
   // regex must scan to the end: the client's loop is busy all the time (the server only copies
   // bytes, on two threads), so every latency is mostly wslat's own queueing. Measured on a
