@@ -84,14 +84,7 @@ void CoreConnection::on_connected(const asio::error_code& ec) {
   notify(&CoreEvents::tls);  // no TLS here: at once
   if (state_ != State::kConnecting) return;
   build_upgrade_request(req_, upgrade_target(*uri_), subprotocols_, thread_rng());
-  out_ = req_.raw();
-  const ssize_t n = ::send(sock_.native_handle(), out_.data(), out_.size(), MSG_NOSIGNAL);
-  if (n == static_cast<ssize_t>(out_.size())) {
-    out_.clear();
-  } else {
-    out_.erase(0, n > 0 ? static_cast<std::size_t>(n) : 0);
-    start_write();  // the rest (or the error) through Asio
-  }
+  send_now(req_.raw());
   // The answer: inside a connect that completed at once, with other connections in flight on
   // this thread, the server cannot have answered yet and the loop's next epoll_wait reports it
   // (wspp_config.hpp, WSLAT_READ_NOW): no speculative recv.
@@ -263,19 +256,18 @@ void CoreConnection::on_control(const frames::Control& c) {
   // An answer is never terminal for a client (websocketpp's send_close_ack: terminal only for a
   // server): the server closes TCP after it, bounded by the close timeout.
   if (f.problem != frames::CloseFrame::kFine) {
-    (void)send_close_frame(1002, frames::close_ack_reason(f.problem), true, false);
+    (void)send_close_frame(1002, frames::close_ack_reason(f.problem), false);
     return;
   }
   if (state_ == State::kOpen) {
     // The answer: the server's code and reason (1000 and none for a close without a code).
     if (remote_code_ == 1005) {
-      (void)send_close_frame(1000, "", true, false);
+      (void)send_close_frame(1000, "", false);
     } else {
-      (void)send_close_frame(remote_code_, remote_reason_, true, false);
+      (void)send_close_frame(remote_code_, remote_reason_, false);
     }
-  } else if (state_ == State::kClosing) {
-    was_clean_ = true;  // the answer to ours: the server closes TCP next (the Session's deadline)
   }
+  // Closing: the answer to ours; the server closes TCP next (the Session's deadline).
 }
 
 // What the frame reader or the inflater refused: closed with its code and words, at once.
@@ -324,7 +316,7 @@ void CoreConnection::ping(const std::string& payload, std::error_code& ec) {
 
 void CoreConnection::pong(const std::string& payload) {
   if (state_ != State::kOpen) return;
-  queue_frame(frames::kPong, payload);
+  append_frame(queue(), frames::kPong, payload, false);
   ++pongs_unwritten_;
   start_write();
 }
@@ -335,11 +327,11 @@ void CoreConnection::close(int code, const std::string& reason, std::error_code&
     ec = invalid_state();
     return;
   }
-  ec = send_close_frame(code, reason.substr(0, 123), false, terminal_close_code(code));
+  ec = send_close_frame(code, reason.substr(0, 123), terminal_close_code(code));
 }
 
 // websocketpp's send_close_frame and prepare_close for a client.
-std::error_code CoreConnection::send_close_frame(int code, const std::string& reason, bool ack,
+std::error_code CoreConnection::send_close_frame(int code, const std::string& reason,
                                                  bool terminal) {
   local_code_ = static_cast<std::uint16_t>(code);
   local_reason_ = reason;
@@ -355,7 +347,6 @@ std::error_code CoreConnection::send_close_frame(int code, const std::string& re
   }
   if (reason.size() > 123) return processor_error(websocketpp::processor::error::control_too_big);
   state_ = State::kClosing;
-  if (ack) was_clean_ = true;
   write_frame(frames::kClose,
               value == status::no_status ? std::string() : frames::close_payload(code, reason),
               false);
@@ -381,14 +372,17 @@ void CoreConnection::write_frame(std::uint8_t opcode, std::string_view payload, 
   }
   std::string& frame = frame_scratch();
   append_frame(frame, opcode, payload, rsv1);
-  const ssize_t n = ::send(sock_.native_handle(), frame.data(), frame.size(), MSG_NOSIGNAL);
-  if (n == static_cast<ssize_t>(frame.size())) return;
-  out_.assign(frame, n > 0 ? static_cast<std::size_t>(n) : 0);
-  start_write();
+  send_now(frame);
 }
 
-void CoreConnection::queue_frame(std::uint8_t opcode, std::string_view payload) {
-  append_frame(queue(), opcode, payload, false);
+// Bytes written at once (nothing is queued before them): only what the socket does not take,
+// or all of them after an error (which Asio's write meets again and reports), is kept and
+// written by Asio.
+void CoreConnection::send_now(std::string_view bytes) {
+  const ssize_t n = ::send(sock_.native_handle(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  if (n == static_cast<ssize_t>(bytes.size())) return;
+  out_.assign(bytes.substr(n > 0 ? static_cast<std::size_t>(n) : 0));
+  start_write();
 }
 
 void CoreConnection::start_write() {

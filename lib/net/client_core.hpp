@@ -168,9 +168,9 @@ class CoreConnection : public std::enable_shared_from_this<CoreConnection> {
   bool deliver(frames::Message& m);
   void on_control(const frames::Control& c);
   void protocol_close(int code, const std::string& reason);
-  std::error_code send_close_frame(int code, const std::string& reason, bool ack, bool terminal);
+  std::error_code send_close_frame(int code, const std::string& reason, bool terminal);
   void write_frame(std::uint8_t opcode, std::string_view payload, bool rsv1);
-  void queue_frame(std::uint8_t opcode, std::string_view payload);
+  void send_now(std::string_view bytes);
   std::string& queue() { return writing_ ? next_ : out_; }
   void start_write();
   void on_written(const asio::error_code& ec);
@@ -203,7 +203,6 @@ class CoreConnection : public std::enable_shared_from_this<CoreConnection> {
   State state_ = State::kConnecting;
   bool writing_ = false;   // an Asio write of out_ is in flight
   bool terminal_ = false;  // end the connection once the queue is written
-  bool was_clean_ = false;
   std::array<std::uint8_t, kReadBufferSize> buf_;
 };
 

@@ -296,11 +296,12 @@ void start_connect(Socket& sock, const asio::ip::tcp::endpoint& address, Handler
     }
     ec = asio::error_code();
   }
-  // Connected at once: on at once. websocketpp's handle_connect then writes the upgrade
-  // request (WSLAT_WRITE_NOW) and starts its read, neither of which completes inline, so
-  // nothing ends the connection under its caller (Session::connect, whose last call this is);
-  // a posted completion cost a loop turn (an epoll_wait) per connection and the TCP phase a
-  // loop turn of delay. Failed at once: from the loop, as asio's would, for the same reason.
+  // Connected at once: on at once. The connection (websocketpp's handle_connect, or the client
+  // core's on_connected) then writes the upgrade request and starts its read, neither of which
+  // completes inline, so nothing ends the connection under its caller (Session::connect, whose last
+  // call this is); a posted completion cost a loop turn (an epoll_wait) per connection and the TCP
+  // phase a loop turn of delay. Failed at once: from the loop, as asio's would, for the same
+  // reason.
   if (!ec) {
     const int outer = std::exchange(connected_inline, sock.native_handle());
     struct Restore {
